@@ -1,0 +1,7 @@
+// Package fhir gives JSON trees their FHIR R4 meaning: parsing and validating
+// resources against the R4 type system (package r4), ids and references,
+// resource metadata, Bundles, and the one mapping from a Go error to an
+// OperationOutcome with its HTTP status.
+//
+// It knows nothing of HTTP routing, storage or search; those packages use it.
+package fhir

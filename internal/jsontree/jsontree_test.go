@@ -1,0 +1,196 @@
+package jsontree
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseRoundTrip(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"order kept", `{"resourceType":"Practitioner","id":"a","active":true}`, `{"resourceType":"Practitioner","id":"a","active":true}`},
+		{"decimal lexeme kept", `{"latitude": -77.036560, "n": 1.50e3}`, `{"latitude":-77.036560,"n":1.50e3}`},
+		{"whitespace dropped", " [ 1 , 2 ,\n null ] ", `[1,2,null]`},
+		{"escapes normalised", `"a\/b\u0041\n\u00e9\ud83d\ude00"`, `"a/bA\né😀"`},
+		{"html not escaped", `"<a href='x'>&</a>"`, `"<a href='x'>&</a>"`},
+		{"control escaped", "\"\\u0001\"", `"\u0001"`},
+		{"empty containers", `{"a":{},"b":[]}`, `{"a":{},"b":[]}`},
+		{"line separator escaped", "\"\u2028\"", `"\u2028"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := Parse([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("Parse(%q) error: %v", tt.in, err)
+			}
+			if got := string(Marshal(v)); got != tt.want {
+				t.Errorf("Marshal(Parse(%q)) = %s; want %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, in, wantMsg string
+		line, col         int
+	}{
+		{"duplicate key", `{"a":1,"a":2}`, `duplicate member "a"`, 1, 8},
+		{"trailing comma", `{"a":1,}`, "member name", 1, 8},
+		{"trailing data", `{} {}`, "data after", 1, 4},
+		{"bad literal", `{"a":tru}`, "expected true", 1, 6},
+		{"leading zero", `01`, "data after", 1, 2},
+		{"bare dot", `1.`, "digit expected", 1, 3},
+		{"unterminated", `"abc`, "unterminated", 1, 5},
+		{"invalid utf8", "\"\xff\"", "UTF-8", 1, 2},
+		{"lone surrogate", `"\ud800"`, "surrogate", 1, 8},
+		{"bad escape", `"\x"`, "invalid escape", 1, 4},
+		{"newline in string", "\"a\nb\"", "control character", 1, 3},
+		{"second line", "{\n\"a\" 1}", "expected ':'", 2, 5},
+		{"empty", ``, "end of input", 1, 1},
+		{"too deep", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), "nesting", 1, MaxDepth + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.in))
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("Parse(%q) = %v; want a *SyntaxError", tt.in, err)
+			}
+			if !strings.Contains(se.Msg, tt.wantMsg) || se.Line != tt.line || se.Column != tt.col {
+				t.Errorf("Parse(%q) = %q at %d:%d; want %q at %d:%d", tt.in, se.Msg, se.Line, se.Column, tt.wantMsg, tt.line, tt.col)
+			}
+		})
+	}
+}
+
+func TestLargeObjectDuplicate(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 1000 {
+		b.WriteString(`"k`)
+		b.WriteString(strings.Repeat("x", i%7))
+		b.WriteString(string(rune('a' + i%26)))
+		b.WriteString(`":1,`)
+	}
+	b.WriteString(`"end":1}`)
+	if _, err := Parse([]byte(b.String())); err == nil || !strings.Contains(err.Error(), "duplicate") {
+		t.Fatalf("Parse(large object with repeated keys) = %v; want duplicate error", err)
+	}
+}
+
+func TestObjectEdits(t *testing.T) {
+	o, err := ParseObject([]byte(`{"resourceType":"X","a":1,"b":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Insert(1, "id", "n")
+	o.Set("b", "two")
+	o.Delete("a")
+	o.Set("c", []any{true})
+	if got, want := string(Marshal(o)), `{"resourceType":"X","id":"n","b":"two","c":[true]}`; got != want {
+		t.Errorf("edited object = %s; want %s", got, want)
+	}
+}
+
+func TestEqual(t *testing.T) {
+	a, _ := Parse([]byte(`{"a":[1.0,"x"],"b":{"c":null}}`))
+	b, _ := Parse([]byte(`{"b":{"c":null},"a":[1,"x"]}`))
+	c, _ := Parse([]byte(`{"b":{"c":null},"a":["x",1]}`))
+	if !Equal(a, b) {
+		t.Errorf("Equal(reordered members, 1.0 vs 1) = false; want true")
+	}
+	if Equal(a, c) {
+		t.Errorf("Equal(reordered array) = true; want false")
+	}
+	if !Equal(a, Clone(a)) {
+		t.Errorf("Equal(v, Clone(v)) = false")
+	}
+}
+
+func TestIndent(t *testing.T) {
+	v, _ := Parse([]byte(`{"a":[1,{"b":2}],"c":{}}`))
+	got := string(AppendIndent(nil, v))
+	want := "{\n  \"a\": [\n    1,\n    {\n      \"b\": 2\n    }\n  ],\n  \"c\": {}\n}"
+	if got != want {
+		t.Errorf("AppendIndent = %q; want %q", got, want)
+	}
+}
+
+// TestFixturesRoundTrip checks every IG example survives parse and encode
+// with the same meaning as encoding/json sees it.
+func TestFixturesRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob("../../../shared/fixtures/vhdir-examples-json/*.json")
+	conf, _ := filepath.Glob("../../../shared/fixtures/vhdir-conformance/*.json")
+	files = append(files, conf...)
+	if len(files) == 0 {
+		t.Skip("fixtures not found next to the repository")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := Parse(data)
+		if err != nil {
+			t.Errorf("Parse(%s): %v", f, err)
+			continue
+		}
+		var want, got any
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(Marshal(v), &got); err != nil {
+			t.Fatalf("%s: re-encoded JSON does not parse: %v", f, err)
+		}
+		if !jsonEqual(want, got) {
+			t.Errorf("%s: round trip changed the document", f)
+		}
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e-3,"x\u00e9",true,null]}`, `"\ud83d\ude00"`, `[{"a":{"b":[]}}]`, `-0.0`} {
+		f.Add([]byte(s))
+	}
+	files, _ := filepath.Glob("../../../shared/fixtures/vhdir-examples-json/*.json")
+	for _, p := range files[:min(len(files), 5)] {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := Parse(data)
+		stdValid := json.Valid(data)
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("Parse error %v is not a *SyntaxError", err)
+			}
+			return
+		}
+		if !stdValid {
+			t.Fatalf("Parse accepted %q that encoding/json rejects", data)
+		}
+		out := Marshal(v)
+		v2, err := Parse(out)
+		if err != nil {
+			t.Fatalf("re-parse of %q failed: %v", out, err)
+		}
+		if !Equal(v, v2) {
+			t.Fatalf("round trip changed %q into %q", data, out)
+		}
+	})
+}

@@ -1,0 +1,310 @@
+// Package r4 holds the FHIR R4 (4.0.1) type system as data: every resource
+// and data type with its elements, cardinalities, element types, reference
+// targets, summary flags and the primitive types' regular expressions, plus
+// the core SearchParameter resources of the resource types vhdir serves.
+//
+// The data is generated from HL7's official definition bundles by ./gen and
+// embedded; nothing here is written by hand. Validation (package fhir),
+// FHIRPath evaluation and search-value extraction walk resources with it.
+package r4
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"unicode"
+)
+
+//go:embed model.json
+var modelJSON []byte
+
+//go:embed searchparameters.json
+var searchParamsJSON []byte
+
+// Version is the FHIR version of the embedded definitions.
+const Version = "4.0.1"
+
+// Kind is what a type is.
+type Kind uint8
+
+// The kinds of type.
+const (
+	Primitive Kind = iota + 1
+	Complex
+	Resource
+)
+
+// Type is one FHIR type: a primitive, a complex data type or a resource.
+type Type struct {
+	Name     string
+	Kind     Kind
+	Abstract bool
+	Base     string
+	// Pattern is the anchored regular expression of a primitive's lexical
+	// form (nil for xhtml, which has none).
+	Pattern *regexp.Regexp
+	// Fields are the JSON members a value of this type may hold (complex types
+	// and resources).
+	Fields map[string]*Field
+	// Elements in definition order, for writers that want FHIR's canonical
+	// member order.
+	Elements []*Element
+}
+
+// Element is one element definition: Practitioner.qualification.issuer.
+type Element struct {
+	Path     string // full path, e.g. "Practitioner.qualification.issuer"
+	Name     string // last segment without [x], e.g. "issuer", "value"
+	Min      int
+	Max      int // -1 for unbounded
+	Summary  bool
+	Modifier bool
+	Choice   bool // a value[x] element
+	Types    []TypeRef
+	// Fields are the members of an inline (backbone) element; nil when the
+	// element's members come from its type.
+	Fields map[string]*Field
+	order  int
+}
+
+// TypeRef is one allowed type of an element.
+type TypeRef struct {
+	Code    string   // FHIR type name: "string", "Reference", "HumanName", …
+	Targets []string // for Reference/canonical: the allowed target type names (empty: any)
+}
+
+// Field is one JSON member name an object may carry: "valueString" is the
+// value[x] element with type string.
+type Field struct {
+	JSONName string
+	Element  *Element
+	Type     string // the FHIR type code of this member
+}
+
+// IsArray reports whether the element repeats (JSON array).
+func (e *Element) IsArray() bool { return e.Max != 1 && e.Max != 0 }
+
+// Backbone reports whether the element defines its own members inline.
+func (e *Element) Backbone() bool { return e.Fields != nil }
+
+// IsPrimitive reports whether code names a FHIR primitive type.
+func IsPrimitive(code string) bool {
+	t := Lookup(code)
+	return t != nil && t.Kind == Primitive
+}
+
+// JSONKind is how a primitive is written in JSON.
+type JSONKind uint8
+
+// The JSON representations of primitives.
+const (
+	JSONString JSONKind = iota + 1
+	JSONNumber
+	JSONBool
+)
+
+// PrimitiveJSON returns how the primitive type code is written in JSON.
+func PrimitiveJSON(code string) JSONKind {
+	switch code {
+	case "boolean":
+		return JSONBool
+	case "integer", "positiveInt", "unsignedInt", "decimal", "integer64":
+		return JSONNumber
+	default:
+		return JSONString
+	}
+}
+
+// Lookup returns the named type, or nil.
+func Lookup(name string) *Type {
+	load()
+	return types[name]
+}
+
+// IsResourceType reports whether name is a concrete R4 resource type.
+func IsResourceType(name string) bool {
+	t := Lookup(name)
+	return t != nil && t.Kind == Resource && !t.Abstract
+}
+
+// ResourceTypes returns every concrete resource type name, sorted.
+func ResourceTypes() []string {
+	load()
+	return resourceNames
+}
+
+// FieldsOf returns the members allowed in a JSON object that is a value of
+// element e typed as code: inline members for backbone elements, else the
+// members of the type.
+func FieldsOf(e *Element, code string) map[string]*Field {
+	if e != nil && e.Fields != nil {
+		return e.Fields
+	}
+	if t := Lookup(code); t != nil {
+		return t.Fields
+	}
+	return nil
+}
+
+// CoreSearchParameters returns the JSON of the R4 core SearchParameter
+// resources whose base includes a type vhdir serves (or Resource).
+func CoreSearchParameters() []json.RawMessage {
+	load()
+	return coreSearchParams
+}
+
+var (
+	loadOnce         sync.Once
+	types            map[string]*Type
+	resourceNames    []string
+	coreSearchParams []json.RawMessage
+)
+
+type rawModel struct {
+	FHIRVersion string `json:"fhirVersion"`
+	Types       []struct {
+		Name     string `json:"name"`
+		Kind     string `json:"kind"`
+		Abstract bool   `json:"abstract"`
+		Base     string `json:"base"`
+		Regex    string `json:"regex"`
+		Elements []struct {
+			Path       string    `json:"path"`
+			Min        int       `json:"min"`
+			Max        string    `json:"max"`
+			Summary    bool      `json:"summary"`
+			Modifier   bool      `json:"modifier"`
+			ContentRef string    `json:"contentRef"`
+			Types      []TypeRef `json:"types"`
+		} `json:"elements"`
+	} `json:"types"`
+}
+
+func load() {
+	loadOnce.Do(func() {
+		if err := build(); err != nil {
+			panic(fmt.Sprintf("r4: embedded definitions are broken: %v", err))
+		}
+	})
+}
+
+func build() error {
+	var m rawModel
+	if err := json.Unmarshal(modelJSON, &m); err != nil {
+		return err
+	}
+	if m.FHIRVersion != Version {
+		return fmt.Errorf("definitions are FHIR %s, want %s", m.FHIRVersion, Version)
+	}
+	types = make(map[string]*Type, len(m.Types))
+	for _, rt := range m.Types {
+		t := &Type{Name: rt.Name, Abstract: rt.Abstract, Base: rt.Base}
+		switch rt.Kind {
+		case "primitive-type":
+			t.Kind = Primitive
+		case "complex-type":
+			t.Kind = Complex
+		case "resource":
+			t.Kind = Resource
+		default:
+			return fmt.Errorf("type %s: unknown kind %q", rt.Name, rt.Kind)
+		}
+		if rt.Regex != "" {
+			re, err := regexp.Compile(`^(?:` + rt.Regex + `)$`)
+			if err != nil {
+				return fmt.Errorf("type %s: regex: %w", rt.Name, err)
+			}
+			t.Pattern = re
+		}
+		byPath := map[string]*Element{}
+		contentRefs := map[*Element]string{}
+		for i, re := range rt.Elements {
+			e := &Element{Path: rt.Name + "." + re.Path, Min: re.Min, Summary: re.Summary, Modifier: re.Modifier, Types: re.Types, order: i}
+			name := re.Path[strings.LastIndex(re.Path, ".")+1:]
+			if strings.HasSuffix(name, "[x]") {
+				e.Choice = true
+				name = strings.TrimSuffix(name, "[x]")
+			}
+			e.Name = name
+			switch re.Max {
+			case "*":
+				e.Max = -1
+			default:
+				if _, err := fmt.Sscanf(re.Max, "%d", &e.Max); err != nil {
+					return fmt.Errorf("%s: max %q", e.Path, re.Max)
+				}
+			}
+			byPath[re.Path] = e
+			if re.ContentRef != "" {
+				contentRefs[e] = re.ContentRef
+			}
+			parent := re.Path[:max(strings.LastIndex(re.Path, "."), 0)]
+			var fields *map[string]*Field
+			if parent == "" {
+				fields = &t.Fields
+			} else {
+				p, ok := byPath[parent]
+				if !ok {
+					return fmt.Errorf("%s: parent %s not defined before it", e.Path, parent)
+				}
+				fields = &p.Fields
+			}
+			if *fields == nil {
+				*fields = map[string]*Field{}
+			}
+			addFields(*fields, e)
+			t.Elements = append(t.Elements, e)
+		}
+		for e, ref := range contentRefs {
+			target, ok := byPath[ref]
+			if !ok {
+				return fmt.Errorf("%s: contentReference %s not found", e.Path, ref)
+			}
+			e.Fields = target.Fields
+			e.Types = target.Types
+		}
+		types[t.Name] = t
+	}
+	for name, t := range types {
+		if t.Kind == Resource && !t.Abstract {
+			resourceNames = append(resourceNames, name)
+		}
+	}
+	slices.Sort(resourceNames)
+	if err := json.Unmarshal(searchParamsJSON, &coreSearchParams); err != nil {
+		return fmt.Errorf("searchparameters.json: %w", err)
+	}
+	return nil
+}
+
+func addFields(fields map[string]*Field, e *Element) {
+	if !e.Choice {
+		code := ""
+		if len(e.Types) > 0 {
+			code = e.Types[0].Code
+		}
+		fields[e.Name] = &Field{JSONName: e.Name, Element: e, Type: code}
+		return
+	}
+	for _, tr := range e.Types {
+		jn := e.Name + upperFirst(tr.Code)
+		fields[jn] = &Field{JSONName: jn, Element: e, Type: tr.Code}
+	}
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
+}
+
+// Order returns the element's position in its type's definition, for writing
+// members in canonical order.
+func (e *Element) Order() int { return e.order }

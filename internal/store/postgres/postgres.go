@@ -1,0 +1,102 @@
+// Package postgres is the store backend for a national directory: PostgreSQL
+// 13+ through pgx/v5, shared by any number of stateless vhdir nodes. Races
+// between nodes are settled by the database: row locks (SELECT … FOR
+// UPDATE) for updates, a unique index for creates, advisory transaction
+// locks for conditional creates and a migration lock at start.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+
+	"github.com/vhdir/vhdir/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLock is the advisory lock key that serializes migrations when
+// several nodes start at once.
+const migrationLock = 0x76686469725f6d67 // "vhdir_mg"
+
+var dialect = &sqlstore.Dialect{
+	Name:        "postgres",
+	Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
+	SQL: sqlstore.Statements{
+		CurrentByKey:          `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = $1 AND id = $2`,
+		CurrentByKeyForUpdate: `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`,
+		HistoryVersion:        `SELECT h.version, h.seq, h.last_updated, h.deleted, h.body FROM resources r JOIN resource_history h ON h.rid = r.rid WHERE r.type = $1 AND r.id = $2 AND h.version = $3`,
+		InsertResource:        `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING rid`,
+		ArchiveCurrent:        `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, body) SELECT rid, type, id, version, seq, last_updated, deleted, body FROM resources WHERE rid = $1`,
+		UpdateResource:        `UPDATE resources SET version = $1, seq = $2, last_updated = $3, deleted = $4, idx_tables = $5, body = $6 WHERE rid = $7`,
+		NextSeq:               `SELECT nextval('version_seq')`,
+	},
+	Migrations: mustSub(migrations, "migrations"),
+	LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock))
+		return err
+	},
+	Lock: func(ctx context.Context, tx *sql.Tx, key int64) error {
+		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", key)
+		return err
+	},
+	Retryable: func(err error) bool {
+		switch pgCode(err) {
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return true
+		}
+		return false
+	},
+	UniqueViolation: func(err error) bool { return pgCode(err) == "23505" },
+	MaxParams:       65535,
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// DB is the PostgreSQL store.
+type DB struct {
+	*sqlstore.DB
+}
+
+// Open connects to the database at url (postgres://…) and applies pending
+// migrations.
+func Open(ctx context.Context, url string) (*DB, error) {
+	pool, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(32)
+	pool.SetMaxIdleConns(32)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: pool})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return &DB{DB: db}, nil
+}

@@ -1,0 +1,24 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/postgres"
+	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
+	"github.com/vhdir/vhdir/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) func() store.Store {
+		url := pgtest.NewDatabase(t)
+		return func() store.Store {
+			db, err := postgres.Open(context.Background(), url)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			return db
+		}
+	})
+}

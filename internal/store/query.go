@@ -1,0 +1,238 @@
+package store
+
+import "time"
+
+// Query is a search compiled by the search package into conditions on index
+// rows. Backends translate it to their SQL.
+type Query struct {
+	// Types restricts matches to these resource types (one for a type
+	// search; several or none for a system search).
+	Types []string
+	// Where must hold for every match (nil: everything).
+	Where Cond
+	// Sort orders the matches; ties (and an empty Sort) fall back to the
+	// internal row order, which keeps paging stable.
+	Sort []SortKey
+	// Count is the page size; 0 asks for no entries (a count only).
+	Count int
+	// After continues from the cursor of a previous page.
+	After *Cursor
+	// Total asks for the number of matches.
+	Total TotalMode
+}
+
+// TotalMode says whether to count matches.
+type TotalMode uint8
+
+// Total modes.
+const (
+	TotalNone TotalMode = iota
+	TotalAccurate
+)
+
+// SortKey orders by one search parameter (or a built-in key).
+type SortKey struct {
+	Param int64
+	Kind  SortKind
+	Desc  bool
+}
+
+// SortKind says which index table a sort key reads.
+type SortKind uint8
+
+// Sort kinds.
+const (
+	SortLastUpdated SortKind = iota + 1
+	SortID
+	SortString
+	SortToken
+	SortDate
+	SortNumber
+	SortQuantity
+	SortURI
+	SortRef
+)
+
+// Cursor is the position after the last match of a page. Keys holds the sort
+// key values of that match; RowID its internal row order.
+type Cursor struct {
+	Keys  []any
+	RowID int64
+}
+
+// SearchPage is one page of matches.
+type SearchPage struct {
+	Versions []*Version
+	// Next continues after this page; nil on the last page.
+	Next *Cursor
+	// Total is the number of matches when asked for, else -1.
+	Total int64
+}
+
+// Cond is a condition on a resource. The concrete types below are the only
+// implementations.
+type Cond interface{ cond() }
+
+// And holds when every condition holds.
+type And []Cond
+
+// Or holds when any condition holds.
+type Or []Cond
+
+// Not holds when X does not.
+type Not struct{ X Cond }
+
+// IDIs holds for resources with one of these ids.
+type IDIs struct{ IDs []string }
+
+// LastUpdated compares meta.lastUpdated with a range.
+type LastUpdated struct {
+	Op     Comparator
+	Lo, Hi time.Time
+}
+
+// StringMatch matches string index rows.
+type StringMatch struct {
+	Param int64
+	Mode  StringMode
+	Value string // normalized for Prefix and Contains; as written for Exact
+}
+
+// StringMode is how a string parameter matches.
+type StringMode uint8
+
+// String modes.
+const (
+	StringPrefix StringMode = iota + 1
+	StringExact
+	StringContains
+)
+
+// TokenMatch matches token rows. A nil System matches any system; an empty
+// one only codes without a system. A nil Code matches any code of System.
+type TokenMatch struct {
+	Param  int64
+	System *string
+	Code   *string
+}
+
+// RefMatch matches reference rows by local type and id, or by URL.
+type RefMatch struct {
+	Param int64
+	Type  string // empty: any type
+	ID    string
+	URL   string // for references to other servers
+}
+
+// DateMatch compares date rows with a range under a FHIR prefix.
+type DateMatch struct {
+	Param  int64
+	Op     Comparator
+	Lo, Hi int64 // Unix microseconds, inclusive
+}
+
+// NumberMatch compares number (or quantity) rows with a range.
+type NumberMatch struct {
+	Param  int64
+	Op     Comparator
+	Value  float64
+	Lo, Hi float64
+	// Quantity rows only: unit constraints (nil: any).
+	Quantity     bool
+	System, Code *string
+}
+
+// URIMatch matches uri rows.
+type URIMatch struct {
+	Param int64
+	Mode  URIMode
+	Value string
+}
+
+// URIMode is how a uri parameter matches.
+type URIMode uint8
+
+// URI modes.
+const (
+	URIExact URIMode = iota + 1
+	URIBelow
+	URIAbove
+)
+
+// Near matches coordinate rows within Radius kilometres of a point.
+type Near struct {
+	Param    int64
+	Lat, Lon float64
+	RadiusKm float64
+}
+
+// Missing holds when the resource has (Missing false) or lacks (Missing
+// true) any row for Param in the given table.
+type Missing struct {
+	Param   int64
+	Table   Table
+	Missing bool
+}
+
+// Chain holds when a reference Param of the resource points to a resource of
+// one of Types that satisfies Where (forward chaining: organization.name=x).
+type Chain struct {
+	Param int64
+	Types []string
+	Where Cond
+}
+
+// Has holds when some resource of Type whose reference Param points to this
+// resource satisfies Where (reverse chaining: _has:PractitionerRole:practitioner:…).
+type Has struct {
+	Type  string
+	Param int64
+	Where Cond
+}
+
+// Table names an index table.
+type Table uint8
+
+// Index tables.
+const (
+	TableString Table = iota + 1
+	TableToken
+	TableRef
+	TableDate
+	TableNumber
+	TableQuantity
+	TableURI
+	TableCoord
+)
+
+// Comparator is a FHIR search prefix.
+type Comparator uint8
+
+// FHIR search prefixes (https://hl7.org/fhir/R4/search.html#prefix).
+const (
+	Eq Comparator = iota + 1
+	Ne
+	Gt
+	Lt
+	Ge
+	Le
+	Sa
+	Eb
+	Ap
+)
+
+func (And) cond()         {}
+func (Or) cond()          {}
+func (Not) cond()         {}
+func (IDIs) cond()        {}
+func (LastUpdated) cond() {}
+func (StringMatch) cond() {}
+func (TokenMatch) cond()  {}
+func (RefMatch) cond()    {}
+func (DateMatch) cond()   {}
+func (NumberMatch) cond() {}
+func (URIMatch) cond()    {}
+func (Near) cond()        {}
+func (Missing) cond()     {}
+func (Chain) cond()       {}
+func (Has) cond()         {}

@@ -1,0 +1,78 @@
+-- Resources, their history and their search-index rows.
+-- See docs/implementation/database.md for what each table and index is for.
+
+-- Write sequence: one writer at a time in SQLite, so a counter row gives a
+-- gap-free, commit-ordered sequence.
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters (name, value) VALUES ('seq', 0);
+
+-- One row per resource: the current version, its body served as stored.
+CREATE TABLE resources (
+    rid          INTEGER PRIMARY KEY,
+    type         TEXT    NOT NULL,
+    id           TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    seq          INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL, -- Unix microseconds, UTC
+    deleted      BOOLEAN NOT NULL,
+    idx_tables   INTEGER NOT NULL, -- bit set of idx_* tables holding rows
+    body         BLOB
+);
+CREATE UNIQUE INDEX resources_key ON resources (type, id);
+CREATE INDEX resources_seq ON resources (seq);
+CREATE INDEX resources_updated ON resources (type, last_updated);
+
+-- Every earlier version; the current one moves here when replaced.
+CREATE TABLE resource_history (
+    rid          INTEGER NOT NULL,
+    type         TEXT    NOT NULL,
+    id           TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    seq          INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL,
+    deleted      BOOLEAN NOT NULL,
+    body         BLOB,
+    PRIMARY KEY (rid, version)
+) WITHOUT ROWID;
+CREATE INDEX resource_history_seq ON resource_history (seq);
+CREATE INDEX resource_history_type_seq ON resource_history (type, seq);
+
+-- Search index rows of current versions. Each value index ends with rid so
+-- that lookups are index-only; the (rid, param) index serves deletes and
+-- :missing.
+CREATE TABLE idx_string (rid INTEGER NOT NULL, param INTEGER NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL);
+CREATE INDEX idx_string_norm ON idx_string (param, norm, rid);
+CREATE INDEX idx_string_exact ON idx_string (param, exact, rid);
+CREATE INDEX idx_string_rid ON idx_string (rid, param);
+
+CREATE TABLE idx_token (rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL);
+CREATE INDEX idx_token_code ON idx_token (param, code, system, rid);
+CREATE INDEX idx_token_rid ON idx_token (rid, param);
+
+CREATE TABLE idx_ref (rid INTEGER NOT NULL, param INTEGER NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL);
+CREATE INDEX idx_ref_target ON idx_ref (param, id, type, rid);
+CREATE INDEX idx_ref_reverse ON idx_ref (type, id, param, rid);
+CREATE INDEX idx_ref_rid ON idx_ref (rid, param);
+
+CREATE TABLE idx_date (rid INTEGER NOT NULL, param INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);
+CREATE INDEX idx_date_lo ON idx_date (param, lo, hi, rid);
+CREATE INDEX idx_date_rid ON idx_date (rid, param);
+
+CREATE TABLE idx_number (rid INTEGER NOT NULL, param INTEGER NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL);
+CREATE INDEX idx_number_value ON idx_number (param, value, rid);
+CREATE INDEX idx_number_rid ON idx_number (rid, param);
+
+CREATE TABLE idx_quantity (rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL);
+CREATE INDEX idx_quantity_value ON idx_quantity (param, value, rid);
+CREATE INDEX idx_quantity_rid ON idx_quantity (rid, param);
+
+CREATE TABLE idx_uri (rid INTEGER NOT NULL, param INTEGER NOT NULL, uri TEXT NOT NULL);
+CREATE INDEX idx_uri_uri ON idx_uri (param, uri, rid);
+CREATE INDEX idx_uri_rid ON idx_uri (rid, param);
+
+CREATE TABLE idx_coord (rid INTEGER NOT NULL, param INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL);
+CREATE INDEX idx_coord_lat ON idx_coord (param, lat, lon, rid);
+CREATE INDEX idx_coord_rid ON idx_coord (rid, param);

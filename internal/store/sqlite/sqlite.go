@@ -1,0 +1,134 @@
+// Package sqlite is the embedded store backend: SQLite through the pure-Go
+// modernc.org/sqlite driver (no cgo), in WAL mode, for a laptop or a small
+// directory. One connection writes (SQLite allows one writer; BEGIN
+// IMMEDIATE makes writers queue instead of failing), a pool of read-only
+// connections reads concurrently beside it.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/vhdir/vhdir/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// dialect is SQLite's SQL. Placeholders are numbered (?1, ?2, …) so that a
+// statement can use an argument twice.
+var dialect = &sqlstore.Dialect{
+	Name:        "sqlite",
+	Placeholder: func(n int) string { return "?" + strconv.Itoa(n) },
+	SQL: sqlstore.Statements{
+		CurrentByKey:          `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = ?1 AND id = ?2`,
+		CurrentByKeyForUpdate: `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = ?1 AND id = ?2`,
+		HistoryVersion:        `SELECT h.version, h.seq, h.last_updated, h.deleted, h.body FROM resources r JOIN resource_history h ON h.rid = r.rid WHERE r.type = ?1 AND r.id = ?2 AND h.version = ?3`,
+		InsertResource:        `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING rid`,
+		ArchiveCurrent:        `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, body) SELECT rid, type, id, version, seq, last_updated, deleted, body FROM resources WHERE rid = ?1`,
+		UpdateResource:        `UPDATE resources SET version = ?1, seq = ?2, last_updated = ?3, deleted = ?4, idx_tables = ?5, body = ?6 WHERE rid = ?7`,
+		NextSeq:               `UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value`,
+	},
+	Migrations: mustSub(migrations, "migrations"),
+	Retryable: func(err error) bool {
+		code := errCode(err)
+		return code&0xff == sqlite3.SQLITE_BUSY || code&0xff == sqlite3.SQLITE_LOCKED
+	},
+	UniqueViolation: func(err error) bool {
+		code := errCode(err)
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	},
+	// SQLITE_MAX_VARIABLE_NUMBER is 32766 since 3.32.
+	MaxParams: 32766,
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+func errCode(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
+}
+
+// DB is the SQLite store.
+type DB struct {
+	*sqlstore.DB
+	Path string
+}
+
+// Open opens (creating if needed) the database file at path and applies
+// pending migrations.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite: create folder for %s: %w", path, err)
+		}
+	}
+	write, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	read, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxLifetime(0)
+	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: write, Read: read})
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return &DB{DB: db, Path: path}, nil
+}
+
+// dsn builds the connection string. WAL lets readers run beside the writer;
+// synchronous=FULL makes every acknowledged commit survive power loss, not
+// only a crash of the process; busy_timeout makes a second process (vhdir
+// load beside vhdir serve) wait for the write lock instead of failing.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "cache_size(-65536)")
+	q.Add("_pragma", "mmap_size(268435456)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}

@@ -1,0 +1,404 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// builder accumulates bind arguments; placeholders are numbered, so an
+// argument may be referenced several times and in any order.
+type builder struct {
+	d     *Dialect
+	args  []any
+	alias int
+}
+
+func (b *builder) arg(v any) string {
+	b.args = append(b.args, v)
+	return b.d.Placeholder(len(b.args))
+}
+
+func (b *builder) newAlias(prefix string) string {
+	b.alias++
+	return fmt.Sprintf("%s%d", prefix, b.alias)
+}
+
+// dbQuerier is what both *sql.DB and *sql.Tx offer.
+type dbQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// maxStringUpper closes a prefix range: every string that starts with p
+// sorts below p+maxStringUpper in byte (C collation) order.
+const maxStringUpper = "\U0010FFFF"
+
+func search(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) (*store.SearchPage, error) {
+	b := &builder{d: d}
+	where, err := b.baseWhere("r", sq.Types, sq.Where)
+	if err != nil {
+		return nil, err
+	}
+	page := &store.SearchPage{Total: -1}
+	if sq.Total == store.TotalAccurate {
+		var n int64
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM resources r WHERE "+where, b.args...).Scan(&n); err != nil {
+			return nil, fmt.Errorf("search count: %w", err)
+		}
+		page.Total = n
+	}
+	if sq.Count <= 0 {
+		return page, nil
+	}
+	if len(sq.Sort) > 0 {
+		return nil, fmt.Errorf("search: sorting by parameters is not implemented")
+	}
+	if sq.After != nil {
+		where += " AND r.rid > " + b.arg(sq.After.RowID)
+	}
+	text := fmt.Sprintf("SELECT r.rid, r.type, r.id, r.version, r.seq, r.last_updated, r.body FROM resources r WHERE %s ORDER BY r.rid LIMIT %s",
+		where, b.arg(sq.Count+1))
+	rows, err := q.QueryContext(ctx, text, b.args...)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	defer rows.Close()
+	var lastRID []int64
+	for rows.Next() {
+		v := &store.Version{}
+		var rid, lu int64
+		if err := rows.Scan(&rid, &v.Type, &v.ID, &v.VersionID, &v.Seq, &lu, &v.Body); err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		v.LastUpdated = time.UnixMicro(lu).UTC()
+		page.Versions = append(page.Versions, v)
+		lastRID = append(lastRID, rid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	if len(page.Versions) > sq.Count {
+		page.Versions = page.Versions[:sq.Count]
+		page.Next = &store.Cursor{RowID: lastRID[sq.Count-1]}
+	}
+	return page, nil
+}
+
+// baseWhere is the condition on resources aliased a: live, of the types,
+// matching cond.
+func (b *builder) baseWhere(a string, types []string, cond store.Cond) (string, error) {
+	parts := []string{a + ".deleted = false"}
+	switch len(types) {
+	case 0:
+	case 1:
+		parts = append(parts, a+".type = "+b.arg(types[0]))
+	default:
+		ph := make([]string, len(types))
+		for i, t := range types {
+			ph[i] = b.arg(t)
+		}
+		parts = append(parts, a+".type IN ("+strings.Join(ph, ", ")+")")
+	}
+	if cond != nil {
+		c, err := b.cond(a, cond)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, c)
+	}
+	return strings.Join(parts, " AND "), nil
+}
+
+// cond translates a condition on the resource aliased a.
+func (b *builder) cond(a string, c store.Cond) (string, error) {
+	switch c := c.(type) {
+	case store.And:
+		return b.join(a, []store.Cond(c), " AND ", "1 = 1")
+	case store.Or:
+		return b.join(a, []store.Cond(c), " OR ", "1 = 0")
+	case store.Not:
+		inner, err := b.cond(a, c.X)
+		if err != nil {
+			return "", err
+		}
+		return "NOT (" + inner + ")", nil
+	case store.IDIs:
+		ph := make([]string, len(c.IDs))
+		for i, id := range c.IDs {
+			ph[i] = b.arg(id)
+		}
+		if len(ph) == 0 {
+			return "1 = 0", nil
+		}
+		return a + ".id IN (" + strings.Join(ph, ", ") + ")", nil
+	case store.LastUpdated:
+		return rangeCond(b, c.Op, a+".last_updated", a+".last_updated", c.Lo.UnixMicro(), c.Hi.UnixMicro())
+	case store.TokenMatch:
+		return b.tokenCond(a, c), nil
+	case store.StringMatch:
+		return b.stringCond(a, c)
+	case store.RefMatch:
+		return b.refCond(a, c), nil
+	case store.DateMatch:
+		inner, err := rangeCond(b, c.Op, "lo", "hi", c.Lo, c.Hi)
+		if err != nil {
+			return "", err
+		}
+		return b.in(a, "idx_date", c.Param, inner), nil
+	case store.NumberMatch:
+		return b.numberCond(a, c)
+	case store.URIMatch:
+		return b.uriCond(a, c)
+	case store.Missing:
+		tab, err := tableName(c.Table)
+		if err != nil {
+			return "", err
+		}
+		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s m WHERE m.rid = %s.rid AND m.param = %s)", tab, a, b.arg(c.Param))
+		if c.Missing {
+			return "NOT " + exists, nil
+		}
+		return exists, nil
+	case store.Chain:
+		return b.chainCond(a, c)
+	case store.Has:
+		return b.hasCond(a, c)
+	case store.Near:
+		return b.nearCond(a, c), nil
+	default:
+		return "", fmt.Errorf("search: unsupported condition %T", c)
+	}
+}
+
+func (b *builder) join(a string, cs []store.Cond, sep, empty string) (string, error) {
+	if len(cs) == 0 {
+		return empty, nil
+	}
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		s, err := b.cond(a, c)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = "(" + s + ")"
+	}
+	return strings.Join(parts, sep), nil
+}
+
+// in restricts alias a to resources having an index row in table for param
+// satisfying inner. The semi-join lets the planner drive from the index.
+func (b *builder) in(a, table string, param int64, inner string) string {
+	return fmt.Sprintf("%s.rid IN (SELECT rid FROM %s WHERE param = %s AND %s)", a, table, b.arg(param), inner)
+}
+
+func (b *builder) tokenCond(a string, c store.TokenMatch) string {
+	var parts []string
+	if c.Code != nil {
+		parts = append(parts, "code = "+b.arg(*c.Code))
+	}
+	if c.System != nil {
+		parts = append(parts, "system = "+b.arg(*c.System))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "1 = 1")
+	}
+	return b.in(a, "idx_token", c.Param, strings.Join(parts, " AND "))
+}
+
+func (b *builder) stringCond(a string, c store.StringMatch) (string, error) {
+	switch c.Mode {
+	case store.StringExact:
+		return b.in(a, "idx_string", c.Param, "exact = "+b.arg(c.Value)), nil
+	case store.StringPrefix:
+		return b.in(a, "idx_string", c.Param, fmt.Sprintf("norm >= %s AND norm < %s", b.arg(c.Value), b.arg(c.Value+maxStringUpper))), nil
+	case store.StringContains:
+		return b.in(a, "idx_string", c.Param, "norm LIKE "+b.arg("%"+escapeLike(c.Value)+"%")+" ESCAPE '\\'"), nil
+	default:
+		return "", fmt.Errorf("search: unknown string mode %d", c.Mode)
+	}
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func (b *builder) refCond(a string, c store.RefMatch) string {
+	var parts []string
+	if c.URL != "" {
+		parts = append(parts, "url = "+b.arg(c.URL))
+	} else {
+		parts = append(parts, "id = "+b.arg(c.ID))
+		if c.Type != "" {
+			parts = append(parts, "type = "+b.arg(c.Type))
+		}
+	}
+	return b.in(a, "idx_ref", c.Param, strings.Join(parts, " AND "))
+}
+
+func (b *builder) uriCond(a string, c store.URIMatch) (string, error) {
+	switch c.Mode {
+	case store.URIExact:
+		return b.in(a, "idx_uri", c.Param, "uri = "+b.arg(c.Value)), nil
+	case store.URIBelow:
+		return b.in(a, "idx_uri", c.Param, fmt.Sprintf("uri >= %s AND uri < %s", b.arg(c.Value), b.arg(c.Value+maxStringUpper))), nil
+	case store.URIAbove:
+		// Every prefix of the value, at path boundaries and in full.
+		var ph []string
+		for _, p := range uriPrefixes(c.Value) {
+			ph = append(ph, b.arg(p))
+		}
+		return b.in(a, "idx_uri", c.Param, "uri IN ("+strings.Join(ph, ", ")+")"), nil
+	default:
+		return "", fmt.Errorf("search: unknown uri mode %d", c.Mode)
+	}
+}
+
+// uriPrefixes returns v and each of its prefixes ending before a '/'.
+func uriPrefixes(v string) []string {
+	out := []string{v}
+	for i := len(v) - 1; i > 0; i-- {
+		if v[i] == '/' && v[i-1] != '/' {
+			out = append(out, v[:i])
+		}
+	}
+	return out
+}
+
+func (b *builder) numberCond(a string, c store.NumberMatch) (string, error) {
+	table := "idx_number"
+	var extra []string
+	if c.Quantity {
+		table = "idx_quantity"
+		if c.System != nil {
+			extra = append(extra, "system = "+b.arg(*c.System))
+		}
+		if c.Code != nil {
+			extra = append(extra, "code = "+b.arg(*c.Code))
+		}
+	}
+	var inner string
+	switch c.Op {
+	case store.Eq, 0:
+		inner = fmt.Sprintf("value >= %s AND value < %s", b.arg(c.Lo), b.arg(c.Hi))
+	case store.Ne:
+		inner = fmt.Sprintf("(value < %s OR value >= %s)", b.arg(c.Lo), b.arg(c.Hi))
+	case store.Gt, store.Sa:
+		inner = "value > " + b.arg(c.Value)
+	case store.Lt, store.Eb:
+		inner = "value < " + b.arg(c.Value)
+	case store.Ge:
+		inner = "value >= " + b.arg(c.Value)
+	case store.Le:
+		inner = "value <= " + b.arg(c.Value)
+	case store.Ap:
+		d := math.Abs(c.Value) * 0.1
+		inner = fmt.Sprintf("value >= %s AND value <= %s", b.arg(c.Value-d), b.arg(c.Value+d))
+	default:
+		return "", fmt.Errorf("search: unknown comparator %d", c.Op)
+	}
+	if len(extra) > 0 {
+		inner += " AND " + strings.Join(extra, " AND ")
+	}
+	return b.in(a, table, c.Param, inner), nil
+}
+
+// rangeCond compares a stored range [lo, hi] with the searched range
+// [qlo, qhi] per FHIR R4 search prefixes for dates
+// (https://hl7.org/fhir/R4/search.html#prefix).
+func rangeCond(b *builder, op store.Comparator, lo, hi string, qlo, qhi int64) (string, error) {
+	// Built only where used: every argument must appear in the statement.
+	contained := func() string { return fmt.Sprintf("(%s >= %s AND %s <= %s)", lo, b.arg(qlo), hi, b.arg(qhi)) }
+	switch op {
+	case store.Eq, 0:
+		return contained(), nil
+	case store.Ne:
+		return "NOT " + contained(), nil
+	case store.Gt:
+		return hi + " > " + b.arg(qhi), nil
+	case store.Lt:
+		return lo + " < " + b.arg(qlo), nil
+	case store.Ge:
+		return fmt.Sprintf("(%s > %s OR %s)", hi, b.arg(qhi), contained()), nil
+	case store.Le:
+		return fmt.Sprintf("(%s < %s OR %s)", lo, b.arg(qlo), contained()), nil
+	case store.Sa:
+		return lo + " > " + b.arg(qhi), nil
+	case store.Eb:
+		return hi + " < " + b.arg(qlo), nil
+	case store.Ap:
+		// Approximately: overlapping the searched range widened by 10 %.
+		w := (qhi - qlo) / 10
+		return fmt.Sprintf("(%s <= %s AND %s >= %s)", lo, b.arg(qhi+w), hi, b.arg(qlo-w)), nil
+	default:
+		return "", fmt.Errorf("search: unknown comparator %d", op)
+	}
+}
+
+func (b *builder) chainCond(a string, c store.Chain) (string, error) {
+	t := b.newAlias("t")
+	s := b.newAlias("s")
+	where, err := b.baseWhere(t, c.Types, c.Where)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM idx_ref %s JOIN resources %s ON %s.type = %s.type AND %s.id = %s.id WHERE %s.param = %s AND %s)",
+		a, s, s, t, t, s, t, s, s, b.arg(c.Param), where), nil
+}
+
+func (b *builder) hasCond(a string, c store.Has) (string, error) {
+	src := b.newAlias("h")
+	s := b.newAlias("s")
+	where, err := b.baseWhere(src, []string{c.Type}, c.Where)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s.id IN (SELECT %s.id FROM idx_ref %s JOIN resources %s ON %s.rid = %s.rid WHERE %s.param = %s AND %s.type = %s.type AND %s)",
+		a, s, s, src, src, s, s, b.arg(c.Param), s, a, where), nil
+}
+
+// nearCond prefilters with a bounding box (index range on lat) and then
+// applies the haversine distance.
+func (b *builder) nearCond(a string, c store.Near) string {
+	const earthKm = 6371.0088
+	dLat := c.RadiusKm / earthKm * 180 / math.Pi
+	cosLat := math.Cos(c.Lat * math.Pi / 180)
+	dLon := 180.0
+	if cosLat > 1e-9 {
+		dLon = math.Min(180, dLat/cosLat)
+	}
+	box := fmt.Sprintf("lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s",
+		b.arg(c.Lat-dLat), b.arg(c.Lat+dLat), b.arg(c.Lon-dLon), b.arg(c.Lon+dLon))
+	// Haversine in SQL with the math functions both databases provide.
+	hav := fmt.Sprintf("2 * %v * asin(sqrt(power(sin(radians(lat - %s) / 2), 2) + cos(radians(%s)) * cos(radians(lat)) * power(sin(radians(lon - %s) / 2), 2))) <= %s",
+		earthKm, b.arg(c.Lat), b.arg(c.Lat), b.arg(c.Lon), b.arg(c.RadiusKm))
+	return b.in(a, "idx_coord", c.Param, box+" AND "+hav)
+}
+
+func tableName(t store.Table) (string, error) {
+	switch t {
+	case store.TableString:
+		return "idx_string", nil
+	case store.TableToken:
+		return "idx_token", nil
+	case store.TableRef:
+		return "idx_ref", nil
+	case store.TableDate:
+		return "idx_date", nil
+	case store.TableNumber:
+		return "idx_number", nil
+	case store.TableQuantity:
+		return "idx_quantity", nil
+	case store.TableURI:
+		return "idx_uri", nil
+	case store.TableCoord:
+		return "idx_coord", nil
+	default:
+		return "", fmt.Errorf("search: unknown index table %d", t)
+	}
+}

@@ -1,0 +1,502 @@
+// Package sqlstore implements store.Store over database/sql. The SQLite and
+// PostgreSQL backends share this code and differ only in what their Dialect
+// supplies: their own statement texts, migrations, placeholders, locking and
+// error classification. No SQL is rewritten from one dialect to the other.
+//
+// Schema (both dialects; see docs/implementation/database.md):
+//   - resources: one row per resource, holding its current version and body.
+//   - resource_history: every earlier version (the current one moves here
+//     when it is replaced), so each body is stored once.
+//   - idx_*: search-index rows of current versions, keyed by the resource's
+//     internal row id (rid).
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// Dialect is what a backend supplies.
+type Dialect struct {
+	Name string
+	// Placeholder returns the n-th (1-based) bind parameter marker.
+	Placeholder func(n int) string
+	// SQL holds the dialect's own statement texts.
+	SQL Statements
+	// Migrations holds files named NNNN_description.sql, applied in order.
+	Migrations fs.FS
+	// LockMigrations serializes concurrent migrators (several nodes starting
+	// at once); nil where the database does it already.
+	LockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// Lock takes a transaction-scoped lock on key (see store.Tx.Lock); nil
+	// where transactions are serialized anyway.
+	Lock func(ctx context.Context, tx *sql.Tx, key int64) error
+	// Retryable reports whether err means the transaction lost a race and
+	// may be run again (serialization failure, deadlock, unique violation
+	// on a concurrent create).
+	Retryable func(err error) bool
+	// UniqueViolation reports whether err is a unique-constraint violation.
+	UniqueViolation func(err error) bool
+	// MaxParams is the most bind parameters one statement may carry.
+	MaxParams int
+}
+
+// Statements are the fixed statements of a dialect. Column lists are part
+// of the contract with sqlstore's scanning code and must match the comments.
+type Statements struct {
+	// CurrentByKey: args type, id → rid, version, seq, last_updated, deleted, idx_tables, body.
+	CurrentByKey string
+	// CurrentByKeyForUpdate is CurrentByKey locking the row in a write transaction.
+	CurrentByKeyForUpdate string
+	// HistoryVersion: args type, id, version → version, seq, last_updated, deleted, body.
+	HistoryVersion string
+	// InsertResource: args type, id, version, seq, last_updated, deleted, idx_tables, body → rid.
+	InsertResource string
+	// ArchiveCurrent copies the current row to history: args rid.
+	ArchiveCurrent string
+	// UpdateResource: args version, seq, last_updated, deleted, idx_tables, body, rid.
+	UpdateResource string
+	// NextSeq → the next write sequence number.
+	NextSeq string
+}
+
+// Config tunes a DB.
+type Config struct {
+	// Write is the pool for write transactions; Read for reads (may be the
+	// same pool).
+	Write, Read *sql.DB
+}
+
+// DB is a store.Store over database/sql.
+type DB struct {
+	d     *Dialect
+	write *sql.DB
+	read  *sql.DB
+
+	readCurrent *sql.Stmt
+	readHistory *sql.Stmt
+
+	insertCache sync.Map // multi-row INSERT texts by table and row count
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open wraps the pools, applies pending migrations and prepares statements.
+func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
+	db := &DB{d: d, write: cfg.Write, read: cfg.Read}
+	if db.read == nil {
+		db.read = db.write
+	}
+	if err := migrate(ctx, d, db.write); err != nil {
+		return nil, err
+	}
+	var err error
+	if db.readCurrent, err = db.read.PrepareContext(ctx, d.SQL.CurrentByKey); err != nil {
+		return nil, fmt.Errorf("prepare current read: %w", err)
+	}
+	if db.readHistory, err = db.read.PrepareContext(ctx, d.SQL.HistoryVersion); err != nil {
+		return nil, fmt.Errorf("prepare history read: %w", err)
+	}
+	return db, nil
+}
+
+// Backend names the dialect.
+func (db *DB) Backend() string { return db.d.Name }
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{db.readCurrent, db.readHistory} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	if db.read != db.write {
+		errs = append(errs, db.read.Close())
+	}
+	errs = append(errs, db.write.Close())
+	return errors.Join(errs...)
+}
+
+// Ping checks both pools.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return err
+	}
+	return db.read.PingContext(ctx)
+}
+
+// WritePool and ReadPool expose the pools to the backend packages (bulk
+// paths, tests).
+func (db *DB) WritePool() *sql.DB { return db.write }
+
+// ReadPool returns the read pool.
+func (db *DB) ReadPool() *sql.DB { return db.read }
+
+type current struct {
+	rid       int64
+	idxTables int64
+	v         store.Version
+}
+
+func scanCurrent(row interface{ Scan(...any) error }, typ, id string) (*current, error) {
+	c := &current{v: store.Version{Type: typ, ID: id}}
+	var lu int64
+	var deleted bool
+	var body []byte
+	if err := row.Scan(&c.rid, &c.v.VersionID, &c.v.Seq, &lu, &deleted, &c.idxTables, &body); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, store.ErrNotFound
+		}
+		return nil, fmt.Errorf("read %s/%s: %w", typ, id, err)
+	}
+	c.v.LastUpdated = time.UnixMicro(lu).UTC()
+	c.v.Deleted = deleted
+	c.v.Body = body
+	return c, nil
+}
+
+// Read returns the current version.
+func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) {
+	c, err := scanCurrent(db.readCurrent.QueryRowContext(ctx, typ, id), typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.v.Deleted {
+		return &c.v, store.ErrGone
+	}
+	return &c.v, nil
+}
+
+// VRead returns one version.
+func (db *DB) VRead(ctx context.Context, typ, id string, version int64) (*store.Version, error) {
+	c, err := scanCurrent(db.readCurrent.QueryRowContext(ctx, typ, id), typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.v.VersionID == version {
+		return &c.v, nil
+	}
+	if version > c.v.VersionID || version < 1 {
+		return nil, store.ErrNotFound
+	}
+	v := &store.Version{Type: typ, ID: id}
+	var lu int64
+	err = db.readHistory.QueryRowContext(ctx, typ, id, version).Scan(&v.VersionID, &v.Seq, &lu, &v.Deleted, &v.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vread %s/%s/_history/%d: %w", typ, id, version, err)
+	}
+	v.LastUpdated = time.UnixMicro(lu).UTC()
+	return v, nil
+}
+
+// maxAttempts bounds retries of a transaction that lost a race.
+const maxAttempts = 8
+
+// Update runs fn in a write transaction.
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		err = db.updateOnce(ctx, fn)
+		if err == nil || !errors.Is(err, store.ErrRetry) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (db *DB) updateOnce(ctx context.Context, fn func(store.Tx) error) (err error) {
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return db.classify(fmt.Errorf("begin: %w", err))
+	}
+	tx := &tx{db: db, tx: sqlTx}
+	defer func() {
+		tx.closeStmts()
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return db.classify(err)
+	}
+	if err = tx.flush(ctx); err != nil {
+		return db.classify(err)
+	}
+	if err = sqlTx.Commit(); err != nil {
+		return db.classify(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+// classify marks database errors that mean "run again".
+func (db *DB) classify(err error) error {
+	if err == nil || errors.Is(err, store.ErrRetry) {
+		return err
+	}
+	if db.d.Retryable != nil && db.d.Retryable(err) {
+		return fmt.Errorf("%w: %w", store.ErrRetry, err)
+	}
+	return err
+}
+
+// Search runs a query on the read pool.
+func (db *DB) Search(ctx context.Context, q *store.Query) (*store.SearchPage, error) {
+	return search(ctx, db.d, db.read, q)
+}
+
+type tx struct {
+	db      *DB
+	tx      *sql.Tx
+	stmts   map[string]*sql.Stmt
+	pending []pendingRows // index rows not yet written, one slot per table
+}
+
+var _ store.Tx = (*tx)(nil)
+
+// stmt prepares a statement once per transaction: bulk loads put thousands
+// of resources through one transaction.
+func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := t.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := t.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[query] = s
+	return s, nil
+}
+
+func (t *tx) closeStmts() {
+	for _, s := range t.stmts {
+		_ = s.Close()
+	}
+}
+
+func (t *tx) currentRow(ctx context.Context, typ, id string) (*current, error) {
+	s, err := t.stmt(ctx, t.db.d.SQL.CurrentByKeyForUpdate)
+	if err != nil {
+		return nil, err
+	}
+	return scanCurrent(s.QueryRowContext(ctx, typ, id), typ, id)
+}
+
+func (t *tx) Current(ctx context.Context, typ, id string) (*store.Version, error) {
+	c, err := t.currentRow(ctx, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	return &c.v, nil
+}
+
+func (t *tx) Search(ctx context.Context, q *store.Query) (*store.SearchPage, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return search(ctx, t.db.d, t.tx, q)
+}
+
+func (t *tx) Lock(ctx context.Context, key string) error {
+	if t.db.d.Lock == nil {
+		return nil
+	}
+	return t.db.d.Lock(ctx, t.tx, lockKey(key))
+}
+
+// lockKey hashes a lock name to the int64 advisory locks take (FNV-1a).
+func lockKey(s string) int64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return int64(h)
+}
+
+func (t *tx) nextSeq(ctx context.Context) (int64, error) {
+	s, err := t.stmt(ctx, t.db.d.SQL.NextSeq)
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	if err := s.QueryRowContext(ctx).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("next sequence: %w", err)
+	}
+	return seq, nil
+}
+
+func (t *tx) Put(ctx context.Context, v *store.Version, idx *store.Index) error {
+	if v.VersionID < 1 {
+		return fmt.Errorf("put %s/%s: version %d: %w", v.Type, v.ID, v.VersionID, store.ErrVersionConflict)
+	}
+	seq, err := t.nextSeq(ctx)
+	if err != nil {
+		return err
+	}
+	v.Seq = seq
+	tables := tableMask(idx)
+	var rid int64
+	if v.VersionID == 1 {
+		rid, err = t.insert(ctx, v, tables)
+	} else {
+		rid, err = t.replace(ctx, v, tables)
+	}
+	if err != nil {
+		return err
+	}
+	return writeIndex(ctx, t, rid, idx)
+}
+
+func (t *tx) insert(ctx context.Context, v *store.Version, tables int64) (int64, error) {
+	s, err := t.stmt(ctx, t.db.d.SQL.InsertResource)
+	if err != nil {
+		return 0, err
+	}
+	var rid int64
+	err = s.QueryRowContext(ctx, v.Type, v.ID, v.VersionID, v.Seq, v.LastUpdated.UnixMicro(), v.Deleted, tables, nullBody(v.Body)).Scan(&rid)
+	if err != nil {
+		if t.db.d.UniqueViolation(err) {
+			// A concurrent transaction created it first; running again
+			// turns this create into an update or a clean ErrExists.
+			return 0, fmt.Errorf("create %s/%s: %w: %w", v.Type, v.ID, store.ErrRetry, store.ErrExists)
+		}
+		return 0, fmt.Errorf("create %s/%s: %w", v.Type, v.ID, err)
+	}
+	return rid, nil
+}
+
+func (t *tx) replace(ctx context.Context, v *store.Version, tables int64) (int64, error) {
+	cur, err := t.currentRow(ctx, v.Type, v.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, fmt.Errorf("update %s/%s to version %d: no current version: %w", v.Type, v.ID, v.VersionID, store.ErrVersionConflict)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if cur.v.VersionID != v.VersionID-1 {
+		return 0, fmt.Errorf("update %s/%s to version %d: current is %d: %w", v.Type, v.ID, v.VersionID, cur.v.VersionID, store.ErrVersionConflict)
+	}
+	s, err := t.stmt(ctx, t.db.d.SQL.ArchiveCurrent)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.ExecContext(ctx, cur.rid); err != nil {
+		return 0, fmt.Errorf("archive %s/%s: %w", v.Type, v.ID, err)
+	}
+	if err := deleteIndex(ctx, t, cur.rid, cur.idxTables); err != nil {
+		return 0, err
+	}
+	s, err = t.stmt(ctx, t.db.d.SQL.UpdateResource)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.ExecContext(ctx, v.VersionID, v.Seq, v.LastUpdated.UnixMicro(), v.Deleted, tables, nullBody(v.Body), cur.rid); err != nil {
+		return 0, fmt.Errorf("update %s/%s: %w", v.Type, v.ID, err)
+	}
+	return cur.rid, nil
+}
+
+func nullBody(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// migrate applies the dialect's pending migrations, each in its own
+// transaction, recording them in schema_migrations.
+func migrate(ctx context.Context, d *Dialect, db *sql.DB) error {
+	files, err := fs.Glob(d.Migrations, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, f := range files {
+		num, err := strconv.Atoi(strings.SplitN(f, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", f)
+		}
+		if err := applyMigration(ctx, d, db, num, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, d *Dialect, db *sql.DB, num int, name string) error {
+	body, err := fs.ReadFile(d.Migrations, name)
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if d.LockMigrations != nil {
+		if err := d.LockMigrations(ctx, tx); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+	}
+	var n int
+	q := "SELECT COUNT(*) FROM schema_migrations WHERE version = " + d.Placeholder(1)
+	if err := tx.QueryRowContext(ctx, q, num).Scan(&n); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	for _, stmt := range splitStatements(string(body)) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migration %s: %w\n%s", name, err, stmt)
+		}
+	}
+	ins := fmt.Sprintf("INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)", d.Placeholder(1), d.Placeholder(2), d.Placeholder(3))
+	if _, err := tx.ExecContext(ctx, ins, num, name, time.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("record migration %s: %w", name, err)
+	}
+	return tx.Commit()
+}
+
+// splitStatements splits a migration file at semicolons ending a line.
+// Migrations are plain DDL; they hold no semicolons inside statements.
+func splitStatements(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") || trimmed == "" {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteString("\n")
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if rest := strings.TrimSpace(cur.String()); rest != "" {
+		out = append(out, rest)
+	}
+	return out
+}

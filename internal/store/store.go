@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them; callers match with errors.Is.
+var (
+	// ErrNotFound: no such resource or version ever existed.
+	ErrNotFound = errors.New("not found")
+	// ErrGone: the resource exists but its current version is a delete.
+	ErrGone = errors.New("deleted")
+	// ErrVersionConflict: a write expected a different current version.
+	ErrVersionConflict = errors.New("version conflict")
+	// ErrExists: a create found a resource with that type and id.
+	ErrExists = errors.New("already exists")
+	// ErrRetry: the transaction lost a race with a concurrent one and may be
+	// run again from the start. Update retries it itself a few times.
+	ErrRetry = errors.New("transaction conflict, retry")
+)
+
+// Version is one stored version of a resource.
+type Version struct {
+	Type        string
+	ID          string
+	VersionID   int64 // 1, 2, …
+	LastUpdated time.Time
+	Deleted     bool
+	// Body is the resource JSON exactly as served, meta included; nil for a
+	// delete.
+	Body []byte
+	// Seq orders all writes of the store (history paging). Set by the store.
+	Seq int64
+}
+
+// Store keeps FHIR resources. All methods take ctx first and are safe for
+// concurrent use.
+type Store interface {
+	// Read returns the current version of a resource. It returns ErrNotFound
+	// when it never existed and ErrGone (with the deletion version, so the
+	// caller can report it) when its current version is a delete.
+	Read(ctx context.Context, typ, id string) (*Version, error)
+	// VRead returns one version; a version that is a delete is returned with
+	// Deleted set and a nil error.
+	VRead(ctx context.Context, typ, id string, version int64) (*Version, error)
+	// History returns a page of versions, newest first.
+	History(ctx context.Context, q HistoryQuery) (*HistoryPage, error)
+	// Search runs a compiled search query against current versions.
+	Search(ctx context.Context, q *Query) (*SearchPage, error)
+	// Update runs fn in one transaction and commits when it returns nil. On
+	// ErrRetry from the database it runs fn again (fn must be repeatable).
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	// Backend names the backend ("sqlite", "postgres").
+	Backend() string
+	Close() error
+}
+
+// Tx is a write transaction, valid only inside the function given to
+// Store.Update.
+type Tx interface {
+	// Current returns the current version (a delete included, with Deleted
+	// set) or ErrNotFound. Where the database needs it, the row is locked
+	// until the transaction ends so the version read stays current.
+	Current(ctx context.Context, typ, id string) (*Version, error)
+	// Put stores v as the new current version with its index rows. v.VersionID
+	// must be one more than the current version (1 for a new resource), else
+	// ErrVersionConflict; a new resource whose id is taken gives ErrExists.
+	// Put sets v.Seq.
+	Put(ctx context.Context, v *Version, idx *Index) error
+	// Search runs a query inside the transaction (conditional interactions).
+	Search(ctx context.Context, q *Query) (*SearchPage, error)
+	// Lock serializes transactions that lock the same key until they end, so
+	// a conditional create cannot race another with the same condition.
+	Lock(ctx context.Context, key string) error
+}
+
+// HistoryQuery selects versions for _history. Type and ID narrow it to a
+// type or one resource; empty Type means the whole system.
+type HistoryQuery struct {
+	Type, ID string
+	// Since keeps versions with LastUpdated >= Since (zero: no bound).
+	Since time.Time
+	// Before keeps versions with LastUpdated < Before (zero: no bound).
+	Before time.Time
+	// Count is the page size.
+	Count int
+	// AfterSeq continues a previous page: only versions with Seq < AfterSeq.
+	AfterSeq int64
+	// WantTotal asks for the number of matching versions (one more query).
+	WantTotal bool
+}
+
+// HistoryPage is one page of versions, newest first.
+type HistoryPage struct {
+	Versions []*Version
+	// NextSeq continues the listing (0 when this is the last page).
+	NextSeq int64
+	// Total counts all versions the query matches (-1 unless asked).
+	Total int64
+}
