@@ -6,6 +6,11 @@ import (
 	"unicode/utf8"
 )
 
+// Raw is JSON that is already encoded; the encoder writes it verbatim. It
+// lets a Bundle carry stored resources without decoding and re-encoding
+// them. The caller guarantees it is valid JSON.
+type Raw []byte
+
 // Marshal returns the compact JSON encoding of v.
 func Marshal(v any) []byte { return Append(nil, v) }
 
@@ -19,6 +24,8 @@ func Append(dst []byte, v any) []byte {
 	case bool:
 		return strconv.AppendBool(dst, x)
 	case Number:
+		return append(dst, x...)
+	case Raw:
 		return append(dst, x...)
 	case string:
 		return AppendString(dst, x)
@@ -95,6 +102,12 @@ func appendIndent(dst []byte, v any, level int) []byte {
 		}
 		dst = newline(dst, level)
 		return append(dst, ']')
+	case Raw:
+		// Indent stored JSON too, so _pretty output is uniform.
+		if parsed, err := Parse(x); err == nil {
+			return appendIndent(dst, parsed, level)
+		}
+		return append(dst, x...)
 	default:
 		return Append(dst, v)
 	}

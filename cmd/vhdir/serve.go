@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/ig"
+	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/rest"
+	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/tlsconf"
+)
+
+type serveFlags struct {
+	addr, baseURL, db, dataDir        string
+	tlsCert, tlsKey                   string
+	plainHTTP, seedExamples           bool
+	maxBody                           int64
+	logFormat, logLevel               string
+	shutdownTimeout, readHeaderTimout time.Duration
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f serveFlags
+	fs := newFlags("serve", "serve [flags]", stderr)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8443", "listen address (host:port)")
+	fs.StringVar(&f.baseURL, "base-url", "", "public base URL clients use, for links and (later) token audiences; default https://<addr>")
+	fs.StringVar(&f.db, "db", defaultDB, "database: sqlite:PATH (embedded) or postgres://user@host:port/db")
+	fs.StringVar(&f.dataDir, "data-dir", "vhdir-data", "folder for local state: the development TLS certificate")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain; reloaded on SIGHUP (default: a self-signed development certificate in --data-dir/tls)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.BoolVar(&f.plainHTTP, "plain-http", false, "serve without TLS, only behind a TLS-terminating proxy on a secured network")
+	fs.BoolVar(&f.seedExamples, "seed-examples", false, "load the VhDir IG's example resources when the database is empty")
+	fs.Int64Var(&f.maxBody, "max-body", 16<<20, "largest request body in bytes (413 beyond)")
+	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), json or text")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
+	fs.DurationVar(&f.readHeaderTimout, "read-header-timeout", 10*time.Second, "how long a client may take to send request headers")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if f.plainHTTP && f.tlsCert != "" {
+		return errors.New("--plain-http and --tls-cert exclude each other")
+	}
+	log, err := newLogger(f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	if f.baseURL == "" {
+		scheme := "https://"
+		if f.plainHTTP {
+			scheme = "http://"
+		}
+		f.baseURL = scheme + f.addr
+	}
+	return serve(ctx, f, log)
+}
+
+func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
+	a, err := newApp(ctx, f.db, f.baseURL, f.maxBody, log, !f.plainHTTP)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	if f.seedExamples {
+		if err := seedExamples(ctx, a, log); err != nil {
+			return err
+		}
+	}
+	mux := http.NewServeMux()
+	a.rest.Routes(mux)
+	rest.HealthRoutes(mux, []rest.Check{{Name: "database", Run: a.store.Ping}})
+	handler := rest.Stack(mux, rest.StackConfig{Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: f.readHeaderTimout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	tlsMode := "off (--plain-http: terminate TLS in front of this server)"
+	if !f.plainHTTP {
+		certs, err := loadCertificate(f, a)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		srv.TLSConfig = tlsconf.Server(certs)
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		tlsMode = "TLS 1.2+ certificate sha256 " + certs.Fingerprint()
+		if f.tlsCert == "" {
+			tlsMode += " (self-signed development certificate in " + filepath.Join(f.dataDir, "tls") + ")"
+		}
+		go reloadOnHUP(ctx, certs, log)
+	} else {
+		log.Warn("serving plain HTTP: only behind a TLS-terminating proxy on a secured network")
+	}
+	log.Info("vhdir serving", "base_url", a.rest.FHIRBase(), "listen", ln.Addr().String(), "db", redactDB(f.db),
+		"backend", a.store.Backend(), "tls", tlsMode, "fips140", fipsMode(), "time_source", a.clock.Source(), "version", buildVersion())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", f.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func loadCertificate(f serveFlags, a *app) (*tlsconf.Certificate, error) {
+	if f.tlsCert != "" {
+		return tlsconf.Load(f.tlsCert, f.tlsKey)
+	}
+	host, _, err := net.SplitHostPort(f.addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %q: %w", f.addr, err)
+	}
+	return tlsconf.DevCertificate(filepath.Join(f.dataDir, "tls"), []string{host}, a.clock.Now())
+}
+
+// reloadOnHUP re-reads the certificate files on SIGHUP.
+func reloadOnHUP(ctx context.Context, certs *tlsconf.Certificate, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := certs.Reload(); err != nil {
+				log.Error("certificate reload failed; keeping the previous one", "err", err)
+			} else {
+				log.Info("certificate reloaded", "sha256", certs.Fingerprint())
+			}
+		}
+	}
+}
+
+// seedExamples loads the IG examples into an empty database.
+func seedExamples(ctx context.Context, a *app, log *slog.Logger) error {
+	page, err := a.store.History(ctx, store.HistoryQuery{Count: 1})
+	if err != nil {
+		return err
+	}
+	if len(page.Versions) > 0 {
+		log.Info("--seed-examples: the database is not empty; examples not loaded")
+		return nil
+	}
+	var files []load.File
+	for _, f := range ig.Examples() {
+		files = append(files, load.File{Name: "ig:" + f.Name, Data: f.Data})
+	}
+	sum, err := load.RunFiles(ctx, a.loadConfig(), files)
+	if err != nil {
+		return err
+	}
+	for _, p := range sum.Problems {
+		log.Warn("seed example not loaded", "problem", p.String())
+	}
+	log.Info("seeded the VhDir IG examples", "resources", sum.Total())
+	return nil
+}

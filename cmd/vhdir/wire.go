@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/directory"
+	"github.com/vhdir/vhdir/internal/rest"
+	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/postgres"
+	"github.com/vhdir/vhdir/internal/store/sqlite"
+)
+
+// defaultDB is the embedded database used when --db is not given.
+const defaultDB = "sqlite:vhdir-data/vhdir.db"
+
+// openStore opens the database named by a --db URL: sqlite:PATH or
+// postgres://… (postgresql:// too).
+func openStore(ctx context.Context, dbURL string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")
+		return sqlite.Open(ctx, path)
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		return postgres.Open(ctx, dbURL)
+	}
+	return nil, fmt.Errorf("--db %q: use sqlite:PATH or postgres://user@host/db", redactDB(dbURL))
+}
+
+// redactDB hides a password in a database URL for logs.
+func redactDB(dbURL string) string {
+	if u, err := url.Parse(dbURL); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return dbURL
+}
+
+// app is the wired application core shared by serve and load.
+type app struct {
+	store  store.Store
+	clock  clock.Clock
+	search *search.Engine
+	dir    *directory.Directory
+	rest   *rest.Server
+}
+
+func newApp(ctx context.Context, dbURL, baseURL string, maxBody int64, log *slog.Logger, hsts bool) (*app, error) {
+	st, err := openStore(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := search.NewRegistry()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	clk := clock.System{}
+	fhirBase := strings.TrimSuffix(baseURL, "/") + "/fhir"
+	eng := search.NewEngine(reg, fhirBase)
+	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng}
+	srv, err := rest.New(rest.Config{
+		BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: clk, Logger: log,
+		MaxBodyBytes: maxBody, HSTS: hsts, Version: buildVersion(),
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{store: st, clock: clk, search: eng, dir: dir, rest: srv}, nil
+}
+
+// newLogger logs JSON when stderr is not a terminal, text when it is.
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "auto":
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use auto, json or text", format)
+}

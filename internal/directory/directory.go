@@ -1,0 +1,368 @@
+// Package directory is vhdir's write engine: it turns FHIR write
+// interactions (create, update, delete and their conditional forms) into
+// store versions, inside store transactions. It stamps id, meta.versionId and
+// meta.lastUpdated from the one clock, extracts search-index rows, checks
+// version preconditions, resolves conditions and skips updates that change
+// nothing.
+//
+// It does not parse HTTP, check scopes or write audit records: package rest
+// does, around it, and may add its own writes (Provenance, AuditEvent) to the
+// same transaction through Writer.Tx.
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// Indexer extracts search-index rows and compiles the searches of
+// conditional interactions. Package search implements it.
+type Indexer interface {
+	// Index returns the index rows of a resource.
+	Index(res *fhir.Resource) (*store.Index, error)
+	// Conditional compiles the query of a conditional interaction
+	// (If-None-Exist, PUT/DELETE [type]?query). Errors are *fhir.Error.
+	Conditional(typ string, query url.Values) (*store.Query, error)
+}
+
+// Directory writes resources.
+type Directory struct {
+	Store   store.Store
+	Clock   clock.Clock
+	Indexer Indexer
+	// IDs makes server-assigned ids; nil means time-ordered UUIDs
+	// (version 7), which keep index inserts local.
+	IDs func() string
+}
+
+// Action says what a write did.
+type Action uint8
+
+// Actions.
+const (
+	Created   Action = iota + 1 // a new resource, or one re-created after a delete
+	Updated                     // a new version
+	Deleted                     // a delete version
+	Unchanged                   // an update identical to the current version: no new version
+	Matched                     // a conditional create found the resource: nothing written
+	Absent                      // a delete of a resource that did not exist or was deleted already
+)
+
+func (a Action) String() string {
+	switch a {
+	case Created:
+		return "created"
+	case Updated:
+		return "updated"
+	case Deleted:
+		return "deleted"
+	case Unchanged:
+		return "unchanged"
+	case Matched:
+		return "matched"
+	case Absent:
+		return "absent"
+	}
+	return fmt.Sprintf("Action(%d)", a)
+}
+
+// Change is the outcome of one write.
+type Change struct {
+	Action Action
+	Type   string
+	ID     string
+	// Version is the version written (or found, for Matched and Unchanged);
+	// nil for Absent.
+	Version *store.Version
+}
+
+// Wrote reports whether the change stored a new version.
+func (c *Change) Wrote() bool {
+	return c.Action == Created || c.Action == Updated || c.Action == Deleted
+}
+
+// Writer performs writes inside one store transaction.
+type Writer struct {
+	d       *Directory
+	tx      store.Tx
+	now     time.Time
+	changes []*Change
+}
+
+// Write runs fn with a Writer in one transaction; everything fn does
+// commits together or not at all. All versions written share one
+// lastUpdated, taken from the clock when the transaction starts.
+func (d *Directory) Write(ctx context.Context, fn func(*Writer) error) ([]*Change, error) {
+	var changes []*Change
+	err := d.Store.Update(ctx, func(tx store.Tx) error {
+		w := &Writer{d: d, tx: tx, now: fhir.Truncate(d.Clock.Now())}
+		if err := fn(w); err != nil {
+			return err
+		}
+		changes = w.changes
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+// Tx is the transaction, for writes of the caller's own (Provenance, audit).
+func (w *Writer) Tx() store.Tx { return w.tx }
+
+// Now is the time stamped on this transaction's versions.
+func (w *Writer) Now() time.Time { return w.now }
+
+// Changes lists the writes so far.
+func (w *Writer) Changes() []*Change { return w.changes }
+
+// NewID returns a fresh server-assigned id.
+func (d *Directory) NewID() string {
+	if d.IDs != nil {
+		return d.IDs()
+	}
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// Create stores res as a new resource. The server assigns the id (any id in
+// res is replaced), unless id is given (a transaction assigns ids up front
+// to resolve urn:uuid references). With ifNoneExist, an existing match is
+// returned instead (Matched); several matches are a 412.
+func (w *Writer) Create(ctx context.Context, res *fhir.Resource, id string, ifNoneExist url.Values) (*Change, error) {
+	if len(ifNoneExist) > 0 {
+		found, err := w.match(ctx, res.Type, ifNoneExist)
+		if err != nil {
+			return nil, err
+		}
+		switch len(found) {
+		case 0:
+		case 1:
+			return w.record(&Change{Action: Matched, Type: res.Type, ID: found[0].ID, Version: found[0]}), nil
+		default:
+			return nil, fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueMultipleMatch,
+				"If-None-Exist matches %d %s resources; it must match at most one", len(found), res.Type)
+		}
+	}
+	if id == "" {
+		id = w.d.NewID()
+	}
+	return w.put(ctx, res, id, nil, 0, nil)
+}
+
+// Update stores res as the new version of res.Type/id, creating it when it
+// does not exist (update as create). ifMatch > 0 requires the current
+// version to be ifMatch.
+func (w *Writer) Update(ctx context.Context, res *fhir.Resource, id string, ifMatch int64) (*Change, error) {
+	cur, err := w.current(ctx, res.Type, id)
+	if err != nil {
+		return nil, err
+	}
+	return w.put(ctx, res, id, cur, ifMatch, nil)
+}
+
+// Put stores res under its own id (creating or updating it), or under a new
+// id when it has none, with index rows the caller computed beforehand: bulk
+// loads extract them on all cores while one transaction writes. The rows
+// must come from Indexer.Index on this same resource.
+func (w *Writer) Put(ctx context.Context, res *fhir.Resource, idx *store.Index) (*Change, error) {
+	id := res.ID
+	if id == "" {
+		return w.put(ctx, res, w.d.NewID(), nil, 0, idx)
+	}
+	cur, err := w.current(ctx, res.Type, id)
+	if err != nil {
+		return nil, err
+	}
+	return w.put(ctx, res, id, cur, 0, idx)
+}
+
+// ConditionalUpdate updates the one resource matching query, or creates res
+// when none does (with res's id if it has one); several matches are a 412.
+func (w *Writer) ConditionalUpdate(ctx context.Context, res *fhir.Resource, query url.Values, ifMatch int64) (*Change, error) {
+	found, err := w.match(ctx, res.Type, query)
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		id := res.ID
+		if id == "" {
+			id = w.d.NewID()
+		}
+		return w.Update(ctx, res, id, ifMatch)
+	case 1:
+		if res.ID != "" && res.ID != found[0].ID {
+			return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid,
+				"the resource id %q differs from the id %q of the resource the condition matches", res.ID, found[0].ID).At(res.Type + ".id")
+		}
+		return w.Update(ctx, res, found[0].ID, ifMatch)
+	default:
+		return nil, fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueMultipleMatch,
+			"the condition matches %d %s resources; it must match at most one", len(found), res.Type)
+	}
+}
+
+// Delete deletes typ/id. Deleting what does not exist or is deleted already
+// succeeds without writing (Absent), as FHIR's delete is idempotent.
+func (w *Writer) Delete(ctx context.Context, typ, id string, ifMatch int64) (*Change, error) {
+	cur, err := w.current(ctx, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if ifMatch > 0 && (cur == nil || cur.VersionID != ifMatch) {
+		return nil, versionMismatch(typ, id, cur, ifMatch)
+	}
+	if cur == nil || cur.Deleted {
+		return w.record(&Change{Action: Absent, Type: typ, ID: id, Version: cur}), nil
+	}
+	v := &store.Version{Type: typ, ID: id, VersionID: cur.VersionID + 1, LastUpdated: w.now, Deleted: true}
+	if err := w.tx.Put(ctx, v, nil); err != nil {
+		return nil, wrapStoreErr(err, typ, id)
+	}
+	return w.record(&Change{Action: Deleted, Type: typ, ID: id, Version: v}), nil
+}
+
+// ConditionalDelete deletes the one resource matching query; none is a
+// success without a write, several are a 412.
+func (w *Writer) ConditionalDelete(ctx context.Context, typ string, query url.Values) (*Change, error) {
+	found, err := w.match(ctx, typ, query)
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return w.record(&Change{Action: Absent, Type: typ}), nil
+	case 1:
+		return w.Delete(ctx, typ, found[0].ID, 0)
+	default:
+		return nil, fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueMultipleMatch,
+			"the condition matches %d %s resources; conditional delete deletes at most one", len(found), typ)
+	}
+}
+
+// Resolve returns the ids of the resources of typ matching query (at most
+// two are looked for: callers need to know "none", "one" or "several").
+func (w *Writer) Resolve(ctx context.Context, typ string, query url.Values) ([]string, error) {
+	found, err := w.match(ctx, typ, query)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(found))
+	for i, v := range found {
+		ids[i] = v.ID
+	}
+	return ids, nil
+}
+
+// match runs a conditional search in the transaction. The condition is
+// locked first, so two transactions with the same condition cannot both
+// find nothing and both create.
+func (w *Writer) match(ctx context.Context, typ string, query url.Values) ([]*store.Version, error) {
+	q, err := w.d.Indexer.Conditional(typ, query)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.tx.Lock(ctx, typ+"?"+query.Encode()); err != nil {
+		return nil, fmt.Errorf("lock condition: %w", err)
+	}
+	q.Count = 2
+	page, err := w.tx.Search(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("conditional search: %w", err)
+	}
+	return page.Versions, nil
+}
+
+// current returns the current version, nil when the resource never existed.
+func (w *Writer) current(ctx context.Context, typ, id string) (*store.Version, error) {
+	cur, err := w.tx.Current(ctx, typ, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cur, nil
+}
+
+// put writes res as the version after cur (nil: a new resource). idx, if
+// nil, is extracted here.
+func (w *Writer) put(ctx context.Context, res *fhir.Resource, id string, cur *store.Version, ifMatch int64, idx *store.Index) (*Change, error) {
+	if ifMatch > 0 && (cur == nil || cur.Deleted || cur.VersionID != ifMatch) {
+		return nil, versionMismatch(res.Type, id, cur, ifMatch)
+	}
+	version := int64(1)
+	action := Created
+	if cur != nil {
+		version = cur.VersionID + 1
+		if !cur.Deleted {
+			action = Updated
+			if unchanged(res, id, cur) {
+				return w.record(&Change{Action: Unchanged, Type: res.Type, ID: id, Version: cur}), nil
+			}
+		}
+	}
+	fhir.SetMeta(res.Obj, id, version, w.now)
+	res.ID = id
+	if idx == nil {
+		var err error
+		if idx, err = w.d.Indexer.Index(res); err != nil {
+			return nil, fmt.Errorf("index %s/%s: %w", res.Type, id, err)
+		}
+	}
+	v := &store.Version{Type: res.Type, ID: id, VersionID: version, LastUpdated: w.now, Body: jsontree.Marshal(res.Obj)}
+	if err := w.tx.Put(ctx, v, idx); err != nil {
+		return nil, wrapStoreErr(err, res.Type, id)
+	}
+	return w.record(&Change{Action: action, Type: res.Type, ID: id, Version: v}), nil
+}
+
+// unchanged reports whether res, stamped like cur, is byte for byte cur's
+// body: then an update would only add a copy.
+func unchanged(res *fhir.Resource, id string, cur *store.Version) bool {
+	probe := jsontree.Clone(res.Obj).(*jsontree.Object)
+	fhir.SetMeta(probe, id, cur.VersionID, cur.LastUpdated)
+	return string(jsontree.Marshal(probe)) == string(cur.Body)
+}
+
+func (w *Writer) record(c *Change) *Change {
+	w.changes = append(w.changes, c)
+	return c
+}
+
+func versionMismatch(typ, id string, cur *store.Version, want int64) error {
+	have := "it does not exist"
+	if cur != nil {
+		have = fmt.Sprintf("the current version is %d", cur.VersionID)
+		if cur.Deleted {
+			have += " (deleted)"
+		}
+	}
+	return fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueConflict,
+		"If-Match asks for version %d of %s/%s but %s", want, typ, id, have)
+}
+
+// wrapStoreErr turns store errors a client can cause into FHIR errors.
+func wrapStoreErr(err error, typ, id string) error {
+	switch {
+	case errors.Is(err, store.ErrRetry):
+		return err // Update runs the transaction again
+	case errors.Is(err, store.ErrVersionConflict):
+		return fhir.Errorf(http.StatusConflict, fhir.IssueConflict, "%s/%s was changed concurrently; retry", typ, id).Wrap(err)
+	case errors.Is(err, store.ErrExists):
+		return fhir.Errorf(http.StatusConflict, fhir.IssueDuplicate, "%s/%s already exists", typ, id).Wrap(err)
+	}
+	return err
+}

@@ -1,0 +1,471 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/vhdir/vhdir/internal/directory"
+	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/jsontree"
+)
+
+func (s *Server) parseBundle(r *http.Request) (*Request, error) {
+	req := s.newRequest(r, Batch)
+	data, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	res, err := fhir.ParseResource(data)
+	if err != nil {
+		return nil, err
+	}
+	if res.Type != "Bundle" {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "POST to the base takes a batch or transaction Bundle, not a %s", res.Type).At("resourceType")
+	}
+	switch typ, _ := res.Obj.String("type"); typ {
+	case "batch":
+	case "transaction":
+		req.Interaction = Transaction
+	default:
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "Bundle.type is %q; POST to the base takes batch or transaction (load other Bundles with vhdir load)", typ).At("Bundle.type")
+	}
+	req.Bundle = res
+	return req, nil
+}
+
+// bundleEntries returns the entry objects of a Bundle.
+func bundleEntries(b *fhir.Resource) []*jsontree.Object {
+	raw, _ := b.Obj.Get("entry")
+	arr, _ := raw.([]any)
+	out := make([]*jsontree.Object, 0, len(arr))
+	for _, e := range arr {
+		if o, ok := e.(*jsontree.Object); ok {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// entryError names the entry an error belongs to.
+func entryError(i int, err error) error {
+	var fe *fhir.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	out := &fhir.Error{Status: fe.Status, Err: fe.Err}
+	for _, is := range fe.Issues {
+		is.Diagnostics = fmt.Sprintf("Bundle.entry[%d]: %s", i, is.Diagnostics)
+		if len(is.Expression) == 0 {
+			is.Expression = []string{fmt.Sprintf("Bundle.entry[%d]", i)}
+		}
+		out.Issues = append(out.Issues, is)
+	}
+	return out
+}
+
+// parseEntry turns a batch or transaction entry into a Request, checked
+// like the HTTP request it stands for.
+func (s *Server) parseEntry(i int, e *jsontree.Object, prefer Prefer) (*Request, error) {
+	reqObj, ok := e.Object("request")
+	if !ok {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "entry has no request (method and url)").At(fmt.Sprintf("Bundle.entry[%d].request", i))
+	}
+	method, _ := reqObj.String("method")
+	rawURL, _ := reqObj.String("url")
+	u, err := url.Parse(strings.TrimPrefix(rawURL, s.fhirBase+"/"))
+	if err != nil || u.IsAbs() || rawURL == "" {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.url %q is not a URL relative to this server's base", rawURL).At(fmt.Sprintf("Bundle.entry[%d].request.url", i))
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	req := &Request{Entry: i, Method: method, Query: u.Query(), Prefer: prefer, Type: parts[0]}
+	if len(parts) > 1 {
+		req.ID = parts[1]
+	}
+	if v, ok := reqObj.String("ifMatch"); ok {
+		if req.IfMatch, ok = fhir.ParseETag(v); !ok {
+			return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.ifMatch %q is not a version ETag", v)
+		}
+	}
+	if v, ok := reqObj.String("ifNoneExist"); ok {
+		if req.IfNoneExist, err = parseIfNoneExist(req.Type, v); err != nil {
+			return nil, err
+		}
+	}
+	switch method {
+	case http.MethodGet:
+		err = s.entryGet(req, parts)
+	case http.MethodPost, http.MethodPut:
+		err = s.entryPut(req, parts, e)
+	case http.MethodDelete:
+		req.Interaction = Delete
+		err = s.entryTarget(req, parts, len(parts) == 2 || len(parts) == 1 && len(req.Query) > 0)
+	default:
+		err = fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "request.method %q is not supported (GET, POST, PUT, DELETE)", method)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func (s *Server) entryGet(req *Request, parts []string) error {
+	switch {
+	case len(parts) == 1 && parts[0] == "metadata":
+		req.Interaction, req.Type = Capabilities, ""
+		return nil
+	case len(parts) == 1 && parts[0] == "_history":
+		req.Interaction, req.Type = HistorySystem, ""
+		return nil
+	case len(parts) == 1:
+		req.Interaction = SearchType
+	case len(parts) == 2 && parts[1] == "_history":
+		req.Interaction, req.ID = HistoryType, ""
+	case len(parts) == 2:
+		req.Interaction = Read
+	case len(parts) == 3 && parts[2] == "_history":
+		req.Interaction = HistoryInstance
+	case len(parts) == 4 && parts[2] == "_history":
+		req.Interaction = VRead
+		v, err := parseVersion(parts[3])
+		if err != nil {
+			return err
+		}
+		req.VersionID = v
+	default:
+		return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "GET %s is not an interaction this server offers", strings.Join(parts, "/"))
+	}
+	if err := s.checkType(req.Type); err != nil {
+		return err
+	}
+	if req.ID != "" {
+		return checkID(req.ID)
+	}
+	return nil
+}
+
+// entryPut handles POST (create) and PUT (update) entries, whose resource
+// must match the type the URL names.
+func (s *Server) entryPut(req *Request, parts []string, e *jsontree.Object) error {
+	obj, ok := e.Object("resource")
+	if !ok {
+		return fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "%s entry has no resource", req.Method).At(fmt.Sprintf("Bundle.entry[%d].resource", req.Entry))
+	}
+	typ, _ := obj.String("resourceType")
+	id, _ := obj.String("id")
+	req.Resource = &fhir.Resource{Type: typ, ID: id, Obj: obj}
+	if req.Method == http.MethodPost {
+		req.Interaction = Create
+		if len(parts) != 1 {
+			return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "POST entries create: request.url must be the type, e.g. %q", parts[0])
+		}
+	} else {
+		req.Interaction = Update
+		if err := s.entryTarget(req, parts, len(parts) == 2 || len(parts) == 1 && len(req.Query) > 0); err != nil {
+			return err
+		}
+		if req.ID != "" && id != req.ID {
+			return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "the resource id %q differs from the id %q in request.url", id, req.ID)
+		}
+	}
+	if typ != req.Type {
+		return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.url names %s but the resource is a %s", req.Type, typ).At(fmt.Sprintf("Bundle.entry[%d].resource", req.Entry))
+	}
+	return s.checkWritable(req.Type)
+}
+
+func (s *Server) entryTarget(req *Request, parts []string, ok bool) error {
+	if !ok {
+		return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "%s needs Type/id or Type?criteria, not %q", req.Method, strings.Join(parts, "/"))
+	}
+	if err := s.checkWritable(req.Type); err != nil {
+		return err
+	}
+	if req.ID != "" {
+		req.Query = nil
+		return checkID(req.ID)
+	}
+	return nil
+}
+
+// batch runs each entry on its own, as if sent alone; failures are
+// reported in their entry and do not affect the others.
+func (s *Server) batch(ctx context.Context, req *Request) (*Response, error) {
+	out := fhir.NewBundle("batch-response", "", fhir.FormatInstant(s.cfg.Clock.Now()))
+	for i, e := range bundleEntries(req.Bundle) {
+		entryReq, err := s.parseEntry(i, e, req.Prefer)
+		var resp *Response
+		if err == nil {
+			resp, err = s.Execute(ctx, entryReq)
+		}
+		if err != nil {
+			resp = errorResponse(ctx, s.log, entryError(i, err))
+		}
+		out.Entry(responseEntry(resp))
+	}
+	return newResponse(http.StatusOK, out.Object()), nil
+}
+
+// transaction runs every entry in one database transaction: all succeed or
+// nothing is written. Ids are assigned first so that urn:uuid references
+// between entries, and conditional references, are rewritten before any
+// resource is stored; then DELETE, POST and PUT entries run in that order
+// (FHIR R4 http.html#trules). GET entries run after the commit and see it.
+func (s *Server) transaction(ctx context.Context, req *Request) (*Response, error) {
+	entries := bundleEntries(req.Bundle)
+	reqs := make([]*Request, len(entries))
+	for i, e := range entries {
+		r, err := s.parseEntry(i, e, req.Prefer)
+		if err != nil {
+			return nil, entryError(i, err)
+		}
+		if r.Interaction == Batch || r.Interaction == Transaction {
+			return nil, entryError(i, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "Bundles do not nest"))
+		}
+		if s.cfg.Authorize != nil {
+			if err := s.cfg.Authorize(ctx, r); err != nil {
+				return nil, entryError(i, err)
+			}
+		}
+		reqs[i] = r
+	}
+	results := make([]*Response, len(entries))
+	_, err := s.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
+		if err := s.prepareTransaction(ctx, w, entries, reqs); err != nil {
+			return err
+		}
+		for phase := range 3 {
+			for i, r := range reqs {
+				if !r.Interaction.Writes() || writePhase(r) != phase {
+					continue
+				}
+				c, err := s.apply(ctx, w, r)
+				if err != nil {
+					return entryError(i, err)
+				}
+				results[i] = s.writeResponse(r, c)
+			}
+		}
+		return s.onWrite(ctx, w, req)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := fhir.NewBundle("transaction-response", "", fhir.FormatInstant(s.cfg.Clock.Now()))
+	for i, r := range reqs {
+		if results[i] == nil { // a GET entry
+			resp, err := s.Execute(ctx, r)
+			if err != nil {
+				resp = errorResponse(ctx, s.log, entryError(i, err))
+			}
+			results[i] = resp
+		}
+		out.Entry(responseEntry(results[i]))
+	}
+	return newResponse(http.StatusOK, out.Object()), nil
+}
+
+// writePhase orders a transaction's writes: deletes, then creates, then
+// updates.
+func writePhase(r *Request) int {
+	switch {
+	case r.Interaction == Delete:
+		return 0
+	case r.Interaction == Create || r.Method == http.MethodPost:
+		return 1
+	}
+	return 2
+}
+
+// prepareTransaction assigns the id of every created resource, resolves
+// conditional creates and updates, and rewrites references to entries'
+// fullUrls and conditional references in all entry resources.
+func (s *Server) prepareTransaction(ctx context.Context, w *directory.Writer, entries []*jsontree.Object, reqs []*Request) error {
+	ids := map[string]string{}     // fullUrl → Type/id
+	targets := map[string]int{}    // Type/id → entry, to refuse two writes of one resource
+	for i, r := range reqs {
+		if !r.Interaction.Writes() {
+			continue
+		}
+		if r.Interaction == Create {
+			id := s.cfg.Directory.NewID()
+			if len(r.IfNoneExist) > 0 {
+				found, err := w.Resolve(ctx, r.Type, r.IfNoneExist)
+				if err != nil {
+					return entryError(i, err)
+				}
+				if len(found) > 1 {
+					return entryError(i, fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueMultipleMatch, "ifNoneExist matches %d resources", len(found)))
+				}
+				if len(found) == 1 {
+					id = found[0]
+				} else {
+					r.IfNoneExist = nil // resolved: create with the assigned id
+				}
+			}
+			r.ID = id
+		} else if r.Conditional() {
+			found, err := w.Resolve(ctx, r.Type, r.Query)
+			if err != nil {
+				return entryError(i, err)
+			}
+			switch len(found) {
+			case 0:
+				if r.Interaction == Update && r.Resource.ID == "" {
+					r.Resource.ID = s.cfg.Directory.NewID()
+				}
+			case 1:
+				if r.Interaction == Update && r.Resource.ID != "" && r.Resource.ID != found[0] {
+					return entryError(i, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "the resource id %q differs from the resource the condition matches", r.Resource.ID))
+				}
+				r.ID = found[0]
+			default:
+				return entryError(i, fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueMultipleMatch, "the condition matches %d resources", len(found)))
+			}
+			if r.ID == "" && r.Interaction == Update {
+				r.ID = r.Resource.ID
+			}
+			if r.ID != "" {
+				r.Query = nil // resolved
+			}
+		}
+		key := r.Type + "/" + r.ID
+		if r.ID != "" {
+			if j, dup := targets[key]; dup {
+				return entryError(i, fhir.Errorf(http.StatusBadRequest, fhir.IssueDuplicate, "entries %d and %d both write %s", j, i, key))
+			}
+			targets[key] = i
+		}
+		if full, ok := entries[i].String("fullUrl"); ok && full != "" && r.ID != "" {
+			if _, dup := ids[full]; dup {
+				return entryError(i, fhir.Errorf(http.StatusBadRequest, fhir.IssueDuplicate, "fullUrl %q appears twice", full))
+			}
+			ids[full] = key
+		}
+	}
+	for i, r := range reqs {
+		if r.Resource == nil {
+			continue
+		}
+		if err := s.rewriteRefs(ctx, w, r.Resource.Obj, ids); err != nil {
+			return entryError(i, err)
+		}
+		if r.Interaction == Create && len(r.IfNoneExist) == 0 {
+			r.Interaction = Update // create with the id assigned above
+			r.Resource.ID = r.ID
+			r.Method = http.MethodPost
+		}
+	}
+	return nil
+}
+
+// rewriteRefs replaces, everywhere in v, Reference.reference values that
+// name another entry's fullUrl or are conditional (Type?criteria).
+func (s *Server) rewriteRefs(ctx context.Context, w *directory.Writer, v any, ids map[string]string) error {
+	switch x := v.(type) {
+	case *jsontree.Object:
+		for i := range x.Members {
+			m := &x.Members[i]
+			if ref, ok := m.Value.(string); ok && m.Key == "reference" {
+				repl, err := s.resolveRef(ctx, w, ref, ids)
+				if err != nil {
+					return err
+				}
+				m.Value = repl
+				continue
+			}
+			if err := s.rewriteRefs(ctx, w, m.Value, ids); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := s.rewriteRefs(ctx, w, e, ids); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) resolveRef(ctx context.Context, w *directory.Writer, ref string, ids map[string]string) (string, error) {
+	if to, ok := ids[ref]; ok {
+		return to, nil
+	}
+	typ, query, conditional := strings.Cut(ref, "?")
+	if !conditional || s.checkType(typ) != nil {
+		if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
+			return "", fhir.Errorf(http.StatusBadRequest, fhir.IssueNotFound, "reference %q names no entry of this transaction", ref)
+		}
+		return ref, nil
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "conditional reference %q has a malformed query", ref)
+	}
+	found, err := w.Resolve(ctx, typ, q)
+	if err != nil {
+		return "", err
+	}
+	if len(found) != 1 {
+		return "", fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueMultipleMatch, "conditional reference %q matches %d resources; it must match exactly one", ref, len(found))
+	}
+	return typ + "/" + found[0], nil
+}
+
+// responseEntry turns an interaction's response into a *-response entry.
+func responseEntry(resp *Response) *jsontree.Object {
+	e := &jsontree.Object{}
+	r := &jsontree.Object{}
+	r.Set("status", strconv.Itoa(resp.Status)+" "+http.StatusText(resp.Status))
+	if loc := resp.Header.Get("Location"); loc != "" {
+		r.Set("location", loc)
+	}
+	if et := resp.Header.Get("ETag"); et != "" {
+		r.Set("etag", et)
+	}
+	if resp.version != nil {
+		r.Set("lastModified", fhir.FormatInstant(resp.version.LastUpdated))
+	}
+	if resp.Status >= 400 {
+		if resp.Body != nil {
+			r.Set("outcome", resp.Body)
+		}
+	} else if resp.Body != nil {
+		if o, ok := resp.Body.(*jsontree.Object); ok {
+			if rt, _ := o.String("resourceType"); rt == "OperationOutcome" {
+				r.Set("outcome", o)
+				e.Set("response", r)
+				return e
+			}
+		}
+		e.Set("resource", resp.Body)
+	}
+	e.Set("response", r)
+	return e
+}
+
+// ExecuteBundle runs a batch or transaction Bundle through the pipeline,
+// as POST [base] would, and returns the response Bundle (vhdir load).
+func (s *Server) ExecuteBundle(ctx context.Context, b *fhir.Resource) (*jsontree.Object, error) {
+	req := &Request{Interaction: Batch, Bundle: b, Entry: -1, Method: http.MethodPost}
+	if typ, _ := b.Obj.String("type"); typ == "transaction" {
+		req.Interaction = Transaction
+	}
+	resp, err := s.Execute(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out, ok := resp.Body.(*jsontree.Object)
+	if !ok {
+		return nil, fmt.Errorf("rest: %v produced no Bundle", req.Interaction)
+	}
+	return out, nil
+}
+
+// Writable reports whether clients may write resources of typ.
+func (s *Server) Writable(typ string) bool { return s.writable[typ] }

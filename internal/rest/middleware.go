@@ -1,0 +1,179 @@
+package rest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/fhir"
+)
+
+// Middleware wraps a handler.
+type Middleware func(http.Handler) http.Handler
+
+// StackConfig configures the fixed middleware stack.
+type StackConfig struct {
+	Logger       *slog.Logger
+	MaxBodyBytes int64
+	// HSTS adds Strict-Transport-Security to every response (TLS only).
+	HSTS bool
+	// Inner middleware run after the standard ones, outermost first: audit
+	// and authentication (later issues) go here, so that refused requests
+	// are still logged and limited.
+	Inner []Middleware
+}
+
+// Stack wraps h in vhdir's middleware, in this order (outermost first):
+// recover → request ID → access log → limits → security headers → cfg.Inner
+// → h. Recover is outermost so a panic anywhere becomes a logged 500; the
+// request ID comes next so every later log line and error names it.
+func Stack(h http.Handler, cfg StackConfig) http.Handler {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for i := len(cfg.Inner) - 1; i >= 0; i-- {
+		h = cfg.Inner[i](h)
+	}
+	h = securityHeaders(h, cfg.HSTS)
+	h = limits(h, cfg.MaxBodyBytes)
+	h = accessLog(h, log)
+	h = requestID(h)
+	h = recoverPanics(h, log)
+	return h
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// RequestID returns the request's ID ("" outside a request).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// WithRequestID returns ctx carrying id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// requestID takes X-Request-Id from the client when it is a sane token
+// (so IDs can be traced across systems), else makes one, and echoes it.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+	})
+}
+
+// validRequestID accepts 1–128 printable characters without spaces or
+// characters that could forge log lines.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func accessLog(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		log.LogAttrs(r.Context(), level, "request",
+			slog.String("request_id", RequestID(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Int64("bytes", sw.bytes),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("remote", r.RemoteAddr),
+		)
+	})
+}
+
+func limits(next http.Handler, maxBody int64) http.Handler {
+	if maxBody <= 0 {
+		return next
+	}
+	return http.MaxBytesHandler(next, maxBody)
+}
+
+func securityHeaders(next http.Handler, hsts bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if hsts {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic into a logged 500 OperationOutcome.
+func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			log.ErrorContext(r.Context(), "panic serving request", "err", fmt.Sprint(p), "request_id", RequestID(r.Context()), "stack", string(debug.Stack()))
+			status, oo := fhir.Outcome(fmt.Errorf("panic: %v", p), RequestID(r.Context()))
+			resp := newResponse(status, oo)
+			resp.write(w, format{contentType: "application/fhir+json; charset=utf-8"})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

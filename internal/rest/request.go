@@ -1,0 +1,236 @@
+package rest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/fhir"
+)
+
+// Interaction is a FHIR RESTful interaction
+// (http://hl7.org/fhir/restful-interaction).
+type Interaction uint8
+
+// Interactions.
+const (
+	Read Interaction = iota + 1
+	VRead
+	Update
+	Delete
+	HistoryInstance
+	HistoryType
+	HistorySystem
+	Create
+	SearchType
+	SearchSystem
+	Capabilities
+	Batch
+	Transaction
+)
+
+var interactionCodes = map[Interaction]string{
+	Read: "read", VRead: "vread", Update: "update", Delete: "delete",
+	HistoryInstance: "history-instance", HistoryType: "history-type", HistorySystem: "history-system",
+	Create: "create", SearchType: "search-type", SearchSystem: "search-system",
+	Capabilities: "capabilities", Batch: "batch", Transaction: "transaction",
+}
+
+// String returns the interaction's FHIR code.
+func (i Interaction) String() string {
+	if s, ok := interactionCodes[i]; ok {
+		return s
+	}
+	return fmt.Sprintf("Interaction(%d)", uint8(i))
+}
+
+// Writes reports whether the interaction changes data.
+func (i Interaction) Writes() bool {
+	return i == Create || i == Update || i == Delete || i == Batch || i == Transaction
+}
+
+// Request is one FHIR interaction, parsed once from HTTP (or from a Bundle
+// entry) and then run through the same pipeline either way.
+type Request struct {
+	Interaction Interaction
+	Type        string
+	ID          string
+	VersionID   int64
+	// Query holds search parameters and, for conditional update and
+	// delete, the condition.
+	Query url.Values
+	// Resource is the body of create and update (nil otherwise).
+	Resource *fhir.Resource
+	// Bundle is the body of batch and transaction.
+	Bundle *fhir.Resource
+
+	IfMatch         int64       // 0 when absent
+	IfNoneExist     url.Values  // conditional create
+	IfNoneMatch     int64       // read: 304 when the current version is this one
+	IfModifiedSince time.Time   // read: 304 when not modified since
+	Prefer          Prefer      // the Prefer header
+	Entry           int         // Bundle entry index, -1 for a plain HTTP request
+	Method          string      // HTTP method (or Bundle entry request.method)
+	Header          http.Header // the HTTP request's headers (nil for entries)
+}
+
+// Conditional reports whether an update or delete is by condition.
+func (r *Request) Conditional() bool { return r.ID == "" && r.Query != nil }
+
+// Prefer holds the parts of the Prefer header vhdir honours.
+type Prefer struct {
+	Return   string // minimal, representation, OperationOutcome
+	Handling string // strict, lenient
+	Async    bool   // respond-async
+}
+
+func parsePrefer(values []string) Prefer {
+	var p Prefer
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+			val = strings.Trim(strings.TrimSpace(val), `"`)
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "return":
+				p.Return = val
+			case "handling":
+				p.Handling = val
+			case "respond-async":
+				p.Async = true
+			}
+		}
+	}
+	return p
+}
+
+// format is the representation negotiated for the response.
+type format struct {
+	contentType string
+	pretty      bool
+}
+
+// negotiate picks the response format from _format and Accept. Only JSON is
+// offered: an XML-only client gets a clear 406.
+func negotiate(r *http.Request) (format, error) {
+	f := format{contentType: "application/fhir+json; charset=utf-8"}
+	q := r.URL.Query()
+	if p := q.Get("_pretty"); p == "true" {
+		f.pretty = true
+	}
+	if fv := q.Get("_format"); fv != "" {
+		switch strings.ToLower(fv) {
+		case "json", "application/fhir+json", "application/json", "application/json+fhir":
+			if strings.ToLower(fv) == "application/json" {
+				f.contentType = "application/json; charset=utf-8"
+			}
+			return f, nil
+		case "xml", "application/fhir+xml", "application/xml", "text/xml", "application/xml+fhir":
+			return f, fhir.Errorf(http.StatusNotAcceptable, fhir.IssueNotSupported, "_format=%s: this server speaks FHIR JSON only (use _format=json)", fv)
+		default:
+			return f, fhir.Errorf(http.StatusNotAcceptable, fhir.IssueNotSupported, "_format=%s is not a format this server offers (json)", fv)
+		}
+	}
+	accept := r.Header.Values("Accept")
+	if len(accept) == 0 {
+		return f, nil
+	}
+	sawXML := false
+	for _, a := range accept {
+		for _, part := range strings.Split(a, ",") {
+			mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			switch mt {
+			case "application/fhir+json", "application/json+fhir", "*/*", "application/*":
+				return f, nil
+			case "application/json":
+				f.contentType = "application/json; charset=utf-8"
+				return f, nil
+			case "application/fhir+xml", "application/xml", "text/xml", "application/xml+fhir":
+				sawXML = true
+			case "text/html", "text/*", "application/xhtml+xml":
+				// Browsers: they get JSON, which they display.
+				return f, nil
+			}
+		}
+	}
+	if sawXML {
+		return f, fhir.Errorf(http.StatusNotAcceptable, fhir.IssueNotSupported, "this server speaks FHIR JSON only; send Accept: application/fhir+json")
+	}
+	return f, fhir.Errorf(http.StatusNotAcceptable, fhir.IssueNotSupported, "none of the types in Accept (%s) is offered; this server speaks application/fhir+json", strings.Join(accept, ", "))
+}
+
+// readBody reads a request body that must be FHIR JSON.
+func readBody(r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil {
+			return nil, fhir.Errorf(http.StatusUnsupportedMediaType, fhir.IssueNotSupported, "Content-Type %q cannot be parsed", ct)
+		}
+		switch mt {
+		case "application/fhir+json", "application/json", "application/json+fhir":
+		case "application/fhir+xml", "application/xml", "text/xml", "application/xml+fhir":
+			return nil, fhir.Errorf(http.StatusUnsupportedMediaType, fhir.IssueNotSupported, "this server accepts FHIR JSON only; send Content-Type: application/fhir+json")
+		default:
+			return nil, fhir.Errorf(http.StatusUnsupportedMediaType, fhir.IssueNotSupported, "Content-Type %s is not FHIR JSON (application/fhir+json)", mt)
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return nil, fhir.Errorf(http.StatusUnsupportedMediaType, fhir.IssueNotSupported, "charset %s: FHIR JSON is UTF-8", cs)
+		}
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, fhir.Errorf(http.StatusRequestEntityTooLarge, fhir.IssueTooLong, "the request body is larger than this server's limit of %d bytes", mbe.Limit)
+		}
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueStructure, "the request body could not be read").Wrap(err)
+	}
+	if len(data) == 0 {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "the request has no body; a FHIR resource is expected")
+	}
+	return data, nil
+}
+
+// parseIfMatch reads If-Match: W/"3".
+func parseIfMatch(h http.Header) (int64, error) {
+	v := h.Get("If-Match")
+	if v == "" {
+		return 0, nil
+	}
+	n, ok := fhir.ParseETag(strings.TrimSpace(v))
+	if !ok {
+		return 0, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "If-Match %q is not a version ETag such as W/\"3\"", v)
+	}
+	return n, nil
+}
+
+// parseIfNoneExist reads If-None-Exist: a search query, with or without
+// the leading "Type?".
+func parseIfNoneExist(typ, v string) (url.Values, error) {
+	if v == "" {
+		return nil, nil
+	}
+	v = strings.TrimPrefix(v, typ)
+	v = strings.TrimPrefix(v, "?")
+	q, err := url.ParseQuery(v)
+	if err != nil || len(q) == 0 {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "If-None-Exist %q is not a search query", v)
+	}
+	return q, nil
+}
+
+func parseVersion(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, fhir.Errorf(http.StatusNotFound, fhir.IssueNotFound, "version %q does not exist: versions are 1, 2, …", s)
+	}
+	return n, nil
+}

@@ -1,0 +1,125 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/search"
+)
+
+func (s *Server) parseSearchType(r *http.Request) (*Request, error) {
+	req := s.newRequest(r, SearchType)
+	if err := s.checkType(req.Type); err != nil {
+		return nil, err
+	}
+	q, err := searchParams(r)
+	if err != nil {
+		return nil, err
+	}
+	req.Query = q
+	return req, nil
+}
+
+func (s *Server) parseSearchSystem(r *http.Request) (*Request, error) {
+	req := s.newRequest(r, SearchSystem)
+	q, err := searchParams(r)
+	if err != nil {
+		return nil, err
+	}
+	req.Query = q
+	return req, nil
+}
+
+// searchParams merges the URL query with a POST _search form body.
+func searchParams(r *http.Request) (url.Values, error) {
+	q := r.URL.Query()
+	if r.Method != http.MethodPost {
+		return q, nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return nil, fhir.Errorf(http.StatusUnsupportedMediaType, fhir.IssueNotSupported, "POST _search takes application/x-www-form-urlencoded parameters, not %s", ct)
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "the _search form body cannot be parsed").Wrap(err)
+	}
+	for k, vs := range r.PostForm {
+		q[k] = append(q[k], vs...)
+	}
+	return q, nil
+}
+
+// search serves type and system searches.
+func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
+	types := []string{req.Type}
+	if req.Interaction == SearchSystem {
+		var err error
+		if types, err = s.searchTypes(req.Query); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := s.cfg.Search.Compile(types, req.Query, search.Options{Lenient: req.Prefer.Handling == "lenient"})
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.cfg.Store.Search(ctx, plan.Query)
+	if err != nil {
+		return nil, err
+	}
+	b := fhir.NewBundle("searchset", "", fhir.FormatInstant(s.cfg.Clock.Now()))
+	if page.Total >= 0 {
+		b.SetTotal(page.Total)
+	}
+	applied := plan.Applied
+	if req.Interaction == SearchSystem && req.Query.Has("_type") {
+		applied["_type"] = req.Query["_type"]
+	}
+	self := &Request{Interaction: req.Interaction, Type: req.Type, Query: applied}
+	b.Link("self", s.selfURL(self, nil))
+	if page.Next != nil {
+		b.Link("next", s.selfURL(self, url.Values{"_page": {search.EncodeCursor(page.Next)}}))
+	}
+	for _, v := range page.Versions {
+		e := &jsontree.Object{}
+		e.Set("fullUrl", s.fullURL(v.Type, v.ID))
+		e.Set("resource", jsontree.Raw(v.Body))
+		m := &jsontree.Object{}
+		m.Set("mode", "match")
+		e.Set("search", m)
+		b.Entry(e)
+	}
+	if len(plan.Ignored) > 0 {
+		var issues []fhir.Issue
+		for _, msg := range plan.Ignored {
+			issues = append(issues, fhir.Issue{Severity: fhir.SeverityWarning, Code: fhir.IssueNotSupported, Diagnostics: "ignored: " + msg})
+		}
+		e := &jsontree.Object{}
+		e.Set("resource", fhir.OutcomeOf(issues...))
+		m := &jsontree.Object{}
+		m.Set("mode", "outcome")
+		e.Set("search", m)
+		b.Entry(e)
+	}
+	return newResponse(http.StatusOK, b.Object()), nil
+}
+
+// searchTypes reads _type for a system search (all served types without it).
+func (s *Server) searchTypes(q url.Values) ([]string, error) {
+	if !q.Has("_type") {
+		return nil, nil
+	}
+	var types []string
+	for _, v := range q["_type"] {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimSpace(t)
+			if err := s.checkType(t); err != nil {
+				return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_type: %s", err)
+			}
+			types = append(types, t)
+		}
+	}
+	return types, nil
+}

@@ -1,0 +1,195 @@
+package search
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// Page sizes (_count).
+const (
+	DefaultCount = 50
+	MaxCount     = 1000
+)
+
+// Plan is a compiled search request.
+type Plan struct {
+	Query *store.Query
+	// Applied holds the parameters the search used, for the Bundle's self
+	// link; Ignored says what lenient handling dropped and why.
+	Applied url.Values
+	Ignored []string
+}
+
+// Options shape how a search request is compiled.
+type Options struct {
+	// Lenient ignores unknown parameters instead of refusing the search
+	// (Prefer: handling=lenient).
+	Lenient bool
+}
+
+// Compile compiles a search over types (one for a type search, the _type
+// list or all served types for a system search) from its HTTP parameters.
+func (e *Engine) Compile(types []string, params url.Values, opt Options) (*Plan, error) {
+	plan := &Plan{Query: &store.Query{Types: types, Count: DefaultCount}, Applied: url.Values{}}
+	filters := url.Values{}
+	firstPage := true
+	for _, k := range sortedKeys(params) {
+		vs := params[k]
+		last := vs[len(vs)-1]
+		var err error
+		switch k {
+		case "_count":
+			plan.Query.Count, err = parseCount(last)
+		case "_total":
+			err = plan.total(last)
+		case "_page":
+			plan.Query.After, err = DecodeCursor(last)
+			firstPage = false
+			continue // not part of the self link
+		case "_format", "_pretty", "_type":
+			continue // handled by the caller
+		case "_sort", "_include", "_revinclude", "_summary", "_elements", "_contained", "_containedType":
+			err = fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "search result parameter %s is not supported", k)
+		default:
+			filters[k] = vs
+			continue
+		}
+		if err != nil {
+			if opt.Lenient && isNotSupported(err) {
+				plan.Ignored = append(plan.Ignored, err.Error())
+				continue
+			}
+			return nil, err
+		}
+		plan.Applied[k] = vs
+	}
+	if plan.Query.Total == store.TotalNone && firstPage && params.Get("_total") == "" {
+		// Without _total, count on the first page only: later pages reuse it.
+		plan.Query.Total = store.TotalAccurate
+	}
+	where, err := e.filter(types, filters, opt, plan)
+	if err != nil {
+		return nil, err
+	}
+	plan.Query.Where = where
+	return plan, nil
+}
+
+func (p *Plan) total(v string) error {
+	switch v {
+	case "none":
+		p.Query.Total = store.TotalNone
+	case "accurate", "estimate":
+		// An accurate count is cheap enough on indexed queries to serve
+		// for estimate too.
+		p.Query.Total = store.TotalAccurate
+	default:
+		return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_total=%s: use none, estimate or accurate", v)
+	}
+	return nil
+}
+
+// filter compiles the selecting parameters. A system search over several
+// types accepts only parameters common to all resources.
+func (e *Engine) filter(types []string, filters url.Values, opt Options, plan *Plan) (store.Cond, error) {
+	typ := "Resource"
+	if len(types) == 1 {
+		typ = types[0]
+	}
+	var and store.And
+	for _, k := range sortedKeys(filters) {
+		for _, v := range filters[k] {
+			var c store.Cond
+			var err error
+			if typ == "Resource" {
+				c, err = e.commonTerm(k, v)
+			} else {
+				c, err = e.term(typ, k, v, 0)
+			}
+			if err != nil {
+				if opt.Lenient && isNotSupported(err) {
+					plan.Ignored = append(plan.Ignored, err.Error())
+					continue
+				}
+				return nil, err
+			}
+			and = append(and, c)
+			plan.Applied[k] = append(plan.Applied[k], v)
+		}
+	}
+	switch len(and) {
+	case 0:
+		return nil, nil
+	case 1:
+		return and[0], nil
+	}
+	return and, nil
+}
+
+// commonTerm compiles a parameter of a search across types: _id,
+// _lastUpdated and the Resource-level parameters, whose index rows share
+// one id whatever the type.
+func (e *Engine) commonTerm(key, value string) (store.Cond, error) {
+	code, _, _ := strings.Cut(strings.SplitN(key, ".", 2)[0], ":")
+	if code == "_id" || code == "_lastUpdated" {
+		return e.term("Resource", key, value, 0)
+	}
+	p := e.reg.Lookup(ServedTypes[0], code)
+	if p == nil || !p.common {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported,
+			"a search across types supports only parameters common to all resources (_id, _lastUpdated, _tag, _profile, _security, _source), not %q", code)
+	}
+	return e.term(ServedTypes[0], key, value, 0)
+}
+
+func isNotSupported(err error) bool {
+	var fe *fhir.Error
+	return errors.As(err, &fe) && len(fe.Issues) > 0 && fe.Issues[0].Code == fhir.IssueNotSupported
+}
+
+func parseCount(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_count %q is not a non-negative integer", v)
+	}
+	return min(n, MaxCount), nil
+}
+
+func sortedKeys(v url.Values) []string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// EncodeCursor makes the opaque _page token of a search page.
+func EncodeCursor(c *store.Cursor) string {
+	buf := binary.AppendVarint([]byte{'s'}, c.RowID)
+	return base64.RawURLEncoding.EncodeToString(buf)
+}
+
+// DecodeCursor reads a _page token.
+func DecodeCursor(s string) (*store.Cursor, error) {
+	buf, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil && len(buf) > 1 && buf[0] == 's' {
+		if n, k := binary.Varint(buf[1:]); k == len(buf)-1 && n > 0 {
+			return &store.Cursor{RowID: n}, nil
+		}
+	}
+	return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_page %q is not a page token this server issued", s)
+}
+
+// String describes a plan for logs.
+func (p *Plan) String() string { return fmt.Sprintf("%v %s", p.Query.Types, p.Applied.Encode()) }
