@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -102,4 +101,3 @@ func printSummary(w io.Writer, sum *load.Summary) {
 	}
 }
 
-var _ = errors.New

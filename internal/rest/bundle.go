@@ -285,8 +285,8 @@ func writePhase(r *Request) int {
 // conditional creates and updates, and rewrites references to entries'
 // fullUrls and conditional references in all entry resources.
 func (s *Server) prepareTransaction(ctx context.Context, w *directory.Writer, entries []*jsontree.Object, reqs []*Request) error {
-	ids := map[string]string{}     // fullUrl → Type/id
-	targets := map[string]int{}    // Type/id → entry, to refuse two writes of one resource
+	ids := map[string]string{}  // fullUrl → Type/id
+	targets := map[string]int{} // Type/id → entry, to refuse two writes of one resource
 	for i, r := range reqs {
 		if !r.Interaction.Writes() {
 			continue

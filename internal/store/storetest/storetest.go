@@ -236,7 +236,7 @@ func testTransactionAtomic(t *testing.T, newDB NewDB) {
 func testHistory(t *testing.T, newDB NewDB) {
 	s := openOne(t, newDB)
 	ctx := context.Background()
-	put(t, s, "Practitioner", "a", t0, nil)                  // seq 1
+	put(t, s, "Practitioner", "a", t0, nil)                    // seq 1
 	put(t, s, "Organization", "o", t0.Add(1*time.Second), nil) // 2
 	put(t, s, "Practitioner", "a", t0.Add(2*time.Second), nil) // 3
 	del(t, s, "Practitioner", "a", t0.Add(3*time.Second))      // 4
