@@ -100,4 +100,3 @@ func printSummary(w io.Writer, sum *load.Summary) {
 		}
 	}
 }
-
