@@ -1,0 +1,139 @@
+package rest_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func statuses(r *response) []string {
+	var out []string
+	for i := range asArray(r.get("entry")) {
+		out = append(out, r.str("entry", strconv.Itoa(i), "response", "status"))
+	}
+	return out
+}
+
+func TestTransaction(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *testServer) {
+		srv.do(http.MethodPut, "/Practitioner/p1", `{"resourceType":"Practitioner","id":"p1","active":true,"identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":"999"}]}`).want(t, http.StatusCreated)
+		srv.do(http.MethodPut, "/Location/old", `{"resourceType":"Location","id":"old","status":"active"}`).want(t, http.StatusCreated)
+		tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+		 {"fullUrl":"urn:uuid:9b1c3a8e-0000-4000-8000-000000000001","resource":{"resourceType":"Organization","active":true,"name":"New Org"},"request":{"method":"POST","url":"Organization"}},
+		 {"fullUrl":"urn:uuid:9b1c3a8e-0000-4000-8000-000000000002","resource":{"resourceType":"PractitionerRole","active":true,
+		    "organization":{"reference":"urn:uuid:9b1c3a8e-0000-4000-8000-000000000001"},
+		    "practitioner":{"reference":"Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|999"}},"request":{"method":"POST","url":"PractitionerRole"}},
+		 {"resource":{"resourceType":"Location","id":"loc-a","status":"active","managingOrganization":{"reference":"urn:uuid:9b1c3a8e-0000-4000-8000-000000000001"}},"request":{"method":"PUT","url":"Location/loc-a"}},
+		 {"request":{"method":"DELETE","url":"Location/old"}},
+		 {"request":{"method":"GET","url":"PractitionerRole?practitioner=Practitioner/p1"}}
+		]}`
+		resp := srv.do(http.MethodPost, "", tx).want(t, http.StatusOK)
+		if resp.str("type") != "transaction-response" {
+			t.Fatalf("type = %q", resp.str("type"))
+		}
+		if got := strings.Join(statuses(resp), ","); got != "201 Created,201 Created,201 Created,200 OK,200 OK" {
+			t.Errorf("statuses = %s", got)
+		}
+		orgLoc := resp.str("entry", "0", "response", "location")
+		orgID := strings.Split(strings.TrimPrefix(orgLoc, srv.base+"/Organization/"), "/")[0]
+		roleLoc := resp.str("entry", "1", "response", "location")
+		role := srv.do(http.MethodGet, strings.TrimSuffix(roleLoc, "/_history/1"), "").want(t, http.StatusOK)
+		if got := role.str("organization", "reference"); got != "Organization/"+orgID {
+			t.Errorf("urn:uuid reference rewritten to %q; want Organization/%s", got, orgID)
+		}
+		if got := role.str("practitioner", "reference"); got != "Practitioner/p1" {
+			t.Errorf("conditional reference resolved to %q; want Practitioner/p1", got)
+		}
+		loc := srv.do(http.MethodGet, "/Location/loc-a", "").want(t, http.StatusOK)
+		if got := loc.str("managingOrganization", "reference"); got != "Organization/"+orgID {
+			t.Errorf("Location reference = %q", got)
+		}
+		srv.do(http.MethodGet, "/Location/old", "").want(t, http.StatusGone)
+		if got := resp.get("entry", "4", "resource", "total"); fmt.Sprint(got) != "1" {
+			t.Errorf("GET entry after the writes found %v roles; want 1", got)
+		}
+	})
+}
+
+// TestTransactionAllOrNothing: a failing entry leaves nothing written.
+func TestTransactionAllOrNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *testServer) {
+		tests := []struct {
+			name   string
+			second string
+			status int
+			diag   string
+		}{
+			{"version conflict", `{"resource":{"resourceType":"Organization","id":"o2","active":true},"request":{"method":"PUT","url":"Organization/o2","ifMatch":"W/\"5\""}}`, 412, "If-Match"},
+			{"unresolved conditional reference", `{"resource":{"resourceType":"PractitionerRole","practitioner":{"reference":"Practitioner?identifier=none"}},"request":{"method":"POST","url":"PractitionerRole"}}`, 412, "matches 0"},
+			{"url type differs from resource", `{"resource":{"resourceType":"Location","status":"active"},"request":{"method":"POST","url":"Organization"}}`, 400, "names Organization but the resource is a Location"},
+			{"dangling urn:uuid", `{"resource":{"resourceType":"PractitionerRole","organization":{"reference":"urn:uuid:9b1c3a8e-0000-4000-8000-00000000dead"}},"request":{"method":"POST","url":"PractitionerRole"}}`, 400, "names no entry"},
+			{"two writes of one resource", `{"resource":{"resourceType":"Organization","id":"o1","active":true},"request":{"method":"PUT","url":"Organization/o1"}}`, 400, "both write Organization/o1"},
+			{"invalid resource", `{"resource":{"resourceType":"Organization","active":"yes"},"request":{"method":"POST","url":"Organization"}}`, 400, ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+				 {"resource":{"resourceType":"Organization","id":"o1","active":true,"name":"First"},"request":{"method":"PUT","url":"Organization/o1"}},` + tt.second + `]}`
+				r := srv.do(http.MethodPost, "", tx).want(t, tt.status)
+				if d, _ := r.issue(); !strings.Contains(d, tt.diag) {
+					t.Errorf("diagnostics = %q; want %q", d, tt.diag)
+				}
+				srv.do(http.MethodGet, "/Organization/o1", "").want(t, http.StatusNotFound)
+			})
+		}
+	})
+}
+
+func TestTransactionConditionalCreateMatch(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *testServer) {
+		srv.do(http.MethodPut, "/Organization/known", `{"resourceType":"Organization","id":"known","active":true,"identifier":[{"system":"urn:oid:2.16.840.1.113883.4.4","value":"12-345"}]}`).want(t, http.StatusCreated)
+		tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+		 {"fullUrl":"urn:uuid:00000000-0000-4000-8000-0000000000aa","resource":{"resourceType":"Organization","active":true},"request":{"method":"POST","url":"Organization","ifNoneExist":"identifier=12-345"}},
+		 {"resource":{"resourceType":"Endpoint","status":"active","connectionType":{"code":"hl7-fhir-rest"},"payloadType":[{"text":"any"}],"address":"https://x.example/fhir","managingOrganization":{"reference":"urn:uuid:00000000-0000-4000-8000-0000000000aa"}},"request":{"method":"POST","url":"Endpoint"}}
+		]}`
+		r := srv.do(http.MethodPost, "", tx).want(t, http.StatusOK)
+		if got := strings.Join(statuses(r), ","); got != "200 OK,201 Created" {
+			t.Errorf("statuses = %s; want the matched create to be 200", got)
+		}
+		ep := srv.do(http.MethodGet, strings.TrimSuffix(r.str("entry", "1", "response", "location"), "/_history/1"), "").want(t, http.StatusOK)
+		if got := ep.str("managingOrganization", "reference"); got != "Organization/known" {
+			t.Errorf("reference to the matched entry = %q; want Organization/known", got)
+		}
+	})
+}
+
+func TestBatch(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *testServer) {
+		srv.do(http.MethodPut, "/Organization/o1", `{"resourceType":"Organization","id":"o1","active":true}`).want(t, http.StatusCreated)
+		batch := `{"resourceType":"Bundle","type":"batch","entry":[
+		 {"resource":{"resourceType":"Organization","active":true,"name":"B"},"request":{"method":"POST","url":"Organization"}},
+		 {"resource":{"resourceType":"Location","status":"active"},"request":{"method":"POST","url":"Organization"}},
+		 {"request":{"method":"GET","url":"Organization/o1"}},
+		 {"request":{"method":"GET","url":"Organization/missing"}},
+		 {"request":{"method":"DELETE","url":"Organization/o1"}},
+		 {"resource":{"resourceType":"Organization","id":"o9","active":true,"partOf":{"reference":"https://other.example/fhir/Organization/77"}},"request":{"method":"PUT","url":"Organization/o9"}},
+		 {"request":{"method":"PATCH","url":"Organization/o1"}}
+		]}`
+		r := srv.do(http.MethodPost, "/", batch).want(t, http.StatusOK)
+		want := "201 Created,400 Bad Request,200 OK,404 Not Found,200 OK,201 Created,400 Bad Request"
+		if got := strings.Join(statuses(r), ","); got != want {
+			t.Errorf("batch statuses = %s; want %s", got, want)
+		}
+		if r.str("entry", "1", "response", "outcome", "resourceType") != "OperationOutcome" {
+			t.Errorf("failed entry has no outcome: %v", r.get("entry", "1"))
+		}
+		if r.str("entry", "2", "resource", "id") != "o1" {
+			t.Errorf("GET entry resource = %v", r.get("entry", "2", "resource"))
+		}
+		srv.do(http.MethodGet, "/Organization/o1", "").want(t, http.StatusGone)
+		o9 := srv.do(http.MethodGet, "/Organization/o9", "").want(t, http.StatusOK)
+		if got := o9.str("partOf", "reference"); got != "https://other.example/fhir/Organization/77" {
+			t.Errorf("absolute reference to another server stored as %q", got)
+		}
+		srv.do(http.MethodPost, "/", `{"resourceType":"Bundle","type":"collection"}`).want(t, http.StatusBadRequest)
+		srv.do(http.MethodPost, "/", `{"resourceType":"Organization"}`).want(t, http.StatusBadRequest)
+	})
+}

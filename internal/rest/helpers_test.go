@@ -1,0 +1,211 @@
+package rest_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/directory"
+	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/rest"
+	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/postgres"
+	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
+	"github.com/vhdir/vhdir/internal/store/sqlite"
+)
+
+// backend opens handles to one fresh database.
+type backend struct {
+	name string
+	db   func(t *testing.T) func() store.Store
+}
+
+var backends = []backend{
+	{"sqlite", func(t *testing.T) func() store.Store {
+		path := filepath.Join(t.TempDir(), "vhdir.db")
+		return func() store.Store {
+			s, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	}},
+	{"postgres", func(t *testing.T) func() store.Store {
+		url := pgtest.NewDatabase(t)
+		return func() store.Store {
+			s, err := postgres.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	}},
+}
+
+// forEachBackend runs fn against a fresh server on each backend.
+func forEachBackend(t *testing.T, fn func(t *testing.T, srv *testServer)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			open := b.db(t)
+			fn(t, startServer(t, open))
+		})
+	}
+}
+
+// testServer is vhdir's handler on a real TLS listener.
+type testServer struct {
+	t     *testing.T
+	ts    *httptest.Server
+	open  func() store.Store
+	store store.Store
+	clock *clock.Fake
+	base  string // FHIR base URL
+}
+
+const testMaxBody = 1 << 20
+
+func startServer(t *testing.T, open func() store.Store) *testServer {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	s := &testServer{t: t, ts: ts, open: open, clock: clock.NewFake(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))}
+	baseURL := "https://" + ts.Listener.Addr().String()
+	s.base = baseURL + "/fhir"
+	ts.Config.Handler = s.handler(baseURL)
+	ts.StartTLS()
+	t.Cleanup(func() {
+		ts.Close()
+		s.store.Close()
+	})
+	return s
+}
+
+// handler wires a fresh store handle into a server (also used by restart).
+func (s *testServer) handler(baseURL string) http.Handler {
+	s.t.Helper()
+	s.store = s.open()
+	reg, err := search.NewRegistry()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	eng := search.NewEngine(reg, baseURL+"/fhir")
+	dir := &directory.Directory{Store: s.store, Clock: s.clock, Indexer: eng}
+	srv, err := rest.New(rest.Config{BaseURL: baseURL, Store: s.store, Directory: dir, Search: eng, Clock: s.clock, MaxBodyBytes: testMaxBody, HSTS: true, Version: "test"})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv.Routes(mux)
+	rest.HealthRoutes(mux, []rest.Check{{Name: "database", Run: s.store.Ping}})
+	return rest.Stack(mux, rest.StackConfig{MaxBodyBytes: testMaxBody, HSTS: true})
+}
+
+// restart closes the store and serves from a new handle to the same
+// database, as a restarted process would.
+func (s *testServer) restart() {
+	s.t.Helper()
+	if err := s.store.Close(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.ts.Config.Handler = s.handler(strings.TrimSuffix(s.base, "/fhir"))
+}
+
+// response is a decoded HTTP response.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	obj    *jsontree.Object // nil when the body is not a JSON object
+}
+
+func (r *response) str(path ...string) string {
+	v := r.get(path...)
+	s, _ := v.(string)
+	return s
+}
+
+// get walks obj by member names and array indexes ("entry", "0", …).
+func (r *response) get(path ...string) any {
+	var v any = r.obj
+	for _, p := range path {
+		switch x := v.(type) {
+		case *jsontree.Object:
+			v, _ = x.Get(p)
+		case []any:
+			i := 0
+			for _, c := range p {
+				i = i*10 + int(c-'0')
+			}
+			if i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// issue returns the first OperationOutcome issue's diagnostics and
+// expression.
+func (r *response) issue() (diag, expr string) {
+	diag = r.str("issue", "0", "diagnostics")
+	expr = r.str("issue", "0", "expression", "0")
+	return diag, expr
+}
+
+func (s *testServer) do(method, path string, body string, header ...string) *response {
+	s.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	url := path
+	if !strings.HasPrefix(path, "https://") {
+		url = s.base + path
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := s.ts.Client().Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	out := &response{status: resp.StatusCode, header: resp.Header, body: data}
+	if o, err := jsontree.ParseObject(data); err == nil {
+		out.obj = o
+	} else if len(bytes.TrimSpace(data)) > 0 {
+		s.t.Fatalf("%s %s: body is not a JSON object: %q", method, path, data)
+	}
+	return out
+}
+
+// want fails the test unless the response has the status.
+func (r *response) want(t *testing.T, status int) *response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d; want %d; body %s", r.status, status, r.body)
+	}
+	return r
+}
