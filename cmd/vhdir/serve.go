@@ -56,7 +56,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.plainHTTP && f.tlsCert != "" {
 		return errors.New("--plain-http and --tls-cert exclude each other")
 	}
-	log, err := newLogger(f.logFormat, f.logLevel)
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
 		return err
 	}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"io"
 	"net/url"
-	"os"
 	"strings"
-
-	"golang.org/x/term"
 
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
@@ -77,8 +75,8 @@ func newApp(ctx context.Context, dbURL, baseURL string, maxBody int64, log *slog
 	return &app{store: st, clock: clk, search: eng, dir: dir, rest: srv}, nil
 }
 
-// newLogger logs JSON when stderr is not a terminal, text when it is.
-func newLogger(format, level string) (*slog.Logger, error) {
+// newLogger logs to w: JSON when it is not a terminal, text when it is.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
@@ -86,14 +84,14 @@ func newLogger(format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "auto":
-		if term.IsTerminal(int(os.Stderr.Fd())) {
-			return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		if isTerminal(w) {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
 		}
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use auto, json or text", format)
 }

@@ -362,6 +362,11 @@ func (l *loader) prepareOne(it *item) {
 		res, err := fhir.ParseResource(it.data)
 		if err != nil {
 			it.err = err
+			if o, perr := jsontree.ParseObject(it.data); perr == nil {
+				typ, _ := o.String("resourceType")
+				id, _ := o.String("id")
+				it.res = &fhir.Resource{Type: typ, ID: id} // to name it in the report
+			}
 			return
 		}
 		it.res = res

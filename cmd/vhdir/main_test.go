@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"version"}, &out, io.Discard); code != 0 {
+		t.Fatalf("vhdir version exit = %d", code)
+	}
+	for _, want := range []string{"vhdir ", "go go1.", "fips140 off"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("version output %q lacks %q", out.String(), want)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{nil, 2},
+		{[]string{"nope"}, 2},
+		{[]string{"load"}, 2},
+		{[]string{"serve", "--tls-cert", "x.pem"}, 1},
+		{[]string{"serve", "--bogus"}, 1},
+		{[]string{"serve", "--help"}, 0},
+	}
+	for _, tt := range tests {
+		if code := run(context.Background(), tt.args, io.Discard, io.Discard); code != tt.code {
+			t.Errorf("vhdir %v exit = %d; want %d", tt.args, code, tt.code)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeSeedAndDrain starts the real server on the embedded database
+// with the IG examples, then stops it (as SIGTERM does) while a request is
+// in flight: the request completes and the server exits cleanly.
+func TestServeSeedAndDrain(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	t.Setenv("VHDIR_DB", "sqlite:"+filepath.Join(dir, "vhdir.db")) // the env twin of --db
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"), "--seed-examples", "--log-format", "json"}, io.Discard, logs)
+	}()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the development certificate
+	base := "https://" + addr
+	waitReady(t, client, base, done, logs)
+	if !strings.Contains(logs.String(), `"fips140":"off"`) || !strings.Contains(logs.String(), "self-signed development certificate") {
+		t.Errorf("start-up log lacks FIPS or TLS mode: %s", logs.String())
+	}
+	resp, err := client.Get(base + "/fhir/Practitioner/practitioner1")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("read seeded example = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// A create whose body arrives slowly is in flight when the stop comes.
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, base+"/fhir/Organization", pr)
+	req.Header.Set("Content-Type", "application/fhir+json")
+	result := make(chan int, 1)
+	go func() {
+		resp, err := client.Do(req)
+		if err != nil {
+			result <- -1
+			return
+		}
+		resp.Body.Close()
+		result <- resp.StatusCode
+	}()
+	body := `{"resourceType":"Organization","active":true,"name":"In flight"}`
+	if _, err := pw.Write([]byte(body[:20])); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the request reach the handler
+	stop()
+	time.Sleep(100 * time.Millisecond) // shutdown has begun
+	if _, err := pw.Write([]byte(body[20:])); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if code := <-result; code != http.StatusCreated {
+		t.Errorf("in-flight create during shutdown = %d; want 201", code)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exit = %d; logs %s", code, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(logs.String(), "draining in-flight requests") || !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("shutdown not logged: %s", logs.String())
+	}
+}
+
+func waitReady(t *testing.T, client *http.Client, base string, done chan int, logs *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited early with %d: %s", code, logs.String())
+		default:
+		}
+		resp, err := client.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("server not ready: %s", logs.String())
+}
+
+func TestLoadExitCode(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "in.ndjson")
+	if err := os.WriteFile(file, []byte(`{"resourceType":"Organization","id":"ok","active":true}`+"\n"+`{"resourceType":"Organization","id":"bad","active":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := "sqlite:" + filepath.Join(dir, "db")
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"load", "--db", db, file}, &out, io.Discard); code != 1 {
+		t.Errorf("load with a bad resource exit = %d; want 1", code)
+	}
+	if !strings.Contains(out.String(), "in.ndjson:2 (Organization/bad): Organization.active") {
+		t.Errorf("summary does not name the bad line: %s", out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"load", "--db", db, "--keep-going", file}, &out, io.Discard); code != 0 {
+		t.Errorf("load --keep-going exit = %d; want 0", code)
+	}
+	if !strings.Contains(out.String(), "1 unchanged, 1 failed") {
+		t.Errorf("second load summary = %s", out.String())
+	}
+	if code := run(context.Background(), []string{"load", "--db", db, filepath.Join(dir, "missing")}, io.Discard, io.Discard); code != 1 {
+		t.Errorf("load of a missing path exit = %d; want 1", code)
+	}
+}

@@ -1,0 +1,182 @@
+package load_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/directory"
+	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/rest"
+	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/postgres"
+	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
+	"github.com/vhdir/vhdir/internal/store/sqlite"
+)
+
+func openBackends(t *testing.T) map[string]store.Store {
+	t.Helper()
+	out := map[string]store.Store{}
+	lite, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lite.Close() })
+	out["sqlite"] = lite
+	pg, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	out["postgres"] = pg
+	return out
+}
+
+func config(t *testing.T, st store.Store) load.Config {
+	t.Helper()
+	reg, err := search.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	eng := search.NewEngine(reg, "https://dir.example/fhir")
+	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng}
+	srv, err := rest.New(rest.Config{BaseURL: "https://dir.example", Store: st, Directory: dir, Search: eng, Clock: clk, MaxBodyBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return load.Config{Directory: dir, Indexer: eng, Bundle: srv.ExecuteBundle, Writable: srv.Writable, BatchSize: 7}
+}
+
+const fixtures = "../../../shared/fixtures/vhdir-examples-json"
+
+func TestLoadIGExamples(t *testing.T) {
+	if _, err := os.Stat(fixtures); err != nil {
+		t.Skipf("fixtures not found: %v", err)
+	}
+	for name, st := range openBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			sum, err := load.Run(context.Background(), config(t, st), []string{fixtures})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sum.Problems) != 0 || sum.Total() != 23 || sum.Files != 24 {
+				t.Fatalf("load = %d written from %d files, problems %v; want the 23 examples from 24 files", sum.Total(), sum.Files, sum.Problems)
+			}
+			if sum.Written["Organization"] != 7 || sum.Written["Location"] != 4 {
+				t.Errorf("per type = %v", sum.Written)
+			}
+			if sum.Unchanged != 2 {
+				t.Errorf("unchanged = %d; want the 2 Bundle copies of hcs-ws and loc-ws", sum.Unchanged)
+			}
+			again, err := load.Run(context.Background(), config(t, st), []string{fixtures})
+			if err != nil || again.Total() != 0 || again.Unchanged != 25 {
+				t.Errorf("second load = %d written, %d unchanged, %v; want 0 and 25", again.Total(), again.Unchanged, err)
+			}
+		})
+	}
+}
+
+// TestLoadMessyInput: every bad resource is reported with its place and
+// reason, the good ones around it are loaded.
+func TestLoadMessyInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("a.ndjson", strings.Join([]string{
+		`{"resourceType":"Organization","id":"n1","active":true}`,
+		`{"resourceType":"Organization","id":"n2","active":"yes"}`,
+		``,
+		`{"resourceType":"Practitioner","id":"n3","extension":[{"url":"not a url","valueString":"x"}]}`,
+		`{not json`,
+		`{"resourceType":"Practitioner","id":"n4","active":true}`,
+		`{"resourceType":"AuditEvent","id":"n5"}`,
+	}, "\n"))
+	write("b.json", `{"resourceType":"Bundle","type":"batch","entry":[
+		{"resource":{"resourceType":"Location","status":"active"},"request":{"method":"POST","url":"Organization"}},
+		{"resource":{"resourceType":"Location","id":"b2","status":"active","managingOrganization":{"reference":"https://elsewhere.example/fhir/Organization/1"}},"request":{"method":"PUT","url":"Location/b2"}}]}`)
+	write("c.json", `{"resourceType":"Bundle","type":"transaction","entry":[
+		{"resource":{"resourceType":"Location","id":"t1","status":"active"},"request":{"method":"PUT","url":"Location/t1"}},
+		{"resource":{"resourceType":"Location","id":"t2","status":"active"},"request":{"method":"PUT","url":"Location/t3"}}]}`)
+	write("d.json", `{"resourceType":"Bundle","type":"collection","entry":[
+		{"resource":{"resourceType":"Endpoint","id":"c1","status":"active","connectionType":{"code":"direct"},"payloadType":[{"text":"x"}],"address":"mailto:x@y.example"}},
+		{"resource":{"resourceType":"Endpoint","id":"c2"}}]}`)
+	write("e.json", `[1,2]`)
+	write("ignored.txt", `not loaded`)
+	for name, st := range openBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			sum, err := load.Run(context.Background(), config(t, st), []string{dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for _, p := range sum.Problems {
+				got[fmt.Sprintf("%s:%d:%d", filepath.Base(p.File), p.Line, p.Entry)] = true
+			}
+			want := []string{"a.ndjson:2:-1", "a.ndjson:4:-1", "a.ndjson:5:-1", "a.ndjson:7:-1", "b.json:0:0", "c.json:0:-1", "d.json:0:1", "e.json:0:-1"}
+			for _, w := range want {
+				if !got[w] {
+					t.Errorf("no problem reported at %s; problems: %v", w, sum.Problems)
+				}
+			}
+			if len(sum.Problems) != len(want) {
+				t.Errorf("%d problems; want %d: %v", len(sum.Problems), len(want), sum.Problems)
+			}
+			for _, p := range sum.Problems {
+				if p.Reason == "" {
+					t.Errorf("problem without a reason: %+v", p)
+				}
+			}
+			for _, key := range [][2]string{{"Organization", "n1"}, {"Practitioner", "n4"}, {"Location", "b2"}, {"Endpoint", "c1"}} {
+				if _, err := st.Read(context.Background(), key[0], key[1]); err != nil {
+					t.Errorf("%s/%s not loaded: %v", key[0], key[1], err)
+				}
+			}
+			if _, err := st.Read(context.Background(), "Location", "t1"); err == nil {
+				t.Errorf("Location/t1 was stored although its transaction failed")
+			}
+			if sum.Files != 5 {
+				t.Errorf("files = %d; want 5 (.json and .ndjson only)", sum.Files)
+			}
+		})
+	}
+}
+
+func TestLoadBigNDJSONBatches(t *testing.T) {
+	var b strings.Builder
+	for i := range 1200 {
+		fmt.Fprintf(&b, `{"resourceType":"Practitioner","id":"p%d","active":true,"name":[{"family":"F%d"}]}`+"\n", i, i%3)
+	}
+	// The same resource twice in one file: the later line wins, in order.
+	b.WriteString(`{"resourceType":"Practitioner","id":"p5","active":false}` + "\n")
+	for name, st := range openBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			cfg := config(t, st)
+			cfg.BatchSize = 100
+			var progress int
+			cfg.Progress = func(load.Progress) { progress++ }
+			sum, err := load.RunFiles(context.Background(), cfg, []load.File{{Name: "many.ndjson", Data: []byte(b.String())}})
+			if err != nil || len(sum.Problems) != 0 || sum.Total() != 1201 {
+				t.Fatalf("load = %d written, problems %v, err %v; want 1201", sum.Total(), sum.Problems, err)
+			}
+			v, err := st.Read(context.Background(), "Practitioner", "p5")
+			if err != nil || v.VersionID != 2 || !strings.Contains(string(v.Body), `"active":false`) {
+				t.Errorf("p5 = %v %s; want version 2 with active false", err, v.Body)
+			}
+			if progress == 0 {
+				t.Errorf("no progress reported")
+			}
+		})
+	}
+}
