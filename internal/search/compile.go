@@ -53,7 +53,9 @@ func (e *Engine) Compile(types []string, params url.Values, opt Options) (*Plan,
 		case "_total":
 			err = plan.total(last)
 		case "_page":
-			plan.Query.After, err = DecodeCursor(last)
+			if plan.Query.After, err = DecodeCursor(last); err != nil {
+				return nil, err
+			}
 			firstPage = false
 			continue // not part of the self link
 		case "_format", "_pretty", "_type":

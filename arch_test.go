@@ -1,0 +1,93 @@
+// Architecture tests: every package says what it owns, and dependencies
+// point one way (STYLE.md §1). Adding an internal import to a package means
+// adding it here, on purpose.
+package vhdir_test
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/vhdir/vhdir/"
+
+// allowed lists, per package, the internal packages its non-test files may
+// import. A package missing here is a failure: decide its place first.
+var allowed = map[string][]string{
+	"internal/jsontree":              {},
+	"internal/r4":                    {},
+	"internal/clock":                 {},
+	"internal/ig":                    {"internal/jsontree"},
+	"internal/tlsconf":               {},
+	"internal/fhir":                  {"internal/jsontree", "internal/r4"},
+	"internal/fhirpath":              {"internal/jsontree", "internal/r4"},
+	"internal/store":                 {},
+	"internal/store/sqlstore":        {"internal/store"},
+	"internal/store/sqlite":          {"internal/store/sqlstore"},
+	"internal/store/postgres":        {"internal/store/sqlstore"},
+	"internal/store/postgres/pgtest": {},
+	"internal/store/storetest":       {"internal/store"},
+	"internal/search":                {"internal/fhir", "internal/fhirpath", "internal/ig", "internal/jsontree", "internal/r4", "internal/store"},
+	"internal/directory":             {"internal/clock", "internal/fhir", "internal/jsontree", "internal/store"},
+	"internal/load":                  {"internal/directory", "internal/fhir", "internal/jsontree", "internal/store"},
+	"internal/rest":                  {"internal/clock", "internal/directory", "internal/fhir", "internal/ig", "internal/jsontree", "internal/r4", "internal/search", "internal/store"},
+	"cmd/vhdir":                      {"*"},
+}
+
+func TestArchitecture(t *testing.T) {
+	fset := token.NewFileSet()
+	seen := map[string]bool{}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		dir := filepath.ToSlash(filepath.Dir(path))
+		if dir == "." || strings.Contains(dir, "/gen") {
+			return nil // generators run by hand, not part of the binary
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly|parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		if f.Doc != nil && strings.TrimSpace(f.Doc.Text()) != "" {
+			seen[dir] = true
+		} else if _, ok := seen[dir]; !ok {
+			seen[dir] = false
+		}
+		rules, known := allowed[dir]
+		if !known {
+			t.Errorf("package %s is not in arch_test.go's allowed table", dir)
+			return nil
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if !strings.HasPrefix(p, module) {
+				continue
+			}
+			dep := strings.TrimPrefix(p, module)
+			if !slices.Contains(rules, "*") && !slices.Contains(rules, dep) {
+				t.Errorf("%s imports %s, which its layer may not (see arch_test.go)", path, dep)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, documented := range seen {
+		if !documented {
+			t.Errorf("package %s has no package doc comment saying what it owns", dir)
+		}
+	}
+}
