@@ -1,0 +1,57 @@
+# vhdir — run `make help` for the targets.
+GO        ?= go
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1x
+
+.PHONY: help build run test race fuzz bench lint verify check ig-sync
+
+## help: list the targets
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
+
+## build: build the vhdir binary into bin/
+build:
+	$(GO) build -o bin/vhdir ./cmd/vhdir
+
+## run: run the server on the embedded database with the IG examples
+run:
+	$(GO) run ./cmd/vhdir serve --seed-examples
+
+## test: all tests, both stores (PostgreSQL tests skip without a server unless CI=true)
+test:
+	$(GO) test ./...
+
+## race: all tests under the race detector
+race:
+	$(GO) test -race ./...
+
+## fuzz: a short run of every fuzz target (FUZZTIME each)
+fuzz:
+	@for p in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$p | grep '^Fuzz'); do \
+	    echo "fuzz $$p $$f"; $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+	  done; \
+	done
+
+## bench: the performance benchmarks (see BENCHMARKS.md)
+bench:
+	$(GO) test -run XXX -bench . -benchtime $(BENCHTIME) -timeout 60m ./internal/rest/ ./internal/load/
+
+## lint: gofmt, go vet and staticcheck must be silent
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## verify: go.mod and go.sum are tidy and the embedded IG files match ../shared
+verify:
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum
+
+## check: lint, verify, then every test under the race detector (what .ci/run runs)
+check: lint verify race
+
+## ig-sync: copy the IG fixtures from ../shared into internal/ig
+ig-sync:
+	cp ../shared/fixtures/vhdir-conformance/*.json internal/ig/conformance/
+	cp ../shared/fixtures/vhdir-examples-json/*.json internal/ig/examples/
