@@ -15,7 +15,7 @@ import (
 )
 
 // fixtureDir holds the VhDir IG's example resources, shared by the checkout.
-var fixtureDir = filepath.Join("..", "..", "..", "shared", "fixtures", "vhdir-examples-json")
+var fixtureDir = filepath.Join("..", "ig", "examples") // the IG examples package ig embeds
 
 func fixtures(tb testing.TB) map[string][]byte {
 	tb.Helper()

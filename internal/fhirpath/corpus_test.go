@@ -13,11 +13,11 @@ import (
 	"github.com/vhdir/vhdir/internal/r4"
 )
 
-// The IG's data lives next to the repository (see jsontree's fixture test);
-// tests that need it skip when it is absent.
+// The IG's data, as embedded by package ig (byte copies of the shared
+// fixtures); tests that need it skip when it is absent.
 const (
-	igSearchParams = "../../../shared/fixtures/vhdir-conformance/searchparameter-*.json"
-	igExamples     = "../../../shared/fixtures/vhdir-examples-json/*.json"
+	igSearchParams = "../ig/conformance/searchparameter-*.json"
+	igExamples     = "../ig/examples/*.json"
 )
 
 // corpusExpr is one SearchParameter expression under test.

@@ -126,8 +126,8 @@ func TestIndent(t *testing.T) {
 // TestFixturesRoundTrip checks every IG example survives parse and encode
 // with the same meaning as encoding/json sees it.
 func TestFixturesRoundTrip(t *testing.T) {
-	files, _ := filepath.Glob("../../../shared/fixtures/vhdir-examples-json/*.json")
-	conf, _ := filepath.Glob("../../../shared/fixtures/vhdir-conformance/*.json")
+	files, _ := filepath.Glob("../ig/examples/*.json")
+	conf, _ := filepath.Glob("../ig/conformance/*.json")
 	files = append(files, conf...)
 	if len(files) == 0 {
 		t.Skip("fixtures not found next to the repository")
@@ -165,7 +165,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{`{"a":[1,2.5e-3,"x\u00e9",true,null]}`, `"\ud83d\ude00"`, `[{"a":{"b":[]}}]`, `-0.0`} {
 		f.Add([]byte(s))
 	}
-	files, _ := filepath.Glob("../../../shared/fixtures/vhdir-examples-json/*.json")
+	files, _ := filepath.Glob("../ig/examples/*.json")
 	for _, p := range files[:min(len(files), 5)] {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)

@@ -54,7 +54,7 @@ func config(t *testing.T, st store.Store) load.Config {
 	return load.Config{Directory: dir, Indexer: eng, Bundle: srv.ExecuteBundle, Writable: srv.Writable, BatchSize: 7}
 }
 
-const fixtures = "../../../shared/fixtures/vhdir-examples-json"
+const fixtures = "../ig/examples" // the IG examples package ig embeds
 
 func TestLoadIGExamples(t *testing.T) {
 	if _, err := os.Stat(fixtures); err != nil {
