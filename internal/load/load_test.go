@@ -38,7 +38,7 @@ func openBackends(t *testing.T) map[string]store.Store {
 	return out
 }
 
-func config(t *testing.T, st store.Store) load.Config {
+func config(t testing.TB, st store.Store) load.Config {
 	t.Helper()
 	reg, err := search.NewRegistry()
 	if err != nil {

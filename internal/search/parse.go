@@ -148,11 +148,11 @@ func (e *Engine) stringTerm(p *Param, key, modifier, value string) (store.Cond, 
 		return nil, badParam(key, "modifier :%s is not supported on string parameters", modifier)
 	}
 	return orOf(key, value, false, func(parts []string) (store.Cond, error) {
-		v := parts[0]
-		if mode != store.StringExact {
-			v = Normalize(v)
+		v := truncate(parts[0], maxIndexedLen)
+		if mode == store.StringExact {
+			return store.StringMatch{Param: p.ID, Mode: mode, Value: v, Norm: truncate(Normalize(v), maxIndexedLen)}, nil
 		}
-		return store.StringMatch{Param: p.ID, Mode: mode, Value: truncate(v, maxIndexedLen)}, nil
+		return store.StringMatch{Param: p.ID, Mode: mode, Value: truncate(Normalize(v), maxIndexedLen)}, nil
 	})
 }
 

@@ -91,11 +91,14 @@ type LastUpdated struct {
 	Lo, Hi time.Time
 }
 
-// StringMatch matches string index rows.
+// StringMatch matches string index rows. Value is normalized for Prefix
+// and Contains; for Exact it is as written and Norm is its normalized form
+// (the index is on the normalized value).
 type StringMatch struct {
 	Param int64
 	Mode  StringMode
-	Value string // normalized for Prefix and Contains; as written for Exact
+	Value string
+	Norm  string
 }
 
 // StringMode is how a string parameter matches.

@@ -28,8 +28,10 @@ var migrations embed.FS
 const migrationLock = 0x76686469725f6d67 // "vhdir_mg"
 
 var dialect = &sqlstore.Dialect{
-	Name:        "postgres",
-	Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
+	Name:              "postgres",
+	Placeholder:       func(n int) string { return "$" + strconv.Itoa(n) },
+	InsertPlaceholder: func(n int) string { return "$" + strconv.Itoa(n) },
+	InsertIndexRows:   "INSERT INTO",
 	SQL: sqlstore.Statements{
 		CurrentByKey:          `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = $1 AND id = $2`,
 		CurrentByKeyForUpdate: `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`,

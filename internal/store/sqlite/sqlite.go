@@ -27,18 +27,21 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// dialect is SQLite's SQL. Placeholders are numbered (?1, ?2, …) so that a
-// statement can use an argument twice.
+// dialect is SQLite's SQL. The fixed statements use each argument once, in
+// order, with plain ? markers; built queries use numbered ones (?1, ?2, …)
+// so that they can refer to an argument twice.
 var dialect = &sqlstore.Dialect{
-	Name:        "sqlite",
-	Placeholder: func(n int) string { return "?" + strconv.Itoa(n) },
+	Name:              "sqlite",
+	Placeholder:       func(n int) string { return "?" + strconv.Itoa(n) },
+	InsertPlaceholder: func(int) string { return "?" },
+	InsertIndexRows:   "INSERT OR IGNORE INTO",
 	SQL: sqlstore.Statements{
-		CurrentByKey:          `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = ?1 AND id = ?2`,
-		CurrentByKeyForUpdate: `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = ?1 AND id = ?2`,
-		HistoryVersion:        `SELECT h.version, h.seq, h.last_updated, h.deleted, h.body FROM resources r JOIN resource_history h ON h.rid = r.rid WHERE r.type = ?1 AND r.id = ?2 AND h.version = ?3`,
-		InsertResource:        `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING rid`,
-		ArchiveCurrent:        `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, body) SELECT rid, type, id, version, seq, last_updated, deleted, body FROM resources WHERE rid = ?1`,
-		UpdateResource:        `UPDATE resources SET version = ?1, seq = ?2, last_updated = ?3, deleted = ?4, idx_tables = ?5, body = ?6 WHERE rid = ?7`,
+		CurrentByKey:          `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = ? AND id = ?`,
+		CurrentByKeyForUpdate: `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = ? AND id = ?`,
+		HistoryVersion:        `SELECT h.version, h.seq, h.last_updated, h.deleted, h.body FROM resources r JOIN resource_history h ON h.rid = r.rid WHERE r.type = ? AND r.id = ? AND h.version = ?`,
+		InsertResource:        `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING rid`,
+		ArchiveCurrent:        `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, body) SELECT rid, type, id, version, seq, last_updated, deleted, body FROM resources WHERE rid = ?`,
+		UpdateResource:        `UPDATE resources SET version = ?, seq = ?, last_updated = ?, deleted = ?, idx_tables = ?, body = ? WHERE rid = ?`,
 		NextSeq:               `UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value`,
 	},
 	Migrations: mustSub(migrations, "migrations"),
@@ -122,8 +125,8 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	q.Add("_pragma", "cache_size(-65536)")
-	q.Add("_pragma", "mmap_size(268435456)")
+	q.Add("_pragma", "cache_size(-262144)")
+	q.Add("_pragma", "mmap_size(1073741824)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")

@@ -174,7 +174,8 @@ func (t *tx) insertSQL(tab indexTable, n int) string {
 		return s.(string)
 	}
 	var b strings.Builder
-	b.WriteString("INSERT INTO ")
+	b.WriteString(t.db.d.InsertIndexRows)
+	b.WriteString(" ")
 	b.WriteString(tab.name)
 	b.WriteString(" (rid, param, ")
 	b.WriteString(strings.Join(tab.columns, ", "))
@@ -190,7 +191,7 @@ func (t *tx) insertSQL(tab indexTable, n int) string {
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(t.db.d.Placeholder(p))
+			b.WriteString(t.db.d.InsertPlaceholder(p))
 			p++
 		}
 		b.WriteByte(')')

@@ -214,7 +214,7 @@ func (b *builder) tokenCond(a string, c store.TokenMatch) string {
 func (b *builder) stringCond(a string, c store.StringMatch) (string, error) {
 	switch c.Mode {
 	case store.StringExact:
-		return b.in(a, "idx_string", c.Param, "exact = "+b.arg(c.Value)), nil
+		return b.in(a, "idx_string", c.Param, fmt.Sprintf("norm = %s AND exact = %s", b.arg(c.Norm), b.arg(c.Value))), nil
 	case store.StringPrefix:
 		return b.in(a, "idx_string", c.Param, fmt.Sprintf("norm >= %s AND norm < %s", b.arg(c.Value), b.arg(c.Value+maxStringUpper))), nil
 	case store.StringContains:

@@ -29,8 +29,18 @@ import (
 // Dialect is what a backend supplies.
 type Dialect struct {
 	Name string
-	// Placeholder returns the n-th (1-based) bind parameter marker.
+	// Placeholder returns the n-th (1-based) bind parameter marker, for
+	// statements that refer to arguments by number.
 	Placeholder func(n int) string
+	// InsertPlaceholder returns the marker of the n-th parameter in a
+	// statement whose parameters appear in argument order, each once (bulk
+	// INSERTs). SQLite binds plain ? markers much faster than numbered ones
+	// (its driver looks each numbered name up in a linear list).
+	InsertPlaceholder func(n int) string
+	// InsertIndexRows begins the INSERT of index rows ("INSERT INTO", or a
+	// form that skips rows equal to one already there where the index
+	// tables have a primary key).
+	InsertIndexRows string
 	// SQL holds the dialect's own statement texts.
 	SQL Statements
 	// Migrations holds files named NNNN_description.sql, applied in order.

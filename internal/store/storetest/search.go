@@ -69,8 +69,8 @@ func testSearchConditions(t *testing.T, newDB NewDB) {
 		{"not token", []string{"PractitionerRole"}, store.Not{X: store.TokenMatch{Param: pActive, Code: ptr("false")}}, []string{"r1", "r3"}},
 		{"string prefix", []string{"Organization"}, store.StringMatch{Param: pName, Mode: store.StringPrefix, Value: "gen"}, []string{"o1"}},
 		{"string prefix whole word", []string{"Organization"}, store.StringMatch{Param: pName, Mode: store.StringPrefix, Value: "mile high clinic"}, []string{"o2"}},
-		{"string exact is case-sensitive", []string{"Organization"}, store.StringMatch{Param: pName, Mode: store.StringExact, Value: "general hospital"}, nil},
-		{"string exact", []string{"Organization"}, store.StringMatch{Param: pName, Mode: store.StringExact, Value: "General Hospital"}, []string{"o1"}},
+		{"string exact is case-sensitive", []string{"Organization"}, store.StringMatch{Param: pName, Mode: store.StringExact, Value: "general hospital", Norm: "general hospital"}, nil},
+		{"string exact", []string{"Organization"}, store.StringMatch{Param: pName, Mode: store.StringExact, Value: "General Hospital", Norm: "general hospital"}, []string{"o1"}},
 		{"string contains", []string{"Organization"}, store.StringMatch{Param: pName, Mode: store.StringContains, Value: "high"}, []string{"o2"}},
 		{"string contains with LIKE metacharacters", []string{"Organization"}, store.StringMatch{Param: pName, Mode: store.StringContains, Value: "h%h"}, nil},
 		{"reference by type and id", []string{"PractitionerRole"}, store.RefMatch{Param: pOrg, Type: "Organization", ID: "o2"}, []string{"r2"}},
@@ -182,7 +182,7 @@ func testSearchChainHas(t *testing.T, newDB NewDB) {
 		{"has role with code", []string{"Organization"},
 			store.Has{Type: "PractitionerRole", Param: pOrg, Where: store.TokenMatch{Param: pActive, Code: ptr("false")}}, []string{"o2"}},
 		{"nested has through chain", []string{"Organization"},
-			store.Has{Type: "PractitionerRole", Param: pOrg, Where: store.Chain{Param: pOrg, Types: []string{"Organization"}, Where: store.StringMatch{Param: pCity, Mode: store.StringExact, Value: "Denver"}}}, []string{"o2"}},
+			store.Has{Type: "PractitionerRole", Param: pOrg, Where: store.Chain{Param: pOrg, Types: []string{"Organization"}, Where: store.StringMatch{Param: pCity, Mode: store.StringExact, Value: "Denver", Norm: "denver"}}}, []string{"o2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,7 +244,7 @@ func testIndexReplacedOnUpdate(t *testing.T, newDB NewDB) {
 	}{
 		{store.TokenMatch{Param: pCode, Code: ptr("old")}, 0},
 		{store.TokenMatch{Param: pCode, Code: ptr("new")}, 1},
-		{store.StringMatch{Param: pName, Mode: store.StringExact, Value: "A"}, 0},
+		{store.StringMatch{Param: pName, Mode: store.StringExact, Value: "A", Norm: "a"}, 0},
 	} {
 		if got := len(mustSearch(t, s, &store.Query{Count: 5, Where: tt.where}).Versions); got != tt.want {
 			t.Errorf("after update Search(%+v) = %d matches; want %d", tt.where, got, tt.want)

@@ -467,7 +467,7 @@ func testBulkLoad(t *testing.T, newDB NewDB) {
 	if page.Total != n/10 {
 		t.Errorf("token matches after bulk load = %d; want %d", page.Total, n/10)
 	}
-	page = mustSearch(t, s, &store.Query{Types: []string{"Practitioner"}, Count: 5, Where: store.StringMatch{Param: 12, Mode: store.StringExact, Value: "Name2999"}})
+	page = mustSearch(t, s, &store.Query{Types: []string{"Practitioner"}, Count: 5, Where: store.StringMatch{Param: 12, Mode: store.StringExact, Value: "Name2999", Norm: "name2999"}})
 	if got := ids(page); fmt.Sprint(got) != "[bulk2999]" {
 		t.Errorf("exact match on the last row = %v; want [bulk2999]", got)
 	}

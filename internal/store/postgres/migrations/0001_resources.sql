@@ -37,10 +37,10 @@ CREATE INDEX resource_history_seq ON resource_history (seq);
 CREATE INDEX resource_history_type_seq ON resource_history (type, seq);
 
 -- Search index rows of current versions. Value indexes INCLUDE rid so that
--- lookups are index-only; the (rid, param) index serves deletes and :missing.
+-- lookups are index-only; the (rid, param) index serves deletes and
+-- :missing. :exact string matches use the norm index and check exact.
 CREATE TABLE idx_string (rid BIGINT NOT NULL, param BIGINT NOT NULL, norm TEXT COLLATE "C" NOT NULL, exact TEXT COLLATE "C" NOT NULL);
-CREATE INDEX idx_string_norm ON idx_string (param, norm) INCLUDE (rid);
-CREATE INDEX idx_string_exact ON idx_string (param, exact) INCLUDE (rid);
+CREATE INDEX idx_string_norm ON idx_string (param, norm) INCLUDE (rid, exact);
 CREATE INDEX idx_string_rid ON idx_string (rid, param);
 
 CREATE TABLE idx_token (rid BIGINT NOT NULL, param BIGINT NOT NULL, system TEXT COLLATE "C" NOT NULL, code TEXT COLLATE "C" NOT NULL);
@@ -49,7 +49,6 @@ CREATE INDEX idx_token_rid ON idx_token (rid, param);
 
 CREATE TABLE idx_ref (rid BIGINT NOT NULL, param BIGINT NOT NULL, type TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, url TEXT COLLATE "C" NOT NULL);
 CREATE INDEX idx_ref_target ON idx_ref (param, id, type) INCLUDE (rid);
-CREATE INDEX idx_ref_reverse ON idx_ref (type, id, param) INCLUDE (rid);
 CREATE INDEX idx_ref_rid ON idx_ref (rid, param);
 
 CREATE TABLE idx_date (rid BIGINT NOT NULL, param BIGINT NOT NULL, lo BIGINT NOT NULL, hi BIGINT NOT NULL);

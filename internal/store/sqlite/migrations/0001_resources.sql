@@ -40,39 +40,39 @@ CREATE TABLE resource_history (
 CREATE INDEX resource_history_seq ON resource_history (seq);
 CREATE INDEX resource_history_type_seq ON resource_history (type, seq);
 
--- Search index rows of current versions. Each value index ends with rid so
--- that lookups are index-only; the (rid, param) index serves deletes and
--- :missing.
-CREATE TABLE idx_string (rid INTEGER NOT NULL, param INTEGER NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL);
-CREATE INDEX idx_string_norm ON idx_string (param, norm, rid);
-CREATE INDEX idx_string_exact ON idx_string (param, exact, rid);
-CREATE INDEX idx_string_rid ON idx_string (rid, param);
+-- Search index rows of current versions. Each table is clustered on
+-- (rid, param, value…) (WITHOUT ROWID): deletes and :missing read its
+-- primary key, and its one secondary index, on (param, value…), ends with
+-- the primary key's columns, so lookups are index-only. One secondary index
+-- per table keeps bulk loads fast.
+CREATE TABLE idx_string (rid INTEGER NOT NULL, param INTEGER NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL,
+    PRIMARY KEY (rid, param, exact)) WITHOUT ROWID;
+CREATE INDEX idx_string_norm ON idx_string (param, norm);
 
-CREATE TABLE idx_token (rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL);
-CREATE INDEX idx_token_code ON idx_token (param, code, system, rid);
-CREATE INDEX idx_token_rid ON idx_token (rid, param);
+CREATE TABLE idx_token (rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
+    PRIMARY KEY (rid, param, system, code)) WITHOUT ROWID;
+CREATE INDEX idx_token_code ON idx_token (param, code, system);
 
-CREATE TABLE idx_ref (rid INTEGER NOT NULL, param INTEGER NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL);
-CREATE INDEX idx_ref_target ON idx_ref (param, id, type, rid);
-CREATE INDEX idx_ref_reverse ON idx_ref (type, id, param, rid);
-CREATE INDEX idx_ref_rid ON idx_ref (rid, param);
+CREATE TABLE idx_ref (rid INTEGER NOT NULL, param INTEGER NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL,
+    PRIMARY KEY (rid, param, type, id, url)) WITHOUT ROWID;
+CREATE INDEX idx_ref_target ON idx_ref (param, id, type);
 
-CREATE TABLE idx_date (rid INTEGER NOT NULL, param INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);
-CREATE INDEX idx_date_lo ON idx_date (param, lo, hi, rid);
-CREATE INDEX idx_date_rid ON idx_date (rid, param);
+CREATE TABLE idx_date (rid INTEGER NOT NULL, param INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+    PRIMARY KEY (rid, param, lo, hi)) WITHOUT ROWID;
+CREATE INDEX idx_date_lo ON idx_date (param, lo, hi);
 
-CREATE TABLE idx_number (rid INTEGER NOT NULL, param INTEGER NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL);
-CREATE INDEX idx_number_value ON idx_number (param, value, rid);
-CREATE INDEX idx_number_rid ON idx_number (rid, param);
+CREATE TABLE idx_number (rid INTEGER NOT NULL, param INTEGER NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
+    PRIMARY KEY (rid, param, value, lo, hi)) WITHOUT ROWID;
+CREATE INDEX idx_number_value ON idx_number (param, value);
 
-CREATE TABLE idx_quantity (rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL);
-CREATE INDEX idx_quantity_value ON idx_quantity (param, value, rid);
-CREATE INDEX idx_quantity_rid ON idx_quantity (rid, param);
+CREATE TABLE idx_quantity (rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
+    PRIMARY KEY (rid, param, system, code, value, lo, hi)) WITHOUT ROWID;
+CREATE INDEX idx_quantity_value ON idx_quantity (param, value);
 
-CREATE TABLE idx_uri (rid INTEGER NOT NULL, param INTEGER NOT NULL, uri TEXT NOT NULL);
-CREATE INDEX idx_uri_uri ON idx_uri (param, uri, rid);
-CREATE INDEX idx_uri_rid ON idx_uri (rid, param);
+CREATE TABLE idx_uri (rid INTEGER NOT NULL, param INTEGER NOT NULL, uri TEXT NOT NULL,
+    PRIMARY KEY (rid, param, uri)) WITHOUT ROWID;
+CREATE INDEX idx_uri_uri ON idx_uri (param, uri);
 
-CREATE TABLE idx_coord (rid INTEGER NOT NULL, param INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL);
-CREATE INDEX idx_coord_lat ON idx_coord (param, lat, lon, rid);
-CREATE INDEX idx_coord_rid ON idx_coord (rid, param);
+CREATE TABLE idx_coord (rid INTEGER NOT NULL, param INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
+    PRIMARY KEY (rid, param, lat, lon)) WITHOUT ROWID;
+CREATE INDEX idx_coord_lat ON idx_coord (param, lat, lon);
