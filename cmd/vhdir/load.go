@@ -24,7 +24,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	db := fs.String("db", defaultDB, "database: sqlite:PATH (embedded) or postgres://user@host:port/db")
 	baseURL := fs.String("base-url", "https://127.0.0.1:8443", "the server's public base URL: absolute references to it are stored as local ones")
 	keepGoing := fs.Bool("keep-going", false, "exit 0 even when some resources could not be loaded")
-	batch := fs.Int("batch-size", 500, "resources written per database transaction")
+	batch := fs.Int("batch-size", 2000, "resources written per database transaction")
 	workers := fs.Int("workers", 0, "parallel parse, validate and index workers (default: one per CPU)")
 	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), on or off")
 	if err := parseFlags(fs, args); err != nil {

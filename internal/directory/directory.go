@@ -172,6 +172,65 @@ func (w *Writer) Update(ctx context.Context, res *fhir.Resource, id string, ifMa
 	return w.put(ctx, res, id, cur, ifMatch, nil)
 }
 
+// Item is a resource with the index rows the caller computed for it.
+type Item struct {
+	Res   *fhir.Resource
+	Index *store.Index
+}
+
+// PutAll is Put for many resources in input order, with a few queries for
+// the whole batch instead of several per resource (bulk loads). A resource
+// listed twice gets two versions.
+func (w *Writer) PutAll(ctx context.Context, items []Item) ([]*Change, error) {
+	keys := make([]store.Key, 0, len(items))
+	for _, it := range items {
+		if it.Res.ID != "" {
+			keys = append(keys, store.Key{Type: it.Res.Type, ID: it.Res.ID})
+		}
+	}
+	state, err := w.tx.CurrentMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]*store.Version, 0, len(items))
+	idxs := make([]*store.Index, 0, len(items))
+	changes := make([]*Change, 0, len(items))
+	for _, it := range items {
+		res := it.Res
+		id := res.ID
+		if id == "" {
+			id = w.d.NewID()
+		}
+		key := store.Key{Type: res.Type, ID: id}
+		cur := state[key]
+		version, action := int64(1), Created
+		if cur != nil {
+			version = cur.VersionID + 1
+			if !cur.Deleted {
+				action = Updated
+				if unchanged(res, id, cur) {
+					changes = append(changes, &Change{Action: Unchanged, Type: res.Type, ID: id, Version: cur})
+					continue
+				}
+			}
+		}
+		fhir.SetMeta(res.Obj, id, version, w.now)
+		res.ID = id
+		v := &store.Version{Type: res.Type, ID: id, VersionID: version, LastUpdated: w.now, Body: jsontree.Marshal(res.Obj)}
+		state[key] = v
+		vs = append(vs, v)
+		idxs = append(idxs, it.Index)
+		changes = append(changes, &Change{Action: action, Type: res.Type, ID: id, Version: v})
+	}
+	if len(vs) > 0 {
+		if err := w.tx.PutMany(ctx, vs, idxs); err != nil {
+			return nil, wrapStoreErr(err, vs[0].Type, vs[0].ID)
+		}
+	}
+	w.changes = append(w.changes, changes...)
+	return changes, nil
+}
+
 // Put stores res under its own id (creating or updating it), or under a new
 // id when it has none, with index rows the caller computed beforehand: bulk
 // loads extract them on all cores while one transaction writes. The rows

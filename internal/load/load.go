@@ -39,7 +39,7 @@ type Config struct {
 	Bundle func(ctx context.Context, bundle *fhir.Resource) (*jsontree.Object, error)
 	// Writable says whether clients may write a resource type.
 	Writable func(typ string) bool
-	// BatchSize is how many resources one transaction writes (default 500).
+	// BatchSize is how many resources one transaction writes (default 2000).
 	BatchSize int
 	// Workers parse and index in parallel (default GOMAXPROCS).
 	Workers int
@@ -166,7 +166,7 @@ func RunFiles(ctx context.Context, cfg Config, files []File) (*Summary, error) {
 
 func newLoader(cfg Config, files int, total int64) *loader {
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 500
+		cfg.BatchSize = 2000
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -404,13 +404,13 @@ func (l *loader) commit(ctx context.Context, chunk []*item) error {
 	if len(good) == 0 {
 		return nil
 	}
+	batch := make([]directory.Item, len(good))
+	for i, it := range good {
+		batch[i] = directory.Item{Res: it.res, Index: it.idx}
+	}
 	changes, err := l.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
-		for _, it := range good {
-			if _, err := w.Put(ctx, it.res, it.idx); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := w.PutAll(ctx, batch)
+		return err
 	})
 	if err == nil {
 		l.count(changes)

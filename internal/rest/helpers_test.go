@@ -25,11 +25,11 @@ import (
 // backend opens handles to one fresh database.
 type backend struct {
 	name string
-	db   func(t *testing.T) func() store.Store
+	db   func(t testing.TB) func() store.Store
 }
 
 var backends = []backend{
-	{"sqlite", func(t *testing.T) func() store.Store {
+	{"sqlite", func(t testing.TB) func() store.Store {
 		path := filepath.Join(t.TempDir(), "vhdir.db")
 		return func() store.Store {
 			s, err := sqlite.Open(context.Background(), path)
@@ -39,7 +39,7 @@ var backends = []backend{
 			return s
 		}
 	}},
-	{"postgres", func(t *testing.T) func() store.Store {
+	{"postgres", func(t testing.TB) func() store.Store {
 		url := pgtest.NewDatabase(t)
 		return func() store.Store {
 			s, err := postgres.Open(context.Background(), url)
@@ -63,7 +63,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, srv *testServer)) {
 
 // testServer is vhdir's handler on a real TLS listener.
 type testServer struct {
-	t     *testing.T
+	t     testing.TB
 	ts    *httptest.Server
 	open  func() store.Store
 	store store.Store
@@ -73,7 +73,7 @@ type testServer struct {
 
 const testMaxBody = 1 << 20
 
-func startServer(t *testing.T, open func() store.Store) *testServer {
+func startServer(t testing.TB, open func() store.Store) *testServer {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	s := &testServer{t: t, ts: ts, open: open, clock: clock.NewFake(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))}
@@ -202,7 +202,7 @@ func (s *testServer) do(method, path string, body string, header ...string) *res
 }
 
 // want fails the test unless the response has the status.
-func (r *response) want(t *testing.T, status int) *response {
+func (r *response) want(t testing.TB, status int) *response {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status = %d; want %d; body %s", r.status, status, r.body)

@@ -47,9 +47,12 @@ func (r *Response) write(w http.ResponseWriter, f format) {
 		return
 	}
 	var buf []byte
-	if f.pretty {
+	switch raw, isRaw := r.Body.(jsontree.Raw); {
+	case isRaw && !f.pretty:
+		buf = raw // stored bytes go out as they are
+	case f.pretty:
 		buf = jsontree.AppendIndent(make([]byte, 0, 1024), r.Body)
-	} else {
+	default:
 		buf = jsontree.Append(make([]byte, 0, 1024), r.Body)
 	}
 	h.Set("Content-Type", f.contentType)

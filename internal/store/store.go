@@ -35,6 +35,11 @@ type Version struct {
 	Seq int64
 }
 
+// Key names a resource.
+type Key struct {
+	Type, ID string
+}
+
 // Store keeps FHIR resources. All methods take ctx first and are safe for
 // concurrent use.
 type Store interface {
@@ -66,11 +71,16 @@ type Tx interface {
 	// set) or ErrNotFound. Where the database needs it, the row is locked
 	// until the transaction ends so the version read stays current.
 	Current(ctx context.Context, typ, id string) (*Version, error)
+	// CurrentMany is Current for many resources at once (bulk loads); a
+	// resource that does not exist is absent from the map.
+	CurrentMany(ctx context.Context, keys []Key) (map[Key]*Version, error)
 	// Put stores v as the new current version with its index rows. v.VersionID
 	// must be one more than the current version (1 for a new resource), else
 	// ErrVersionConflict; a new resource whose id is taken gives ErrExists.
 	// Put sets v.Seq.
 	Put(ctx context.Context, v *Version, idx *Index) error
+	// PutMany is Put for several versions, in order, with fewer round trips.
+	PutMany(ctx context.Context, vs []*Version, idxs []*Index) error
 	// Search runs a query inside the transaction (conditional interactions).
 	Search(ctx context.Context, q *Query) (*SearchPage, error)
 	// Lock serializes transactions that lock the same key until they end, so

@@ -39,7 +39,8 @@ var dialect = &sqlstore.Dialect{
 		InsertResource:        `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING rid`,
 		ArchiveCurrent:        `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, body) SELECT rid, type, id, version, seq, last_updated, deleted, body FROM resources WHERE rid = $1`,
 		UpdateResource:        `UPDATE resources SET version = $1, seq = $2, last_updated = $3, deleted = $4, idx_tables = $5, body = $6 WHERE rid = $7`,
-		NextSeq:               `SELECT nextval('version_seq')`,
+		ReserveSeqs:           `SELECT nextval('version_seq') FROM generate_series(1, $1)`,
+		ForUpdate:             ` FOR UPDATE`,
 	},
 	Migrations: mustSub(migrations, "migrations"),
 	LockMigrations: func(ctx context.Context, tx *sql.Tx) error {

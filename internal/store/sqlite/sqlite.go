@@ -42,7 +42,8 @@ var dialect = &sqlstore.Dialect{
 		InsertResource:        `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING rid`,
 		ArchiveCurrent:        `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, body) SELECT rid, type, id, version, seq, last_updated, deleted, body FROM resources WHERE rid = ?`,
 		UpdateResource:        `UPDATE resources SET version = ?, seq = ?, last_updated = ?, deleted = ?, idx_tables = ?, body = ? WHERE rid = ?`,
-		NextSeq:               `UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value`,
+		ReserveSeqs:           `UPDATE counters SET value = value + ? WHERE name = 'seq' RETURNING value`,
+		SeqRange:              true, // one writer at a time: the range is contiguous and commit-ordered
 	},
 	Migrations: mustSub(migrations, "migrations"),
 	Retryable: func(err error) bool {

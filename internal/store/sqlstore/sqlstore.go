@@ -76,8 +76,15 @@ type Statements struct {
 	ArchiveCurrent string
 	// UpdateResource: args version, seq, last_updated, deleted, idx_tables, body, rid.
 	UpdateResource string
-	// NextSeq → the next write sequence number.
-	NextSeq string
+	// ReserveSeqs takes one argument n and reserves n write sequence
+	// numbers: it returns n rows of them, or (with SeqRange) one row, the
+	// last of a contiguous range of n.
+	ReserveSeqs string
+	SeqRange    bool
+	// ForUpdate is appended to a SELECT of current rows in a write
+	// transaction to lock them ("" where the transaction holds the whole
+	// database already).
+	ForUpdate string
 }
 
 // Config tunes a DB.
@@ -173,6 +180,19 @@ func scanCurrent(row interface{ Scan(...any) error }, typ, id string) (*current,
 	c.v.LastUpdated = time.UnixMicro(lu).UTC()
 	c.v.Deleted = deleted
 	c.v.Body = body
+	return c, nil
+}
+
+// scanCurrentRow scans a row of type, id, rid, version, seq, last_updated,
+// deleted, idx_tables, body.
+func scanCurrentRow(rows *sql.Rows, typ, id *string) (*current, error) {
+	c := &current{}
+	var lu int64
+	if err := rows.Scan(typ, id, &c.rid, &c.v.VersionID, &c.v.Seq, &lu, &c.v.Deleted, &c.idxTables, &c.v.Body); err != nil {
+		return nil, fmt.Errorf("read current rows: %w", err)
+	}
+	c.v.Type, c.v.ID = *typ, *id
+	c.v.LastUpdated = time.UnixMicro(lu).UTC()
 	return c, nil
 }
 
@@ -273,6 +293,9 @@ type tx struct {
 	tx      *sql.Tx
 	stmts   map[string]*sql.Stmt
 	pending []pendingRows // index rows not yet written, one slot per table
+	// known caches current rows read or written in this transaction, so a
+	// write need not read its row again.
+	known map[store.Key]*current
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -300,22 +323,6 @@ func (t *tx) closeStmts() {
 	}
 }
 
-func (t *tx) currentRow(ctx context.Context, typ, id string) (*current, error) {
-	s, err := t.stmt(ctx, t.db.d.SQL.CurrentByKeyForUpdate)
-	if err != nil {
-		return nil, err
-	}
-	return scanCurrent(s.QueryRowContext(ctx, typ, id), typ, id)
-}
-
-func (t *tx) Current(ctx context.Context, typ, id string) (*store.Version, error) {
-	c, err := t.currentRow(ctx, typ, id)
-	if err != nil {
-		return nil, err
-	}
-	return &c.v, nil
-}
-
 func (t *tx) Search(ctx context.Context, q *store.Query) (*store.SearchPage, error) {
 	if err := t.flush(ctx); err != nil {
 		return nil, err
@@ -338,96 +345,6 @@ func lockKey(s string) int64 {
 		h *= 1099511628211
 	}
 	return int64(h)
-}
-
-func (t *tx) nextSeq(ctx context.Context) (int64, error) {
-	s, err := t.stmt(ctx, t.db.d.SQL.NextSeq)
-	if err != nil {
-		return 0, err
-	}
-	var seq int64
-	if err := s.QueryRowContext(ctx).Scan(&seq); err != nil {
-		return 0, fmt.Errorf("next sequence: %w", err)
-	}
-	return seq, nil
-}
-
-func (t *tx) Put(ctx context.Context, v *store.Version, idx *store.Index) error {
-	if v.VersionID < 1 {
-		return fmt.Errorf("put %s/%s: version %d: %w", v.Type, v.ID, v.VersionID, store.ErrVersionConflict)
-	}
-	seq, err := t.nextSeq(ctx)
-	if err != nil {
-		return err
-	}
-	v.Seq = seq
-	tables := tableMask(idx)
-	var rid int64
-	if v.VersionID == 1 {
-		rid, err = t.insert(ctx, v, tables)
-	} else {
-		rid, err = t.replace(ctx, v, tables)
-	}
-	if err != nil {
-		return err
-	}
-	return writeIndex(ctx, t, rid, idx)
-}
-
-func (t *tx) insert(ctx context.Context, v *store.Version, tables int64) (int64, error) {
-	s, err := t.stmt(ctx, t.db.d.SQL.InsertResource)
-	if err != nil {
-		return 0, err
-	}
-	var rid int64
-	err = s.QueryRowContext(ctx, v.Type, v.ID, v.VersionID, v.Seq, v.LastUpdated.UnixMicro(), v.Deleted, tables, nullBody(v.Body)).Scan(&rid)
-	if err != nil {
-		if t.db.d.UniqueViolation(err) {
-			// A concurrent transaction created it first; running again
-			// turns this create into an update or a clean ErrExists.
-			return 0, fmt.Errorf("create %s/%s: %w: %w", v.Type, v.ID, store.ErrRetry, store.ErrExists)
-		}
-		return 0, fmt.Errorf("create %s/%s: %w", v.Type, v.ID, err)
-	}
-	return rid, nil
-}
-
-func (t *tx) replace(ctx context.Context, v *store.Version, tables int64) (int64, error) {
-	cur, err := t.currentRow(ctx, v.Type, v.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, fmt.Errorf("update %s/%s to version %d: no current version: %w", v.Type, v.ID, v.VersionID, store.ErrVersionConflict)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if cur.v.VersionID != v.VersionID-1 {
-		return 0, fmt.Errorf("update %s/%s to version %d: current is %d: %w", v.Type, v.ID, v.VersionID, cur.v.VersionID, store.ErrVersionConflict)
-	}
-	s, err := t.stmt(ctx, t.db.d.SQL.ArchiveCurrent)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := s.ExecContext(ctx, cur.rid); err != nil {
-		return 0, fmt.Errorf("archive %s/%s: %w", v.Type, v.ID, err)
-	}
-	if err := deleteIndex(ctx, t, cur.rid, cur.idxTables); err != nil {
-		return 0, err
-	}
-	s, err = t.stmt(ctx, t.db.d.SQL.UpdateResource)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := s.ExecContext(ctx, v.VersionID, v.Seq, v.LastUpdated.UnixMicro(), v.Deleted, tables, nullBody(v.Body), cur.rid); err != nil {
-		return 0, fmt.Errorf("update %s/%s: %w", v.Type, v.ID, err)
-	}
-	return cur.rid, nil
-}
-
-func nullBody(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return b
 }
 
 // migrate applies the dialect's pending migrations, each in its own

@@ -44,6 +44,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConcurrentConditionalCreate", testConcurrentConditionalCreate},
 		{"TwoHandles", testTwoHandles},
 		{"BulkLoad", testBulkLoad},
+		{"PutMany", testPutMany},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })
@@ -470,5 +471,70 @@ func testBulkLoad(t *testing.T, newDB NewDB) {
 	page = mustSearch(t, s, &store.Query{Types: []string{"Practitioner"}, Count: 5, Where: store.StringMatch{Param: 12, Mode: store.StringExact, Value: "Name2999", Norm: "name2999"}})
 	if got := ids(page); fmt.Sprint(got) != "[bulk2999]" {
 		t.Errorf("exact match on the last row = %v; want [bulk2999]", got)
+	}
+}
+
+// testPutMany writes a batch mixing creates, an update of an existing
+// resource, two versions of one resource and equal ids of two types.
+func testPutMany(t *testing.T, newDB NewDB) {
+	s := openOne(t, newDB)
+	ctx := context.Background()
+	put(t, s, "Organization", "old", t0, &store.Index{Tokens: []store.TokenValue{{Param: 1, Code: "before"}}})
+	err := s.Update(ctx, func(tx store.Tx) error {
+		keys := []store.Key{{Type: "Organization", ID: "old"}, {Type: "Organization", ID: "x"}, {Type: "Location", ID: "x"}}
+		cur, err := tx.CurrentMany(ctx, keys)
+		if err != nil {
+			return err
+		}
+		if len(cur) != 1 || cur[keys[0]] == nil || cur[keys[0]].VersionID != 1 || string(cur[keys[0]].Body) != string(body("Organization", "old", 1)) {
+			return fmt.Errorf("CurrentMany = %v; want only Organization/old version 1 with its body", cur)
+		}
+		vs := []*store.Version{
+			{Type: "Organization", ID: "x", VersionID: 1, LastUpdated: t0, Body: body("Organization", "x", 1)},
+			{Type: "Location", ID: "x", VersionID: 1, LastUpdated: t0, Body: body("Location", "x", 1)},
+			{Type: "Organization", ID: "old", VersionID: 2, LastUpdated: t0, Body: body("Organization", "old", 2)},
+			{Type: "Organization", ID: "x", VersionID: 2, LastUpdated: t0, Body: body("Organization", "x", 2)},
+			{Type: "Location", ID: "y", VersionID: 1, LastUpdated: t0, Body: body("Location", "y", 1)},
+		}
+		idxs := []*store.Index{
+			{Tokens: []store.TokenValue{{Param: 1, Code: "x1"}}},
+			{Tokens: []store.TokenValue{{Param: 1, Code: "lx"}}},
+			{Tokens: []store.TokenValue{{Param: 1, Code: "after"}}},
+			{Tokens: []store.TokenValue{{Param: 1, Code: "x2"}}},
+			nil,
+		}
+		if err := tx.PutMany(ctx, vs, idxs); err != nil {
+			return err
+		}
+		for i := 1; i < len(vs); i++ {
+			if vs[i].Seq <= vs[i-1].Seq {
+				return fmt.Errorf("PutMany seqs %d then %d; want increasing", vs[i-1].Seq, vs[i].Seq)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		typ, id string
+		version int64
+	}{{"Organization", "x", 2}, {"Location", "x", 1}, {"Organization", "old", 2}, {"Location", "y", 1}} {
+		v, err := s.Read(ctx, want.typ, want.id)
+		if err != nil || v.VersionID != want.version || string(v.Body) != string(body(want.typ, want.id, want.version)) {
+			t.Errorf("Read(%s/%s) = %+v, %v; want version %d", want.typ, want.id, v, err, want.version)
+		}
+	}
+	for code, want := range map[string]string{"before": "[]", "after": "[old]", "x1": "[]", "x2": "[x]", "lx": "[x]"} {
+		page := mustSearch(t, s, &store.Query{Count: 10, Where: store.TokenMatch{Param: 1, Code: ptr(code)}})
+		if got := fmt.Sprint(ids(page)); got != want {
+			t.Errorf("index rows for %q = %s; want %s", code, got, want)
+		}
+	}
+	err = s.Update(ctx, func(tx store.Tx) error {
+		return tx.PutMany(ctx, []*store.Version{{Type: "Location", ID: "y", VersionID: 1, LastUpdated: t0, Body: []byte(`{}`)}}, []*store.Index{nil})
+	})
+	if !errors.Is(err, store.ErrExists) {
+		t.Errorf("PutMany creating an existing resource error = %v; want ErrExists", err)
 	}
 }
