@@ -194,3 +194,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile("../ig/examples/practitioner-example-washington.json")
+	if err != nil {
+		b.Skip(err)
+	}
+	compact := Marshal(mustParse(b, data))
+	for _, tt := range []struct {
+		name string
+		data []byte
+	}{{"pretty", data}, {"compact", compact}} {
+		b.Run(tt.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tt.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Parse(tt.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func mustParse(b *testing.B, data []byte) any {
+	v, err := Parse(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}

@@ -145,6 +145,31 @@ type parser struct {
 	data []byte
 	pos  int
 	buf  []byte // scratch for strings with escapes
+	// members and items are stacks of an object's members and an array's
+	// items while they are parsed; each finished container is copied out
+	// at its exact size, one allocation instead of repeated growth.
+	members []Member
+	items   []any
+}
+
+// keyCache holds recently seen member names. FHIR documents reuse a small
+// vocabulary ("extension", "url", "valueString", …), so most keys are
+// found here instead of being allocated again. A racy read only misses.
+var keyCache [4096]*string
+
+func internKey(b []byte) string {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	slot := &keyCache[h%uint32(len(keyCache))]
+	if p := *slot; p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	*slot = &s
+	return s
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -208,12 +233,13 @@ func (p *parser) object(depth int) (any, error) {
 		return nil, p.errorf("nesting deeper than %d", MaxDepth)
 	}
 	p.pos++ // {
-	o := &Object{}
+	base := len(p.members)
+	defer func() { p.members = p.members[:base] }()
 	var seen map[string]struct{} // only for large objects, where a linear scan would be quadratic
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
-		return o, nil
+		return &Object{}, nil
 	}
 	for {
 		p.skipSpace()
@@ -221,11 +247,11 @@ func (p *parser) object(depth int) (any, error) {
 			return nil, p.errorf("expected a member name in double quotes")
 		}
 		keyPos := p.pos
-		key, err := p.string()
+		key, err := p.key()
 		if err != nil {
 			return nil, err
 		}
-		if p.isDuplicate(o, &seen, key) {
+		if p.isDuplicate(p.members[base:], &seen, key) {
 			p.pos = keyPos
 			return nil, p.errorf("duplicate member %q", key)
 		}
@@ -239,7 +265,7 @@ func (p *parser) object(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.Members = append(o.Members, Member{Key: key, Value: v})
+		p.members = append(p.members, Member{Key: key, Value: v})
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.errorf("unexpected end of input in object")
@@ -249,22 +275,26 @@ func (p *parser) object(depth int) (any, error) {
 			p.pos++
 		case '}':
 			p.pos++
-			return o, nil
+			return &Object{Members: append([]Member(nil), p.members[base:]...)}, nil
 		default:
 			return nil, p.errorf("expected ',' or '}' in object")
 		}
 	}
 }
 
-func (p *parser) isDuplicate(o *Object, seen *map[string]struct{}, key string) bool {
+func (p *parser) isDuplicate(members []Member, seen *map[string]struct{}, key string) bool {
 	const linearLimit = 16
-	if len(o.Members) < linearLimit {
-		_, dup := o.Get(key)
-		return dup
+	if len(members) < linearLimit {
+		for i := range members {
+			if members[i].Key == key {
+				return true
+			}
+		}
+		return false
 	}
 	if *seen == nil {
 		*seen = make(map[string]struct{}, 2*linearLimit)
-		for _, m := range o.Members {
+		for _, m := range members {
 			(*seen)[m.Key] = struct{}{}
 		}
 	}
@@ -280,11 +310,12 @@ func (p *parser) array(depth int) (any, error) {
 		return nil, p.errorf("nesting deeper than %d", MaxDepth)
 	}
 	p.pos++ // [
-	arr := []any{}
+	base := len(p.items)
+	defer func() { p.items = p.items[:base] }()
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
-		return arr, nil
+		return []any{}, nil
 	}
 	for {
 		p.skipSpace()
@@ -292,7 +323,7 @@ func (p *parser) array(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		arr = append(arr, v)
+		p.items = append(p.items, v)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.errorf("unexpected end of input in array")
@@ -302,7 +333,7 @@ func (p *parser) array(depth int) (any, error) {
 			p.pos++
 		case ']':
 			p.pos++
-			return arr, nil
+			return append([]any(nil), p.items[base:]...), nil
 		default:
 			return nil, p.errorf("expected ',' or ']' in array")
 		}
@@ -347,6 +378,25 @@ func (p *parser) number() (any, error) {
 		}
 	}
 	return Number(d[start:p.pos]), nil
+}
+
+// key parses a member name, interned when it has no escapes.
+func (p *parser) key() (string, error) {
+	start := p.pos + 1
+	for i := start; i < len(p.data); i++ {
+		c := p.data[i]
+		if c == '"' {
+			if !utf8.Valid(p.data[start:i]) {
+				break // let string report it
+			}
+			p.pos = i + 1
+			return internKey(p.data[start:i]), nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+	}
+	return p.string()
 }
 
 // string parses a JSON string starting at the opening quote.

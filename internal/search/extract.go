@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/fhir"
@@ -23,9 +24,11 @@ func (e *Engine) Index(res *fhir.Resource) (*store.Index, error) {
 	if m == nil {
 		return &store.Index{}, nil
 	}
-	x := &extractor{base: e.base, idx: &store.Index{}, seen: map[string]bool{}}
+	x := &extractor{base: e.base, idx: &store.Index{}, seen: map[rowKey]struct{}{}}
+	var nodes []fhirpath.Node
 	for _, p := range e.reg.Params(res.Type) {
-		nodes, err := p.expr.Evaluate(res.Obj)
+		var err error
+		nodes, err = p.expr.EvaluateAppend(nodes[:0], res.Obj)
 		if err != nil {
 			return nil, fmt.Errorf("search parameter %s: %w", p.URL, err)
 		}
@@ -39,15 +42,24 @@ func (e *Engine) Index(res *fhir.Resource) (*store.Index, error) {
 type extractor struct {
 	base string // server base URL, to recognise absolute references to itself
 	idx  *store.Index
-	seen map[string]bool
+	seen map[rowKey]struct{}
 }
 
-// once reports whether a row key is new (rows are deduplicated).
-func (x *extractor) once(key string) bool {
-	if x.seen[key] {
+// rowKey identifies an index row, for deduplication: table, parameter and
+// up to three values.
+type rowKey struct {
+	table   byte
+	param   int64
+	a, b, c string
+	n, m    int64
+}
+
+// once reports whether a row is new (rows are deduplicated).
+func (x *extractor) once(k rowKey) bool {
+	if _, dup := x.seen[k]; dup {
 		return false
 	}
-	x.seen[key] = true
+	x.seen[k] = struct{}{}
 	return true
 }
 
@@ -79,7 +91,7 @@ func (x *extractor) addString(id int64, s string) {
 		return
 	}
 	s = truncate(s, maxIndexedLen)
-	if !x.once(fmt.Sprint("s", id, "\x00", s)) {
+	if !x.once(rowKey{table: 's', param: id, a: s}) {
 		return
 	}
 	x.idx.Strings = append(x.idx.Strings, store.StringValue{Param: id, Norm: truncate(Normalize(s), maxIndexedLen), Exact: s})
@@ -108,7 +120,7 @@ func (x *extractor) addToken(id int64, system, code string) {
 		return
 	}
 	system, code = truncate(system, maxIndexedLen), truncate(code, maxIndexedLen)
-	if !x.once(fmt.Sprint("t", id, "\x00", system, "\x00", code)) {
+	if !x.once(rowKey{table: 't', param: id, a: system, b: code}) {
 		return
 	}
 	x.idx.Tokens = append(x.idx.Tokens, store.TokenValue{Param: id, System: system, Code: code})
@@ -119,7 +131,7 @@ func (x *extractor) tokens(p *Param, n *fhirpath.Node) {
 	case string:
 		x.addToken(p.ID, "", v)
 	case bool:
-		x.addToken(p.ID, "", fmt.Sprint(v))
+		x.addToken(p.ID, "", strconv.FormatBool(v))
 	case jsontree.Number:
 		x.addToken(p.ID, "", string(v))
 	case *jsontree.Object:
@@ -202,14 +214,14 @@ func (x *extractor) addRef(id int64, raw string) {
 	default:
 		return // contained references are not searchable across resources
 	}
-	if !x.once(fmt.Sprint("r", id, "\x00", row.Type, "\x00", row.ID, "\x00", row.URL)) {
+	if !x.once(rowKey{table: 'r', param: id, a: row.Type, b: row.ID, c: row.URL}) {
 		return
 	}
 	x.idx.Refs = append(x.idx.Refs, row)
 }
 
 func (x *extractor) addDate(id int64, lo, hi int64) {
-	if !x.once(fmt.Sprint("d", id, "\x00", lo, "\x00", hi)) {
+	if !x.once(rowKey{table: 'd', param: id, n: lo, m: hi}) {
 		return
 	}
 	x.idx.Dates = append(x.idx.Dates, store.DateValue{Param: id, Lo: lo, Hi: hi})
@@ -254,7 +266,7 @@ func (x *extractor) number(p *Param, n *fhirpath.Node) {
 		return
 	}
 	v, lo, hi, err := NumberRange(string(num))
-	if err != nil || !x.once(fmt.Sprint("n", p.ID, "\x00", num)) {
+	if err != nil || !x.once(rowKey{table: 'n', param: p.ID, a: string(num)}) {
 		return
 	}
 	x.idx.Numbers = append(x.idx.Numbers, store.NumberValue{Param: p.ID, Value: v, Lo: lo, Hi: hi})
@@ -285,14 +297,14 @@ func (x *extractor) quantity(p *Param, n *fhirpath.Node) {
 			code, _ = o.String("unit")
 		}
 	}
-	if !x.once(fmt.Sprint("q", p.ID, "\x00", system, "\x00", code, "\x00", num)) {
+	if !x.once(rowKey{table: 'q', param: p.ID, a: system, b: code, c: string(num)}) {
 		return
 	}
 	x.idx.Quantities = append(x.idx.Quantities, store.QuantityValue{Param: p.ID, System: system, Code: code, Value: v, Lo: lo, Hi: hi})
 }
 
 func (x *extractor) uri(id int64, s string) {
-	if s == "" || !x.once(fmt.Sprint("u", id, "\x00", s)) {
+	if s == "" || !x.once(rowKey{table: 'u', param: id, a: s}) {
 		return
 	}
 	x.idx.URIs = append(x.idx.URIs, store.URIValue{Param: id, URI: truncate(s, maxIndexedLen)})

@@ -62,6 +62,7 @@ func (p *Param) identifierID() int64 { return paramID(p.Base, p.Code+":identifie
 // corrections in corrections.json) and the R4 core ones (package r4).
 type Registry struct {
 	byType map[string]map[string]*Param
+	sorted map[string][]*Param // Params' answer, computed once
 	// Skipped lists parameters that are defined but not supported, with why.
 	Skipped []string
 }
@@ -135,6 +136,7 @@ func NewRegistry() (*Registry, error) {
 			return nil, err
 		}
 	}
+	r.sortParams()
 	return r, nil
 }
 
@@ -248,15 +250,20 @@ func (r *Registry) add(sp spJSON, source string) error {
 // Lookup returns the parameter code of type typ, or nil.
 func (r *Registry) Lookup(typ, code string) *Param { return r.byType[typ][code] }
 
-// Params returns the parameters of typ sorted by code.
-func (r *Registry) Params(typ string) []*Param {
-	m := r.byType[typ]
-	out := make([]*Param, 0, len(m))
-	for _, p := range m {
-		out = append(out, p)
+// Params returns the parameters of typ sorted by code. The slice is
+// shared: callers must not modify it.
+func (r *Registry) Params(typ string) []*Param { return r.sorted[typ] }
+
+func (r *Registry) sortParams() {
+	r.sorted = make(map[string][]*Param, len(r.byType))
+	for typ, m := range r.byType {
+		out := make([]*Param, 0, len(m))
+		for _, p := range m {
+			out = append(out, p)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+		r.sorted[typ] = out
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
-	return out
 }
 
 // Serves reports whether typ is a type the registry has parameters for.

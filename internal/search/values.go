@@ -18,12 +18,20 @@ import (
 // accent-insensitive (FHIR string search), so "Müller" matches "muller".
 // Whitespace runs collapse to one space.
 func Normalize(s string) string {
-	ascii := true
+	ascii, clean := true, true
 	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			ascii, clean = false, false
+		case 'A' <= c && c <= 'Z', c == '\t', c == '\n', c == '\r', c == '\v', c == '\f':
+			clean = false
+		case c == ' ' && (i == 0 || i == len(s)-1 || s[i+1] == ' '):
+			clean = false
 		}
+	}
+	if clean {
+		return s // already folded: nothing to allocate
 	}
 	if !ascii {
 		t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)

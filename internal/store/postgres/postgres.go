@@ -41,6 +41,8 @@ var dialect = &sqlstore.Dialect{
 		UpdateResource:        `UPDATE resources SET version = $1, seq = $2, last_updated = $3, deleted = $4, idx_tables = $5, body = $6 WHERE rid = $7`,
 		ReserveSeqs:           `SELECT nextval('version_seq') FROM generate_series(1, $1)`,
 		ForUpdate:             ` FOR UPDATE`,
+		InsertGroups:          `INSERT INTO param_groups (param, grp) VALUES `,
+		InsertGroupsEnd:       ` ON CONFLICT DO NOTHING`,
 	},
 	Migrations: mustSub(migrations, "migrations"),
 	LockMigrations: func(ctx context.Context, tx *sql.Tx) error {

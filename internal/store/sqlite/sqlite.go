@@ -44,6 +44,7 @@ var dialect = &sqlstore.Dialect{
 		UpdateResource:        `UPDATE resources SET version = ?, seq = ?, last_updated = ?, deleted = ?, idx_tables = ?, body = ? WHERE rid = ?`,
 		ReserveSeqs:           `UPDATE counters SET value = value + ? WHERE name = 'seq' RETURNING value`,
 		SeqRange:              true, // one writer at a time: the range is contiguous and commit-ordered
+		InsertGroups:          `INSERT OR IGNORE INTO param_groups (param, grp) VALUES `,
 	},
 	Migrations: mustSub(migrations, "migrations"),
 	Retryable: func(err error) bool {

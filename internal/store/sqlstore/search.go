@@ -160,7 +160,7 @@ func (b *builder) cond(a string, c store.Cond) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s m WHERE m.rid = %s.rid AND m.param = %s)", tab, a, b.arg(c.Param))
+		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s m WHERE m.rid = %s.rid AND m.%s)", tab, a, b.groups(c.Param))
 		if c.Missing {
 			return "NOT " + exists, nil
 		}
@@ -192,9 +192,15 @@ func (b *builder) join(a string, cs []store.Cond, sep, empty string) (string, er
 }
 
 // in restricts alias a to resources having an index row in table for param
-// satisfying inner. The semi-join lets the planner drive from the index.
+// satisfying inner. The semi-join lets the planner drive from the index:
+// for each group containing param, a range of (grp, value…).
 func (b *builder) in(a, table string, param int64, inner string) string {
-	return fmt.Sprintf("%s.rid IN (SELECT rid FROM %s WHERE param = %s AND %s)", a, table, b.arg(param), inner)
+	return fmt.Sprintf("%s.rid IN (SELECT rid FROM %s WHERE %s AND %s)", a, table, b.groups(param), inner)
+}
+
+// groups is the condition that a row's group contains param.
+func (b *builder) groups(param int64) string {
+	return "grp IN (SELECT grp FROM param_groups WHERE param = " + b.arg(param) + ")"
 }
 
 func (b *builder) tokenCond(a string, c store.TokenMatch) string {
@@ -347,8 +353,8 @@ func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM idx_ref %s JOIN resources %s ON %s.type = %s.type AND %s.id = %s.id WHERE %s.param = %s AND %s)",
-		a, s, s, t, t, s, t, s, s, b.arg(c.Param), where), nil
+	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM idx_ref %s JOIN resources %s ON %s.type = %s.type AND %s.id = %s.id WHERE %s.%s AND %s)",
+		a, s, s, t, t, s, t, s, s, b.groups(c.Param), where), nil
 }
 
 func (b *builder) hasCond(a string, c store.Has) (string, error) {
@@ -358,8 +364,8 @@ func (b *builder) hasCond(a string, c store.Has) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s.id IN (SELECT %s.id FROM idx_ref %s JOIN resources %s ON %s.rid = %s.rid WHERE %s.param = %s AND %s.type = %s.type AND %s)",
-		a, s, s, src, src, s, s, b.arg(c.Param), s, a, where), nil
+	return fmt.Sprintf("%s.id IN (SELECT %s.id FROM idx_ref %s JOIN resources %s ON %s.rid = %s.rid WHERE %s.%s AND %s.type = %s.type AND %s)",
+		a, s, s, src, src, s, s, b.groups(c.Param), s, a, where), nil
 }
 
 // nearCond prefilters with a bounding box (index range on lat) and then

@@ -81,6 +81,9 @@ type Statements struct {
 	// last of a contiguous range of n.
 	ReserveSeqs string
 	SeqRange    bool
+	// InsertGroups and InsertGroupsEnd surround the VALUES of an insert
+	// into param_groups that ignores rows already there.
+	InsertGroups, InsertGroupsEnd string
 	// ForUpdate is appended to a SELECT of current rows in a write
 	// transaction to lock them ("" where the transaction holds the whole
 	// database already).
@@ -104,6 +107,7 @@ type DB struct {
 	readHistory *sql.Stmt
 
 	insertCache sync.Map // multi-row INSERT texts by table and row count
+	groups      sync.Map // parameter groups known to be in param_groups
 }
 
 var _ store.Store = (*DB)(nil)
@@ -269,6 +273,7 @@ func (db *DB) updateOnce(ctx context.Context, fn func(store.Tx) error) (err erro
 	if err = sqlTx.Commit(); err != nil {
 		return db.classify(fmt.Errorf("commit: %w", err))
 	}
+	tx.committed()
 	return nil
 }
 
@@ -296,6 +301,11 @@ type tx struct {
 	// known caches current rows read or written in this transaction, so a
 	// write need not read its row again.
 	known map[store.Key]*current
+	// newGroups are parameter groups to register before the index rows
+	// that use them; registered lists those registered, to remember once
+	// the transaction commits.
+	newGroups  map[int64][]int64
+	registered []int64
 }
 
 var _ store.Tx = (*tx)(nil)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -271,5 +272,45 @@ func testSearchInTransaction(t *testing.T, newDB NewDB) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testSharedValues: one value under several parameters of a resource is
+// stored once (factorized) but found under each parameter, and only there.
+// A parameter group first written by a rolled-back transaction still works
+// afterwards.
+func testSharedValues(t *testing.T, newDB NewDB) {
+	s := openOne(t, newDB)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		v := &store.Version{Type: "Organization", ID: "gone", VersionID: 1, LastUpdated: t0, Body: []byte(`{}`)}
+		if err := tx.Put(ctx, v, &store.Index{Strings: []store.StringValue{{Param: pName, Norm: "boston", Exact: "Boston"}, {Param: pCity, Norm: "boston", Exact: "Boston"}}}); err != nil {
+			return err
+		}
+		if page, err := tx.Search(ctx, &store.Query{Count: 5, Where: store.StringMatch{Param: pCity, Mode: store.StringPrefix, Value: "bos"}}); err != nil || len(page.Versions) != 1 {
+			return fmt.Errorf("search in the transaction = %v, %v", page, err)
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	put(t, s, "Organization", "o1", t0, &store.Index{Strings: []store.StringValue{
+		{Param: pName, Norm: "boston", Exact: "Boston"}, {Param: pCity, Norm: "boston", Exact: "Boston"}, {Param: pName, Norm: "general", Exact: "General"}}})
+	put(t, s, "Organization", "o2", t0, &store.Index{Strings: []store.StringValue{{Param: pName, Norm: "boston", Exact: "Boston"}}})
+	put(t, s, "Organization", "o3", t0, &store.Index{Strings: []store.StringValue{{Param: pCity, Norm: "boston", Exact: "Boston"}}})
+	for _, tt := range []struct {
+		param int64
+		want  string
+	}{{pName, "[o1 o2]"}, {pCity, "[o1 o3]"}, {pURI, "[]"}} {
+		page := mustSearch(t, s, &store.Query{Count: 10, Where: store.StringMatch{Param: tt.param, Mode: store.StringPrefix, Value: "bos"}})
+		if got := fmt.Sprint(ids(page)); got != tt.want {
+			t.Errorf("param %d = %s; want %s", tt.param, got, tt.want)
+		}
+	}
+	page := mustSearch(t, s, &store.Query{Count: 10, Where: store.Missing{Param: pCity, Table: store.TableString, Missing: true}})
+	if got := fmt.Sprint(ids(page)); got != "[o2]" {
+		t.Errorf("city:missing=true = %s; want [o2]", got)
 	}
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"TwoHandles", testTwoHandles},
 		{"BulkLoad", testBulkLoad},
 		{"PutMany", testPutMany},
+		{"SharedValues", testSharedValues},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })

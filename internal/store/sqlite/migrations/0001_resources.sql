@@ -40,39 +40,48 @@ CREATE TABLE resource_history (
 CREATE INDEX resource_history_seq ON resource_history (seq);
 CREATE INDEX resource_history_type_seq ON resource_history (type, seq);
 
+-- Parameter groups: index rows are factorized, one row per distinct value
+-- of a resource, tagged with the group (set) of parameters having it; this
+-- maps each parameter to its groups (see sqlstore/index.go).
+CREATE TABLE param_groups (
+    param INTEGER NOT NULL,
+    grp   INTEGER NOT NULL,
+    PRIMARY KEY (param, grp)
+) WITHOUT ROWID;
+
 -- Search index rows of current versions. Each table is clustered on
--- (rid, param, value…) (WITHOUT ROWID): deletes and :missing read its
--- primary key, and its one secondary index, on (param, value…), ends with
+-- (rid, grp, value…) (WITHOUT ROWID): deletes and :missing read its
+-- primary key, and its one secondary index, on (grp, value…), ends with
 -- the primary key's columns, so lookups are index-only. One secondary index
 -- per table keeps bulk loads fast.
-CREATE TABLE idx_string (rid INTEGER NOT NULL, param INTEGER NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL,
-    PRIMARY KEY (rid, param, exact)) WITHOUT ROWID;
-CREATE INDEX idx_string_norm ON idx_string (param, norm);
+CREATE TABLE idx_string (rid INTEGER NOT NULL, grp INTEGER NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL,
+    PRIMARY KEY (rid, grp, exact)) WITHOUT ROWID;
+CREATE INDEX idx_string_norm ON idx_string (grp, norm);
 
-CREATE TABLE idx_token (rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
-    PRIMARY KEY (rid, param, system, code)) WITHOUT ROWID;
-CREATE INDEX idx_token_code ON idx_token (param, code, system);
+CREATE TABLE idx_token (rid INTEGER NOT NULL, grp INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
+    PRIMARY KEY (rid, grp, system, code)) WITHOUT ROWID;
+CREATE INDEX idx_token_code ON idx_token (grp, code, system);
 
-CREATE TABLE idx_ref (rid INTEGER NOT NULL, param INTEGER NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL,
-    PRIMARY KEY (rid, param, type, id, url)) WITHOUT ROWID;
-CREATE INDEX idx_ref_target ON idx_ref (param, id, type);
+CREATE TABLE idx_ref (rid INTEGER NOT NULL, grp INTEGER NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL,
+    PRIMARY KEY (rid, grp, type, id, url)) WITHOUT ROWID;
+CREATE INDEX idx_ref_target ON idx_ref (grp, id, type);
 
-CREATE TABLE idx_date (rid INTEGER NOT NULL, param INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
-    PRIMARY KEY (rid, param, lo, hi)) WITHOUT ROWID;
-CREATE INDEX idx_date_lo ON idx_date (param, lo, hi);
+CREATE TABLE idx_date (rid INTEGER NOT NULL, grp INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+    PRIMARY KEY (rid, grp, lo, hi)) WITHOUT ROWID;
+CREATE INDEX idx_date_lo ON idx_date (grp, lo, hi);
 
-CREATE TABLE idx_number (rid INTEGER NOT NULL, param INTEGER NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
-    PRIMARY KEY (rid, param, value, lo, hi)) WITHOUT ROWID;
-CREATE INDEX idx_number_value ON idx_number (param, value);
+CREATE TABLE idx_number (rid INTEGER NOT NULL, grp INTEGER NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
+    PRIMARY KEY (rid, grp, value, lo, hi)) WITHOUT ROWID;
+CREATE INDEX idx_number_value ON idx_number (grp, value);
 
-CREATE TABLE idx_quantity (rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
-    PRIMARY KEY (rid, param, system, code, value, lo, hi)) WITHOUT ROWID;
-CREATE INDEX idx_quantity_value ON idx_quantity (param, value);
+CREATE TABLE idx_quantity (rid INTEGER NOT NULL, grp INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
+    PRIMARY KEY (rid, grp, system, code, value, lo, hi)) WITHOUT ROWID;
+CREATE INDEX idx_quantity_value ON idx_quantity (grp, value);
 
-CREATE TABLE idx_uri (rid INTEGER NOT NULL, param INTEGER NOT NULL, uri TEXT NOT NULL,
-    PRIMARY KEY (rid, param, uri)) WITHOUT ROWID;
-CREATE INDEX idx_uri_uri ON idx_uri (param, uri);
+CREATE TABLE idx_uri (rid INTEGER NOT NULL, grp INTEGER NOT NULL, uri TEXT NOT NULL,
+    PRIMARY KEY (rid, grp, uri)) WITHOUT ROWID;
+CREATE INDEX idx_uri_uri ON idx_uri (grp, uri);
 
-CREATE TABLE idx_coord (rid INTEGER NOT NULL, param INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
-    PRIMARY KEY (rid, param, lat, lon)) WITHOUT ROWID;
-CREATE INDEX idx_coord_lat ON idx_coord (param, lat, lon);
+CREATE TABLE idx_coord (rid INTEGER NOT NULL, grp INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
+    PRIMARY KEY (rid, grp, lat, lon)) WITHOUT ROWID;
+CREATE INDEX idx_coord_lat ON idx_coord (grp, lat, lon);
