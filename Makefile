@@ -1,7 +1,6 @@
 # vhdir — run `make help` for the targets.
 GO        ?= go
 FUZZTIME  ?= 10s
-BENCHTIME ?= 1x
 
 .PHONY: help build run test race fuzz bench lint verify check ig-sync
 
@@ -33,9 +32,10 @@ fuzz:
 	  done; \
 	done
 
-## bench: the performance benchmarks (see BENCHMARKS.md)
+## bench: the performance benchmarks, one run each (see BENCHMARKS.md)
 bench:
-	$(GO) test -run XXX -bench . -benchtime $(BENCHTIME) -timeout 60m ./internal/rest/ ./internal/load/
+	$(GO) test -run XXX -bench BenchmarkReadByID -benchtime 30000x ./internal/rest/
+	$(GO) test -run XXX -bench BenchmarkLoad -benchtime 1x -timeout 60m ./internal/load/
 
 ## lint: gofmt, go vet and staticcheck must be silent
 lint:
