@@ -44,6 +44,11 @@ type Directory struct {
 	// IDs makes server-assigned ids; nil means time-ordered UUIDs
 	// (version 7), which keep index inserts local.
 	IDs func() string
+	// Validate, when set, checks every resource before it is written, on
+	// every path (REST, Bundles, loads), after the structural validation
+	// that parsing did: the place for profile validation against the VhDir
+	// StructureDefinitions. Its errors should be *fhir.Error with status 422.
+	Validate func(res *fhir.Resource) error
 }
 
 // Action says what a write did.
@@ -127,6 +132,13 @@ func (w *Writer) Now() time.Time { return w.now }
 
 // Changes lists the writes so far.
 func (w *Writer) Changes() []*Change { return w.changes }
+
+func (d *Directory) validate(res *fhir.Resource) error {
+	if d.Validate == nil {
+		return nil
+	}
+	return d.Validate(res)
+}
 
 // NewID returns a fresh server-assigned id.
 func (d *Directory) NewID() string {
@@ -213,6 +225,9 @@ func (w *Writer) PutAll(ctx context.Context, items []Item) ([]*Change, error) {
 					continue
 				}
 			}
+		}
+		if err := w.d.validate(res); err != nil {
+			return nil, err
 		}
 		fhir.SetMeta(res.Obj, id, version, w.now)
 		res.ID = id
@@ -372,6 +387,9 @@ func (w *Writer) put(ctx context.Context, res *fhir.Resource, id string, cur *st
 				return w.record(&Change{Action: Unchanged, Type: res.Type, ID: id, Version: cur}), nil
 			}
 		}
+	}
+	if err := w.d.validate(res); err != nil {
+		return nil, err
 	}
 	fhir.SetMeta(res.Obj, id, version, w.now)
 	res.ID = id
