@@ -46,7 +46,7 @@ func TestPutAllVersionsInOrder(t *testing.T) {
 		{Res: resource(t, `{"resourceType":"Organization","id":"a","active":true}`)},
 		{Res: resource(t, `{"resourceType":"Organization","id":"a","active":false}`)},
 		{Res: resource(t, `{"resourceType":"Organization","id":"a","active":false}`)}, // identical to the previous
-		{Res: resource(t, `{"resourceType":"Organization","active":true}`)},          // no id: one is assigned
+		{Res: resource(t, `{"resourceType":"Organization","active":true}`)},           // no id: one is assigned
 	}
 	changes, err := d.Write(ctx, func(w *directory.Writer) error {
 		_, err := w.PutAll(ctx, items)
