@@ -2,6 +2,8 @@ package rest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/store"
 )
 
 func (s *Server) parseSearchType(r *http.Request) (*Request, error) {
@@ -66,6 +69,9 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	page, err := s.cfg.Store.Search(ctx, plan.Query)
+	if errors.Is(err, store.ErrBadCursor) {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_page belongs to a search with other sort keys").Wrap(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +96,18 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 		m.Set("mode", "match")
 		e.Set("search", m)
 		b.Entry(e)
+	}
+	for _, v := range page.Included {
+		e := &jsontree.Object{}
+		e.Set("fullUrl", s.fullURL(v.Type, v.ID))
+		e.Set("resource", jsontree.Raw(v.Body))
+		m := &jsontree.Object{}
+		m.Set("mode", "include")
+		e.Set("search", m)
+		b.Entry(e)
+	}
+	if page.IncludedTruncated {
+		plan.Ignored = append(plan.Ignored, fmt.Sprintf("includes stopped at %d resources for this page; ask for smaller pages (_count)", plan.Query.MaxIncluded))
 	}
 	if len(plan.Ignored) > 0 {
 		var issues []fhir.Issue

@@ -2,7 +2,7 @@ package search
 
 import (
 	"encoding/base64"
-	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,10 +15,11 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// Page sizes (_count).
+// Page sizes (_count), and the most resources includes add to a page.
 const (
 	DefaultCount = 50
 	MaxCount     = 1000
+	MaxIncluded  = 1000
 )
 
 // Plan is a compiled search request.
@@ -40,7 +41,7 @@ type Options struct {
 // Compile compiles a search over types (one for a type search, the _type
 // list or all served types for a system search) from its HTTP parameters.
 func (e *Engine) Compile(types []string, params url.Values, opt Options) (*Plan, error) {
-	plan := &Plan{Query: &store.Query{Types: types, Count: DefaultCount}, Applied: url.Values{}}
+	plan := &Plan{Query: &store.Query{Types: types, Count: DefaultCount, MaxIncluded: MaxIncluded}, Applied: url.Values{}}
 	filters := url.Values{}
 	firstPage := true
 	for _, k := range sortedKeys(params) {
@@ -58,9 +59,17 @@ func (e *Engine) Compile(types []string, params url.Values, opt Options) (*Plan,
 			}
 			firstPage = false
 			continue // not part of the self link
-		case "_format", "_pretty", "_type":
+		case "_format", "_pretty", "_type", "_elements":
 			continue // handled by the caller
-		case "_sort", "_include", "_revinclude", "_summary", "_elements", "_contained", "_containedType":
+		case "_summary":
+			if last == "count" {
+				plan.Query.Count, plan.Query.Total = 0, store.TotalAccurate
+			}
+		case "_sort":
+			err = e.sort(plan, types, last, params)
+		case "_include", "_include:iterate", "_include:recurse", "_revinclude", "_revinclude:iterate", "_revinclude:recurse":
+			err = e.include(plan, types, k, vs)
+		case "_contained", "_containedType":
 			err = fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "search result parameter %s is not supported", k)
 		default:
 			filters[k] = vs
@@ -75,7 +84,7 @@ func (e *Engine) Compile(types []string, params url.Values, opt Options) (*Plan,
 		}
 		plan.Applied[k] = vs
 	}
-	if plan.Query.Total == store.TotalNone && firstPage && params.Get("_total") == "" {
+	if plan.Query.Total == store.TotalNone && firstPage && params.Get("_total") == "" && params.Get("_summary") != "count" {
 		// Without _total, count on the first page only: later pages reuse it.
 		plan.Query.Total = store.TotalAccurate
 	}
@@ -176,21 +185,73 @@ func sortedKeys(v url.Values) []string {
 	return keys
 }
 
-// EncodeCursor makes the opaque _page token of a search page.
+// EncodeCursor makes the opaque _page token of a search page: the row id
+// and the sort key values of the page's last match, as tagged JSON.
 func EncodeCursor(c *store.Cursor) string {
-	buf := binary.AppendVarint([]byte{'s'}, c.RowID)
-	return base64.RawURLEncoding.EncodeToString(buf)
+	keys := make([]any, len(c.Keys))
+	for i, k := range c.Keys {
+		switch x := k.(type) {
+		case string:
+			keys[i] = map[string]any{"s": x}
+		case int64:
+			keys[i] = map[string]any{"i": strconv.FormatInt(x, 10)}
+		case float64:
+			keys[i] = map[string]any{"f": x}
+		default:
+			keys[i] = nil
+		}
+	}
+	data, _ := json.Marshal(map[string]any{"r": c.RowID, "k": keys})
+	return base64.RawURLEncoding.EncodeToString(data)
 }
 
 // DecodeCursor reads a _page token.
 func DecodeCursor(s string) (*store.Cursor, error) {
-	buf, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil && len(buf) > 1 && buf[0] == 's' {
-		if n, k := binary.Varint(buf[1:]); k == len(buf)-1 && n > 0 {
-			return &store.Cursor{RowID: n}, nil
-		}
+	bad := fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_page %q is not a page token this server issued", s)
+	data, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad
 	}
-	return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_page %q is not a page token this server issued", s)
+	var raw struct {
+		R int64                        `json:"r"`
+		K []map[string]json.RawMessage `json:"k"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil || raw.R <= 0 {
+		return nil, bad
+	}
+	c := &store.Cursor{RowID: raw.R}
+	for _, k := range raw.K {
+		v, err := cursorKey(k)
+		if err != nil {
+			return nil, bad
+		}
+		c.Keys = append(c.Keys, v)
+	}
+	return c, nil
+}
+
+func cursorKey(k map[string]json.RawMessage) (any, error) {
+	if k == nil {
+		return nil, nil
+	}
+	if raw, ok := k["s"]; ok {
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	}
+	if raw, ok := k["i"]; ok {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, err
+		}
+		return strconv.ParseInt(s, 10, 64)
+	}
+	if raw, ok := k["f"]; ok {
+		var f float64
+		err := json.Unmarshal(raw, &f)
+		return f, err
+	}
+	return nil, errors.New("unknown cursor key")
 }
 
 // String describes a plan for logs.

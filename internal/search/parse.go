@@ -205,11 +205,46 @@ func (e *Engine) refTerm(p *Param, key, modifier, value string) (store.Cond, err
 	switch {
 	case modifier == "identifier":
 		return orOf(key, value, true, func(v []string) (store.Cond, error) { return tokenMatch(p.identifierID(), key, v) })
+	case modifier == "above" || modifier == "below":
+		return orOf(key, value, false, func(v []string) (store.Cond, error) { return e.hierarchy(p, key, modifier == "below", v[0]) })
 	case modifier == "" || e.reg.Serves(modifier) || slices.Contains(p.Targets, modifier):
 		return orOf(key, value, false, func(v []string) (store.Cond, error) { return e.refMatch(p, key, modifier, v[0]) })
 	default:
 		return nil, badParam(key, "modifier :%s is not supported on reference parameters", modifier)
 	}
+}
+
+// hierarchy compiles reference:below / :above: a reference to the resource
+// or to its descendants / ancestors along its type's partof parameter.
+// Only the parameters whose SearchParameter declares the modifier accept
+// it, and only targets that have a hierarchy (Organization, Location).
+func (e *Engine) hierarchy(p *Param, key string, below bool, v string) (store.Cond, error) {
+	mod := "above"
+	if below {
+		mod = "below"
+	}
+	if !slices.Contains(p.Modifiers, mod) {
+		return nil, badParam(key, "modifier :%s is not defined for %s", mod, p.Code)
+	}
+	m, err := e.refMatch(p, key, "", v)
+	if err != nil {
+		return nil, err
+	}
+	ref, ok := m.(store.RefMatch)
+	if !ok || ref.URL != "" {
+		return nil, badParam(key, ":%s takes a local reference (Type/id)", mod)
+	}
+	if ref.Type == "" {
+		if len(p.Targets) != 1 {
+			return nil, badParam(key, ":%s needs Type/id here: %s refers to %s", mod, p.Code, strings.Join(p.Targets, ", "))
+		}
+		ref.Type = p.Targets[0]
+	}
+	partof := e.reg.Lookup(ref.Type, "partof")
+	if partof == nil || partof.Type != TypeReference || !slices.Contains(partof.Targets, ref.Type) {
+		return nil, badParam(key, ":%s needs a hierarchy; %s has no partof parameter", mod, ref.Type)
+	}
+	return store.Hierarchy{Param: p.ID, Type: ref.Type, ID: ref.ID, PartOf: partof.ID, Below: below}, nil
 }
 
 func (e *Engine) refMatch(p *Param, key, typeModifier, v string) (store.Cond, error) {

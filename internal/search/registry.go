@@ -36,7 +36,7 @@ type Param struct {
 	Type        ParamType
 	URL         string // the SearchParameter's canonical URL
 	Expression  string
-	Targets     []string // reference targets
+	Targets     []string // reference targets; empty: any type
 	Modifiers   []string
 	Chains      []string
 	Comparators []string
@@ -237,9 +237,13 @@ func (r *Registry) add(sp spJSON, source string) error {
 			if common {
 				idBase = "Resource"
 			}
+			targets := sp.Target
+			if slices.Contains(targets, "Resource") {
+				targets = nil // any type
+			}
 			m[sp.Code] = &Param{
 				Code: sp.Code, Base: t, Type: ParamType(sp.Type), URL: sp.URL, Expression: sp.Expression,
-				Targets: sp.Target, Modifiers: sp.Modifier, Chains: sp.Chain, Comparators: sp.Comparator,
+				Targets: targets, Modifiers: sp.Modifier, Chains: sp.Chain, Comparators: sp.Comparator,
 				ID: paramID(idBase, sp.Code), Source: source, common: common, expr: expr,
 			}
 		}

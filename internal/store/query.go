@@ -19,6 +19,31 @@ type Query struct {
 	After *Cursor
 	// Total asks for the number of matches.
 	Total TotalMode
+	// Includes add resources related to the page's matches (_include,
+	// _revinclude), applied in order; see Include.
+	Includes []Include
+	// MaxIncluded bounds the resources Includes may add to one page (0:
+	// no bound).
+	MaxIncluded int
+}
+
+// Include adds resources related to a page's matches.
+//
+// Forward (_include=Source:param[:Target]): the resources that reference
+// parameter Param of the matches of type Source points to, of one of Targets
+// (empty: any type).
+//
+// Reverse (_revinclude=Source:param): the resources of type Source whose
+// reference parameter Param points to one of the matches.
+//
+// With Iterate the include is applied again to what includes added, until
+// nothing new comes (at most a few rounds).
+type Include struct {
+	Reverse bool
+	Source  string
+	Param   int64
+	Targets []string
+	Iterate bool
 }
 
 // TotalMode says whether to count matches.
@@ -30,11 +55,15 @@ const (
 	TotalAccurate
 )
 
-// SortKey orders by one search parameter (or a built-in key).
+// SortKey orders by one search parameter (or a built-in key). A resource
+// with several values sorts by its lowest (ascending) or highest
+// (descending); one without any sorts last.
 type SortKey struct {
 	Param int64
 	Kind  SortKind
 	Desc  bool
+	// Near is the point distances are measured from (SortNear).
+	Near *Near
 }
 
 // SortKind says which index table a sort key reads.
@@ -51,6 +80,7 @@ const (
 	SortQuantity
 	SortURI
 	SortRef
+	SortNear // distance from a point, on coordinate rows
 )
 
 // Cursor is the position after the last match of a page. Keys holds the sort
@@ -65,6 +95,10 @@ type SearchPage struct {
 	Versions []*Version
 	// Next continues after this page; nil on the last page.
 	Next *Cursor
+	// Included holds what Includes added (no duplicates, none of the
+	// matches), and IncludedTruncated says MaxIncluded cut it short.
+	Included          []*Version
+	IncludedTruncated bool
 	// Total is the number of matches when asked for, else -1.
 	Total int64
 }
@@ -185,6 +219,18 @@ type Chain struct {
 	Where Cond
 }
 
+// Hierarchy holds when reference Param points to resource Type/ID or,
+// following the hierarchy reference PartOf of resources of Type (for
+// example Organization.partof), to one of its descendants (Below) or
+// ancestors (Above, that is !Below).
+type Hierarchy struct {
+	Param  int64
+	Type   string
+	ID     string
+	PartOf int64
+	Below  bool
+}
+
 // Has holds when some resource of Type whose reference Param points to this
 // resource satisfies Where (reverse chaining: _has:PractitionerRole:practitioner:…).
 type Has struct {
@@ -239,3 +285,4 @@ func (Near) cond()        {}
 func (Missing) cond()     {}
 func (Chain) cond()       {}
 func (Has) cond()         {}
+func (Hierarchy) cond()   {}

@@ -16,6 +16,8 @@ var (
 	ErrVersionConflict = errors.New("version conflict")
 	// ErrExists: a create found a resource with that type and id.
 	ErrExists = errors.New("already exists")
+	// ErrBadCursor: a page cursor does not fit the query it is used with.
+	ErrBadCursor = errors.New("cursor does not fit the query")
 	// ErrRetry: the transaction lost a race with a concurrent one and may be
 	// run again from the start. Update retries it itself a few times.
 	ErrRetry = errors.New("transaction conflict, retry")

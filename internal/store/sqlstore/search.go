@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -38,57 +37,6 @@ type dbQuerier interface {
 // maxStringUpper closes a prefix range: every string that starts with p
 // sorts below p+maxStringUpper in byte (C collation) order.
 const maxStringUpper = "\U0010FFFF"
-
-func search(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) (*store.SearchPage, error) {
-	b := &builder{d: d}
-	where, err := b.baseWhere("r", sq.Types, sq.Where)
-	if err != nil {
-		return nil, err
-	}
-	page := &store.SearchPage{Total: -1}
-	if sq.Total == store.TotalAccurate {
-		var n int64
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM resources r WHERE "+where, b.args...).Scan(&n); err != nil {
-			return nil, fmt.Errorf("search count: %w", err)
-		}
-		page.Total = n
-	}
-	if sq.Count <= 0 {
-		return page, nil
-	}
-	if len(sq.Sort) > 0 {
-		return nil, fmt.Errorf("search: sorting by parameters is not implemented")
-	}
-	if sq.After != nil {
-		where += " AND r.rid > " + b.arg(sq.After.RowID)
-	}
-	text := fmt.Sprintf("SELECT r.rid, r.type, r.id, r.version, r.seq, r.last_updated, r.body FROM resources r WHERE %s ORDER BY r.rid LIMIT %s",
-		where, b.arg(sq.Count+1))
-	rows, err := q.QueryContext(ctx, text, b.args...)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
-	defer rows.Close()
-	var lastRID []int64
-	for rows.Next() {
-		v := &store.Version{}
-		var rid, lu int64
-		if err := rows.Scan(&rid, &v.Type, &v.ID, &v.VersionID, &v.Seq, &lu, &v.Body); err != nil {
-			return nil, fmt.Errorf("search: %w", err)
-		}
-		v.LastUpdated = time.UnixMicro(lu).UTC()
-		page.Versions = append(page.Versions, v)
-		lastRID = append(lastRID, rid)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
-	if len(page.Versions) > sq.Count {
-		page.Versions = page.Versions[:sq.Count]
-		page.Next = &store.Cursor{RowID: lastRID[sq.Count-1]}
-	}
-	return page, nil
-}
 
 // baseWhere is the condition on resources aliased a: live, of the types,
 // matching cond.
@@ -171,6 +119,8 @@ func (b *builder) cond(a string, c store.Cond) (string, error) {
 		return b.hasCond(a, c)
 	case store.Near:
 		return b.nearCond(a, c), nil
+	case store.Hierarchy:
+		return b.hierarchyCond(a, c), nil
 	default:
 		return "", fmt.Errorf("search: unsupported condition %T", c)
 	}
@@ -371,19 +321,39 @@ func (b *builder) hasCond(a string, c store.Has) (string, error) {
 // nearCond prefilters with a bounding box (index range on lat) and then
 // applies the haversine distance.
 func (b *builder) nearCond(a string, c store.Near) string {
-	const earthKm = 6371.0088
-	dLat := c.RadiusKm / earthKm * 180 / math.Pi
-	cosLat := math.Cos(c.Lat * math.Pi / 180)
-	dLon := 180.0
-	if cosLat > 1e-9 {
-		dLon = math.Min(180, dLat/cosLat)
+	dLat, dLon := box(c.Lat, c.Lon, c.RadiusKm)
+	inner := fmt.Sprintf("lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s AND %s <= %s",
+		b.arg(c.Lat-dLat), b.arg(c.Lat+dLat), b.arg(c.Lon-dLon), b.arg(c.Lon+dLon), b.haversine(c.Lat, c.Lon), b.arg(c.RadiusKm))
+	return b.in(a, "idx_coord", c.Param, inner)
+}
+
+// hierarchyCond matches references to a resource or to its descendants
+// (below) or ancestors (above) along the PartOf reference of its type,
+// walked with a recursive query (at most maxDepth levels: hierarchies are
+// shallow, and the bound stops cycles).
+func (b *builder) hierarchyCond(a string, c store.Hierarchy) string {
+	const maxDepth = 32
+	var step string
+	if c.Below {
+		// children: resources whose partof points at a tree member
+		step = fmt.Sprintf("SELECT r2.type, r2.id, t.depth + 1 FROM tree t JOIN idx_ref x2 ON x2.type = t.type AND x2.id = t.id AND x2.%s JOIN resources r2 ON r2.rid = x2.rid AND r2.type = t.type AND r2.deleted = false WHERE t.depth < %d",
+			b.groups(c.PartOf), maxDepth)
+	} else {
+		// parents: what a tree member's partof points at
+		step = fmt.Sprintf("SELECT x2.type, x2.id, t.depth + 1 FROM tree t JOIN resources r2 ON r2.type = t.type AND r2.id = t.id AND r2.deleted = false JOIN idx_ref x2 ON x2.rid = r2.rid AND x2.%s WHERE t.depth < %d",
+			b.groups(c.PartOf), maxDepth)
 	}
-	box := fmt.Sprintf("lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s",
-		b.arg(c.Lat-dLat), b.arg(c.Lat+dLat), b.arg(c.Lon-dLon), b.arg(c.Lon+dLon))
-	// Haversine in SQL with the math functions both databases provide.
-	hav := fmt.Sprintf("2 * %v * asin(sqrt(power(sin(radians(lat - %s) / 2), 2) + cos(radians(%s)) * cos(radians(lat)) * power(sin(radians(lon - %s) / 2), 2))) <= %s",
-		earthKm, b.arg(c.Lat), b.arg(c.Lat), b.arg(c.Lon), b.arg(c.RadiusKm))
-	return b.in(a, "idx_coord", c.Param, box+" AND "+hav)
+	tree := fmt.Sprintf("WITH RECURSIVE tree(type, id, depth) AS (SELECT %s, %s, 0 UNION %s) SELECT type, id FROM tree",
+		b.castText(b.arg(c.Type)), b.castText(b.arg(c.ID)), step)
+	return b.in(a, "idx_ref", c.Param, "(type, id) IN ("+tree+")")
+}
+
+// castText types a bound argument as text where the dialect needs it.
+func (b *builder) castText(ph string) string {
+	if b.d.TextParam == "" {
+		return ph
+	}
+	return fmt.Sprintf(b.d.TextParam, ph)
 }
 
 func tableName(t store.Table) (string, error) {

@@ -59,6 +59,9 @@ type Dialect struct {
 	UniqueViolation func(err error) bool
 	// MaxParams is the most bind parameters one statement may carry.
 	MaxParams int
+	// TextParam, when set, is a format that types a bare parameter as
+	// text where the database cannot infer it (in a SELECT list).
+	TextParam string
 }
 
 // Statements are the fixed statements of a dialect. Column lists are part

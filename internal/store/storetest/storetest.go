@@ -46,6 +46,10 @@ func Run(t *testing.T, newDB NewDB) {
 		{"BulkLoad", testBulkLoad},
 		{"PutMany", testPutMany},
 		{"SharedValues", testSharedValues},
+		{"SortAndPaging", testSortAndPaging},
+		{"Includes", testIncludes},
+		{"Hierarchy", testHierarchy},
+		{"NearSort", testNearSort},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })

@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// maxIncludeRounds bounds :iterate.
+const maxIncludeRounds = 4
+
+// includes adds the page's _include and _revinclude resources: one query
+// per include and round, over all the page's matches at once (never one
+// per match).
+func includes(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query, matches []pageRow, page *store.SearchPage) error {
+	seen := make(map[store.Key]bool, len(matches))
+	for _, m := range matches {
+		seen[store.Key{Type: m.v.Type, ID: m.v.ID}] = true
+	}
+	frontier := matches
+	for round := 0; round < maxIncludeRounds && len(frontier) > 0; round++ {
+		var added []pageRow
+		for _, inc := range sq.Includes {
+			if round > 0 && !inc.Iterate {
+				continue
+			}
+			rows, err := includeOnce(ctx, d, q, inc, frontier)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				k := store.Key{Type: r.v.Type, ID: r.v.ID}
+				if seen[k] {
+					continue
+				}
+				if sq.MaxIncluded > 0 && len(page.Included) >= sq.MaxIncluded {
+					page.IncludedTruncated = true
+					return nil
+				}
+				seen[k] = true
+				page.Included = append(page.Included, r.v)
+				added = append(added, r)
+			}
+		}
+		frontier = added
+	}
+	return nil
+}
+
+// includeOnce applies one include to a set of resources.
+func includeOnce(ctx context.Context, d *Dialect, q dbQuerier, inc store.Include, from []pageRow) ([]pageRow, error) {
+	b := &builder{d: d}
+	var where string
+	if inc.Reverse {
+		var keys []string
+		for _, m := range from {
+			keys = append(keys, fmt.Sprintf("(%s, %s)", b.castText(b.arg(m.v.Type)), b.castText(b.arg(m.v.ID))))
+		}
+		where = fmt.Sprintf("r.deleted = false AND r.type = %s AND r.rid IN (SELECT x.rid FROM idx_ref x WHERE x.%s AND (x.type, x.id) IN (VALUES %s))",
+			b.arg(inc.Source), b.groups(inc.Param), strings.Join(keys, ", "))
+	} else {
+		var rids []string
+		for _, m := range from {
+			if m.v.Type == inc.Source {
+				rids = append(rids, b.arg(m.rid))
+			}
+		}
+		if len(rids) == 0 {
+			return nil, nil
+		}
+		where = fmt.Sprintf("r.deleted = false AND (r.type, r.id) IN (SELECT x.type, x.id FROM idx_ref x WHERE x.%s AND x.rid IN (%s))",
+			b.groups(inc.Param), strings.Join(rids, ", "))
+		if len(inc.Targets) > 0 {
+			var ts []string
+			for _, t := range inc.Targets {
+				ts = append(ts, b.arg(t))
+			}
+			where += " AND r.type IN (" + strings.Join(ts, ", ") + ")"
+		}
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+resourceColumns+" FROM resources r WHERE "+where+" ORDER BY r.rid", b.args...)
+	if err != nil {
+		return nil, fmt.Errorf("include: %w", err)
+	}
+	defer rows.Close()
+	var out []pageRow
+	for rows.Next() {
+		r := pageRow{v: &store.Version{}}
+		var lu int64
+		if err := rows.Scan(&r.rid, &r.v.Type, &r.v.ID, &r.v.VersionID, &r.v.Seq, &lu, &r.v.Body); err != nil {
+			return nil, fmt.Errorf("include: %w", err)
+		}
+		r.v.LastUpdated = time.UnixMicro(lu).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

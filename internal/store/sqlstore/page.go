@@ -1,0 +1,213 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+const resourceColumns = "r.rid, r.type, r.id, r.version, r.seq, r.last_updated, r.body"
+
+// search runs a query: an optional count, one page of matches in sort
+// order after the cursor, then the page's includes.
+func search(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) (*store.SearchPage, error) {
+	b := &builder{d: d}
+	where, err := b.baseWhere("r", sq.Types, sq.Where)
+	if err != nil {
+		return nil, err
+	}
+	page := &store.SearchPage{Total: -1}
+	if sq.Total == store.TotalAccurate {
+		var n int64
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM resources r WHERE "+where, b.args...).Scan(&n); err != nil {
+			return nil, fmt.Errorf("search count: %w", err)
+		}
+		page.Total = n
+	}
+	if sq.Count <= 0 {
+		return page, nil
+	}
+	rows, err := fetchPage(ctx, b, q, sq, where)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) > sq.Count {
+		last := rows[sq.Count-1]
+		page.Next = &store.Cursor{RowID: last.rid, Keys: last.keys}
+		rows = rows[:sq.Count]
+	}
+	for _, r := range rows {
+		page.Versions = append(page.Versions, r.v)
+	}
+	if len(sq.Includes) > 0 && len(rows) > 0 {
+		if err := includes(ctx, d, q, sq, rows, page); err != nil {
+			return nil, err
+		}
+	}
+	return page, nil
+}
+
+// pageRow is a fetched match with its row id and sort key values.
+type pageRow struct {
+	rid  int64
+	v    *store.Version
+	keys []any
+}
+
+// fetchPage reads Count+1 matches after the cursor. With sort keys, the
+// keys are computed per match in a derived table and the cursor compares
+// them in order (keyset paging), rid breaking ties; without, matches come
+// in rid order.
+func fetchPage(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, where string) ([]pageRow, error) {
+	exprs := make([]string, len(sq.Sort))
+	for i, k := range sq.Sort {
+		e, err := b.sortExpr("r", k)
+		if err != nil {
+			return nil, err
+		}
+		exprs[i] = e
+	}
+	var text strings.Builder
+	text.WriteString("SELECT q.* FROM (SELECT " + resourceColumns)
+	for i, e := range exprs {
+		fmt.Fprintf(&text, ", %s AS k%d", e, i)
+	}
+	text.WriteString(" FROM resources r WHERE " + where + ") q")
+	if sq.After != nil {
+		if len(sq.After.Keys) != len(sq.Sort) {
+			return nil, fmt.Errorf("search: the cursor has %d sort keys, the query %d: %w", len(sq.After.Keys), len(sq.Sort), store.ErrBadCursor)
+		}
+		text.WriteString(" WHERE " + b.after(sq.Sort, sq.After, 0))
+	}
+	text.WriteString(" ORDER BY ")
+	for i, k := range sq.Sort {
+		dir := "ASC"
+		if k.Desc {
+			dir = "DESC"
+		}
+		fmt.Fprintf(&text, "q.k%d %s NULLS LAST, ", i, dir)
+	}
+	text.WriteString("q.rid LIMIT " + b.arg(sq.Count+1))
+	rows, err := q.QueryContext(ctx, text.String(), b.args...)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	defer rows.Close()
+	var out []pageRow
+	for rows.Next() {
+		r := pageRow{v: &store.Version{}, keys: make([]any, len(exprs))}
+		var lu int64
+		dest := []any{&r.rid, &r.v.Type, &r.v.ID, &r.v.VersionID, &r.v.Seq, &lu, &r.v.Body}
+		for i := range r.keys {
+			dest = append(dest, &r.keys[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		r.v.LastUpdated = time.UnixMicro(lu).UTC()
+		for i, k := range r.keys {
+			r.keys[i] = normalizeKey(k)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// normalizeKey maps driver values to string, int64, float64 or nil.
+func normalizeKey(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case int32:
+		return int64(x)
+	case float32:
+		return float64(x)
+	case time.Time:
+		return x.UnixMicro()
+	}
+	return v
+}
+
+// after is the keyset condition "sorts after the cursor" for keys from i
+// on. Missing values sort last in both directions, so a row with no value
+// follows every row with one.
+func (b *builder) after(keys []store.SortKey, c *store.Cursor, i int) string {
+	if i == len(keys) {
+		return "q.rid > " + b.arg(c.RowID)
+	}
+	col := fmt.Sprintf("q.k%d", i)
+	v := c.Keys[i]
+	if v == nil {
+		return fmt.Sprintf("(%s IS NULL AND %s)", col, b.after(keys, c, i+1))
+	}
+	op := ">"
+	if keys[i].Desc {
+		op = "<"
+	}
+	arg := b.arg(v)
+	return fmt.Sprintf("(%s IS NULL OR %s %s %s OR (%s = %s AND %s))", col, col, op, arg, col, arg, b.after(keys, c, i+1))
+}
+
+// sortExpr is the SQL value a resource (alias a) sorts by for key k.
+func (b *builder) sortExpr(a string, k store.SortKey) (string, error) {
+	agg := "MIN"
+	if k.Desc {
+		agg = "MAX"
+	}
+	sub := func(table, col string) string {
+		return fmt.Sprintf("(SELECT %s(%s) FROM %s x WHERE x.rid = %s.rid AND x.%s)", agg, col, table, a, b.groups(k.Param))
+	}
+	switch k.Kind {
+	case store.SortLastUpdated:
+		return a + ".last_updated", nil
+	case store.SortID:
+		return a + ".id", nil
+	case store.SortString:
+		return sub("idx_string", "norm"), nil
+	case store.SortToken:
+		return sub("idx_token", "code"), nil
+	case store.SortDate:
+		if k.Desc {
+			return sub("idx_date", "hi"), nil
+		}
+		return sub("idx_date", "lo"), nil
+	case store.SortNumber:
+		return sub("idx_number", "value"), nil
+	case store.SortQuantity:
+		return sub("idx_quantity", "value"), nil
+	case store.SortURI:
+		return sub("idx_uri", "uri"), nil
+	case store.SortRef:
+		return sub("idx_ref", "CASE WHEN url <> '' THEN url ELSE type || '/' || id END"), nil
+	case store.SortNear:
+		if k.Near == nil {
+			return "", fmt.Errorf("search: distance sort without a point")
+		}
+		return sub("idx_coord", b.haversine(k.Near.Lat, k.Near.Lon)), nil
+	}
+	return "", fmt.Errorf("search: unknown sort kind %d", k.Kind)
+}
+
+const earthKm = 6371.0088
+
+// haversine is the great-circle distance in km from (lat, lon) to the
+// row's lat and lon, with the math functions both databases provide.
+func (b *builder) haversine(lat, lon float64) string {
+	return fmt.Sprintf("2 * %v * asin(sqrt(power(sin(radians(lat - %s) / 2), 2) + cos(radians(%s)) * cos(radians(lat)) * power(sin(radians(lon - %s) / 2), 2)))",
+		earthKm, b.arg(lat), b.arg(lat), b.arg(lon))
+}
+
+// box is the latitude/longitude bounding box of a circle, an index range
+// that prefilters rows before the exact distance.
+func box(lat, lon, radiusKm float64) (dLat, dLon float64) {
+	dLat = radiusKm / earthKm * 180 / math.Pi
+	dLon = 180.0
+	if cosLat := math.Cos(lat * math.Pi / 180); cosLat > 1e-9 {
+		dLon = math.Min(180, dLat/cosLat)
+	}
+	return dLat, dLon
+}
