@@ -3,6 +3,7 @@ package rest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/ig"
@@ -78,6 +79,9 @@ func (s *Server) resourceCapability(typ string, reg *search.Registry, prof igPro
 	}
 	r.Set("conditionalRead", "full-support")
 	r.Set("referencePolicy", []any{"literal", "local"})
+	inc, rev := includes(typ, reg)
+	r.Set("searchInclude", inc)
+	r.Set("searchRevInclude", rev)
 	var params []any
 	for _, p := range reg.Params(typ) {
 		params = append(params, searchParamEntry(p.Code, p.URL, string(p.Type)))
@@ -87,6 +91,27 @@ func (s *Server) resourceCapability(typ string, reg *search.Registry, prof igPro
 		searchParamEntry("_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date"))
 	r.Set("searchParam", params)
 	return r
+}
+
+// includes lists the _include values of typ (its reference parameters)
+// and the _revinclude values that reach it (reference parameters of any
+// served type whose targets include typ), plus the wildcards.
+func includes(typ string, reg *search.Registry) (inc, rev []any) {
+	inc = []any{"*"}
+	for _, p := range reg.Params(typ) {
+		if p.Type == search.TypeReference {
+			inc = append(inc, typ+":"+p.Code)
+		}
+	}
+	rev = []any{"*"}
+	for _, src := range reg.Types() {
+		for _, p := range reg.Params(src) {
+			if p.Type == search.TypeReference && (len(p.Targets) == 0 || slices.Contains(p.Targets, typ)) {
+				rev = append(rev, src+":"+p.Code)
+			}
+		}
+	}
+	return inc, rev
 }
 
 type igProfile struct {

@@ -85,8 +85,9 @@ func (e *Engine) Compile(types []string, params url.Values, opt Options) (*Plan,
 		plan.Applied[k] = vs
 	}
 	if plan.Query.Total == store.TotalNone && firstPage && params.Get("_total") == "" && params.Get("_summary") != "count" {
-		// Without _total, count on the first page only: later pages reuse it.
-		plan.Query.Total = store.TotalAccurate
+		// Without _total, count on the first page when that is cheap; later
+		// pages reuse it. _total=accurate always counts.
+		plan.Query.Total = store.TotalIfCheap
 	}
 	where, err := e.filter(types, filters, opt, plan)
 	if err != nil {
@@ -123,7 +124,7 @@ func (e *Engine) filter(types []string, filters url.Values, opt Options, plan *P
 			var c store.Cond
 			var err error
 			if typ == "Resource" {
-				c, err = e.commonTerm(k, v)
+				c, err = e.commonTerm(types, k, v)
 			} else {
 				c, err = e.term(typ, k, v, 0)
 			}
@@ -148,19 +149,34 @@ func (e *Engine) filter(types []string, filters url.Values, opt Options, plan *P
 }
 
 // commonTerm compiles a parameter of a search across types: _id,
-// _lastUpdated and the Resource-level parameters, whose index rows share
-// one id whatever the type.
-func (e *Engine) commonTerm(key, value string) (store.Cond, error) {
+// _lastUpdated and the Resource-level parameters. Parameter ids are per
+// type, so the condition is the OR of each type's: an index row of one
+// type's parameter can only match a resource of that type.
+func (e *Engine) commonTerm(types []string, key, value string) (store.Cond, error) {
 	code, _, _ := strings.Cut(strings.SplitN(key, ".", 2)[0], ":")
 	if code == "_id" || code == "_lastUpdated" {
 		return e.term("Resource", key, value, 0)
 	}
-	p := e.reg.Lookup(ServedTypes[0], code)
-	if p == nil || !p.common {
-		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported,
-			"a search across types supports only parameters common to all resources (_id, _lastUpdated, _tag, _profile, _security, _source), not %q", code)
+	if len(types) == 0 {
+		types = e.reg.Types()
 	}
-	return e.term(ServedTypes[0], key, value, 0)
+	var or store.Or
+	for _, t := range types {
+		p := e.reg.Lookup(t, code)
+		if p == nil || !p.common {
+			return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported,
+				"a search across types supports only parameters common to all resources (_id, _lastUpdated, _tag, _profile, _security, _source), not %q", code)
+		}
+		c, err := e.term(t, key, value, 0)
+		if err != nil {
+			return nil, err
+		}
+		or = append(or, c)
+	}
+	if len(or) == 1 {
+		return or[0], nil
+	}
+	return or, nil
 }
 
 func isNotSupported(err error) bool {

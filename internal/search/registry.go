@@ -41,11 +41,13 @@ type Param struct {
 	Chains      []string
 	Comparators []string
 	// ID identifies the parameter's index rows: a hash of Base and Code.
+	// Every id belongs to one type, so a row group (a set of ids) only ever
+	// holds rows of resources of that type.
 	ID int64
 	// Source is "vhdir" for the IG's parameters, "core" for R4's.
 	Source string
-	// common marks parameters defined on Resource or DomainResource: their
-	// rows share one ID across types so a search across types can use them.
+	// common marks parameters defined on Resource or DomainResource, which
+	// a search across types accepts.
 	common bool
 
 	expr *fhirpath.Expr
@@ -233,10 +235,6 @@ func (r *Registry) add(sp spJSON, source string) error {
 			if err != nil {
 				return fmt.Errorf("search parameter %s: expression %q: %w", sp.URL, sp.Expression, err)
 			}
-			idBase := t
-			if common {
-				idBase = "Resource"
-			}
 			targets := sp.Target
 			if slices.Contains(targets, "Resource") {
 				targets = nil // any type
@@ -244,7 +242,7 @@ func (r *Registry) add(sp spJSON, source string) error {
 			m[sp.Code] = &Param{
 				Code: sp.Code, Base: t, Type: ParamType(sp.Type), URL: sp.URL, Expression: sp.Expression,
 				Targets: targets, Modifiers: sp.Modifier, Chains: sp.Chain, Comparators: sp.Comparator,
-				ID: paramID(idBase, sp.Code), Source: source, common: common, expr: expr,
+				ID: paramID(t, sp.Code), Source: source, common: common, expr: expr,
 			}
 		}
 	}

@@ -53,6 +53,9 @@ type TotalMode uint8
 const (
 	TotalNone TotalMode = iota
 	TotalAccurate
+	// TotalIfCheap counts when the query has a selective condition (or
+	// none at all), else leaves the total out.
+	TotalIfCheap
 )
 
 // SortKey orders by one search parameter (or a built-in key). A resource

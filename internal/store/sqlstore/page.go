@@ -14,17 +14,18 @@ const resourceColumns = "r.rid, r.type, r.id, r.version, r.seq, r.last_updated, 
 
 // search runs a query: an optional count, one page of matches in sort
 // order after the cursor, then the page's includes.
-func search(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) (*store.SearchPage, error) {
+func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *store.Query) (*store.SearchPage, error) {
 	b := &builder{d: d}
-	where, err := b.baseWhere("r", sq.Types, sq.Where)
+	pl, err := planQuery(ctx, est, b, q, sq)
 	if err != nil {
 		return nil, err
 	}
+	where := pl.where
 	page := &store.SearchPage{Total: -1}
-	if sq.Total == store.TotalAccurate {
-		var n int64
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM resources r WHERE "+where, b.args...).Scan(&n); err != nil {
-			return nil, fmt.Errorf("search count: %w", err)
+	if sq.Total == store.TotalAccurate || sq.Total == store.TotalIfCheap && pl.selective {
+		n, err := count(ctx, b, q, sq, where)
+		if err != nil {
+			return nil, err
 		}
 		page.Total = n
 	}
@@ -49,6 +50,27 @@ func search(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) (*sto
 		}
 	}
 	return page, nil
+}
+
+// count counts the matches. One condition on index rows is counted on its
+// index alone: rows exist only for live resources, and a parameter id
+// belongs to one type.
+func count(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, where string) (int64, error) {
+	var n int64
+	if terms := topTerms(sq.Where); len(terms) == 1 {
+		cb := &builder{d: b.d}
+		if l, err := cb.leaf(terms[0]); err == nil {
+			text := fmt.Sprintf("SELECT COUNT(DISTINCT rid) FROM %s WHERE %s AND %s", l.table, cb.groups(l.param), l.inner)
+			if err := q.QueryRowContext(ctx, text, cb.args...).Scan(&n); err != nil {
+				return 0, fmt.Errorf("search count: %w", err)
+			}
+			return n, nil
+		}
+	}
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM resources r WHERE "+where, b.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("search count: %w", err)
+	}
+	return n, nil
 }
 
 // pageRow is a fetched match with its row id and sort key values.

@@ -16,6 +16,11 @@ type builder struct {
 	d     *Dialect
 	args  []any
 	alias int
+	// perRow writes conditions as correlated EXISTS probes of one
+	// resource's index rows (cheap per row: the index tables are keyed by
+	// rid first) instead of sets of matching rows (cheap when selective).
+	// The planner picks per condition.
+	perRow bool
 }
 
 func (b *builder) arg(v any) string {
@@ -87,22 +92,12 @@ func (b *builder) cond(a string, c store.Cond) (string, error) {
 		return a + ".id IN (" + strings.Join(ph, ", ") + ")", nil
 	case store.LastUpdated:
 		return rangeCond(b, c.Op, a+".last_updated", a+".last_updated", c.Lo.UnixMicro(), c.Hi.UnixMicro())
-	case store.TokenMatch:
-		return b.tokenCond(a, c), nil
-	case store.StringMatch:
-		return b.stringCond(a, c)
-	case store.RefMatch:
-		return b.refCond(a, c), nil
-	case store.DateMatch:
-		inner, err := rangeCond(b, c.Op, "lo", "hi", c.Lo, c.Hi)
+	case store.TokenMatch, store.StringMatch, store.RefMatch, store.DateMatch, store.NumberMatch, store.URIMatch, store.Near:
+		l, err := b.leaf(c)
 		if err != nil {
 			return "", err
 		}
-		return b.in(a, "idx_date", c.Param, inner), nil
-	case store.NumberMatch:
-		return b.numberCond(a, c)
-	case store.URIMatch:
-		return b.uriCond(a, c)
+		return b.in(a, l.table, l.param, l.inner), nil
 	case store.Missing:
 		tab, err := tableName(c.Table)
 		if err != nil {
@@ -117,8 +112,6 @@ func (b *builder) cond(a string, c store.Cond) (string, error) {
 		return b.chainCond(a, c)
 	case store.Has:
 		return b.hasCond(a, c)
-	case store.Near:
-		return b.nearCond(a, c), nil
 	case store.Hierarchy:
 		return b.hierarchyCond(a, c), nil
 	default:
@@ -141,10 +134,44 @@ func (b *builder) join(a string, cs []store.Cond, sep, empty string) (string, er
 	return strings.Join(parts, sep), nil
 }
 
+// leafCond is a condition on one index table: rows of param's groups
+// satisfying inner (columns unqualified).
+type leafCond struct {
+	table string
+	param int64
+	inner string
+}
+
+// leaf writes a condition on index rows.
+func (b *builder) leaf(c store.Cond) (leafCond, error) {
+	switch c := c.(type) {
+	case store.TokenMatch:
+		return b.tokenCond(c), nil
+	case store.StringMatch:
+		return b.stringCond(c)
+	case store.RefMatch:
+		return b.refCond(c), nil
+	case store.DateMatch:
+		inner, err := rangeCond(b, c.Op, "lo", "hi", c.Lo, c.Hi)
+		return leafCond{"idx_date", c.Param, inner}, err
+	case store.NumberMatch:
+		return b.numberCond(c)
+	case store.URIMatch:
+		return b.uriCond(c)
+	case store.Near:
+		return b.nearCond(c), nil
+	}
+	return leafCond{}, fmt.Errorf("search: %T is not an index condition", c)
+}
+
 // in restricts alias a to resources having an index row in table for param
 // satisfying inner. The semi-join lets the planner drive from the index:
 // for each group containing param, a range of (grp, value…).
 func (b *builder) in(a, table string, param int64, inner string) string {
+	if b.perRow {
+		x := b.newAlias("x")
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s.%s AND %s)", table, x, x, a, x, b.groups(param), inner)
+	}
 	return fmt.Sprintf("%s.rid IN (SELECT rid FROM %s WHERE %s AND %s)", a, table, b.groups(param), inner)
 }
 
@@ -153,7 +180,7 @@ func (b *builder) groups(param int64) string {
 	return "grp IN (SELECT grp FROM param_groups WHERE param = " + b.arg(param) + ")"
 }
 
-func (b *builder) tokenCond(a string, c store.TokenMatch) string {
+func (b *builder) tokenCond(c store.TokenMatch) leafCond {
 	var parts []string
 	if c.Code != nil {
 		parts = append(parts, "code = "+b.arg(*c.Code))
@@ -164,19 +191,19 @@ func (b *builder) tokenCond(a string, c store.TokenMatch) string {
 	if len(parts) == 0 {
 		parts = append(parts, "1 = 1")
 	}
-	return b.in(a, "idx_token", c.Param, strings.Join(parts, " AND "))
+	return leafCond{"idx_token", c.Param, strings.Join(parts, " AND ")}
 }
 
-func (b *builder) stringCond(a string, c store.StringMatch) (string, error) {
+func (b *builder) stringCond(c store.StringMatch) (leafCond, error) {
 	switch c.Mode {
 	case store.StringExact:
-		return b.in(a, "idx_string", c.Param, fmt.Sprintf("norm = %s AND exact = %s", b.arg(c.Norm), b.arg(c.Value))), nil
+		return leafCond{"idx_string", c.Param, fmt.Sprintf("norm = %s AND exact = %s", b.arg(c.Norm), b.arg(c.Value))}, nil
 	case store.StringPrefix:
-		return b.in(a, "idx_string", c.Param, fmt.Sprintf("norm >= %s AND norm < %s", b.arg(c.Value), b.arg(c.Value+maxStringUpper))), nil
+		return leafCond{"idx_string", c.Param, fmt.Sprintf("norm >= %s AND norm < %s", b.arg(c.Value), b.arg(c.Value+maxStringUpper))}, nil
 	case store.StringContains:
-		return b.in(a, "idx_string", c.Param, "norm LIKE "+b.arg("%"+escapeLike(c.Value)+"%")+" ESCAPE '\\'"), nil
+		return leafCond{"idx_string", c.Param, "norm LIKE " + b.arg("%"+escapeLike(c.Value)+"%") + " ESCAPE '\\'"}, nil
 	default:
-		return "", fmt.Errorf("search: unknown string mode %d", c.Mode)
+		return leafCond{}, fmt.Errorf("search: unknown string mode %d", c.Mode)
 	}
 }
 
@@ -184,7 +211,7 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-func (b *builder) refCond(a string, c store.RefMatch) string {
+func (b *builder) refCond(c store.RefMatch) leafCond {
 	var parts []string
 	if c.URL != "" {
 		parts = append(parts, "url = "+b.arg(c.URL))
@@ -194,24 +221,24 @@ func (b *builder) refCond(a string, c store.RefMatch) string {
 			parts = append(parts, "type = "+b.arg(c.Type))
 		}
 	}
-	return b.in(a, "idx_ref", c.Param, strings.Join(parts, " AND "))
+	return leafCond{"idx_ref", c.Param, strings.Join(parts, " AND ")}
 }
 
-func (b *builder) uriCond(a string, c store.URIMatch) (string, error) {
+func (b *builder) uriCond(c store.URIMatch) (leafCond, error) {
 	switch c.Mode {
 	case store.URIExact:
-		return b.in(a, "idx_uri", c.Param, "uri = "+b.arg(c.Value)), nil
+		return leafCond{"idx_uri", c.Param, "uri = " + b.arg(c.Value)}, nil
 	case store.URIBelow:
-		return b.in(a, "idx_uri", c.Param, fmt.Sprintf("uri >= %s AND uri < %s", b.arg(c.Value), b.arg(c.Value+maxStringUpper))), nil
+		return leafCond{"idx_uri", c.Param, fmt.Sprintf("uri >= %s AND uri < %s", b.arg(c.Value), b.arg(c.Value+maxStringUpper))}, nil
 	case store.URIAbove:
 		// Every prefix of the value, at path boundaries and in full.
 		var ph []string
 		for _, p := range uriPrefixes(c.Value) {
 			ph = append(ph, b.arg(p))
 		}
-		return b.in(a, "idx_uri", c.Param, "uri IN ("+strings.Join(ph, ", ")+")"), nil
+		return leafCond{"idx_uri", c.Param, "uri IN (" + strings.Join(ph, ", ") + ")"}, nil
 	default:
-		return "", fmt.Errorf("search: unknown uri mode %d", c.Mode)
+		return leafCond{}, fmt.Errorf("search: unknown uri mode %d", c.Mode)
 	}
 }
 
@@ -226,7 +253,7 @@ func uriPrefixes(v string) []string {
 	return out
 }
 
-func (b *builder) numberCond(a string, c store.NumberMatch) (string, error) {
+func (b *builder) numberCond(c store.NumberMatch) (leafCond, error) {
 	table := "idx_number"
 	var extra []string
 	if c.Quantity {
@@ -256,12 +283,12 @@ func (b *builder) numberCond(a string, c store.NumberMatch) (string, error) {
 		d := math.Abs(c.Value) * 0.1
 		inner = fmt.Sprintf("value >= %s AND value <= %s", b.arg(c.Value-d), b.arg(c.Value+d))
 	default:
-		return "", fmt.Errorf("search: unknown comparator %d", c.Op)
+		return leafCond{}, fmt.Errorf("search: unknown comparator %d", c.Op)
 	}
 	if len(extra) > 0 {
 		inner += " AND " + strings.Join(extra, " AND ")
 	}
-	return b.in(a, table, c.Param, inner), nil
+	return leafCond{table, c.Param, inner}, nil
 }
 
 // rangeCond compares a stored range [lo, hi] with the searched range
@@ -299,6 +326,15 @@ func rangeCond(b *builder, op store.Comparator, lo, hi string, qlo, qhi int64) (
 func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 	t := b.newAlias("t")
 	s := b.newAlias("s")
+	if b.perRow {
+		// This resource's references, each target checked in place.
+		where, err := b.baseWhere(t, c.Types, c.Where)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s JOIN resources %s ON %s.type = %s.type AND %s.id = %s.id WHERE %s.rid = %s.rid AND %s.%s AND %s)",
+			s, t, t, s, t, s, s, a, s, b.groups(c.Param), where), nil
+	}
 	where, err := b.baseWhere(t, c.Types, c.Where)
 	if err != nil {
 		return "", err
@@ -314,17 +350,21 @@ func (b *builder) hasCond(a string, c store.Has) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if b.perRow {
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s JOIN resources %s ON %s.rid = %s.rid WHERE %s.%s AND %s.id = %s.id AND %s.type = %s.type AND %s)",
+			s, src, src, s, s, b.groups(c.Param), s, a, s, a, where), nil
+	}
 	return fmt.Sprintf("%s.id IN (SELECT %s.id FROM idx_ref %s JOIN resources %s ON %s.rid = %s.rid WHERE %s.%s AND %s.type = %s.type AND %s)",
 		a, s, s, src, src, s, s, b.groups(c.Param), s, a, where), nil
 }
 
 // nearCond prefilters with a bounding box (index range on lat) and then
 // applies the haversine distance.
-func (b *builder) nearCond(a string, c store.Near) string {
+func (b *builder) nearCond(c store.Near) leafCond {
 	dLat, dLon := box(c.Lat, c.Lon, c.RadiusKm)
 	inner := fmt.Sprintf("lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s AND %s <= %s",
 		b.arg(c.Lat-dLat), b.arg(c.Lat+dLat), b.arg(c.Lon-dLon), b.arg(c.Lon+dLon), b.haversine(c.Lat, c.Lon), b.arg(c.RadiusKm))
-	return b.in(a, "idx_coord", c.Param, inner)
+	return leafCond{"idx_coord", c.Param, inner}
 }
 
 // hierarchyCond matches references to a resource or to its descendants

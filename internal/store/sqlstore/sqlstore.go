@@ -62,6 +62,10 @@ type Dialect struct {
 	// TextParam, when set, is a format that types a bare parameter as
 	// text where the database cannot infer it (in a SELECT list).
 	TextParam string
+	// NoIndex, when set, is a format that keeps the planner from using an
+	// index on a column (SQLite's unary +), where the query's plan is
+	// chosen by vhdir.
+	NoIndex string
 }
 
 // Statements are the fixed statements of a dialect. Column lists are part
@@ -111,6 +115,7 @@ type DB struct {
 
 	insertCache sync.Map // multi-row INSERT texts by table and row count
 	groups      sync.Map // parameter groups known to be in param_groups
+	est         estimates
 }
 
 var _ store.Store = (*DB)(nil)
@@ -293,7 +298,7 @@ func (db *DB) classify(err error) error {
 
 // Search runs a query on the read pool.
 func (db *DB) Search(ctx context.Context, q *store.Query) (*store.SearchPage, error) {
-	return search(ctx, db.d, db.read, q)
+	return search(ctx, db.d, &db.est, db.read, q)
 }
 
 type tx struct {
@@ -340,7 +345,7 @@ func (t *tx) Search(ctx context.Context, q *store.Query) (*store.SearchPage, err
 	if err := t.flush(ctx); err != nil {
 		return nil, err
 	}
-	return search(ctx, t.db.d, t.tx, q)
+	return search(ctx, t.db.d, &estimates{}, t.tx, q)
 }
 
 func (t *tx) Lock(ctx context.Context, key string) error {

@@ -18,6 +18,7 @@ CREATE TABLE resources (
     body         BYTEA
 );
 CREATE UNIQUE INDEX resources_key ON resources (type, id);
+CREATE INDEX resources_type ON resources (type, rid); -- rows of a type in rid order
 CREATE INDEX resources_seq ON resources (seq);
 CREATE INDEX resources_updated ON resources (type, last_updated);
 

@@ -22,6 +22,7 @@ CREATE TABLE resources (
     body         BLOB
 );
 CREATE UNIQUE INDEX resources_key ON resources (type, id);
+CREATE INDEX resources_type ON resources (type); -- rows of a type in rid order (SQLite appends rowid)
 CREATE INDEX resources_seq ON resources (seq);
 CREATE INDEX resources_updated ON resources (type, last_updated);
 
