@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -37,7 +36,15 @@ func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 			return newResponse(http.StatusNotModified, nil).versionHeaders(v), nil
 		}
 	}
-	return newResponse(http.StatusOK, jsontree.Raw(v.Body)).versionHeaders(v), nil
+	sh, err := parseShaping(req.Query, req.Type)
+	if err != nil {
+		return nil, err
+	}
+	body, err := sh.apply(v.Body, v.Type)
+	if err != nil {
+		return nil, err
+	}
+	return newResponse(http.StatusOK, body).versionHeaders(v), nil
 }
 
 // gone answers for a deleted resource: 410 with the deletion's version.

@@ -68,6 +68,19 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	shapeType := req.Type
+	if len(types) == 1 {
+		shapeType = types[0]
+	}
+	sh, err := parseShaping(req.Query, shapeType)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"_summary", "_elements"} {
+		if req.Query.Has(k) {
+			plan.Applied[k] = req.Query[k]
+		}
+	}
 	page, err := s.cfg.Store.Search(ctx, plan.Query)
 	if errors.Is(err, store.ErrBadCursor) {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_page belongs to a search with other sort keys").Wrap(err)
@@ -88,23 +101,26 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 	if page.Next != nil {
 		b.Link("next", s.selfURL(self, url.Values{"_page": {search.EncodeCursor(page.Next)}}))
 	}
-	for _, v := range page.Versions {
-		e := &jsontree.Object{}
-		e.Set("fullUrl", s.fullURL(v.Type, v.ID))
-		e.Set("resource", jsontree.Raw(v.Body))
-		m := &jsontree.Object{}
-		m.Set("mode", "match")
-		e.Set("search", m)
-		b.Entry(e)
-	}
-	for _, v := range page.Included {
-		e := &jsontree.Object{}
-		e.Set("fullUrl", s.fullURL(v.Type, v.ID))
-		e.Set("resource", jsontree.Raw(v.Body))
-		m := &jsontree.Object{}
-		m.Set("mode", "include")
-		e.Set("search", m)
-		b.Entry(e)
+	// _elements shapes the matches; _summary every entry.
+	incShape := shaping{summary: sh.summary}
+	for _, group := range []struct {
+		mode     string
+		versions []*store.Version
+		sh       shaping
+	}{{"match", page.Versions, sh}, {"include", page.Included, incShape}} {
+		for _, v := range group.versions {
+			res, err := group.sh.apply(v.Body, v.Type)
+			if err != nil {
+				return nil, err
+			}
+			e := &jsontree.Object{}
+			e.Set("fullUrl", s.fullURL(v.Type, v.ID))
+			e.Set("resource", res)
+			m := &jsontree.Object{}
+			m.Set("mode", group.mode)
+			e.Set("search", m)
+			b.Entry(e)
+		}
 	}
 	if page.IncludedTruncated {
 		plan.Ignored = append(plan.Ignored, fmt.Sprintf("includes stopped at %d resources for this page; ask for smaller pages (_count)", plan.Query.MaxIncluded))

@@ -245,3 +245,56 @@ func TestSearchNearSorted(t *testing.T) {
 		srv.do(http.MethodGet, "/Location?_sort=near", "").want(t, http.StatusBadRequest)
 	})
 }
+
+func TestSummaryAndElements(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *testServer) {
+		loadExamples(t, srv)
+		subsetted := func(o any) bool {
+			obj, ok := o.(*jsontree.Object)
+			if !ok {
+				return false
+			}
+			meta, _ := obj.Object("meta")
+			if meta == nil {
+				return false
+			}
+			tags, _ := meta.Get("tag")
+			for _, tg := range asArray(tags) {
+				if c, _ := tg.(*jsontree.Object).String("code"); c == "SUBSETTED" {
+					return true
+				}
+			}
+			return false
+		}
+		r := srv.do(http.MethodGet, "/Practitioner/practitioner1?_elements=name", "").want(t, http.StatusOK)
+		if r.get("name") == nil || r.get("address") != nil || r.get("qualification") != nil || !subsetted(r.obj) {
+			t.Errorf("read _elements=name = %s", r.body)
+		}
+		if r.header.Get("ETag") != `W/"1"` {
+			t.Errorf("shaped read lost its ETag")
+		}
+		full := srv.do(http.MethodGet, "/Practitioner/practitioner1", "").want(t, http.StatusOK)
+		if subsetted(full.obj) || full.get("qualification") == nil {
+			t.Errorf("plain read is shaped: %s", full.body)
+		}
+		s := srv.do(http.MethodGet, "/Practitioner?_summary=true", "").want(t, http.StatusOK)
+		res := s.get("entry", "0", "resource")
+		if !subsetted(res) || res.(*jsontree.Object).Len() == 0 {
+			t.Errorf("_summary=true entry = %v", res)
+		}
+		if q, _ := res.(*jsontree.Object).Get("qualification"); q != nil {
+			t.Errorf("_summary=true kept qualification (not a summary element)")
+		}
+		data := srv.do(http.MethodGet, "/Location/loc-ffmh?_summary=data", "").want(t, http.StatusOK)
+		if data.get("text") != nil {
+			t.Errorf("_summary=data kept text")
+		}
+		self := s.str("link", "0", "url")
+		if !strings.Contains(self, "_summary=true") {
+			t.Errorf("self link %q lacks _summary", self)
+		}
+		srv.do(http.MethodGet, "/Practitioner?_elements=nonsense", "").want(t, http.StatusBadRequest)
+		srv.do(http.MethodGet, "/Practitioner?_summary=maybe", "").want(t, http.StatusBadRequest)
+		srv.do(http.MethodGet, "/Practitioner/practitioner1?_elements=nonsense", "").want(t, http.StatusBadRequest)
+	})
+}
