@@ -24,6 +24,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the FHIR server", runServe},
 	{"load", "load resources from Bundle, NDJSON or resource files and folders", runLoad},
+	{"gen", "generate a realistic synthetic directory as NDJSON", runGen},
 	{"version", "print the version, Go version and FIPS 140 mode", runVersion},
 }
 

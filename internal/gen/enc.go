@@ -1,0 +1,184 @@
+package gen
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// enc appends compact JSON to b. A generator that never goes back needs to
+// know only whether the object or array it is in already holds a member to
+// place commas, so that is all enc tracks; the caller keeps the nesting
+// balanced. Nothing here allocates once b has grown to a resource's size.
+type enc struct {
+	b    []byte
+	more bool // the current object or array has a member: the next needs a comma
+}
+
+func (e *enc) comma() {
+	if e.more {
+		e.b = append(e.b, ',')
+	}
+}
+
+// key writes "k": (k is a FHIR element name, never escaped).
+func (e *enc) key(k string) {
+	e.comma()
+	e.b = append(e.b, '"')
+	e.b = append(e.b, k...)
+	e.b = append(e.b, '"', ':')
+}
+
+// str writes "k":"v".
+func (e *enc) str(k, v string) {
+	e.key(k)
+	e.b = appendQuoted(e.b, v)
+	e.more = true
+}
+
+// int writes "k":v.
+func (e *enc) int(k string, v int) {
+	e.key(k)
+	e.b = strconv.AppendInt(e.b, int64(v), 10)
+	e.more = true
+}
+
+// bool writes "k":true or "k":false.
+func (e *enc) bool(k string, v bool) {
+	e.key(k)
+	e.b = strconv.AppendBool(e.b, v)
+	e.more = true
+}
+
+// dec writes "k":v as a FHIR decimal with prec fraction digits.
+func (e *enc) dec(k string, v float64, prec int) {
+	e.key(k)
+	e.b = strconv.AppendFloat(e.b, v, 'f', prec, 64)
+	e.more = true
+}
+
+// obj opens "k":{.
+func (e *enc) obj(k string) {
+	e.key(k)
+	e.b = append(e.b, '{')
+	e.more = false
+}
+
+// arr opens "k":[.
+func (e *enc) arr(k string) {
+	e.key(k)
+	e.b = append(e.b, '[')
+	e.more = false
+}
+
+// item opens an object inside an array.
+func (e *enc) item() {
+	e.comma()
+	e.b = append(e.b, '{')
+	e.more = false
+}
+
+// end closes an object.
+func (e *enc) end() {
+	e.b = append(e.b, '}')
+	e.more = true
+}
+
+// endArr closes an array.
+func (e *enc) endArr() {
+	e.b = append(e.b, ']')
+	e.more = true
+}
+
+// strItem writes a string inside an array.
+func (e *enc) strItem(v string) {
+	e.comma()
+	e.b = appendQuoted(e.b, v)
+	e.more = true
+}
+
+// strList writes "k":["v"].
+func (e *enc) strList(k, v string) {
+	e.arr(k)
+	e.strItem(v)
+	e.endArr()
+}
+
+// open starts "k":" for a string built from pieces with add; close ends it.
+// The pieces come from the generator's own tables and never need escaping.
+func (e *enc) open(k string) {
+	e.key(k)
+	e.b = append(e.b, '"')
+}
+
+// openItem starts a string built from pieces inside an array.
+func (e *enc) openItem() {
+	e.comma()
+	e.b = append(e.b, '"')
+}
+
+func (e *enc) add(s string) { e.b = append(e.b, s...) }
+
+func (e *enc) addInt(n int) { e.b = strconv.AppendInt(e.b, int64(n), 10) }
+
+// addPad writes n zero-padded to width digits.
+func (e *enc) addPad(n, width int) { e.b = appendPad(e.b, n, width) }
+
+func (e *enc) close() {
+	e.b = append(e.b, '"')
+	e.more = true
+}
+
+// appendPad appends n in decimal, zero-padded on the left to width digits.
+func appendPad(b []byte, n, width int) []byte {
+	var tmp [20]byte
+	s := strconv.AppendInt(tmp[:0], int64(n), 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// appendQuoted appends s as a JSON string. The generator's strings are
+// plain ASCII, which takes the fast path; anything else is escaped as
+// RFC 8259 requires.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, s[start:i]...)
+				b = append(b, `\ufffd`...)
+				i += size
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			const hex = "0123456789abcdef"
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
