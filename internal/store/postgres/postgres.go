@@ -63,6 +63,7 @@ var dialect = &sqlstore.Dialect{
 	UniqueViolation: func(err error) bool { return pgCode(err) == "23505" },
 	MaxParams:       65535,
 	TextParam:       `CAST(%s AS TEXT) COLLATE "C"`,
+	Explain:         "EXPLAIN ",
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {

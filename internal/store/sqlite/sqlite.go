@@ -58,6 +58,7 @@ var dialect = &sqlstore.Dialect{
 	// SQLITE_MAX_VARIABLE_NUMBER is 32766 since 3.32.
 	MaxParams: 32766,
 	NoIndex:   "+%s",
+	Explain:   "EXPLAIN QUERY PLAN ",
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {

@@ -85,43 +85,18 @@ type pageRow struct {
 // them in order (keyset paging), rid breaking ties; without, matches come
 // in rid order.
 func fetchPage(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, where string) ([]pageRow, error) {
-	exprs := make([]string, len(sq.Sort))
-	for i, k := range sq.Sort {
-		e, err := b.sortExpr("r", k)
-		if err != nil {
-			return nil, err
-		}
-		exprs[i] = e
+	text, err := pageSQL(b, sq, where)
+	if err != nil {
+		return nil, err
 	}
-	var text strings.Builder
-	text.WriteString("SELECT q.* FROM (SELECT " + resourceColumns)
-	for i, e := range exprs {
-		fmt.Fprintf(&text, ", %s AS k%d", e, i)
-	}
-	text.WriteString(" FROM resources r WHERE " + where + ") q")
-	if sq.After != nil {
-		if len(sq.After.Keys) != len(sq.Sort) {
-			return nil, fmt.Errorf("search: the cursor has %d sort keys, the query %d: %w", len(sq.After.Keys), len(sq.Sort), store.ErrBadCursor)
-		}
-		text.WriteString(" WHERE " + b.after(sq.Sort, sq.After, 0))
-	}
-	text.WriteString(" ORDER BY ")
-	for i, k := range sq.Sort {
-		dir := "ASC"
-		if k.Desc {
-			dir = "DESC"
-		}
-		fmt.Fprintf(&text, "q.k%d %s NULLS LAST, ", i, dir)
-	}
-	text.WriteString("q.rid LIMIT " + b.arg(sq.Count+1))
-	rows, err := q.QueryContext(ctx, text.String(), b.args...)
+	rows, err := q.QueryContext(ctx, text, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
 	var out []pageRow
 	for rows.Next() {
-		r := pageRow{v: &store.Version{}, keys: make([]any, len(exprs))}
+		r := pageRow{v: &store.Version{}, keys: make([]any, len(sq.Sort))}
 		var lu int64
 		dest := []any{&r.rid, &r.v.Type, &r.v.ID, &r.v.VersionID, &r.v.Seq, &lu, &r.v.Body}
 		for i := range r.keys {
@@ -137,6 +112,77 @@ func fetchPage(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, wh
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// pageSQL writes the page query.
+func pageSQL(b *builder, sq *store.Query, where string) (string, error) {
+	exprs := make([]string, len(sq.Sort))
+	for i, k := range sq.Sort {
+		e, err := b.sortExpr("r", k)
+		if err != nil {
+			return "", err
+		}
+		exprs[i] = e
+	}
+	var text strings.Builder
+	text.WriteString("SELECT q.* FROM (SELECT " + resourceColumns)
+	for i, e := range exprs {
+		fmt.Fprintf(&text, ", %s AS k%d", e, i)
+	}
+	text.WriteString(" FROM resources r WHERE " + where + ") q")
+	if sq.After != nil {
+		if len(sq.After.Keys) != len(sq.Sort) {
+			return "", fmt.Errorf("search: the cursor has %d sort keys, the query %d: %w", len(sq.After.Keys), len(sq.Sort), store.ErrBadCursor)
+		}
+		text.WriteString(" WHERE " + b.after(sq.Sort, sq.After, 0))
+	}
+	text.WriteString(" ORDER BY ")
+	for i, k := range sq.Sort {
+		dir := "ASC"
+		if k.Desc {
+			dir = "DESC"
+		}
+		fmt.Fprintf(&text, "q.k%d %s NULLS LAST, ", i, dir)
+	}
+	text.WriteString("q.rid LIMIT " + b.arg(sq.Count+1))
+	return text.String(), nil
+}
+
+// Explain returns the database's plan for the page query of q, as the
+// planner would run it now (for benchmarks and operators).
+func (db *DB) Explain(ctx context.Context, q *store.Query) (string, error) {
+	b := &builder{d: db.d}
+	pl, err := planQuery(ctx, &db.est, b, db.read, q)
+	if err != nil {
+		return "", err
+	}
+	text, err := pageSQL(b, q, pl.where)
+	if err != nil {
+		return "", err
+	}
+	rows, err := db.read.QueryContext(ctx, db.d.Explain+text, b.args...)
+	if err != nil {
+		return "", fmt.Errorf("explain: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", err
+		}
+		// SQLite: id, parent, notused, detail; PostgreSQL: one line of text.
+		fmt.Fprintln(&out, normalizeKey(vals[len(vals)-1]))
+	}
+	return out.String(), rows.Err()
 }
 
 // normalizeKey maps driver values to string, int64, float64 or nil.

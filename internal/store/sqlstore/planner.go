@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -13,18 +14,27 @@ import (
 // The planner chooses how a page query finds its matches, so that a first
 // page costs about the same whatever the conditions' selectivity:
 //
-//   - driven: the most selective condition, when it matches fewer than
-//     probeCap rows, is the set of candidate rows (an index range); every
-//     other condition is a per-row probe of the candidate's own index rows.
+//   - driven: the conditions that match fewer than probeCap rows are sets of
+//     candidate rows (index ranges, intersected); every other condition is
+//     a per-row probe of a candidate's own index rows.
 //   - scan: when no condition is selective, the type's rows are read in
 //     row order and each is probed; matches are dense, so a page is found
 //     after a few hundred rows and the query stops there.
 //
 // Selectivity comes from counting each condition's index rows up to
-// probeCap, a bounded cost, remembered for a minute. Databases plan such
-// queries on statistics that know nothing of parameter groups and values
-// that appear millions of times; this keeps the plan ours.
-const probeCap = 2000
+// probeCap, a bounded cost, remembered for a minute. A condition is a set
+// when it matches fewer rows than setLimit, which grows with the type's
+// size: materializing n rows costs about n, while a scan finds a page of
+// 20 after about 20·N/n rows, each probed; the costs meet near
+// sqrt(30·N). Databases plan such queries on statistics that know nothing
+// of parameter groups and of values that appear millions of times; this
+// keeps the plan ours.
+const probeCap = 5000
+
+// setLimit is the largest set worth materializing for a type of n rows.
+func setLimit(n int) int {
+	return max(100, min(probeCap, int(math.Sqrt(30*float64(n)))))
+}
 
 // estimateTTL is how long a condition's estimate is reused.
 const estimateTTL = time.Minute
@@ -76,62 +86,59 @@ func planQuery(ctx context.Context, est *estimates, b *builder, q dbQuerier, sq 
 		if err != nil || len(terms) > 0 {
 			return plan{where: where, selective: true}, err
 		}
-		n, err := countType(ctx, est, b.d, q, sq.Types)
+		n, err := typeSize(ctx, est, b.d, q, sq.Types)
 		return plan{where: where, selective: n < probeCap}, err
 	}
-	best, bestN := -1, probeCap
+	// Every selective condition is a set (their intersection is small and
+	// cheap); the others are probed per candidate row.
+	size, err := typeSize(ctx, est, b.d, q, sq.Types)
+	if err != nil {
+		return plan{}, err
+	}
+	limit := setLimit(size)
+	sets := make([]bool, len(terms))
+	driven := false
 	for i, t := range terms {
 		n, err := estimateCond(ctx, est, b.d, q, t)
 		if err != nil {
 			return plan{}, err
 		}
-		if n < bestN {
-			best, bestN = i, n
-		}
+		sets[i] = n < limit
+		driven = driven || sets[i]
 	}
 	parts := []string{"r.deleted = false"}
-	if typ := b.typeCond("r", sq.Types, best >= 0); typ != "" {
+	if typ := b.typeCond("r", sq.Types, driven); typ != "" {
 		parts = append(parts, typ)
 	}
-	if best >= 0 {
-		driver, err := b.cond("r", terms[best])
-		if err != nil {
-			return plan{}, err
+	for _, perRow := range []bool{false, true} {
+		b.perRow = perRow
+		for i, t := range terms {
+			if sets[i] == perRow {
+				continue
+			}
+			c, err := b.cond("r", t)
+			if err != nil {
+				b.perRow = false
+				return plan{}, err
+			}
+			parts = append(parts, c)
 		}
-		parts = append(parts, driver)
 	}
-	b.perRow = true
-	defer func() { b.perRow = false }()
-	for i, t := range terms {
-		if i == best {
-			continue
-		}
-		c, err := b.cond("r", t)
-		if err != nil {
-			return plan{}, err
-		}
-		parts = append(parts, c)
-	}
-	selective := best >= 0
-	if !selective {
-		// A scan of a small type is cheap too: count it.
-		n, err := countType(ctx, est, b.d, q, sq.Types)
-		if err != nil {
-			return plan{}, err
-		}
-		selective = n < probeCap
-	}
+	b.perRow = false
+	// A scan of a small type is cheap too: count it.
+	selective := driven || size < probeCap
 	return plan{where: strings.Join(parts, " AND "), selective: selective}, nil
 }
 
-// countType counts, up to probeCap, the resources of the types.
-func countType(ctx context.Context, est *estimates, d *Dialect, q dbQuerier, types []string) (int, error) {
+// typeSize counts the resources of the types, remembered a while (a count
+// of a big type is not free).
+func typeSize(ctx context.Context, est *estimates, d *Dialect, q dbQuerier, types []string) (int, error) {
 	b := &builder{d: d}
 	where := "deleted = false"
 	if tc := b.typeCond("r", types, false); tc != "" {
 		where += " AND " + tc
 	}
-	text := fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM resources r WHERE %s LIMIT %d) e", where, probeCap)
+	text := "SELECT COUNT(*) FROM resources r WHERE " + where
 	key := text + fmt.Sprint(b.args)
 	if n, ok := est.get(key); ok {
 		return n, nil
@@ -210,16 +217,34 @@ func estimateCond(ctx context.Context, est *estimates, d *Dialect, q dbQuerier, 
 			low = min(low, n)
 		}
 		return low, nil
-	case store.Chain:
-		// As selective as the targets it needs, which is a fair guess for
-		// directory chains (few organizations per city, many roles each).
-		return estimateCond(ctx, est, d, q, c.Where)
-	case store.Has:
-		return estimateCond(ctx, est, d, q, c.Where)
+	case store.Chain, store.Has:
+		return countSet(ctx, est, d, q, c)
 	case store.TokenMatch, store.StringMatch, store.RefMatch, store.DateMatch, store.NumberMatch, store.URIMatch, store.Near:
 		return countLeaf(ctx, est, d, q, c)
 	}
 	return probeCap, nil
+}
+
+// countSet counts, up to probeCap, the resources a chain or _has
+// condition's set form holds: the references to (or from) the resources its
+// inner condition matches.
+func countSet(ctx context.Context, est *estimates, d *Dialect, q dbQuerier, c store.Cond) (int, error) {
+	b := &builder{d: d}
+	cond, err := b.cond("r", c)
+	if err != nil {
+		return 0, err
+	}
+	text := fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM resources r WHERE %s LIMIT %d) e", cond, probeCap)
+	key := text + fmt.Sprint(b.args)
+	if n, ok := est.get(key); ok {
+		return n, nil
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, text, b.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("search estimate: %w", err)
+	}
+	est.put(key, n)
+	return n, nil
 }
 
 func countLeaf(ctx context.Context, est *estimates, d *Dialect, q dbQuerier, c store.Cond) (int, error) {

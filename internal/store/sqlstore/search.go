@@ -332,15 +332,18 @@ func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s JOIN resources %s ON %s.type = %s.type AND %s.id = %s.id WHERE %s.rid = %s.rid AND %s.%s AND %s)",
-			s, t, t, s, t, s, s, a, s, b.groups(c.Param), where), nil
+		// Nested EXISTS fixes the order: this row's references first.
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.rid = %s.rid AND %s.%s AND EXISTS (SELECT 1 FROM resources %s WHERE %s.type = %s.type AND %s.id = %s.id AND %s))",
+			s, s, a, s, b.groups(c.Param), t, t, s, t, s, where), nil
 	}
+	// The targets first (few: the organizations of one city), then the
+	// references to them through idx_ref_target (grp, id, type).
 	where, err := b.baseWhere(t, c.Types, c.Where)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM idx_ref %s JOIN resources %s ON %s.type = %s.type AND %s.id = %s.id WHERE %s.%s AND %s)",
-		a, s, s, t, t, s, t, s, s, b.groups(c.Param), where), nil
+	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM idx_ref %s WHERE %s.%s AND (%s.id, %s.type) IN (SELECT %s.id, %s.type FROM resources %s WHERE %s))",
+		a, s, s, s, b.groups(c.Param), s, s, t, t, t, where), nil
 }
 
 func (b *builder) hasCond(a string, c store.Has) (string, error) {
@@ -351,11 +354,15 @@ func (b *builder) hasCond(a string, c store.Has) (string, error) {
 		return "", err
 	}
 	if b.perRow {
-		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s JOIN resources %s ON %s.rid = %s.rid WHERE %s.%s AND %s.id = %s.id AND %s.type = %s.type AND %s)",
-			s, src, src, s, s, b.groups(c.Param), s, a, s, a, where), nil
+		// Nested EXISTS fixes the order: the references to this row first
+		// (idx_ref_target), then their sources.
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.%s AND %s.id = %s.id AND %s.type = %s.type AND EXISTS (SELECT 1 FROM resources %s WHERE %s.rid = %s.rid AND %s))",
+			s, s, b.groups(c.Param), s, a, s, a, src, src, s, where), nil
 	}
-	return fmt.Sprintf("%s.id IN (SELECT %s.id FROM idx_ref %s JOIN resources %s ON %s.rid = %s.rid WHERE %s.%s AND %s.type = %s.type AND %s)",
-		a, s, s, src, src, s, s, b.groups(c.Param), s, a, where), nil
+	// The sources first, then what they reference; not correlated with
+	// the outer row, so evaluated once.
+	return fmt.Sprintf("(%s.id, %s.type) IN (SELECT %s.id, %s.type FROM idx_ref %s WHERE %s.%s AND %s.rid IN (SELECT %s.rid FROM resources %s WHERE %s))",
+		a, a, s, s, s, s, b.groups(c.Param), s, src, src, where), nil
 }
 
 // nearCond prefilters with a bounding box (index range on lat) and then

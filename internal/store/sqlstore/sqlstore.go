@@ -62,6 +62,8 @@ type Dialect struct {
 	// TextParam, when set, is a format that types a bare parameter as
 	// text where the database cannot infer it (in a SELECT list).
 	TextParam string
+	// Explain prefixes a query to get its plan.
+	Explain string
 	// NoIndex, when set, is a format that keeps the planner from using an
 	// index on a column (SQLite's unary +), where the query's plan is
 	// chosen by vhdir.

@@ -1,0 +1,331 @@
+package rest_test
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/directory"
+	"github.com/vhdir/vhdir/internal/gen"
+	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/postgres"
+	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
+	"github.com/vhdir/vhdir/internal/store/sqlite"
+)
+
+// The search benchmark's directory: `vhdir gen --practitioners N` (about
+// 5.2 resources per practitioner), loaded once per backend and kept in
+// VHDIR_BENCH_DIR (default $TMPDIR/vhdir-bench) and in the PostgreSQL
+// database vhdir_bench_p<N> for later runs.
+var benchPractitioners = flag.Int("bench.practitioners", 20000, "practitioners in the search benchmark's generated directory (200000 ≈ 1M resources)")
+
+func benchDir() string {
+	if d := os.Getenv("VHDIR_BENCH_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "vhdir-bench")
+}
+
+// benchData returns the generated files, generating them once.
+func benchData(b *testing.B, n int) string {
+	dir := filepath.Join(benchDir(), fmt.Sprintf("gen-p%d", n))
+	done := dir + ".done"
+	if _, err := os.Stat(done); err == nil {
+		return dir
+	}
+	sum, err := gen.Run(context.Background(), gen.Config{Practitioners: n, Seed: 1, Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated %d resources in %s", sum.Total(), sum.Duration)
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// benchStore opens the loaded directory on a backend, loading it first
+// when the cache lacks it.
+func benchStore(b *testing.B, backend string, n int) store.Store {
+	ctx := context.Background()
+	var st store.Store
+	var marker func() bool
+	var mark func()
+	switch backend {
+	case "sqlite":
+		path := filepath.Join(benchDir(), fmt.Sprintf("sqlite-p%d.db", n))
+		if _, err := os.Stat(path + ".done"); err != nil {
+			os.Remove(path)
+			os.Remove(path + "-wal")
+			os.Remove(path + "-shm")
+		}
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = s
+		marker = func() bool { _, err := os.Stat(path + ".done"); return err == nil }
+		mark = func() { os.WriteFile(path+".done", nil, 0o644) }
+	case "postgres":
+		url := benchPostgres(b, fmt.Sprintf("vhdir_bench_p%d", n))
+		s, err := postgres.Open(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = s
+		pool := s.WritePool()
+		marker = func() bool {
+			var ok bool
+			return pool.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'bench_loaded')").Scan(&ok) == nil && ok
+		}
+		mark = func() {
+			pool.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS bench_loaded (at TIMESTAMPTZ)")
+			pool.ExecContext(ctx, "VACUUM ANALYZE")
+		}
+	}
+	if !marker() {
+		files := benchData(b, n)
+		reg, err := search.NewRegistry()
+		if err != nil {
+			b.Fatal(err)
+		}
+		eng := search.NewEngine(reg, "https://bench.example/fhir")
+		dir := &directory.Directory{Store: st, Clock: clock.System{}, Indexer: eng}
+		var paths []string
+		for _, t := range gen.Types() {
+			paths = append(paths, filepath.Join(files, t+".ndjson"))
+		}
+		sum, err := load.Run(ctx, load.Config{Directory: dir, Indexer: eng}, paths)
+		if err != nil || len(sum.Problems) > 0 {
+			b.Fatalf("load: %v %v", err, sum.Problems[:min(3, len(sum.Problems))])
+		}
+		b.Logf("%s: loaded %d resources in %s (%.0f/s)", backend, sum.Total(), sum.Duration.Round(time.Second), float64(sum.Total())/sum.Duration.Seconds())
+		mark()
+	}
+	return st
+}
+
+// benchPostgres returns the URL of a kept benchmark database, creating it.
+func benchPostgres(b *testing.B, name string) string {
+	admin := os.Getenv("VHDIR_TEST_POSTGRES")
+	if admin == "" {
+		admin = pgtest.DefaultURL
+	}
+	db, err := sql.Open("pgx", admin)
+	if err == nil {
+		err = db.Ping()
+	}
+	if err != nil {
+		b.Skipf("no PostgreSQL: %v", err)
+	}
+	defer db.Close()
+	var exists bool
+	db.QueryRow("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists)
+	if !exists {
+		if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+			b.Fatal(err)
+		}
+	}
+	u, _ := url.Parse(admin)
+	u.Path = "/" + name
+	return u.String()
+}
+
+// searchShape is one query the benchmark times.
+type searchShape struct {
+	name, query string
+	explain     bool
+}
+
+// benchShapes picks real values from the loaded data.
+func benchShapes(b *testing.B, st store.Store) []searchShape {
+	ctx := context.Background()
+	first := func(typ string) *jsontree.Object {
+		page, err := st.Search(ctx, &store.Query{Types: []string{typ}, Count: 200})
+		if err != nil || len(page.Versions) == 0 {
+			b.Fatalf("no %s in the benchmark data: %v", typ, err)
+		}
+		// Pick a resource from the middle of the sample.
+		o, err := jsontree.ParseObject(page.Versions[len(page.Versions)/2].Body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return o
+	}
+	get := func(o *jsontree.Object, path ...string) string {
+		var v any = o
+		for _, p := range path {
+			switch x := v.(type) {
+			case *jsontree.Object:
+				v, _ = x.Get(p)
+			case []any:
+				if len(x) == 0 {
+					return ""
+				}
+				v = x[0]
+				if obj, ok := v.(*jsontree.Object); ok {
+					v, _ = obj.Get(p)
+				}
+			}
+		}
+		switch x := v.(type) {
+		case string:
+			return x
+		case jsontree.Number:
+			return string(x)
+		}
+		return ""
+	}
+	role := first("PractitionerRole")
+	specialty := get(role, "specialty", "coding", "code")
+	org := get(role, "organization", "reference")
+	// A city of an organization that has roles, for the chain.
+	var city string
+	roles, err := st.Search(ctx, &store.Query{Types: []string{"PractitionerRole"}, Count: 500})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range roles.Versions {
+		o, _ := jsontree.ParseObject(v.Body)
+		ref := get(o, "organization", "reference")
+		orgRes, err := st.Read(ctx, "Organization", strings.TrimPrefix(ref, "Organization/"))
+		if err != nil {
+			continue
+		}
+		orgObj, _ := jsontree.ParseObject(orgRes.Body)
+		if city = get(orgObj, "address", "city"); city != "" {
+			break
+		}
+	}
+	if city == "" {
+		b.Fatal("no organization with a city in the benchmark data")
+	}
+	prac := first("Practitioner")
+	family := strings.ToLower(get(prac, "name", "family"))
+	loc := first("Location")
+	lat, lon := get(loc, "position", "latitude"), get(loc, "position", "longitude")
+	q := url.QueryEscape
+	return []searchShape{
+		{"token", "PractitionerRole?specialty=" + q(specialty) + "&_count=20", false},
+		{"string-prefix", "Practitioner?name=" + q(family[:min(3, len(family))]) + "&_count=20", false},
+		{"reference", "PractitionerRole?organization=" + q(org) + "&_count=20", false},
+		{"chained", "PractitionerRole?specialty=" + q(specialty) + "&organization.address-city=" + q(city) + "&_include=PractitionerRole:practitioner&_count=20", true},
+		{"has", "Practitioner?_has:PractitionerRole:practitioner:specialty=" + q(specialty) + "&_count=20", true},
+		{"near", "Location?near=" + q(lat+"|"+lon+"|20|km") + "&_count=20", true},
+		{"count", "Practitioner?gender=female&_summary=count", false},
+	}
+}
+
+// BenchmarkSearch times the directory search shapes from 8 concurrent
+// clients over TLS and reports p50 and p99 latency per shape. Run with
+// -bench.practitioners 200000 for the 1M-resource figures.
+func BenchmarkSearch(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			st := benchStore(b, backend, *benchPractitioners)
+			srv := startServer(b, func() store.Store { return st })
+			shapes := benchShapes(b, st)
+			for _, sh := range shapes {
+				b.Run(sh.name, func(b *testing.B) {
+					if sh.explain {
+						logExplain(b, st, sh.query)
+					}
+					runShape(b, srv, sh.query)
+				})
+			}
+		})
+	}
+}
+
+func logExplain(b *testing.B, st store.Store, query string) {
+	ex, ok := st.(interface {
+		Explain(context.Context, *store.Query) (string, error)
+	})
+	if !ok {
+		return
+	}
+	typ, qs, _ := strings.Cut(query, "?")
+	params, _ := url.ParseQuery(qs)
+	reg, _ := search.NewRegistry()
+	plan, err := search.NewEngine(reg, "https://bench.example/fhir").Compile([]string{typ}, params, search.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	text, err := ex.Explain(context.Background(), plan.Query)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Fprintf(os.Stderr, "plan for %s:\n%s\n", query, text)
+}
+
+func runShape(b *testing.B, srv *testServer, query string) {
+	client := srv.ts.Client()
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	get := func() (time.Duration, error) {
+		start := time.Now()
+		resp, err := client.Get(srv.base + "/" + query)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return time.Since(start), nil
+	}
+	if _, err := get(); err != nil { // warm up, and fail fast
+		b.Fatal(err)
+	}
+	const clients = 8
+	lat := make([]time.Duration, 0, b.N)
+	var mu sync.Mutex
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				d, err := get()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
+	_ = slices.Max(lat)
+}
