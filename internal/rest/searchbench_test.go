@@ -36,7 +36,10 @@ import (
 // 5.2 resources per practitioner), loaded once per backend and kept in
 // VHDIR_BENCH_DIR (default $TMPDIR/vhdir-bench) and in the PostgreSQL
 // database vhdir_bench_p<N> for later runs.
-var benchPractitioners = flag.Int("bench.practitioners", 20000, "practitioners in the search benchmark's generated directory (200000 ≈ 1M resources)")
+var (
+	benchPractitioners = flag.Int("bench.practitioners", 20000, "practitioners in the search benchmark's generated directory (200000 ≈ 1M resources)")
+	benchClients       = flag.Int("bench.clients", 8, "concurrent clients in the search benchmark")
+)
 
 func benchDir() string {
 	if d := os.Getenv("VHDIR_BENCH_DIR"); d != "" {
@@ -229,6 +232,8 @@ func benchShapes(b *testing.B, st store.Store) []searchShape {
 		{"string-prefix", "Practitioner?name=" + q(family[:min(3, len(family))]) + "&_count=20", false},
 		{"reference", "PractitionerRole?organization=" + q(org) + "&_count=20", false},
 		{"chained", "PractitionerRole?specialty=" + q(specialty) + "&organization.address-city=" + q(city) + "&_include=PractitionerRole:practitioner&_count=20", true},
+		{"chained-nototal", "PractitionerRole?specialty=" + q(specialty) + "&organization.address-city=" + q(city) + "&_include=PractitionerRole:practitioner&_count=20&_total=none", true},
+		{"has-nototal", "Practitioner?_has:PractitionerRole:practitioner:specialty=" + q(specialty) + "&_count=20&_total=none", true},
 		{"has", "Practitioner?_has:PractitionerRole:practitioner:specialty=" + q(specialty) + "&_count=20", true},
 		{"near", "Location?near=" + q(lat+"|"+lon+"|20|km") + "&_count=20", true},
 		{"count", "Practitioner?gender=female&_summary=count", false},
@@ -246,9 +251,7 @@ func BenchmarkSearch(b *testing.B) {
 			shapes := benchShapes(b, st)
 			for _, sh := range shapes {
 				b.Run(sh.name, func(b *testing.B) {
-					if sh.explain {
-						logExplain(b, st, sh.query)
-					}
+					logExplain(b, st, sh.query)
 					runShape(b, srv, sh.query)
 				})
 			}
@@ -274,7 +277,13 @@ func logExplain(b *testing.B, st store.Store, query string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	fmt.Fprintf(os.Stderr, "plan for %s:\n%s\n", query, text)
+	name := filepath.Join(benchDir(), fmt.Sprintf("plans-%s-p%d.txt", st.Backend(), *benchPractitioners))
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "plan for %s:\n%s\n", query, text)
 }
 
 func runShape(b *testing.B, srv *testServer, query string) {
@@ -296,7 +305,7 @@ func runShape(b *testing.B, srv *testServer, query string) {
 	if _, err := get(); err != nil { // warm up, and fail fast
 		b.Fatal(err)
 	}
-	const clients = 8
+	clients := *benchClients
 	lat := make([]time.Duration, 0, b.N)
 	var mu sync.Mutex
 	var next atomic.Int64

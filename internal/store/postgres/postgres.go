@@ -63,7 +63,7 @@ var dialect = &sqlstore.Dialect{
 	UniqueViolation: func(err error) bool { return pgCode(err) == "23505" },
 	MaxParams:       65535,
 	TextParam:       `CAST(%s AS TEXT) COLLATE "C"`,
-	Explain:         "EXPLAIN ",
+	Explain:         "EXPLAIN (ANALYZE, BUFFERS) ",
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {

@@ -53,14 +53,16 @@ func includes(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query, mat
 // includeOnce applies one include to a set of resources.
 func includeOnce(ctx context.Context, d *Dialect, q dbQuerier, inc store.Include, from []pageRow) ([]pageRow, error) {
 	b := &builder{d: d}
-	var where string
+	// Joins that start from the few index rows of the page (or of its
+	// references), never a semi-join over all resources.
+	var text string
 	if inc.Reverse {
 		var keys []string
 		for _, m := range from {
-			keys = append(keys, fmt.Sprintf("(%s, %s)", b.castText(b.arg(m.v.Type)), b.castText(b.arg(m.v.ID))))
+			keys = append(keys, fmt.Sprintf("(%s, %s)", b.castText(b.arg(m.v.ID)), b.castText(b.arg(m.v.Type))))
 		}
-		where = fmt.Sprintf("r.deleted = false AND r.type = %s AND r.rid IN (SELECT x.rid FROM idx_ref x WHERE x.%s AND (x.type, x.id) IN (VALUES %s))",
-			b.arg(inc.Source), b.groups(inc.Param), strings.Join(keys, ", "))
+		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x JOIN resources r ON r.rid = x.rid WHERE x.%s AND (x.id, x.type) IN (VALUES %s) AND r.type = %s AND r.deleted = false ORDER BY r.rid",
+			resourceColumns, b.groups(inc.Param), strings.Join(keys, ", "), b.arg(inc.Source))
 	} else {
 		var rids []string
 		for _, m := range from {
@@ -71,17 +73,18 @@ func includeOnce(ctx context.Context, d *Dialect, q dbQuerier, inc store.Include
 		if len(rids) == 0 {
 			return nil, nil
 		}
-		where = fmt.Sprintf("r.deleted = false AND (r.type, r.id) IN (SELECT x.type, x.id FROM idx_ref x WHERE x.%s AND x.rid IN (%s))",
-			b.groups(inc.Param), strings.Join(rids, ", "))
+		targets := ""
 		if len(inc.Targets) > 0 {
 			var ts []string
 			for _, t := range inc.Targets {
 				ts = append(ts, b.arg(t))
 			}
-			where += " AND r.type IN (" + strings.Join(ts, ", ") + ")"
+			targets = " AND r.type IN (" + strings.Join(ts, ", ") + ")"
 		}
+		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x JOIN resources r ON r.type = x.type AND r.id = x.id WHERE x.rid IN (%s) AND x.%s AND r.deleted = false%s ORDER BY r.rid",
+			resourceColumns, strings.Join(rids, ", "), b.groups(inc.Param), targets)
 	}
-	rows, err := q.QueryContext(ctx, "SELECT "+resourceColumns+" FROM resources r WHERE "+where+" ORDER BY r.rid", b.args...)
+	rows, err := q.QueryContext(ctx, text, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("include: %w", err)
 	}
