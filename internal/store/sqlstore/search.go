@@ -170,9 +170,18 @@ func (b *builder) leaf(c store.Cond) (leafCond, error) {
 func (b *builder) in(a, table string, param int64, inner string) string {
 	if b.perRow {
 		x := b.newAlias("x")
-		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s.%s AND %s)", table, x, x, a, x, b.groups(param), inner)
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s AND %s%s)", table, x, x, a, b.probeGroups(x, param), inner, b.d.ProbeFence)
 	}
 	return fmt.Sprintf("%s.rid IN (SELECT rid FROM %s WHERE %s AND %s)", a, table, b.groups(param), inner)
+}
+
+// probeGroups is groups for alias x of a per-row probe.
+func (b *builder) probeGroups(x string, param int64) string {
+	col := x + ".grp"
+	if b.d.ProbeGroup != "" {
+		col = fmt.Sprintf(b.d.ProbeGroup, col)
+	}
+	return col + " IN (SELECT grp FROM param_groups WHERE param = " + b.arg(param) + ")"
 }
 
 // groups is the condition that a row's group contains param.
@@ -333,8 +342,8 @@ func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 			return "", err
 		}
 		// Nested EXISTS fixes the order: this row's references first.
-		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.rid = %s.rid AND %s.%s AND EXISTS (SELECT 1 FROM resources %s WHERE %s.type = %s.type AND %s.id = %s.id AND %s))",
-			s, s, a, s, b.groups(c.Param), t, t, s, t, s, where), nil
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.rid = %s.rid AND %s AND EXISTS (SELECT 1 FROM resources %s WHERE %s.type = %s.type AND %s.id = %s.id AND %s%s)%s)",
+			s, s, a, b.probeGroups(s, c.Param), t, t, s, t, s, where, b.d.ProbeFence, b.d.ProbeFence), nil
 	}
 	// The targets first (few: the organizations of one city), then the
 	// references to them through idx_ref_target (grp, id, type).
@@ -356,8 +365,8 @@ func (b *builder) hasCond(a string, c store.Has) (string, error) {
 	if b.perRow {
 		// Nested EXISTS fixes the order: the references to this row first
 		// (idx_ref_target), then their sources.
-		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.%s AND %s.id = %s.id AND %s.type = %s.type AND EXISTS (SELECT 1 FROM resources %s WHERE %s.rid = %s.rid AND %s))",
-			s, s, b.groups(c.Param), s, a, s, a, src, src, s, where), nil
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.%s AND %s.id = %s.id AND %s.type = %s.type AND EXISTS (SELECT 1 FROM resources %s WHERE %s.rid = %s.rid AND %s%s)%s)",
+			s, s, b.groups(c.Param), s, a, s, a, src, src, s, where, b.d.ProbeFence, b.d.ProbeFence), nil
 	}
 	// The sources first, then what they reference; not correlated with
 	// the outer row, so evaluated once.

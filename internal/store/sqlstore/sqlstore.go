@@ -68,6 +68,17 @@ type Dialect struct {
 	// index on a column (SQLite's unary +), where the query's plan is
 	// chosen by vhdir.
 	NoIndex string
+	// ProbeGroup, when set, is a format for the group column of a per-row
+	// probe (rid = outer row) that keeps the planner on the (rid, grp)
+	// index. PostgreSQL cannot see which groups a parameter's subquery
+	// yields and may otherwise read a value index (grp, value…) for
+	// thousands of rows per probe.
+	ProbeGroup string
+	// ProbeFence, when set, ends each per-row probe's subquery so that the
+	// database keeps it a probe. PostgreSQL turns EXISTS into a semi-join
+	// over every match unless the subquery has an OFFSET; a first page
+	// that should read a few hundred rows would read them all.
+	ProbeFence string
 }
 
 // Statements are the fixed statements of a dialect. Column lists are part
