@@ -138,10 +138,11 @@ func jsNode(it jsItem) (fhirpath.Node, bool) {
 
 // rowsOf renders the index rows of one parameter from nodes, sorted.
 func rowsOf(e *Engine, p *Param, nodes []fhirpath.Node) []string {
-	x := &extractor{base: e.base, idx: &store.Index{}, seen: map[rowKey]struct{}{}}
+	x := &extractor{base: e.base, idx: &store.Index{}}
 	for i := range nodes {
 		x.node(p, &nodes[i])
 	}
+	x.dedup()
 	var out []string
 	for _, v := range x.idx.Strings {
 		out = append(out, fmt.Sprintf("s %d %q %q", v.Param, v.Norm, v.Exact))

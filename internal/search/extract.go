@@ -1,8 +1,10 @@
 package search
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,7 +26,7 @@ func (e *Engine) Index(res *fhir.Resource) (*store.Index, error) {
 	if m == nil {
 		return &store.Index{}, nil
 	}
-	x := &extractor{base: e.base, idx: &store.Index{}, seen: map[rowKey]struct{}{}}
+	x := &extractor{base: e.base, idx: &store.Index{}}
 	var nodes []fhirpath.Node
 	for _, p := range e.reg.Params(res.Type) {
 		var err error
@@ -36,31 +38,51 @@ func (e *Engine) Index(res *fhir.Resource) (*store.Index, error) {
 			x.node(p, &nodes[i])
 		}
 	}
+	x.dedup()
 	return x.idx, nil
 }
 
 type extractor struct {
 	base string // server base URL, to recognise absolute references to itself
 	idx  *store.Index
-	seen map[rowKey]struct{}
 }
 
-// rowKey identifies an index row, for deduplication: table, parameter and
-// up to three values.
-type rowKey struct {
-	table   byte
-	param   int64
-	a, b, c string
-	n, m    int64
+// dedup sorts each table's rows and drops repeats (a value reached by two
+// paths, or written twice). Sorting a few dozen rows costs less than
+// hashing each one into a set as it is found, and gives a stable order.
+func (x *extractor) dedup() {
+	ix := x.idx
+	ix.Strings = sortCompact(ix.Strings, func(a, b store.StringValue) int {
+		return cmp.Or(cmp.Compare(a.Param, b.Param), strings.Compare(a.Exact, b.Exact), strings.Compare(a.Norm, b.Norm))
+	})
+	ix.Tokens = sortCompact(ix.Tokens, func(a, b store.TokenValue) int {
+		return cmp.Or(cmp.Compare(a.Param, b.Param), strings.Compare(a.Code, b.Code), strings.Compare(a.System, b.System))
+	})
+	ix.Refs = sortCompact(ix.Refs, func(a, b store.RefValue) int {
+		return cmp.Or(cmp.Compare(a.Param, b.Param), strings.Compare(a.ID, b.ID), strings.Compare(a.Type, b.Type), strings.Compare(a.URL, b.URL))
+	})
+	ix.Dates = sortCompact(ix.Dates, func(a, b store.DateValue) int {
+		return cmp.Or(cmp.Compare(a.Param, b.Param), cmp.Compare(a.Lo, b.Lo), cmp.Compare(a.Hi, b.Hi))
+	})
+	ix.Numbers = sortCompact(ix.Numbers, func(a, b store.NumberValue) int {
+		return cmp.Or(cmp.Compare(a.Param, b.Param), cmp.Compare(a.Value, b.Value), cmp.Compare(a.Lo, b.Lo), cmp.Compare(a.Hi, b.Hi))
+	})
+	ix.Quantities = sortCompact(ix.Quantities, func(a, b store.QuantityValue) int {
+		return cmp.Or(cmp.Compare(a.Param, b.Param), strings.Compare(a.Code, b.Code), strings.Compare(a.System, b.System),
+			cmp.Compare(a.Value, b.Value), cmp.Compare(a.Lo, b.Lo), cmp.Compare(a.Hi, b.Hi))
+	})
+	ix.URIs = sortCompact(ix.URIs, func(a, b store.URIValue) int {
+		return cmp.Or(cmp.Compare(a.Param, b.Param), strings.Compare(a.URI, b.URI))
+	})
 }
 
-// once reports whether a row is new (rows are deduplicated).
-func (x *extractor) once(k rowKey) bool {
-	if _, dup := x.seen[k]; dup {
-		return false
+// sortCompact sorts rows and removes adjacent duplicates.
+func sortCompact[T comparable](rows []T, compare func(a, b T) int) []T {
+	if len(rows) < 2 {
+		return rows
 	}
-	x.seen[k] = struct{}{}
-	return true
+	slices.SortFunc(rows, compare)
+	return slices.Compact(rows)
 }
 
 func (x *extractor) node(p *Param, n *fhirpath.Node) {
@@ -91,9 +113,6 @@ func (x *extractor) addString(id int64, s string) {
 		return
 	}
 	s = truncate(s, maxIndexedLen)
-	if !x.once(rowKey{table: 's', param: id, a: s}) {
-		return
-	}
 	x.idx.Strings = append(x.idx.Strings, store.StringValue{Param: id, Norm: truncate(Normalize(s), maxIndexedLen), Exact: s})
 }
 
@@ -120,9 +139,6 @@ func (x *extractor) addToken(id int64, system, code string) {
 		return
 	}
 	system, code = truncate(system, maxIndexedLen), truncate(code, maxIndexedLen)
-	if !x.once(rowKey{table: 't', param: id, a: system, b: code}) {
-		return
-	}
 	x.idx.Tokens = append(x.idx.Tokens, store.TokenValue{Param: id, System: system, Code: code})
 }
 
@@ -214,16 +230,10 @@ func (x *extractor) addRef(id int64, raw string) {
 	default:
 		return // contained references are not searchable across resources
 	}
-	if !x.once(rowKey{table: 'r', param: id, a: row.Type, b: row.ID, c: row.URL}) {
-		return
-	}
 	x.idx.Refs = append(x.idx.Refs, row)
 }
 
 func (x *extractor) addDate(id int64, lo, hi int64) {
-	if !x.once(rowKey{table: 'd', param: id, n: lo, m: hi}) {
-		return
-	}
 	x.idx.Dates = append(x.idx.Dates, store.DateValue{Param: id, Lo: lo, Hi: hi})
 }
 
@@ -266,7 +276,7 @@ func (x *extractor) number(p *Param, n *fhirpath.Node) {
 		return
 	}
 	v, lo, hi, err := NumberRange(string(num))
-	if err != nil || !x.once(rowKey{table: 'n', param: p.ID, a: string(num)}) {
+	if err != nil {
 		return
 	}
 	x.idx.Numbers = append(x.idx.Numbers, store.NumberValue{Param: p.ID, Value: v, Lo: lo, Hi: hi})
@@ -297,14 +307,11 @@ func (x *extractor) quantity(p *Param, n *fhirpath.Node) {
 			code, _ = o.String("unit")
 		}
 	}
-	if !x.once(rowKey{table: 'q', param: p.ID, a: system, b: code, c: string(num)}) {
-		return
-	}
 	x.idx.Quantities = append(x.idx.Quantities, store.QuantityValue{Param: p.ID, System: system, Code: code, Value: v, Lo: lo, Hi: hi})
 }
 
 func (x *extractor) uri(id int64, s string) {
-	if s == "" || !x.once(rowKey{table: 'u', param: id, a: s}) {
+	if s == "" {
 		return
 	}
 	x.idx.URIs = append(x.idx.URIs, store.URIValue{Param: id, URI: truncate(s, maxIndexedLen)})
