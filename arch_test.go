@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"internal/load":                  {"internal/directory", "internal/fhir", "internal/jsontree", "internal/store"},
 	"internal/gen":                   {},
 	"internal/rest":                  {"internal/clock", "internal/directory", "internal/fhir", "internal/ig", "internal/jsontree", "internal/r4", "internal/search", "internal/store"},
+	"internal/auth":                  {"internal/clock", "internal/fhir", "internal/jsontree", "internal/rest", "internal/search", "internal/store"},
 	"cmd/vhdir":                      {"*"},
 }
 

@@ -25,6 +25,7 @@ var commands = []command{
 	{"serve", "run the FHIR server", runServe},
 	{"load", "load resources from Bundle, NDJSON or resource files and folders", runLoad},
 	{"gen", "generate a realistic synthetic directory as NDJSON", runGen},
+	{"clients", "register and manage client systems (add, list, show, disable, enable)", runClients},
 	{"version", "print the version, Go version and FIPS 140 mode", runVersion},
 }
 

@@ -18,7 +18,9 @@ func (s *Server) capabilities() (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newResponse(http.StatusOK, cs), nil
+	resp := newResponse(http.StatusOK, cs)
+	resp.Header.Set("Access-Control-Allow-Origin", "*") // SMART 2.2: metadata readable cross-origin
+	return resp, nil
 }
 
 // CapabilityStatement describes what this server really does, built from
@@ -55,8 +57,28 @@ func (s *Server) CapabilityStatement() (*jsontree.Object, error) {
 			searchParamEntry("_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date"),
 		},
 	)
+	if sec := s.cfg.Security; sec != nil {
+		rest.Set("security", securityCapability(sec))
+	}
 	cs.Set("rest", []any{rest})
 	return cs, nil
+}
+
+// securityCapability is rest.security for SMART Backend Services: the
+// service code and the OAuth endpoints (the oauth-uris extension SMART 1
+// defined, which clients still read).
+func securityCapability(sec *Security) *jsontree.Object {
+	uris := []any{obj("url", "token", "valueUri", sec.TokenURL)}
+	if sec.IntrospectURL != "" {
+		uris = append(uris, obj("url", "introspect", "valueUri", sec.IntrospectURL))
+	}
+	return obj(
+		"extension", []any{obj("url", "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris", "extension", uris)},
+		"cors", true,
+		"service", []any{obj("coding", []any{obj("system", "http://terminology.hl7.org/CodeSystem/restful-security-service", "code", "SMART-on-FHIR")},
+			"text", "SMART Backend Services: OAuth2 client_credentials with a signed JWT assertion (private_key_jwt, RS384 or ES384)")},
+		"description", "Clients are registered systems that authenticate with SMART Backend Services; discovery at .well-known/smart-configuration.",
+	)
 }
 
 func (s *Server) resourceCapability(typ string, reg *search.Registry, prof igProfile) *jsontree.Object {

@@ -25,6 +25,9 @@ const (
 // first, paged by an opaque cursor on the write sequence so that pages stay
 // exact while writes continue.
 func (s *Server) history(ctx context.Context, req *Request) (*Response, error) {
+	if err := s.checkHistory(ctx, req); err != nil {
+		return nil, err
+	}
 	q := store.HistoryQuery{Type: req.Type, ID: req.ID, Count: defaultCount, WantTotal: req.Interaction == HistoryInstance}
 	for k, vs := range req.Query {
 		v := vs[len(vs)-1]
@@ -156,4 +159,30 @@ func decodeCursor(kind byte, s string) (int64, error) {
 		}
 	}
 	return 0, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_page %q is not a page token this server issued", s)
+}
+
+// checkHistory applies the caller's limits to history. History shows past
+// versions, which conditions on current content cannot vouch for: under a
+// query-filtered scope only an instance's history is offered (when its
+// current version qualifies), and system history needs every type.
+func (s *Server) checkHistory(ctx context.Context, req *Request) error {
+	a := s.access(ctx)
+	if a == nil {
+		return nil
+	}
+	switch req.Interaction {
+	case HistoryInstance:
+		return s.checkRead(ctx, req)
+	case HistoryType:
+		if a.Constraints(req.Type, PermSearch) != nil {
+			return forbidden("the access token limits %s by a query, which type history cannot honour; use search", req.Type)
+		}
+	case HistorySystem:
+		for _, t := range s.cfg.Search.Registry().Types() {
+			if !a.Allowed(t, PermSearch) || a.Constraints(t, PermSearch) != nil {
+				return forbidden("system history needs search access to every type, and the access token lacks %s; use type history", t)
+			}
+		}
+	}
+	return nil
 }

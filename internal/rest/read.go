@@ -11,6 +11,9 @@ import (
 
 // read serves read and vread: the stored bytes, not re-encoded.
 func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
+	if err := s.checkRead(ctx, req); err != nil {
+		return nil, err
+	}
 	var v *store.Version
 	var err error
 	if req.Interaction == VRead {

@@ -63,10 +63,26 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 		if types, err = s.searchTypes(req.Query); err != nil {
 			return nil, err
 		}
+		if types, err = s.checkSearchTypes(ctx, types, req.Query.Has("_type")); err != nil {
+			return nil, err
+		}
 	}
 	plan, err := s.cfg.Search.Compile(types, req.Query, search.Options{Lenient: req.Prefer.Handling == "lenient"})
 	if err != nil {
 		return nil, err
+	}
+	access := s.access(ctx)
+	if err := checkTraversals(access, plan.Query.Where); err != nil {
+		return nil, err
+	}
+	if req.Interaction == SearchType {
+		cond, err := s.constraint(access, req.Type, PermSearch)
+		if err != nil {
+			return nil, err
+		}
+		if cond != nil {
+			plan.Query.Where = andCond(plan.Query.Where, cond)
+		}
 	}
 	shapeType := req.Type
 	if len(types) == 1 {
@@ -88,6 +104,7 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	page.Included = visibleIncludes(access, page.Included)
 	b := fhir.NewBundle("searchset", "", fhir.FormatInstant(s.cfg.Clock.Now()))
 	if page.Total >= 0 {
 		b.SetTotal(page.Total)
@@ -156,4 +173,12 @@ func (s *Server) searchTypes(q url.Values) ([]string, error) {
 		}
 	}
 	return types, nil
+}
+
+// andCond adds c to the conditions where.
+func andCond(where, c store.Cond) store.Cond {
+	if where == nil {
+		return c
+	}
+	return store.And{where, c}
 }

@@ -41,6 +41,19 @@ type Config struct {
 	// interaction's own writes, so that records it adds (Provenance,
 	// AuditEvent) commit with them or not at all.
 	OnWrite func(ctx context.Context, w *directory.Writer, req *Request, changes []*directory.Change) error
+	// Access, when set, returns the limits of the caller whose request ctx
+	// carries (nil: none). Authorize decides whether an interaction may
+	// run at all; Access narrows what it sees: included resources, the
+	// types of system-level searches, query-filtered scopes.
+	Access func(ctx context.Context) *Access
+	// Security, when set, is described in the CapabilityStatement's
+	// rest.security.
+	Security *Security
+}
+
+// Security names the authorization server's endpoints.
+type Security struct {
+	TokenURL, IntrospectURL string
 }
 
 // Server serves the FHIR REST API.

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/store"
 )
 
 // write runs a create, update or delete in its own transaction.
@@ -28,8 +30,65 @@ func (s *Server) write(ctx context.Context, req *Request) (*Response, error) {
 	return s.writeResponse(req, change), nil
 }
 
-// apply performs one write interaction with w.
+// apply performs one write interaction with w, within the caller's
+// query-filtered scopes if it has any.
 func (s *Server) apply(ctx context.Context, w *directory.Writer, req *Request) (*directory.Change, error) {
+	cond, err := s.writeConstraint(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if cond == nil {
+		return s.applyFree(ctx, w, req)
+	}
+	return s.applyConstrained(ctx, w, req, cond)
+}
+
+// writeConstraint is the condition the caller's scope puts on this write.
+func (s *Server) writeConstraint(ctx context.Context, req *Request) (store.Cond, error) {
+	perm := map[Interaction]byte{Create: PermCreate, Update: PermUpdate, Delete: PermDelete}[req.Interaction]
+	return s.constraint(s.access(ctx), req.Type, perm)
+}
+
+// applyConstrained performs a write under a query-filtered scope: the
+// resource replaced or deleted must match the condition before, and the
+// one written must match it after, inside the same transaction (the row
+// is locked first, so the check cannot go stale).
+func (s *Server) applyConstrained(ctx context.Context, w *directory.Writer, req *Request, cond store.Cond) (*directory.Change, error) {
+	if req.Conditional() {
+		return nil, forbidden("the access token limits %s writes by a query; conditional update and delete are not available under it", req.Type)
+	}
+	tx := w.Tx()
+	if req.Interaction != Create {
+		cur, err := tx.Current(ctx, req.Type, req.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && !cur.Deleted {
+			ok, err := matches(ctx, tx, req.Type, req.ID, cond)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, forbidden("the access token does not allow changing %s/%s: it is outside the token's query-filtered scope", req.Type, req.ID)
+			}
+		}
+	}
+	c, err := s.applyFree(ctx, w, req)
+	if err != nil || c.Action == directory.Deleted || c.Version == nil {
+		return c, err
+	}
+	ok, err := matches(ctx, tx, c.Type, c.ID, cond)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, forbidden("the access token does not allow writing this %s: the result would be outside the token's query-filtered scope", c.Type)
+	}
+	return c, nil
+}
+
+// applyFree performs one write interaction with w.
+func (s *Server) applyFree(ctx context.Context, w *directory.Writer, req *Request) (*directory.Change, error) {
 	switch req.Interaction {
 	case Create:
 		return w.Create(ctx, req.Resource, "", req.IfNoneExist)

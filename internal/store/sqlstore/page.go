@@ -227,7 +227,7 @@ func (b *builder) sortExpr(a string, k store.SortKey) (string, error) {
 		agg = "MAX"
 	}
 	sub := func(table, col string) string {
-		return fmt.Sprintf("(SELECT %s(%s) FROM %s x WHERE x.rid = %s.rid AND x.%s)", agg, col, table, a, b.groups(k.Param))
+		return fmt.Sprintf("(SELECT %s(%s) FROM %s x WHERE x.rid = %s.rid AND %s)", agg, col, table, a, b.probeGroups("x", k.Param))
 	}
 	switch k.Kind {
 	case store.SortLastUpdated:

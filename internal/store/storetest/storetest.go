@@ -50,6 +50,12 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Includes", testIncludes},
 		{"Hierarchy", testHierarchy},
 		{"NearSort", testNearSort},
+		{"AuthClients", testAuthClients},
+		{"AuthClientsEmpty", testAuthClientsEmpty},
+		{"AuthAssertions", testAuthAssertions},
+		{"AuthAssertionRace", testAuthAssertionRace},
+		{"AuthTokens", testAuthTokens},
+		{"AuthPurge", testAuthPurge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })

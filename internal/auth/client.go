@@ -1,0 +1,31 @@
+package auth
+
+import (
+	"encoding/json"
+)
+
+// Registration is a registered client system: what it is called, which
+// organization it acts for (recorded in every AuditEvent and Provenance,
+// and matched against usage restrictions), how its keys are found, and the
+// most it may be granted. It is stored as JSON in store.ClientRecord.Data.
+type Registration struct {
+	ClientID string `json:"client_id"`
+	Name     string `json:"client_name"`
+	// Organization is a reference to the directory's Organization
+	// ("Organization/123").
+	Organization     string   `json:"organization"`
+	OrganizationName string   `json:"organization_name,omitempty"`
+	Contacts         []string `json:"contacts,omitempty"`
+	// Exactly one of JWKS (the key set by value) and JWKSURI (an https URL
+	// serving it) is set.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
+	// JKU lists the JWKS URLs an assertion's jku header may name; empty
+	// means a jku header is refused.
+	JKU []string `json:"jku,omitempty"`
+	// Scope is the space-separated set of scopes the client may be granted
+	// (the ceiling of scope mediation).
+	Scope string `json:"scope"`
+	// Disabled mirrors store.ClientRecord.Disabled (not part of Data).
+	Disabled bool `json:"-"`
+}

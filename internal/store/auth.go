@@ -1,0 +1,54 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// ClientRecord is a registered client system as stored. Its registration
+// (name, organization, keys, scopes…) is JSON owned by package auth; the
+// store keeps it whole and knows only the fields it must look up by.
+type ClientRecord struct {
+	ID       string // the server-assigned client_id
+	Data     []byte // the registration, JSON
+	Disabled bool
+	Created  time.Time
+	Updated  time.Time
+}
+
+// TokenRecord is an issued access token. Only a hash of the token is
+// kept: a copy of the database does not hold usable tokens.
+type TokenRecord struct {
+	Hash     []byte // SHA-256 of the token, 32 bytes
+	ClientID string
+	Scope    string // granted scopes, space-separated
+	IssuedAt time.Time
+	Expires  time.Time
+}
+
+// AuthStore keeps what authorization shares between nodes: client
+// registrations, the assertion ids (jti) already used, and access tokens.
+// Both backends implement it; storetest checks them alike.
+type AuthStore interface {
+	// CreateClient registers a client; ErrExists when the id is taken.
+	CreateClient(ctx context.Context, c *ClientRecord) error
+	// Client returns a registration, or ErrNotFound.
+	Client(ctx context.Context, id string) (*ClientRecord, error)
+	// Clients lists every registration, ordered by id.
+	Clients(ctx context.Context) ([]*ClientRecord, error)
+	// UpdateClient replaces a registration's Data and Disabled and sets
+	// Updated; ErrNotFound when absent.
+	UpdateClient(ctx context.Context, c *ClientRecord) error
+	// UseAssertion records that client used the assertion id jti, valid
+	// until until. It reports false (and records nothing) when the same
+	// client already used jti and that use has not yet expired: a replay.
+	// Safe when nodes race: exactly one of two concurrent uses wins.
+	UseAssertion(ctx context.Context, clientID, jti string, until time.Time) (bool, error)
+	// PutToken stores an issued access token.
+	PutToken(ctx context.Context, t *TokenRecord) error
+	// Token returns the token with this hash, or ErrNotFound. Expired
+	// tokens may still be returned: the caller checks Expires.
+	Token(ctx context.Context, hash []byte) (*TokenRecord, error)
+	// PurgeAuth deletes assertion ids and tokens that expired before now.
+	PurgeAuth(ctx context.Context, now time.Time) error
+}

@@ -1,0 +1,233 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// Authorization state (store.AuthStore): tables auth_clients,
+// auth_assertions and auth_tokens of migration 0002. Every statement is
+// plain SQL both databases run alike, numbered with the dialect's
+// placeholders; the races it must settle (two nodes using one assertion id)
+// are settled by one INSERT … ON CONFLICT, never by a read then a write.
+
+var _ store.AuthStore = (*DB)(nil)
+
+// authStatements are the auth statements of one dialect.
+type authStatements struct {
+	insertClient, client, clients, updateClient string
+	useAssertion                                string
+	insertToken, token                          string
+	purgeAssertions, purgeTokens                string
+}
+
+var authCache sync.Map // *Dialect → *authStatements
+
+func (db *DB) authSQL() *authStatements {
+	if s, ok := authCache.Load(db.d); ok {
+		return s.(*authStatements)
+	}
+	p := db.d.Placeholder
+	s := &authStatements{
+		// DO NOTHING rather than a unique violation: no error to classify,
+		// and the row count says whether the id was free.
+		insertClient: fmt.Sprintf(`INSERT INTO auth_clients (id, data, disabled, created, updated) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING`, p(1), p(2), p(3), p(4), p(5)),
+		client:       fmt.Sprintf(`SELECT data, disabled, created, updated FROM auth_clients WHERE id = %s`, p(1)),
+		clients:      `SELECT id, data, disabled, created, updated FROM auth_clients ORDER BY id`,
+		updateClient: fmt.Sprintf(`UPDATE auth_clients SET data = %s, disabled = %s, updated = %s WHERE id = %s`, p(1), p(2), p(3), p(4)),
+		// A first use inserts; a later one updates only when the earlier
+		// use has expired. A replay changes no row. Concurrent uses meet
+		// on the primary key: the loser waits for the winner's row and
+		// then finds it unexpired.
+		useAssertion: fmt.Sprintf(`INSERT INTO auth_assertions (client_id, jti, expires) VALUES (%s, %s, %s) `+
+			`ON CONFLICT (client_id, jti) DO UPDATE SET expires = excluded.expires WHERE auth_assertions.expires <= %s`, p(1), p(2), p(3), p(4)),
+		insertToken:     fmt.Sprintf(`INSERT INTO auth_tokens (hash, client_id, scope, issued_at, expires) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (hash) DO NOTHING`, p(1), p(2), p(3), p(4), p(5)),
+		token:           fmt.Sprintf(`SELECT client_id, scope, issued_at, expires FROM auth_tokens WHERE hash = %s`, p(1)),
+		purgeAssertions: fmt.Sprintf(`DELETE FROM auth_assertions WHERE expires < %s`, p(1)),
+		purgeTokens:     fmt.Sprintf(`DELETE FROM auth_tokens WHERE expires < %s`, p(1)),
+	}
+	actual, _ := authCache.LoadOrStore(db.d, s)
+	return actual.(*authStatements)
+}
+
+// writeExec runs one statement on the write pool (SQLite's one writer
+// connection) and returns the rows it changed. Like Update, it runs the
+// statement again when it lost a race (Dialect.Retryable).
+func (db *DB) writeExec(ctx context.Context, query string, args ...any) (int64, error) {
+	var err error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		var res sql.Result
+		res, err = db.write.ExecContext(ctx, query, args...)
+		if err == nil {
+			return res.RowsAffected()
+		}
+		err = db.classify(err)
+		if !errors.Is(err, store.ErrRetry) || ctx.Err() != nil {
+			return 0, err
+		}
+	}
+	return 0, err
+}
+
+// nowMicro is the store's clock for times a caller left zero: microseconds, as
+// stored.
+func nowMicro() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// nonNil keeps an empty registration from becoming NULL (drivers bind a nil
+// []byte as NULL).
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// CreateClient registers a client, setting c.Created and c.Updated to now
+// when zero.
+func (db *DB) CreateClient(ctx context.Context, c *store.ClientRecord) error {
+	if c.Created.IsZero() {
+		c.Created = nowMicro()
+	}
+	if c.Updated.IsZero() {
+		c.Updated = c.Created
+	}
+	n, err := db.writeExec(ctx, db.authSQL().insertClient, c.ID, nonNil(c.Data), c.Disabled, c.Created.UnixMicro(), c.Updated.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("auth client %s: %w", c.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("auth client %s: %w", c.ID, store.ErrExists)
+	}
+	return nil
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanClient(row scanner, c *store.ClientRecord, withID bool) error {
+	var created, updated int64
+	dest := []any{&c.Data, &c.Disabled, &created, &updated}
+	if withID {
+		dest = append([]any{&c.ID}, dest...)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	c.Created = time.UnixMicro(created).UTC()
+	c.Updated = time.UnixMicro(updated).UTC()
+	return nil
+}
+
+// Client returns a registration, or ErrNotFound.
+func (db *DB) Client(ctx context.Context, id string) (*store.ClientRecord, error) {
+	c := &store.ClientRecord{ID: id}
+	err := scanClient(db.read.QueryRowContext(ctx, db.authSQL().client, id), c, false)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth client %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Clients lists every registration, ordered by id.
+func (db *DB) Clients(ctx context.Context) ([]*store.ClientRecord, error) {
+	rows, err := db.read.QueryContext(ctx, db.authSQL().clients)
+	if err != nil {
+		return nil, fmt.Errorf("auth clients: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.ClientRecord
+	for rows.Next() {
+		c := &store.ClientRecord{}
+		if err := scanClient(rows, c, true); err != nil {
+			return nil, fmt.Errorf("auth clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("auth clients: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateClient replaces Data and Disabled and sets Updated (c.Updated, or
+// now when zero, which it then holds).
+func (db *DB) UpdateClient(ctx context.Context, c *store.ClientRecord) error {
+	if c.Updated.IsZero() {
+		c.Updated = nowMicro()
+	}
+	n, err := db.writeExec(ctx, db.authSQL().updateClient, nonNil(c.Data), c.Disabled, c.Updated.UnixMicro(), c.ID)
+	if err != nil {
+		return fmt.Errorf("auth client %s: %w", c.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("auth client %s: %w", c.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// UseAssertion records the use of jti by clientID until until. It reports
+// false when an earlier use has not expired by now; an expired use is
+// replaced.
+func (db *DB) UseAssertion(ctx context.Context, clientID, jti string, until time.Time) (bool, error) {
+	n, err := db.writeExec(ctx, db.authSQL().useAssertion, clientID, jti, until.UnixMicro(), time.Now().UnixMicro())
+	if err != nil {
+		return false, fmt.Errorf("auth assertion %s of client %s: %w", jti, clientID, err)
+	}
+	return n > 0, nil
+}
+
+// tokenName shortens a token hash for error messages.
+func tokenName(hash []byte) string {
+	return fmt.Sprintf("%x…", hash[:min(len(hash), 4)])
+}
+
+// PutToken stores an issued access token; ErrExists when its hash is
+// already stored.
+func (db *DB) PutToken(ctx context.Context, t *store.TokenRecord) error {
+	n, err := db.writeExec(ctx, db.authSQL().insertToken, nonNil(t.Hash), t.ClientID, t.Scope, t.IssuedAt.UnixMicro(), t.Expires.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("auth token %s: %w", tokenName(t.Hash), err)
+	}
+	if n == 0 {
+		return fmt.Errorf("auth token %s: %w", tokenName(t.Hash), store.ErrExists)
+	}
+	return nil
+}
+
+// Token returns the token with this hash, expired or not, or ErrNotFound.
+func (db *DB) Token(ctx context.Context, hash []byte) (*store.TokenRecord, error) {
+	t := &store.TokenRecord{Hash: append([]byte(nil), hash...)}
+	var issued, expires int64
+	err := db.read.QueryRowContext(ctx, db.authSQL().token, nonNil(hash)).Scan(&t.ClientID, &t.Scope, &issued, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth token %s: %w", tokenName(hash), err)
+	}
+	t.IssuedAt = time.UnixMicro(issued).UTC()
+	t.Expires = time.UnixMicro(expires).UTC()
+	return t, nil
+}
+
+// PurgeAuth deletes assertion ids and tokens that expired before now. The
+// two deletes are independent: a failure between them leaves only rows a
+// later purge removes.
+func (db *DB) PurgeAuth(ctx context.Context, now time.Time) error {
+	q := db.authSQL()
+	if _, err := db.writeExec(ctx, q.purgeAssertions, now.UnixMicro()); err != nil {
+		return fmt.Errorf("purge auth assertions: %w", err)
+	}
+	if _, err := db.writeExec(ctx, q.purgeTokens, now.UnixMicro()); err != nil {
+		return fmt.Errorf("purge auth tokens: %w", err)
+	}
+	return nil
+}

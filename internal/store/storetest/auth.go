@@ -1,0 +1,374 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// authOf returns the backend's store.AuthStore; every backend must have one.
+func authOf(t *testing.T, s store.Store) store.AuthStore {
+	t.Helper()
+	a, ok := s.(store.AuthStore)
+	if !ok {
+		t.Fatalf("backend %s (%T) does not implement store.AuthStore", s.Backend(), s)
+	}
+	return a
+}
+
+// sameTime reports whether got is want as stored: UTC, to the microsecond.
+func sameTime(got, want time.Time) bool {
+	return got.Equal(want.Truncate(time.Microsecond)) && got.Location() == time.UTC
+}
+
+// within reports whether got (stored to the microsecond, UTC) lies between
+// before and after, read around the call that set it.
+func within(got, before, after time.Time) bool {
+	return got.Location() == time.UTC && !got.Before(before.Truncate(time.Microsecond)) && !got.After(after)
+}
+
+func testAuthClients(t *testing.T, newDB NewDB) {
+	a := authOf(t, openOne(t, newDB))
+	ctx := context.Background()
+	cet := time.FixedZone("CET", 3600)
+	created := time.Date(2026, 3, 4, 5, 6, 7, 123456789, cet)
+	updated := created.Add(36*time.Hour + 987*time.Nanosecond)
+	tests := []struct {
+		name string
+		c    store.ClientRecord
+	}{
+		{"JSON kept byte for byte", store.ClientRecord{ID: "json", Data: []byte("{ \"client_name\" : \"Clinique \u00e9t\u00e9\",\n\t\"jwks\": {\"keys\": []} }\n"), Created: created, Updated: created}},
+		{"disabled, updated later", store.ClientRecord{ID: "off", Data: []byte(`{}`), Disabled: true, Created: created, Updated: updated}},
+		{"binary data", store.ClientRecord{ID: "bin", Data: []byte{0, 1, 0xfe, 0xff, '\'', '"', '\\'}, Created: created, Updated: updated}},
+		{"empty data", store.ClientRecord{ID: "empty", Created: created, Updated: created}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.c
+			if err := a.CreateClient(ctx, &in); err != nil {
+				t.Fatalf("CreateClient(%s): %v", tt.c.ID, err)
+			}
+			got, err := a.Client(ctx, tt.c.ID)
+			if err != nil {
+				t.Fatalf("Client(%s): %v", tt.c.ID, err)
+			}
+			if got.ID != tt.c.ID || !bytes.Equal(got.Data, tt.c.Data) || got.Disabled != tt.c.Disabled {
+				t.Errorf("Client(%s) = %q %q disabled=%v; want %q %q disabled=%v", tt.c.ID, got.ID, got.Data, got.Disabled, tt.c.ID, tt.c.Data, tt.c.Disabled)
+			}
+			if !sameTime(got.Created, tt.c.Created) || !sameTime(got.Updated, tt.c.Updated) {
+				t.Errorf("Client(%s) times = %v, %v; want %v, %v in UTC to the microsecond", tt.c.ID, got.Created, got.Updated, tt.c.Created, tt.c.Updated)
+			}
+			dup := store.ClientRecord{ID: tt.c.ID, Data: []byte(`{"other":true}`), Created: updated, Updated: updated}
+			if err := a.CreateClient(ctx, &dup); !errors.Is(err, store.ErrExists) {
+				t.Errorf("CreateClient(%s) again error = %v; want ErrExists", tt.c.ID, err)
+			}
+			if again, err := a.Client(ctx, tt.c.ID); err != nil || !bytes.Equal(again.Data, tt.c.Data) {
+				t.Errorf("after a duplicate create Client(%s) = %+v, %v; want the first registration", tt.c.ID, again, err)
+			}
+		})
+	}
+
+	t.Run("zero times are now", func(t *testing.T) {
+		before := time.Now()
+		c := &store.ClientRecord{ID: "now", Data: []byte(`{}`)}
+		if err := a.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		after := time.Now()
+		got, err := a.Client(ctx, "now")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !within(got.Created, before, after) || !within(got.Updated, before, after) {
+			t.Errorf("times of a client created with none = %v, %v; want between %v and %v", got.Created, got.Updated, before, after)
+		}
+	})
+
+	t.Run("unknown", func(t *testing.T) {
+		if c, err := a.Client(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Client(unknown) = %+v, %v; want ErrNotFound", c, err)
+		}
+		if err := a.UpdateClient(ctx, &store.ClientRecord{ID: "nobody", Data: []byte(`{}`)}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("UpdateClient(unknown) error = %v; want ErrNotFound", err)
+		}
+		if _, err := a.Client(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("UpdateClient(unknown) created it: Client error = %v; want ErrNotFound", err)
+		}
+	})
+
+	t.Run("update", func(t *testing.T) {
+		tests := []struct {
+			name     string
+			id       string
+			data     []byte
+			disabled bool
+			updated  time.Time // zero: now
+		}{
+			{"disable with new data", "json", []byte(`{"client_name":"renamed"}`), true, updated.Add(time.Hour)},
+			{"enable again", "off", []byte(`{"enabled": 1}`), false, updated.Add(2 * time.Hour)},
+			{"zero Updated is now", "bin", []byte(`[]`), true, time.Time{}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				old, err := a.Client(ctx, tt.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := time.Now()
+				if err := a.UpdateClient(ctx, &store.ClientRecord{ID: tt.id, Data: tt.data, Disabled: tt.disabled, Updated: tt.updated}); err != nil {
+					t.Fatalf("UpdateClient(%s): %v", tt.id, err)
+				}
+				after := time.Now()
+				got, err := a.Client(ctx, tt.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got.Data, tt.data) || got.Disabled != tt.disabled {
+					t.Errorf("after UpdateClient Client(%s) = %q disabled=%v; want %q disabled=%v", tt.id, got.Data, got.Disabled, tt.data, tt.disabled)
+				}
+				if !got.Created.Equal(old.Created) {
+					t.Errorf("UpdateClient changed Created from %v to %v", old.Created, got.Created)
+				}
+				if tt.updated.IsZero() {
+					if !within(got.Updated, before, after) {
+						t.Errorf("Updated = %v; want now (between %v and %v)", got.Updated, before, after)
+					}
+				} else if !sameTime(got.Updated, tt.updated) {
+					t.Errorf("Updated = %v; want %v", got.Updated, tt.updated)
+				}
+			})
+		}
+	})
+
+	t.Run("list ordered by id", func(t *testing.T) {
+		for _, id := range []string{"b", "B", "a", "_z", "A-1", "\u00c4"} {
+			if err := a.CreateClient(ctx, &store.ClientRecord{ID: id, Data: []byte(id), Created: created, Updated: created}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list, err := a.Clients(ctx)
+		if err != nil {
+			t.Fatalf("Clients: %v", err)
+		}
+		var got []string
+		for _, c := range list {
+			got = append(got, c.ID)
+			one, err := a.Client(ctx, c.ID)
+			if err != nil || !bytes.Equal(one.Data, c.Data) || one.Disabled != c.Disabled || !one.Created.Equal(c.Created) || !one.Updated.Equal(c.Updated) {
+				t.Errorf("Clients entry %+v differs from Client(%s) = %+v, %v", c, c.ID, one, err)
+			}
+		}
+		want := []string{"b", "B", "a", "_z", "A-1", "\u00c4", "json", "off", "bin", "empty", "now"}
+		sort.Strings(want) // byte order
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Clients ids = %q; want %q", got, want)
+		}
+	})
+}
+
+func testAuthClientsEmpty(t *testing.T, newDB NewDB) {
+	a := authOf(t, openOne(t, newDB))
+	list, err := a.Clients(context.Background())
+	if err != nil || len(list) != 0 {
+		t.Errorf("Clients of an empty store = %d clients, %v; want none", len(list), err)
+	}
+}
+
+func testAuthAssertions(t *testing.T, newDB NewDB) {
+	a := authOf(t, openOne(t, newDB))
+	ctx := context.Background()
+	now := time.Now()
+	steps := []struct {
+		name        string
+		client, jti string
+		until       time.Time
+		want        bool
+	}{
+		{"first use", "c1", "j1", now.Add(time.Hour), true},
+		{"replay", "c1", "j1", now.Add(time.Hour), false},
+		{"replay claiming a later expiry", "c1", "j1", now.Add(2 * time.Hour), false},
+		{"same jti, other client", "c2", "j1", now.Add(time.Hour), true},
+		{"replay by the other client", "c2", "j1", now.Add(time.Hour), false},
+		{"other jti", "c1", "j2", now.Add(time.Hour), true},
+		{"use that expired already", "c1", "j3", now.Add(-time.Hour), true},
+		{"reuse after expiry", "c1", "j3", now.Add(time.Hour), true},
+		{"replay of the reuse", "c1", "j3", now.Add(time.Hour), false},
+		{"use expiring in a minute", "c1", "j4", now.Add(time.Minute), true},
+		{"replay before it expires", "c1", "j4", now.Add(3 * time.Hour), false},
+	}
+	for _, st := range steps {
+		got, err := a.UseAssertion(ctx, st.client, st.jti, st.until)
+		if err != nil || got != st.want {
+			t.Errorf("%s: UseAssertion(%s, %s) = %v, %v; want %v", st.name, st.client, st.jti, got, err, st.want)
+		}
+	}
+	// A refused replay records nothing: j4 still expires in a minute, not
+	// in three hours, so purging at two hours removes it and j1 (one hour),
+	// and a new use of either succeeds. j3's reuse stored its new expiry.
+	if err := a.PurgeAuth(ctx, now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []struct {
+		name, jti string
+		want      bool
+	}{{"refused replay kept the old expiry", "j4", true}, {"j1 purged", "j1", true}} {
+		if got, err := a.UseAssertion(ctx, "c1", st.jti, now.Add(time.Hour)); err != nil || got != st.want {
+			t.Errorf("%s: UseAssertion(c1, %s) after purge = %v, %v; want %v", st.name, st.jti, got, err, st.want)
+		}
+	}
+}
+
+// testAuthAssertionRace has two nodes (two handles to one database) use
+// each assertion id at the same moment: exactly one use must win, for a
+// new id and for one whose earlier use expired.
+func testAuthAssertionRace(t *testing.T, newDB NewDB) {
+	open := newDB(t)
+	h1, h2 := open(), open()
+	t.Cleanup(func() { h1.Close(); h2.Close() })
+	nodes := [2]store.AuthStore{authOf(t, h1), authOf(t, h2)}
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour)
+	const rounds = 50
+	for i := range rounds {
+		jti := fmt.Sprint("race-", i)
+		expired := i%2 == 1
+		if expired {
+			if ok, err := nodes[0].UseAssertion(ctx, "racer", jti, time.Now().Add(-time.Minute)); err != nil || !ok {
+				t.Fatalf("earlier use of %s = %v, %v; want true", jti, ok, err)
+			}
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var won [2]bool
+		var errs [2]error
+		for n, node := range nodes {
+			wg.Go(func() {
+				<-start
+				won[n], errs[n] = node.UseAssertion(ctx, "racer", jti, until)
+			})
+		}
+		close(start)
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("racing UseAssertion(%s): %v, %v", jti, errs[0], errs[1])
+		}
+		if won[0] == won[1] {
+			t.Errorf("racing uses of %s (earlier use expired: %v) won %v and %v; want exactly one", jti, expired, won[0], won[1])
+		}
+		for n, node := range nodes {
+			if ok, err := node.UseAssertion(ctx, "racer", jti, until); err != nil || ok {
+				t.Errorf("node %d replaying %s after the race = %v, %v; want false", n, jti, ok, err)
+			}
+		}
+	}
+}
+
+func tokenHash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func testAuthTokens(t *testing.T, newDB NewDB) {
+	a := authOf(t, openOne(t, newDB))
+	ctx := context.Background()
+	issued := time.Date(2026, 5, 6, 7, 8, 9, 987654321, time.FixedZone("EST", -5*3600))
+	tests := []struct {
+		name string
+		tok  store.TokenRecord
+	}{
+		{"valid", store.TokenRecord{Hash: tokenHash("a"), ClientID: "c1", Scope: "system/Practitioner.read system/Organization.read", IssuedAt: time.Now(), Expires: time.Now().Add(5 * time.Minute)}},
+		{"expired is still returned", store.TokenRecord{Hash: tokenHash("b"), ClientID: "c1", Scope: "system/*.read", IssuedAt: issued, Expires: issued.Add(5 * time.Minute)}},
+		{"other client, no scope", store.TokenRecord{Hash: tokenHash("c"), ClientID: "c2", IssuedAt: issued, Expires: issued.Add(time.Hour)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.tok
+			if err := a.PutToken(ctx, &in); err != nil {
+				t.Fatalf("PutToken: %v", err)
+			}
+			got, err := a.Token(ctx, tt.tok.Hash)
+			if err != nil {
+				t.Fatalf("Token: %v", err)
+			}
+			if !bytes.Equal(got.Hash, tt.tok.Hash) || got.ClientID != tt.tok.ClientID || got.Scope != tt.tok.Scope ||
+				!sameTime(got.IssuedAt, tt.tok.IssuedAt) || !sameTime(got.Expires, tt.tok.Expires) {
+				t.Errorf("Token = %+v; want %+v (times in UTC to the microsecond)", got, tt.tok)
+			}
+			dup := tt.tok
+			dup.ClientID = "intruder"
+			if err := a.PutToken(ctx, &dup); !errors.Is(err, store.ErrExists) {
+				t.Errorf("PutToken with a stored hash error = %v; want ErrExists", err)
+			}
+			if again, err := a.Token(ctx, tt.tok.Hash); err != nil || again.ClientID != tt.tok.ClientID {
+				t.Errorf("after a duplicate PutToken Token = %+v, %v; want client %s", again, err, tt.tok.ClientID)
+			}
+		})
+	}
+	for _, h := range [][]byte{tokenHash("unknown"), tokenHash("a")[:31], {}} {
+		if tok, err := a.Token(ctx, h); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Token(%x) = %+v, %v; want ErrNotFound", h, tok, err)
+		}
+	}
+}
+
+// testAuthPurge checks both sides of PurgeAuth's boundary: rows expiring
+// before now go, rows expiring at now or later stay.
+func testAuthPurge(t *testing.T, newDB NewDB) {
+	a := authOf(t, openOne(t, newDB))
+	ctx := context.Background()
+	// In the future, so that assertions kept are still unexpired when
+	// checked.
+	cut := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	rows := []struct {
+		name    string
+		expires time.Time
+		kept    bool
+	}{
+		{"long expired", cut.Add(-2 * time.Hour), false},
+		{"a microsecond before", cut.Add(-time.Microsecond), false},
+		{"at the cut", cut, true},
+		{"a microsecond after", cut.Add(time.Microsecond), true},
+		{"much later", cut.Add(24 * time.Hour), true},
+	}
+	if err := a.CreateClient(ctx, &store.ClientRecord{ID: "c", Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if ok, err := a.UseAssertion(ctx, "c", r.name, r.expires); err != nil || !ok {
+			t.Fatalf("UseAssertion(%s) = %v, %v", r.name, ok, err)
+		}
+		if err := a.PutToken(ctx, &store.TokenRecord{Hash: tokenHash(r.name), ClientID: "c", IssuedAt: cut.Add(-3 * time.Hour), Expires: r.expires}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.PurgeAuth(ctx, cut); err != nil {
+		t.Fatalf("PurgeAuth: %v", err)
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			tok, err := a.Token(ctx, tokenHash(r.name))
+			switch {
+			case r.kept && (err != nil || !sameTime(tok.Expires, r.expires)):
+				t.Errorf("token expiring %v after PurgeAuth(%v): %+v, %v; want kept", r.expires, cut, tok, err)
+			case !r.kept && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("token expiring %v after PurgeAuth(%v): %+v, %v; want ErrNotFound (purged)", r.expires, cut, tok, err)
+			}
+			// A purged assertion id is free again; a kept one is a replay.
+			ok, err := a.UseAssertion(ctx, "c", r.name, cut.Add(48*time.Hour))
+			if err != nil || ok == r.kept {
+				t.Errorf("UseAssertion of the id expiring %v after PurgeAuth(%v) = %v, %v; want %v", r.expires, cut, ok, err, !r.kept)
+			}
+		})
+	}
+	if _, err := a.Client(ctx, "c"); err != nil {
+		t.Errorf("PurgeAuth removed a client: %v", err)
+	}
+}
