@@ -54,14 +54,17 @@ func includes(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query, mat
 func includeOnce(ctx context.Context, d *Dialect, q dbQuerier, inc store.Include, from []pageRow) ([]pageRow, error) {
 	b := &builder{d: d}
 	// Joins that start from the few index rows of the page (or of its
-	// references), never a semi-join over all resources.
+	// references), never a semi-join over all resources. CROSS JOIN keeps
+	// SQLite's join order as written: left to itself, it may read every
+	// resource of the target type and look each one up in idx_ref (seconds
+	// at a million resources); PostgreSQL plans CROSS JOIN like any join.
 	var text string
 	if inc.Reverse {
 		var keys []string
 		for _, m := range from {
 			keys = append(keys, fmt.Sprintf("(%s, %s)", b.castText(b.arg(m.v.ID)), b.castText(b.arg(m.v.Type))))
 		}
-		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x JOIN resources r ON r.rid = x.rid WHERE x.%s AND (x.id, x.type) IN (VALUES %s) AND r.type = %s AND r.deleted = false ORDER BY r.rid",
+		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x CROSS JOIN resources r WHERE r.rid = x.rid AND x.%s AND (x.id, x.type) IN (VALUES %s) AND r.type = %s AND r.deleted = false ORDER BY r.rid",
 			resourceColumns, b.groups(inc.Param), strings.Join(keys, ", "), b.arg(inc.Source))
 	} else {
 		var rids []string
@@ -75,13 +78,9 @@ func includeOnce(ctx context.Context, d *Dialect, q dbQuerier, inc store.Include
 		}
 		targets := ""
 		if len(inc.Targets) > 0 {
-			var ts []string
-			for _, t := range inc.Targets {
-				ts = append(ts, b.arg(t))
-			}
-			targets = " AND r.type IN (" + strings.Join(ts, ", ") + ")"
+			targets = " AND " + b.typeCond("r", inc.Targets, true)
 		}
-		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x JOIN resources r ON r.type = x.type AND r.id = x.id WHERE x.rid IN (%s) AND x.%s AND r.deleted = false%s ORDER BY r.rid",
+		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x CROSS JOIN resources r WHERE r.type = x.type AND r.id = x.id AND x.rid IN (%s) AND x.%s AND r.deleted = false%s ORDER BY r.rid",
 			resourceColumns, strings.Join(rids, ", "), b.groups(inc.Param), targets)
 	}
 	rows, err := q.QueryContext(ctx, text, b.args...)

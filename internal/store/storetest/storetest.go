@@ -38,6 +38,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"SearchNumbers", testSearchNumbers},
 		{"SearchChainHas", testSearchChainHas},
 		{"SearchPagingTotal", testSearchPagingTotal},
+		{"CountDistinct", testCountDistinct},
 		{"IndexReplacedOnUpdate", testIndexReplacedOnUpdate},
 		{"SearchInTransaction", testSearchInTransaction},
 		{"ConcurrentUpdates", testConcurrentUpdates},
