@@ -35,7 +35,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return errUsage
 	}
-	a, err := newApp(ctx, *db, *baseURL, 1<<62, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), false)
+	a, err := newApp(ctx, appConfig{db: *db, baseURL: *baseURL, maxBody: 1 << 62}, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
 	}

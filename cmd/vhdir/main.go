@@ -26,6 +26,8 @@ var commands = []command{
 	{"load", "load resources from Bundle, NDJSON or resource files and folders", runLoad},
 	{"gen", "generate a realistic synthetic directory as NDJSON", runGen},
 	{"clients", "register and manage client systems (add, list, show, disable, enable)", runClients},
+	{"keygen", "make a key pair for a client system (its JWK Set to register, its private key)", runKeygen},
+	{"token", "get an access token as a registered client (SMART Backend Services), for scripts", runToken},
 	{"version", "print the version, Go version and FIPS 140 mode", runVersion},
 }
 

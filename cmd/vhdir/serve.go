@@ -26,6 +26,7 @@ type serveFlags struct {
 	addr, baseURL, db, dataDir        string
 	tlsCert, tlsKey                   string
 	plainHTTP, seedExamples           bool
+	jwksAllowPrivate                  bool
 	maxBody                           int64
 	logFormat, logLevel               string
 	shutdownTimeout, readHeaderTimout time.Duration
@@ -35,13 +36,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var f serveFlags
 	fs := newFlags("serve", "serve [flags]", stderr)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8443", "listen address (host:port)")
-	fs.StringVar(&f.baseURL, "base-url", "", "public base URL clients use, for links and (later) token audiences; default https://<addr>")
+	fs.StringVar(&f.baseURL, "base-url", "", "public base URL clients use: links, the token endpoint (the audience of client assertions), discovery; default https://<addr>")
 	fs.StringVar(&f.db, "db", defaultDB, "database: sqlite:PATH (embedded) or postgres://user@host:port/db")
 	fs.StringVar(&f.dataDir, "data-dir", "vhdir-data", "folder for local state: the development TLS certificate")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain; reloaded on SIGHUP (default: a self-signed development certificate in --data-dir/tls)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.BoolVar(&f.plainHTTP, "plain-http", false, "serve without TLS, only behind a TLS-terminating proxy on a secured network")
 	fs.BoolVar(&f.seedExamples, "seed-examples", false, "load the VhDir IG's example resources when the database is empty")
+	fs.BoolVar(&f.jwksAllowPrivate, "jwks-allow-private", false, "let client JWKS URLs resolve to private, loopback or link-local addresses (a private network; off guards against SSRF)")
 	fs.Int64Var(&f.maxBody, "max-body", 16<<20, "largest request body in bytes (413 beyond)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -71,7 +73,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
-	a, err := newApp(ctx, f.db, f.baseURL, f.maxBody, log, !f.plainHTTP)
+	a, err := newApp(ctx, appConfig{db: f.db, baseURL: f.baseURL, maxBody: f.maxBody, hsts: !f.plainHTTP, jwksAllowPrivate: f.jwksAllowPrivate}, log)
 	if err != nil {
 		return err
 	}
@@ -82,8 +84,11 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		}
 	}
 	mux := http.NewServeMux()
-	a.rest.Routes(mux)
+	fhirAPI := http.NewServeMux()
+	a.rest.Routes(fhirAPI)
+	a.auth.Mount(mux, fhirAPI) // the FHIR API behind access tokens, and the token endpoints
 	rest.HealthRoutes(mux, []rest.Check{{Name: "database", Run: a.store.Ping}})
+	go purgeAuth(ctx, a, log)
 	handler := rest.Stack(mux, rest.StackConfig{Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP})
 	srv := &http.Server{
 		Handler:           handler,
@@ -188,4 +193,22 @@ func seedExamples(ctx context.Context, a *app, log *slog.Logger) error {
 	}
 	log.Info("seeded the VhDir IG examples", "resources", sum.Total())
 	return nil
+}
+
+// purgeAuth deletes expired access tokens and assertion ids now and then;
+// any node may do it, the database keeps it consistent.
+func purgeAuth(ctx context.Context, a *app, log *slog.Logger) {
+	as := a.store.(store.AuthStore)
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := as.PurgeAuth(ctx, a.clock.Now()); err != nil && ctx.Err() == nil {
+				log.Warn("purging expired tokens failed", "err", err)
+			}
+		}
+	}
 }

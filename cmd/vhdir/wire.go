@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/vhdir/vhdir/internal/auth"
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/rest"
@@ -48,9 +49,20 @@ type app struct {
 	search *search.Engine
 	dir    *directory.Directory
 	rest   *rest.Server
+	auth   *auth.Server
 }
 
-func newApp(ctx context.Context, dbURL, baseURL string, maxBody int64, log *slog.Logger, hsts bool) (*app, error) {
+// appConfig is what newApp needs from the command line.
+type appConfig struct {
+	db, baseURL string
+	maxBody     int64
+	hsts        bool
+	// jwksAllowPrivate lets client JWKS URLs point into private networks.
+	jwksAllowPrivate bool
+}
+
+func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) {
+	dbURL, baseURL := cfg.db, cfg.baseURL
 	st, err := openStore(ctx, dbURL)
 	if err != nil {
 		return nil, err
@@ -64,15 +76,34 @@ func newApp(ctx context.Context, dbURL, baseURL string, maxBody int64, log *slog
 	fhirBase := strings.TrimSuffix(baseURL, "/") + "/fhir"
 	eng := search.NewEngine(reg, fhirBase)
 	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng}
-	srv, err := rest.New(rest.Config{
-		BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: clk, Logger: log,
-		MaxBodyBytes: maxBody, HSTS: hsts, Version: buildVersion(),
+	as, ok := st.(store.AuthStore)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("the %s backend keeps no client registrations", st.Backend())
+	}
+	authSrv, err := auth.New(auth.Config{
+		BaseURL: baseURL, Store: as, Clock: clk, Logger: log, Types: reg.Types(),
+		Fetcher: &auth.JWKSFetcher{Clock: clk, AllowPrivate: cfg.jwksAllowPrivate},
+		CheckFilter: func(typ string, q url.Values) error {
+			_, err := eng.Filter(typ, q)
+			return err
+		},
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &app{store: st, clock: clk, search: eng, dir: dir, rest: srv}, nil
+	srv, err := rest.New(rest.Config{
+		BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: clk, Logger: log,
+		MaxBodyBytes: cfg.maxBody, HSTS: cfg.hsts, Version: buildVersion(),
+		Authorize: authSrv.Authorize, Access: authSrv.Access,
+		Security: &rest.Security{TokenURL: authSrv.TokenURL(), IntrospectURL: authSrv.IntrospectURL()},
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{store: st, clock: clk, search: eng, dir: dir, rest: srv, auth: authSrv}, nil
 }
 
 // newLogger logs to w: JSON when it is not a terminal, text when it is.

@@ -81,29 +81,58 @@ type parsedAssertion struct {
 // an *AssertionError; errors from Lookup, the fetcher or UseJTI are wrapped
 // in one too, reachable with errors.As/Is.
 func (v *AssertionVerifier) Verify(ctx context.Context, assertion string) (*Registration, error) {
-	p, err := parseAssertion(assertion)
+	reg, c, err := v.check(ctx, assertion)
 	if err != nil {
 		return nil, err
 	}
-	reg, err := v.client(ctx, p.iss)
-	if err != nil {
-		return nil, err
-	}
-	key, err := v.verificationKey(ctx, reg, p)
-	if err != nil {
-		return nil, err
-	}
-	var c jwt.Claims
-	if err := p.tok.Claims(key, &c); err != nil {
-		return nil, refuseAssertion("signature does not verify", err)
-	}
-	if err := v.checkClaims(reg, &c); err != nil {
-		return nil, err
-	}
-	if err := v.useJTI(ctx, reg.ClientID, &c); err != nil {
+	if err := v.useJTI(ctx, reg.ClientID, c); err != nil {
 		return nil, err
 	}
 	return reg, nil
+}
+
+// Verified is a checked assertion whose id is not yet recorded: the
+// caller records it (until Until) together with what it grants.
+type Verified struct {
+	JTI   string
+	Until time.Time // exp + leeway: as long as the assertion would be accepted
+}
+
+// VerifyUnused is Verify without recording the assertion's id; the caller
+// must record it (store.AuthStore.IssueToken) before acting on it.
+func (v *AssertionVerifier) VerifyUnused(ctx context.Context, assertion string) (*Registration, *Verified, error) {
+	reg, c, err := v.check(ctx, assertion)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkJTI(c); err != nil {
+		return nil, nil, err
+	}
+	return reg, &Verified{JTI: c.ID, Until: c.Expiry.Time().Add(v.leeway())}, nil
+}
+
+// check applies every rule but the replay check.
+func (v *AssertionVerifier) check(ctx context.Context, assertion string) (*Registration, *jwt.Claims, error) {
+	p, err := parseAssertion(assertion)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := v.client(ctx, p.iss)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := v.verificationKey(ctx, reg, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	var c jwt.Claims
+	if err := p.tok.Claims(key, &c); err != nil {
+		return nil, nil, refuseAssertion("signature does not verify", err)
+	}
+	if err := v.checkClaims(reg, &c); err != nil {
+		return nil, nil, err
+	}
+	return reg, &c, nil
 }
 
 // parseAssertion applies the structural and header rules and reads iss
@@ -318,11 +347,8 @@ func (v *AssertionVerifier) checkTimes(c *jwt.Claims) error {
 // assertion would still be accepted, so evicting it cannot reopen a
 // replay window.
 func (v *AssertionVerifier) useJTI(ctx context.Context, clientID string, c *jwt.Claims) error {
-	if c.ID == "" {
-		return refuseAssertion("jti missing", nil)
-	}
-	if len(c.ID) > maxJTIBytes {
-		return refuseAssertion("jti too long", fmt.Errorf("%d bytes, at most %d", len(c.ID), maxJTIBytes))
+	if err := checkJTI(c); err != nil {
+		return err
 	}
 	if v.UseJTI == nil {
 		return refuseAssertion("replay check unavailable", errors.New("no UseJTI configured"))
@@ -333,6 +359,17 @@ func (v *AssertionVerifier) useJTI(ctx context.Context, clientID string, c *jwt.
 	}
 	if !fresh {
 		return refuseAssertion("jti replayed", nil)
+	}
+	return nil
+}
+
+// checkJTI requires a jti of bounded length.
+func checkJTI(c *jwt.Claims) error {
+	if c.ID == "" {
+		return refuseAssertion("jti missing", nil)
+	}
+	if len(c.ID) > maxJTIBytes {
+		return refuseAssertion("jti too long", fmt.Errorf("%d bytes, at most %d", len(c.ID), maxJTIBytes))
 	}
 	return nil
 }

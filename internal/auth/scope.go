@@ -327,7 +327,30 @@ func Mediate(requested, registered []Scope) []Scope {
 			}
 		}
 	}
-	return simplify(out)
+	return simplify(dropUnasked(out, requested))
+}
+
+// dropUnasked removes scopes on a type the client did not name that a
+// granted wildcard scope covers anyway: asking system/*.rs of a client
+// registered for system/*.rs and system/Practitioner.cruds grants
+// system/*.rs, not also system/Practitioner.rs.
+func dropUnasked(out, requested []Scope) []Scope {
+	named := map[string]bool{}
+	for _, r := range requested {
+		named[r.Type] = true
+	}
+	all := slices.Clone(out) // DeleteFunc compacts out as it goes
+	return slices.DeleteFunc(out, func(x Scope) bool {
+		if x.Type == "*" || named[x.Type] || x.Type == auditEventType {
+			return false
+		}
+		for _, y := range all {
+			if y.Type == "*" && y.Context == x.Context && y.Filter == nil && x.Perms&^y.Perms == 0 {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // intersect is what both r and g allow, if anything.

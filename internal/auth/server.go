@@ -102,7 +102,6 @@ func New(cfg Config) (*Server, error) {
 		Leeway:   assertionLeeway,
 		Lookup:   s.lookupClient,
 		Fetcher:  cfg.Fetcher,
-		UseJTI:   s.useAssertion,
 	}
 	return s, nil
 }
@@ -127,16 +126,6 @@ func (s *Server) lookupClient(ctx context.Context, id string) (*Registration, er
 		return nil, fmt.Errorf("%w: %w", errBackend, err)
 	}
 	return reg, nil
-}
-
-// useAssertion records an assertion id (replay protection, shared by all
-// nodes through the database).
-func (s *Server) useAssertion(ctx context.Context, clientID, jti string, until time.Time) (bool, error) {
-	ok, err := s.cfg.Store.UseAssertion(ctx, clientID, jti, until)
-	if err != nil {
-		return false, fmt.Errorf("%w: %w", errBackend, err)
-	}
-	return ok, nil
 }
 
 // Routes registers the token, introspection and discovery endpoints.
@@ -175,6 +164,9 @@ type tokenError struct {
 	Code, Desc string
 	Detail     error
 	ClientID   string // when known (the assertion's iss), for rate limits
+	// wait, when set, refuses the request as too many failures (429):
+	// the claimed client's budget is spent.
+	wait time.Duration
 }
 
 func (e *tokenError) Error() string { return e.Code + ": " + e.Desc }
@@ -197,6 +189,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &te) {
 			s.log.ErrorContext(r.Context(), "token request failed", "err", err, "source", addr)
 			oauthError(w, http.StatusInternalServerError, "server_error", "the token could not be issued; try again")
+			return
+		}
+		if te.wait > 0 {
+			s.tooMany(w, te.wait, te.ClientID, addr)
 			return
 		}
 		now := s.cfg.Clock.Now()
@@ -257,10 +253,10 @@ func (s *Server) issue(r *http.Request) (*tokenResponse, error) {
 	claimed := unverifiedIssuer(assertion)
 	if claimed != "" {
 		if wait := s.limits.blocked(s.cfg.Clock.Now(), "client:"+claimed); wait > 0 {
-			return nil, &tokenError{Code: "invalid_client", Desc: "too many failed attempts for this client; retry later", ClientID: claimed}
+			return nil, &tokenError{Code: "invalid_request", Desc: "too many failed attempts for this client; retry later", ClientID: claimed, wait: wait}
 		}
 	}
-	reg, err := s.verifier.Verify(r.Context(), assertion)
+	reg, verified, err := s.verifier.VerifyUnused(r.Context(), assertion)
 	if err != nil {
 		var ae *AssertionError
 		if !errors.As(err, &ae) || errors.Is(err, errBackend) {
@@ -276,7 +272,7 @@ func (s *Server) issue(r *http.Request) (*tokenResponse, error) {
 		te.ClientID = reg.ClientID
 		return nil, te
 	}
-	return s.mint(r.Context(), reg, granted)
+	return s.mint(r.Context(), reg, verified, granted)
 }
 
 // tokenForm reads the form body: POST, form-encoded, bounded, no
@@ -356,8 +352,10 @@ func (s *Server) grant(requested string, reg *Registration) ([]Scope, *tokenErro
 	return out, nil
 }
 
-// mint issues an opaque access token and stores its hash.
-func (s *Server) mint(ctx context.Context, reg *Registration, granted []Scope) (*tokenResponse, error) {
+// mint issues an opaque access token: its hash is stored together with
+// the assertion's id, in one transaction shared with concurrent requests,
+// and a replayed assertion gets nothing.
+func (s *Server) mint(ctx context.Context, reg *Registration, verified *Verified, granted []Scope) (*tokenResponse, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, fmt.Errorf("token: %w", err)
@@ -367,8 +365,13 @@ func (s *Server) mint(ctx context.Context, reg *Registration, granted []Scope) (
 	hash := sha256.Sum256([]byte(token))
 	scope := FormatScopes(granted)
 	rec := &store.TokenRecord{Hash: hash[:], ClientID: reg.ClientID, Scope: scope, IssuedAt: now, Expires: now.Add(TokenLifetime)}
-	if err := s.cfg.Store.PutToken(ctx, rec); err != nil {
+	use := store.AssertionUse{ClientID: reg.ClientID, JTI: verified.JTI, Now: now, Until: verified.Until}
+	fresh, err := s.cfg.Store.IssueToken(ctx, use, rec)
+	if err != nil {
 		return nil, fmt.Errorf("store token: %w", err)
+	}
+	if !fresh {
+		return nil, &tokenError{Code: "invalid_client", Desc: "client authentication failed", Detail: errors.New("jti replayed"), ClientID: reg.ClientID}
 	}
 	return &tokenResponse{AccessToken: token, TokenType: "bearer", ExpiresIn: int(TokenLifetime.Seconds()), Scope: scope, clientID: reg.ClientID}, nil
 }

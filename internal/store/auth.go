@@ -26,6 +26,14 @@ type TokenRecord struct {
 	Expires  time.Time
 }
 
+// AssertionUse is one use of a client assertion's id (jti): the id is
+// taken until Until, judged at Now (the server's clock, not the
+// database's).
+type AssertionUse struct {
+	ClientID, JTI string
+	Now, Until    time.Time
+}
+
 // AuthStore keeps what authorization shares between nodes: client
 // registrations, the assertion ids (jti) already used, and access tokens.
 // Both backends implement it; storetest checks them alike.
@@ -39,13 +47,17 @@ type AuthStore interface {
 	// UpdateClient replaces a registration's Data and Disabled and sets
 	// Updated; ErrNotFound when absent.
 	UpdateClient(ctx context.Context, c *ClientRecord) error
-	// UseAssertion records that client used the assertion id jti, valid
-	// until until. It reports false (and records nothing) when the same
-	// client already used jti and that use has not yet expired: a replay.
-	// Safe when nodes race: exactly one of two concurrent uses wins.
-	UseAssertion(ctx context.Context, clientID, jti string, until time.Time) (bool, error)
+	// UseAssertion records a use of an assertion id. It reports false (and
+	// records nothing) when the same client already used the id and that
+	// use has not expired by u.Now: a replay. Safe when nodes race:
+	// exactly one of two concurrent uses wins.
+	UseAssertion(ctx context.Context, u AssertionUse) (bool, error)
 	// PutToken stores an issued access token.
 	PutToken(ctx context.Context, t *TokenRecord) error
+	// IssueToken is UseAssertion and PutToken in one transaction: on a
+	// replay it reports false and stores neither. Concurrent calls may be
+	// committed together (one disk flush for many tokens).
+	IssueToken(ctx context.Context, u AssertionUse, t *TokenRecord) (bool, error)
 	// Token returns the token with this hash, or ErrNotFound. Expired
 	// tokens may still be returned: the caller checks Expires.
 	Token(ctx context.Context, hash []byte) (*TokenRecord, error)

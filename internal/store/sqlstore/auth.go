@@ -126,7 +126,11 @@ func scanClient(row scanner, c *store.ClientRecord, withID bool) error {
 // Client returns a registration, or ErrNotFound.
 func (db *DB) Client(ctx context.Context, id string) (*store.ClientRecord, error) {
 	c := &store.ClientRecord{ID: id}
-	err := scanClient(db.read.QueryRowContext(ctx, db.authSQL().client, id), c, false)
+	st, err := db.prepared(db.read, db.authSQL().client)
+	if err != nil {
+		return nil, fmt.Errorf("auth client %s: %w", id, err)
+	}
+	err = scanClient(st.QueryRowContext(ctx, id), c, false)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -173,15 +177,43 @@ func (db *DB) UpdateClient(ctx context.Context, c *store.ClientRecord) error {
 	return nil
 }
 
-// UseAssertion records the use of jti by clientID until until. It reports
-// false when an earlier use has not expired by now; an expired use is
-// replaced.
-func (db *DB) UseAssertion(ctx context.Context, clientID, jti string, until time.Time) (bool, error) {
-	n, err := db.writeExec(ctx, db.authSQL().useAssertion, clientID, jti, until.UnixMicro(), time.Now().UnixMicro())
+// UseAssertion records a use of an assertion id. It reports false when an
+// earlier use has not expired by u.Now; an expired use is replaced.
+func (db *DB) UseAssertion(ctx context.Context, u store.AssertionUse) (bool, error) {
+	var fresh bool
+	err := db.groupWrite(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		fresh, err = db.useAssertion(ctx, tx, u)
+		return err
+	})
+	return fresh, err
+}
+
+func (db *DB) useAssertion(ctx context.Context, tx *sql.Tx, u store.AssertionUse) (bool, error) {
+	res, err := db.txExec(ctx, tx, db.authSQL().useAssertion, u.ClientID, u.JTI, u.Until.UnixMicro(), u.Now.UnixMicro())
 	if err != nil {
-		return false, fmt.Errorf("auth assertion %s of client %s: %w", jti, clientID, err)
+		return false, fmt.Errorf("auth assertion %s of client %s: %w", u.JTI, u.ClientID, db.classify(err))
 	}
-	return n > 0, nil
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// IssueToken records an assertion's use and the token it earned together;
+// a replay stores neither.
+func (db *DB) IssueToken(ctx context.Context, u store.AssertionUse, t *store.TokenRecord) (bool, error) {
+	var fresh bool
+	err := db.groupWrite(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		fresh = false
+		ok, err := db.useAssertion(ctx, tx, u)
+		if err != nil || !ok {
+			return err
+		}
+		if err := db.putToken(ctx, tx, t); err != nil {
+			return err
+		}
+		fresh = true
+		return nil
+	})
+	return fresh, err
 }
 
 // tokenName shortens a token hash for error messages.
@@ -192,12 +224,18 @@ func tokenName(hash []byte) string {
 // PutToken stores an issued access token; ErrExists when its hash is
 // already stored.
 func (db *DB) PutToken(ctx context.Context, t *store.TokenRecord) error {
-	n, err := db.writeExec(ctx, db.authSQL().insertToken, nonNil(t.Hash), t.ClientID, t.Scope, t.IssuedAt.UnixMicro(), t.Expires.UnixMicro())
+	return db.groupWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return db.putToken(ctx, tx, t)
+	})
+}
+
+func (db *DB) putToken(ctx context.Context, tx *sql.Tx, t *store.TokenRecord) error {
+	res, err := db.txExec(ctx, tx, db.authSQL().insertToken, nonNil(t.Hash), t.ClientID, t.Scope, t.IssuedAt.UnixMicro(), t.Expires.UnixMicro())
 	if err != nil {
-		return fmt.Errorf("auth token %s: %w", tokenName(t.Hash), err)
+		return fmt.Errorf("auth token %s: %w", tokenName(t.Hash), db.classify(err))
 	}
-	if n == 0 {
-		return fmt.Errorf("auth token %s: %w", tokenName(t.Hash), store.ErrExists)
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("auth token %s: %w", tokenName(t.Hash), errors.Join(store.ErrExists, err))
 	}
 	return nil
 }
@@ -206,7 +244,11 @@ func (db *DB) PutToken(ctx context.Context, t *store.TokenRecord) error {
 func (db *DB) Token(ctx context.Context, hash []byte) (*store.TokenRecord, error) {
 	t := &store.TokenRecord{Hash: append([]byte(nil), hash...)}
 	var issued, expires int64
-	err := db.read.QueryRowContext(ctx, db.authSQL().token, nonNil(hash)).Scan(&t.ClientID, &t.Scope, &issued, &expires)
+	st, err := db.prepared(db.read, db.authSQL().token)
+	if err != nil {
+		return nil, fmt.Errorf("auth token %s: %w", tokenName(hash), err)
+	}
+	err = st.QueryRowContext(ctx, nonNil(hash)).Scan(&t.ClientID, &t.Scope, &issued, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -230,4 +272,48 @@ func (db *DB) PurgeAuth(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("purge auth tokens: %w", err)
 	}
 	return nil
+}
+
+// prepareAuth prepares the statements of the token path once, at open:
+// a statement prepared on SQLite's one writer connection could not be
+// prepared later from inside a transaction holding it.
+func (db *DB) prepareAuth(ctx context.Context) error {
+	q := db.authSQL()
+	for _, p := range []struct {
+		pool  *sql.DB
+		query string
+	}{
+		{db.read, q.client}, {db.read, q.token},
+		{db.write, q.useAssertion}, {db.write, q.insertToken},
+		{db.write, "SAVEPOINT op"}, {db.write, "ROLLBACK TO SAVEPOINT op"}, {db.write, "RELEASE SAVEPOINT op"},
+	} {
+		st, err := p.pool.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		db.preparedCache.Store(preparedKey{p.pool, p.query}, st)
+	}
+	return nil
+}
+
+// prepared returns a statement prepared by prepareAuth.
+func (db *DB) prepared(pool *sql.DB, query string) (*sql.Stmt, error) {
+	if st, ok := db.preparedCache.Load(preparedKey{pool, query}); ok {
+		return st.(*sql.Stmt), nil
+	}
+	return nil, fmt.Errorf("statement %q was not prepared at open", query)
+}
+
+type preparedKey struct {
+	pool  *sql.DB
+	query string
+}
+
+// txExec runs a statement prepared on the write pool inside tx.
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := db.prepared(db.write, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }

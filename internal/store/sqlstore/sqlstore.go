@@ -129,6 +129,9 @@ type DB struct {
 	insertCache sync.Map // multi-row INSERT texts by table and row count
 	groups      sync.Map // parameter groups known to be in param_groups
 	est         estimates
+	group       groupCommit // small writes from concurrent callers, committed together
+	// preparedCache holds statements prepared once (preparedKey → *sql.Stmt).
+	preparedCache sync.Map
 }
 
 var _ store.Store = (*DB)(nil)
@@ -148,6 +151,9 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 	}
 	if db.readHistory, err = db.read.PrepareContext(ctx, d.SQL.HistoryVersion); err != nil {
 		return nil, fmt.Errorf("prepare history read: %w", err)
+	}
+	if err := db.prepareAuth(ctx); err != nil {
+		return nil, err
 	}
 	return db, nil
 }

@@ -205,7 +205,7 @@ func testAuthAssertions(t *testing.T, newDB NewDB) {
 		{"replay before it expires", "c1", "j4", now.Add(3 * time.Hour), false},
 	}
 	for _, st := range steps {
-		got, err := a.UseAssertion(ctx, st.client, st.jti, st.until)
+		got, err := a.UseAssertion(ctx, store.AssertionUse{ClientID: st.client, JTI: st.jti, Now: time.Now(), Until: st.until})
 		if err != nil || got != st.want {
 			t.Errorf("%s: UseAssertion(%s, %s) = %v, %v; want %v", st.name, st.client, st.jti, got, err, st.want)
 		}
@@ -220,7 +220,7 @@ func testAuthAssertions(t *testing.T, newDB NewDB) {
 		name, jti string
 		want      bool
 	}{{"refused replay kept the old expiry", "j4", true}, {"j1 purged", "j1", true}} {
-		if got, err := a.UseAssertion(ctx, "c1", st.jti, now.Add(time.Hour)); err != nil || got != st.want {
+		if got, err := a.UseAssertion(ctx, store.AssertionUse{ClientID: "c1", JTI: st.jti, Now: time.Now(), Until: now.Add(time.Hour)}); err != nil || got != st.want {
 			t.Errorf("%s: UseAssertion(c1, %s) after purge = %v, %v; want %v", st.name, st.jti, got, err, st.want)
 		}
 	}
@@ -241,7 +241,7 @@ func testAuthAssertionRace(t *testing.T, newDB NewDB) {
 		jti := fmt.Sprint("race-", i)
 		expired := i%2 == 1
 		if expired {
-			if ok, err := nodes[0].UseAssertion(ctx, "racer", jti, time.Now().Add(-time.Minute)); err != nil || !ok {
+			if ok, err := nodes[0].UseAssertion(ctx, store.AssertionUse{ClientID: "racer", JTI: jti, Now: time.Now(), Until: time.Now().Add(-time.Minute)}); err != nil || !ok {
 				t.Fatalf("earlier use of %s = %v, %v; want true", jti, ok, err)
 			}
 		}
@@ -252,7 +252,7 @@ func testAuthAssertionRace(t *testing.T, newDB NewDB) {
 		for n, node := range nodes {
 			wg.Go(func() {
 				<-start
-				won[n], errs[n] = node.UseAssertion(ctx, "racer", jti, until)
+				won[n], errs[n] = node.UseAssertion(ctx, store.AssertionUse{ClientID: "racer", JTI: jti, Now: time.Now(), Until: until})
 			})
 		}
 		close(start)
@@ -264,7 +264,7 @@ func testAuthAssertionRace(t *testing.T, newDB NewDB) {
 			t.Errorf("racing uses of %s (earlier use expired: %v) won %v and %v; want exactly one", jti, expired, won[0], won[1])
 		}
 		for n, node := range nodes {
-			if ok, err := node.UseAssertion(ctx, "racer", jti, until); err != nil || ok {
+			if ok, err := node.UseAssertion(ctx, store.AssertionUse{ClientID: "racer", JTI: jti, Now: time.Now(), Until: until}); err != nil || ok {
 				t.Errorf("node %d replaying %s after the race = %v, %v; want false", n, jti, ok, err)
 			}
 		}
@@ -342,7 +342,7 @@ func testAuthPurge(t *testing.T, newDB NewDB) {
 		t.Fatal(err)
 	}
 	for _, r := range rows {
-		if ok, err := a.UseAssertion(ctx, "c", r.name, r.expires); err != nil || !ok {
+		if ok, err := a.UseAssertion(ctx, store.AssertionUse{ClientID: "c", JTI: r.name, Now: time.Now(), Until: r.expires}); err != nil || !ok {
 			t.Fatalf("UseAssertion(%s) = %v, %v", r.name, ok, err)
 		}
 		if err := a.PutToken(ctx, &store.TokenRecord{Hash: tokenHash(r.name), ClientID: "c", IssuedAt: cut.Add(-3 * time.Hour), Expires: r.expires}); err != nil {
@@ -362,7 +362,7 @@ func testAuthPurge(t *testing.T, newDB NewDB) {
 				t.Errorf("token expiring %v after PurgeAuth(%v): %+v, %v; want ErrNotFound (purged)", r.expires, cut, tok, err)
 			}
 			// A purged assertion id is free again; a kept one is a replay.
-			ok, err := a.UseAssertion(ctx, "c", r.name, cut.Add(48*time.Hour))
+			ok, err := a.UseAssertion(ctx, store.AssertionUse{ClientID: "c", JTI: r.name, Now: time.Now(), Until: cut.Add(48 * time.Hour)})
 			if err != nil || ok == r.kept {
 				t.Errorf("UseAssertion of the id expiring %v after PurgeAuth(%v) = %v, %v; want %v", r.expires, cut, ok, err, !r.kept)
 			}
@@ -370,5 +370,77 @@ func testAuthPurge(t *testing.T, newDB NewDB) {
 	}
 	if _, err := a.Client(ctx, "c"); err != nil {
 		t.Errorf("PurgeAuth removed a client: %v", err)
+	}
+}
+
+// testAuthIssueToken: the assertion's use and the token commit together,
+// a replay stores neither, judged by the caller's clock; many concurrent
+// issues on two nodes (committed in shared transactions) each get exactly
+// their own outcome.
+func testAuthIssueToken(t *testing.T, newDB NewDB) {
+	open := newDB(t)
+	h1, h2 := open(), open()
+	t.Cleanup(func() { h1.Close(); h2.Close() })
+	nodes := [2]store.AuthStore{authOf(t, h1), authOf(t, h2)}
+	ctx := context.Background()
+	// A clock far from the database's: expiry is judged by it.
+	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	use := func(jti string) store.AssertionUse {
+		return store.AssertionUse{ClientID: "c", JTI: jti, Now: now, Until: now.Add(6 * time.Minute)}
+	}
+	tok := func(name string) *store.TokenRecord {
+		return &store.TokenRecord{Hash: tokenHash(name), ClientID: "c", Scope: "system/*.rs", IssuedAt: now, Expires: now.Add(5 * time.Minute)}
+	}
+	if ok, err := nodes[0].IssueToken(ctx, use("j1"), tok("t1")); err != nil || !ok {
+		t.Fatalf("first IssueToken = %v, %v; want true", ok, err)
+	}
+	if got, err := nodes[1].Token(ctx, tokenHash("t1")); err != nil || got.ClientID != "c" {
+		t.Fatalf("token t1 on the other node = %+v, %v", got, err)
+	}
+	if ok, err := nodes[1].IssueToken(ctx, use("j1"), tok("t2")); err != nil || ok {
+		t.Fatalf("replayed IssueToken = %v, %v; want false", ok, err)
+	}
+	if _, err := nodes[0].Token(ctx, tokenHash("t2")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("token of a replay = %v; want ErrNotFound (nothing stored)", err)
+	}
+	later := use("j1")
+	later.Now = now.Add(7 * time.Minute) // the first use has expired by the caller's clock
+	if ok, err := nodes[1].IssueToken(ctx, later, tok("t3")); err != nil || !ok {
+		t.Errorf("IssueToken after the use expired = %v, %v; want true", ok, err)
+	}
+	if ok, err := nodes[0].IssueToken(ctx, use("j9"), tok("t1")); err == nil || ok {
+		t.Errorf("IssueToken with a stored token hash = %v, %v; want an error", ok, err)
+	}
+	if ok, err := nodes[0].UseAssertion(ctx, use("j9")); err != nil || !ok {
+		t.Errorf("the assertion of a failed IssueToken = %v, %v; want unused (true)", ok, err)
+	}
+
+	// 16 callers per node, each jti used twice (once per node) at once.
+	const n = 16
+	var wg sync.WaitGroup
+	wins := make([][2]bool, n)
+	errs := make([][2]error, n)
+	for i := range n {
+		for k, node := range nodes {
+			wg.Go(func() {
+				jti := fmt.Sprint("burst-", i)
+				wins[i][k], errs[i][k] = node.IssueToken(ctx, use(jti), tok(fmt.Sprint(jti, "-", k)))
+			})
+		}
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i][0] != nil || errs[i][1] != nil {
+			t.Fatalf("burst %d: %v, %v", i, errs[i][0], errs[i][1])
+		}
+		if wins[i][0] == wins[i][1] {
+			t.Errorf("burst %d: both nodes %v; want exactly one token", i, wins[i][0])
+		}
+		for k, node := range nodes {
+			_, err := node.Token(ctx, tokenHash(fmt.Sprint("burst-", i, "-", k)))
+			if stored := err == nil; stored != wins[i][k] {
+				t.Errorf("burst %d node %d: won %v but token stored %v (%v)", i, k, wins[i][k], stored, err)
+			}
+		}
 	}
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"AuthAssertions", testAuthAssertions},
 		{"AuthAssertionRace", testAuthAssertionRace},
 		{"AuthTokens", testAuthTokens},
+		{"AuthIssueToken", testAuthIssueToken},
 		{"AuthPurge", testAuthPurge},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,315 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	gjwt "github.com/golang-jwt/jwt/v5"
+
+	"github.com/vhdir/vhdir/internal/auth"
+	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/directory"
+	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/rest"
+	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/postgres"
+	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
+	"github.com/vhdir/vhdir/internal/store/sqlite"
+	"github.com/vhdir/vhdir/internal/tlsconf"
+)
+
+// The tests here drive vhdir as deployed: the FHIR API behind the
+// authorization server, on a real TLS listener with vhdir's TLS settings,
+// on a real database. Assertions are minted with golang-jwt; the server
+// verifies with go-jose.
+
+// openers open a fresh database per backend.
+var openers = []struct {
+	name string
+	open func(t testing.TB) store.Store
+}{
+	{"sqlite", func(t testing.TB) store.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "vhdir.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+	{"postgres", func(t testing.TB) store.Store {
+		s, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+}
+
+// forEachBackend runs fn with a fresh stack on each backend.
+func forEachBackend(t *testing.T, fn func(t *testing.T, st *stack)) {
+	for _, o := range openers {
+		t.Run(o.name, func(t *testing.T) { fn(t, newStack(t, o.open(t))) })
+	}
+}
+
+// stack is a running vhdir: authorization server and FHIR API.
+type stack struct {
+	t      testing.TB
+	ts     *httptest.Server
+	base   string // https://host:port
+	store  store.Store
+	clock  *clock.Fake
+	auth   *auth.Server
+	reg    *auth.Registry
+	client *http.Client
+}
+
+var t0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+
+func newStack(t testing.TB, st store.Store) *stack {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	s := &stack{t: t, ts: ts, store: st, clock: clock.NewFake(t0)}
+	s.base = "https://" + ts.Listener.Addr().String()
+	reg, err := search.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := search.NewEngine(reg, s.base+"/fhir")
+	as := st.(store.AuthStore)
+	s.auth, err = auth.New(auth.Config{
+		BaseURL: s.base, Store: as, Clock: s.clock, Types: reg.Types(),
+		CheckFilter: func(typ string, q url.Values) error { _, err := eng.Filter(typ, q); return err },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.reg = &auth.Registry{Store: as, Types: reg.Types(), Now: s.clock.Now}
+	dir := &directory.Directory{Store: st, Clock: s.clock, Indexer: eng}
+	srv, err := rest.New(rest.Config{
+		BaseURL: s.base, Store: st, Directory: dir, Search: eng, Clock: s.clock, MaxBodyBytes: 1 << 20, HSTS: true, Version: "test",
+		Authorize: s.auth.Authorize, Access: s.auth.Access,
+		Security: &rest.Security{TokenURL: s.auth.TokenURL(), IntrospectURL: s.auth.IntrospectURL()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	fhirAPI := http.NewServeMux()
+	srv.Routes(fhirAPI)
+	s.auth.Mount(mux, fhirAPI)
+	ts.Config.Handler = rest.Stack(mux, rest.StackConfig{MaxBodyBytes: 1 << 20, HSTS: true})
+	certs, err := tlsconf.DevCertificate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.TLS = tlsconf.Server(certs) // vhdir's own TLS posture
+	ts.StartTLS()
+	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	t.Cleanup(func() {
+		ts.Close()
+		st.Close()
+	})
+	return s
+}
+
+// testClient is a registered client system and its private key.
+type testClient struct {
+	id     string
+	kid    string
+	method gjwt.SigningMethod
+	key    crypto.Signer
+}
+
+// register registers a client allowed scope, with an ES384 key (or RS384
+// when rsaKey), its JWK Set by value.
+func (s *stack) register(scope string, rsaKey bool) *testClient {
+	s.t.Helper()
+	c := &testClient{kid: "k-" + randomHex(4)}
+	var err error
+	if rsaKey {
+		c.method = gjwt.SigningMethodRS384
+		c.key, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		c.method = gjwt.SigningMethodES384
+		c.key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: c.key.Public(), KeyID: c.kid, Use: "sig"}}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	reg, err := s.reg.Add(context.Background(), auth.Registration{
+		Name: "Test client " + c.kid, Organization: "Organization/acme", OrganizationName: "Acme Health",
+		JWKS: set, Scope: scope,
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c.id = reg.ClientID
+	return c
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.TrimRight(base64.RawURLEncoding.EncodeToString(b), "=")
+}
+
+// claims are an assertion's claims as Inferno sends them: iss = sub =
+// client_id, aud = the token endpoint, exp = now + 5 min, a fresh jti.
+func (s *stack) claims(c *testClient) gjwt.MapClaims {
+	return gjwt.MapClaims{
+		"iss": c.id, "sub": c.id, "aud": s.auth.TokenURL(),
+		"exp": s.clock.Now().Add(5 * time.Minute).Unix(), "jti": randomHex(32),
+	}
+}
+
+// assertion mints a client assertion; edit may change claims and header.
+func (s *stack) assertion(c *testClient, edit func(claims gjwt.MapClaims, header map[string]any)) string {
+	s.t.Helper()
+	claims := s.claims(c)
+	tok := gjwt.NewWithClaims(c.method, claims)
+	tok.Header["kid"] = c.kid
+	tok.Header["typ"] = "JWT"
+	if edit != nil {
+		edit(claims, tok.Header)
+	}
+	out, err := tok.SignedString(c.key)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+// tokenForm is a valid token request for c.
+func (s *stack) tokenForm(c *testClient, scope string) url.Values {
+	return url.Values{
+		"grant_type":            {"client_credentials"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_assertion":      {s.assertion(c, nil)},
+		"scope":                 {scope},
+	}
+}
+
+// postForm posts a form to a path, as Inferno does.
+func (s *stack) postForm(path string, form url.Values, header http.Header) (*http.Response, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	return s.send(req)
+}
+
+// token gets an access token for c with scope; it fails the test if
+// refused.
+func (s *stack) token(c *testClient, scope string) string {
+	s.t.Helper()
+	resp, body := s.postForm(auth.TokenPath, s.tokenForm(c, scope), nil)
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("token for %s %q = %d %s", c.id, scope, resp.StatusCode, body)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &tr); err != nil {
+		s.t.Fatal(err)
+	}
+	return tr.AccessToken
+}
+
+// do sends a FHIR request with a bearer token ("" for none).
+func (s *stack) do(method, path, token string, body []byte) (*http.Response, []byte) {
+	s.t.Helper()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.base+path, r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	return s.send(req)
+}
+
+func (s *stack) send(req *http.Request) (*http.Response, []byte) {
+	s.t.Helper()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return resp, body
+}
+
+// seed stores resources directly (no token needed), as a load would;
+// each needs an id.
+func (s *stack) seed(resources ...string) {
+	s.t.Helper()
+	reg, _ := search.NewRegistry()
+	eng := search.NewEngine(reg, s.base+"/fhir")
+	dir := &directory.Directory{Store: s.store, Clock: s.clock, Indexer: eng}
+	_, err := dir.Write(context.Background(), func(w *directory.Writer) error {
+		for _, raw := range resources {
+			res, err := fhir.ParseResource([]byte(raw))
+			if err != nil {
+				return err
+			}
+			if _, err := w.Update(context.Background(), res, res.ID, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TestHarness checks the harness itself: a registered client gets a token
+// and reads with it.
+func TestHarness(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st *stack) {
+		c := st.register("system/*.rs", false)
+		tok := st.token(c, "system/*.rs")
+		resp, body := st.do(http.MethodGet, "/fhir/Practitioner", tok, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("search = %d %s", resp.StatusCode, body)
+		}
+	})
+}
