@@ -95,8 +95,18 @@ func TestServeSeedAndDrain(t *testing.T) {
 		t.Errorf("start-up log lacks FIPS or TLS mode: %s", logs.String())
 	}
 	resp, err := client.Get(base + "/fhir/Practitioner/practitioner1")
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Fatalf("read without a token = %v, %v; want 401 with a Bearer challenge", resp, err)
+	}
+	resp.Body.Close()
+
+	// The operator's path: a key pair, a registration, a token.
+	token := clientToken(t, dir, base, "system/*.rs system/Organization.c")
+	get, _ := http.NewRequest(http.MethodGet, base+"/fhir/Practitioner/practitioner1", nil)
+	get.Header.Set("Authorization", "Bearer "+token)
+	resp, err = client.Do(get)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("read seeded example = %v, %v", resp, err)
+		t.Fatalf("read seeded example with a token = %v, %v", resp, err)
 	}
 	resp.Body.Close()
 
@@ -104,6 +114,7 @@ func TestServeSeedAndDrain(t *testing.T) {
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest(http.MethodPost, base+"/fhir/Organization", pr)
 	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Authorization", "Bearer "+token)
 	result := make(chan int, 1)
 	go func() {
 		resp, err := client.Do(req)
@@ -139,6 +150,33 @@ func TestServeSeedAndDrain(t *testing.T) {
 	if !strings.Contains(logs.String(), "draining in-flight requests") || !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Errorf("shutdown not logged: %s", logs.String())
 	}
+}
+
+// clientToken makes a key pair, registers a client with scope on the
+// database the server uses (VHDIR_DB), and gets a token with the token
+// command, trusting the server's development certificate.
+func clientToken(t *testing.T, dir, base, scope string) string {
+	t.Helper()
+	ctx := context.Background()
+	var out, errs bytes.Buffer
+	prefix := filepath.Join(dir, "client")
+	if code := run(ctx, []string{"keygen", "--out", prefix}, &out, &errs); code != 0 {
+		t.Fatalf("keygen = %d: %s", code, errs.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"clients", "add", "--name", "Test payer", "--organization", "Organization/acme",
+		"--jwks-file", prefix + ".jwks.json", "--scope", scope, "--client-id", "test-payer"}, &out, &errs); code != 0 {
+		t.Fatalf("clients add = %d: %s", code, errs.String())
+	}
+	if !strings.Contains(out.String(), `"client_id": "test-payer"`) || !strings.Contains(out.String(), `"status": "active"`) {
+		t.Errorf("clients add printed %s", out.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"token", "--server", base, "--client-id", "test-payer", "--key", prefix + ".key.json",
+		"--scope", scope, "--ca", filepath.Join(dir, "data", "tls", "dev-cert.pem")}, &out, &errs); code != 0 {
+		t.Fatalf("token = %d: %s", code, errs.String())
+	}
+	return strings.TrimSpace(out.String())
 }
 
 func waitReady(t *testing.T, client *http.Client, base string, done chan int, logs *syncBuffer) {
@@ -185,5 +223,56 @@ func TestLoadExitCode(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"load", "--db", db, filepath.Join(dir, "missing")}, io.Discard, io.Discard); code != 1 {
 		t.Errorf("load of a missing path exit = %d; want 1", code)
+	}
+}
+
+// TestClientsCommands: registration through the CLI, on the database
+// directly; bad registrations are refused with a reason and store nothing.
+func TestClientsCommands(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("VHDIR_DB", "sqlite:"+filepath.Join(dir, "vhdir.db"))
+	ctx := context.Background()
+	prefix := filepath.Join(dir, "k")
+	var out, errs bytes.Buffer
+	if code := run(ctx, []string{"keygen", "--out", prefix, "--alg", "RS384"}, &out, &errs); code != 0 {
+		t.Fatalf("keygen = %d: %s", code, errs.String())
+	}
+	jwks := prefix + ".jwks.json"
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		want     string // in stdout on success, in stderr on failure
+		notWants string
+	}{
+		{"add", []string{"clients", "add", "--name", "HIE", "--organization", "Organization/hie", "--jwks-file", jwks, "--scope", "system/*.rs", "--client-id", "hie"}, 0, `"client_id": "hie"`, ""},
+		{"duplicate id", []string{"clients", "add", "--name", "HIE", "--organization", "Organization/hie", "--jwks-file", jwks, "--scope", "system/*.rs", "--client-id", "hie"}, 1, "registered already", ""},
+		{"no name", []string{"clients", "add", "--organization", "Organization/x", "--jwks-file", jwks, "--scope", "system/*.rs"}, 1, "needs a name", ""},
+		{"both key sources", []string{"clients", "add", "--name", "X", "--organization", "Organization/x", "--jwks-file", jwks, "--jwks-uri", "https://x.example/jwks", "--scope", "system/*.rs"}, 1, "not both", ""},
+		{"http jwks uri", []string{"clients", "add", "--name", "X", "--organization", "Organization/x", "--jwks-uri", "http://x.example/jwks", "--scope", "system/*.rs"}, 1, "https", ""},
+		{"private key as jwks", []string{"clients", "add", "--name", "X", "--organization", "Organization/x", "--jwks-file", prefix + ".key.json", "--scope", "system/*.rs"}, 1, "jwks", ""},
+		{"not an organization", []string{"clients", "add", "--name", "X", "--organization", "Practitioner/x", "--jwks-file", jwks, "--scope", "system/*.rs"}, 1, "Organization/123", ""},
+		{"user scope", []string{"clients", "add", "--name", "X", "--organization", "Organization/x", "--jwks-file", jwks, "--scope", "user/*.rs"}, 1, "system/", ""},
+		{"unknown type", []string{"clients", "add", "--name", "X", "--organization", "Organization/x", "--jwks-file", jwks, "--scope", "system/Patient.rs"}, 1, "not a resource type served here", ""},
+		{"list", []string{"clients", "list"}, 0, `"client_id": "hie"`, `"client_id": "X"`},
+		{"disable", []string{"clients", "disable", "hie"}, 0, `"status": "disabled"`, ""},
+		{"show disabled", []string{"clients", "show", "hie"}, 0, `"status": "disabled"`, ""},
+		{"enable", []string{"clients", "enable", "hie"}, 0, `"status": "active"`, ""},
+		{"show unknown", []string{"clients", "show", "nobody"}, 1, `no client "nobody"`, ""},
+		{"unknown subcommand", []string{"clients", "remove", "hie"}, 2, "unknown subcommand", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out.Reset()
+			errs.Reset()
+			code := run(ctx, tt.args, &out, &errs)
+			got := out.String()
+			if code != 0 {
+				got = errs.String()
+			}
+			if code != tt.code || !strings.Contains(got, tt.want) || tt.notWants != "" && strings.Contains(got, tt.notWants) {
+				t.Errorf("vhdir %s = %d\nstdout %s\nstderr %s\nwant %d with %q", strings.Join(tt.args, " "), code, out.String(), errs.String(), tt.code, tt.want)
+			}
+		})
 	}
 }
