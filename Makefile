@@ -2,7 +2,7 @@
 GO        ?= go
 FUZZTIME  ?= 10s
 
-.PHONY: help build run test race fuzz bench lint verify check ig-sync
+.PHONY: help build run test race test-fips fuzz bench lint verify check ig-sync
 
 ## help: list the targets
 help:
@@ -23,6 +23,10 @@ test:
 ## race: all tests under the race detector
 race:
 	$(GO) test -race ./...
+
+## test-fips: TLS, authorization and command tests in FIPS 140-3 mode
+test-fips:
+	GODEBUG=fips140=on $(GO) test -count=1 ./internal/tlsconf/ ./internal/auth/ ./cmd/vhdir/
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each)
 fuzz:
@@ -48,8 +52,8 @@ verify:
 	$(GO) mod tidy
 	git diff --exit-code go.mod go.sum
 
-## check: lint, verify, then every test under the race detector (what .ci/run runs)
-check: lint verify race
+## check: lint, verify, every test under the race detector, the FIPS-mode tests (what .ci/run runs)
+check: lint verify race test-fips
 
 ## ig-sync: copy the IG fixtures from ../shared into internal/ig
 ig-sync:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -154,8 +155,10 @@ type parser struct {
 
 // keyCache holds recently seen member names. FHIR documents reuse a small
 // vocabulary ("extension", "url", "valueString", …), so most keys are
-// found here instead of being allocated again. A racy read only misses.
-var keyCache [4096]*string
+// found here instead of being allocated again. Slots are atomic pointers:
+// parsers on many goroutines share the cache, and a slot overwritten by
+// another goroutine only costs a miss.
+var keyCache [4096]atomic.Pointer[string]
 
 func internKey(b []byte) string {
 	h := uint32(2166136261)
@@ -164,11 +167,11 @@ func internKey(b []byte) string {
 		h *= 16777619
 	}
 	slot := &keyCache[h%uint32(len(keyCache))]
-	if p := *slot; p != nil && *p == string(b) {
+	if p := slot.Load(); p != nil && *p == string(b) {
 		return *p
 	}
 	s := string(b)
-	*slot = &s
+	slot.Store(&s)
 	return s
 }
 
