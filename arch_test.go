@@ -35,9 +35,13 @@ var allowed = map[string][]string{
 	"internal/search":                {"internal/fhir", "internal/fhirpath", "internal/ig", "internal/jsontree", "internal/r4", "internal/store"},
 	"internal/directory":             {"internal/clock", "internal/fhir", "internal/jsontree", "internal/store"},
 	"internal/load":                  {"internal/directory", "internal/fhir", "internal/jsontree", "internal/store"},
+	"internal/provenance":            {"internal/directory", "internal/fhir", "internal/jsontree"},
 	"internal/gen":                   {},
-	"internal/rest":                  {"internal/clock", "internal/directory", "internal/fhir", "internal/ig", "internal/jsontree", "internal/r4", "internal/search", "internal/store"},
+	"internal/rest":                  {"internal/clock", "internal/directory", "internal/fhir", "internal/ig", "internal/jsontree", "internal/provenance", "internal/r4", "internal/search", "internal/store"},
 	"internal/auth":                  {"internal/clock", "internal/fhir", "internal/jsontree", "internal/rest", "internal/search", "internal/store"},
+	"internal/audit":                 {"internal/auth", "internal/clock", "internal/directory", "internal/fhir", "internal/jsontree", "internal/rest", "internal/store"},
+	"internal/metrics":               {"internal/clock"},
+	"internal/clock/ntptest":         {},
 	"cmd/vhdir":                      {"*"},
 }
 

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/auth"
+	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -45,8 +47,24 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return errUsage
 }
 
+// registryDB is the client registry on an open database, with the audit
+// trail its changes are recorded in.
+type registryDB struct {
+	*auth.Registry
+	audit *audit.Log
+}
+
+// record adds the audit record of a registration change by the operator.
+func (r *registryDB) record(ctx context.Context, change string, reg *auth.Registration) error {
+	host, _ := os.Hostname()
+	if err := r.audit.Commit(ctx, audit.ForRegistration(change, reg, operatorName(), host)); err != nil {
+		return fmt.Errorf("the change was made but its audit record could not be written: %w", err)
+	}
+	return nil
+}
+
 // openRegistry opens the database and the client registry on it.
-func openRegistry(ctx context.Context, db string) (*auth.Registry, func(), error) {
+func openRegistry(ctx context.Context, db string) (*registryDB, func(), error) {
 	st, err := openStore(ctx, db)
 	if err != nil {
 		return nil, nil, err
@@ -61,8 +79,10 @@ func openRegistry(ctx context.Context, db string) (*auth.Registry, func(), error
 		st.Close()
 		return nil, nil, err
 	}
-	r := &auth.Registry{Store: as, Types: reg.Types(), Now: func() time.Time { return time.Now().UTC() }}
-	return r, func() { st.Close() }, nil
+	clk := clock.System{}
+	r := &auth.Registry{Store: as, Types: reg.Types(), Now: clk.Now}
+	log := cliAuditLog(st, reg, clk)
+	return &registryDB{Registry: r, audit: log}, func() { st.Close() }, nil
 }
 
 // clientView is how the CLI prints a registration.
@@ -128,6 +148,9 @@ func clientsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if err := r.record(ctx, "add", added); err != nil {
+		return err
+	}
 	_, rec, err := r.Get(ctx, added.ClientID)
 	if err != nil {
 		return err
@@ -168,7 +191,7 @@ func clientsList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // oneClient parses the flags and the client id of show, disable, enable.
-func oneClient(ctx context.Context, name string, args []string, stderr io.Writer) (*auth.Registry, string, func(), error) {
+func oneClient(ctx context.Context, name string, args []string, stderr io.Writer) (*registryDB, string, func(), error) {
 	fs := newFlags("clients "+name, "clients "+name+" CLIENT_ID [--db URL]", stderr)
 	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://…")
 	// Accept the id before or after the flags.
@@ -217,6 +240,9 @@ func clientsSetDisabled(ctx context.Context, verb string, args []string, stdout,
 	reg, rec, err := r.Get(ctx, id)
 	if err != nil {
 		return errors.Join(errors.New("changed, but cannot be read back"), err)
+	}
+	if err := r.record(ctx, verb, reg); err != nil {
+		return err
 	}
 	return printJSON(stdout, view(reg, rec))
 }

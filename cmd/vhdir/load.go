@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,12 +47,15 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if show {
 		cfg.Progress = func(p load.Progress) { drawProgress(stderr, p) }
 	}
-	sum, err := load.Run(ctx, cfg, fs.Args())
+	sum, err := load.Run(asOperator(ctx), cfg, fs.Args())
 	if show {
 		fmt.Fprintln(stderr)
 	}
 	if sum != nil {
 		printSummary(stdout, sum)
+		if aerr := a.recordLoad(ctx, strings.Join(fs.Args(), " "), sum); aerr != nil {
+			return errors.Join(err, aerr)
+		}
 	}
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"github.com/vhdir/vhdir/internal/store"
 	"io"
 	"net"
 	"net/http"
@@ -102,7 +103,7 @@ func TestServeSeedAndDrain(t *testing.T) {
 	resp.Body.Close()
 
 	// The operator's path: a key pair, a registration, a token.
-	token := clientToken(t, dir, base, "system/*.rs system/Organization.c")
+	token := clientToken(t, dir, base, "system/*.rs system/Organization.c system/AuditEvent.rs")
 	get, _ := http.NewRequest(http.MethodGet, base+"/fhir/Practitioner/practitioner1", nil)
 	get.Header.Set("Authorization", "Bearer "+token)
 	resp, err = client.Do(get)
@@ -110,6 +111,28 @@ func TestServeSeedAndDrain(t *testing.T) {
 		t.Fatalf("read seeded example with a token = %v, %v", resp, err)
 	}
 	resp.Body.Close()
+
+	// Everything so far left its AuditEvent: the seeding, the registration,
+	// the refused read, the token, the read.
+	for query, want := range map[string]string{
+		"subtype=load":        "the VhDir IG examples",
+		"subtype=clients-add": "client test-payer",
+		"outcome=4&type=rest": "no valid access token",
+		"subtype=ITI-71":      "urn:vhdir:access-token:",
+		"subtype=read&agent:identifier=urn:vhdir:client-id|test-payer": "Practitioner/practitioner1/_history/1",
+	} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/fhir/AuditEvent?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("AuditEvent?%s = %d, lacks %q: %.600s", query, resp.StatusCode, want, b)
+		}
+	}
 
 	// A create whose body arrives slowly is in flight when the stop comes.
 	pr, pw := io.Pipe()
@@ -150,6 +173,10 @@ func TestServeSeedAndDrain(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "draining in-flight requests") || !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Errorf("shutdown not logged: %s", logs.String())
+	}
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"audit", "verify"}, &out, &errs); code != 0 || !strings.Contains(out.String(), "audit trail intact") {
+		t.Errorf("audit verify = %d: %s %s", code, out.String(), errs.String())
 	}
 }
 
@@ -224,6 +251,28 @@ func TestLoadExitCode(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"load", "--db", db, filepath.Join(dir, "missing")}, io.Discard, io.Discard); code != 1 {
 		t.Errorf("load of a missing path exit = %d; want 1", code)
+	}
+	// A transaction Bundle runs through the FHIR pipeline as the operator:
+	// authorized, with a Provenance per entry, and the load audited once.
+	bundle := filepath.Join(dir, "tx.json")
+	if err := os.WriteFile(bundle, []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Organization","id":"tx1","active":true},"request":{"method":"PUT","url":"Organization/tx1"}}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	var errs bytes.Buffer
+	if code := run(context.Background(), []string{"load", "--db", db, bundle}, &out, &errs); code != 0 {
+		t.Fatalf("load of a transaction Bundle = %d: %s %s", code, out.String(), errs.String())
+	}
+	st, err := openStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for typ, want := range map[string]string{"Provenance": `"operator:`, "AuditEvent": `"vhdir load"`} {
+		page, err := st.History(context.Background(), store.HistoryQuery{Type: typ, Count: 10})
+		if err != nil || len(page.Versions) == 0 || !strings.Contains(string(page.Versions[0].Body), want) {
+			t.Errorf("%s after the load: %v, %v; want one naming %s", typ, page, err, want)
+		}
 	}
 }
 

@@ -9,14 +9,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/ig"
 	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/metrics"
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/tlsconf"
@@ -30,6 +33,8 @@ type serveFlags struct {
 	maxBody                           int64
 	logFormat, logLevel               string
 	shutdownTimeout, readHeaderTimout time.Duration
+	ntp, metrics, auditSite           string
+	maxClockOffset                    time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,8 +54,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.DurationVar(&f.readHeaderTimout, "read-header-timeout", 10*time.Second, "how long a client may take to send request headers")
+	fs.StringVar(&f.ntp, "ntp", "", "the single time source: NTP server (host[:port], port 123) the host clock is checked against at start and every minute; the host keeps its clock with chrony or timesyncd, vhdir never adjusts it (default: unchecked)")
+	fs.DurationVar(&f.maxClockOffset, "max-clock-offset", clock.DefaultMaxOffset, "largest accepted offset of the host clock from --ntp; beyond it, or with --ntp unreachable for 3 minutes, /readyz fails")
+	fs.StringVar(&f.auditSite, "audit-site", "", "the name of this installation in audit records (AuditEvent.source.site; default: the host name)")
+	fs.StringVar(&f.metrics, "metrics", "loopback", "who may read /metrics: loopback (clients on 127.0.0.0/8 or ::1; behind a proxy on this host, every proxied client), public, or off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	switch f.metrics {
+	case "loopback", "public", "off":
+	default:
+		return fmt.Errorf("--metrics %q: use loopback, public or off", f.metrics)
+	}
+	if f.maxClockOffset <= 0 {
+		return fmt.Errorf("--max-clock-offset %v: must be positive", f.maxClockOffset)
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -73,7 +90,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
-	a, err := newApp(ctx, appConfig{db: f.db, baseURL: f.baseURL, maxBody: f.maxBody, hsts: !f.plainHTTP, jwksAllowPrivate: f.jwksAllowPrivate}, log)
+	// The host clock is the one time source; with --ntp a monitor checks it.
+	var monitor *clock.NTPMonitor
+	timeCheck := "unchecked (no --ntp)"
+	if f.ntp != "" {
+		var err error
+		monitor, err = clock.NewNTPMonitor(clock.NTPConfig{Server: f.ntp, MaxOffset: f.maxClockOffset, Logger: log})
+		if err != nil {
+			return fmt.Errorf("--ntp: %w", err)
+		}
+		timeCheck = fmt.Sprintf("ntp://%s every %v, max offset %v", monitor.Server(), monitor.Interval(), monitor.MaxOffset())
+	}
+	var clk clock.Clock = clock.System{}
+	if monitor != nil {
+		clk = clock.Checked{Monitor: monitor}
+	}
+	a, err := newApp(ctx, appConfig{db: f.db, baseURL: f.baseURL, maxBody: f.maxBody, hsts: !f.plainHTTP, jwksAllowPrivate: f.jwksAllowPrivate,
+		clock: clk, auditSite: f.auditSite}, log)
 	if err != nil {
 		return err
 	}
@@ -87,9 +120,24 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	fhirAPI := http.NewServeMux()
 	a.rest.Routes(fhirAPI)
 	a.auth.Mount(mux, fhirAPI) // the FHIR API behind access tokens, and the token endpoints
-	rest.HealthRoutes(mux, []rest.Check{{Name: "database", Run: a.store.Ping}})
+	checks := []rest.Check{{Name: "database", Run: a.store.Ping}}
+	if monitor != nil {
+		checks = append(checks, rest.Check{Name: "clock", Run: monitor.Check})
+		go monitor.Run(ctx)
+	} else {
+		log.Warn("the host clock is not checked against a time source: set --ntp")
+	}
+	rest.HealthRoutes(mux, checks)
+	met := metrics.New(metrics.Config{Clock: monitor})
+	switch f.metrics {
+	case "loopback":
+		mux.Handle("GET /metrics", loopbackOnly(met.Handler()))
+	case "public":
+		mux.Handle("GET /metrics", met.Handler())
+	}
 	go purgeAuth(ctx, a, log)
-	handler := rest.Stack(mux, rest.StackConfig{Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP})
+	handler := rest.Stack(met.Instrument(mux), rest.StackConfig{Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP,
+		Inner: []rest.Middleware{a.audit.Middleware(rest.RequestID)}})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: f.readHeaderTimout,
@@ -119,7 +167,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		log.Warn("serving plain HTTP: only behind a TLS-terminating proxy on a secured network")
 	}
 	log.Info("vhdir serving", "base_url", a.rest.FHIRBase(), "listen", ln.Addr().String(), "db", redactDB(f.db),
-		"backend", a.store.Backend(), "tls", tlsMode, "fips140", fipsMode(), "time_source", a.clock.Source(), "version", buildVersion())
+		"backend", a.store.Backend(), "tls", tlsMode, "fips140", fipsMode(), "time_source", a.clock.Source(), "time_check", timeCheck, "metrics", f.metrics, "version", buildVersion())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -138,6 +186,19 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loopbackOnly serves h to clients on a loopback address and answers
+// others 403.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() {
+			http.Error(w, "metrics are served to loopback clients only (--metrics)", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func loadCertificate(f serveFlags, a *app) (*tlsconf.Certificate, error) {
@@ -170,22 +231,28 @@ func reloadOnHUP(ctx context.Context, certs *tlsconf.Certificate, log *slog.Logg
 	}
 }
 
-// seedExamples loads the IG examples into an empty database.
+// seedExamples loads the IG examples into a directory that holds no
+// directory data yet (audit records of client registrations don't count).
 func seedExamples(ctx context.Context, a *app, log *slog.Logger) error {
-	page, err := a.store.History(ctx, store.HistoryQuery{Count: 1})
-	if err != nil {
-		return err
-	}
-	if len(page.Versions) > 0 {
-		log.Info("--seed-examples: the database is not empty; examples not loaded")
-		return nil
+	for _, typ := range []string{"Organization", "Practitioner", "Location", "Endpoint"} {
+		page, err := a.store.History(ctx, store.HistoryQuery{Type: typ, Count: 1})
+		if err != nil {
+			return err
+		}
+		if len(page.Versions) > 0 {
+			log.Info("--seed-examples: the directory is not empty; examples not loaded")
+			return nil
+		}
 	}
 	var files []load.File
 	for _, f := range ig.Examples() {
 		files = append(files, load.File{Name: "ig:" + f.Name, Data: f.Data})
 	}
-	sum, err := load.RunFiles(ctx, a.loadConfig(), files)
+	sum, err := load.RunFiles(asOperator(ctx), a.loadConfig(), files)
 	if err != nil {
+		return err
+	}
+	if err := a.recordLoad(ctx, "the VhDir IG examples (--seed-examples)", sum); err != nil {
 		return err
 	}
 	for _, p := range sum.Problems {

@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 
+	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/auth"
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
@@ -50,6 +52,9 @@ type app struct {
 	dir    *directory.Directory
 	rest   *rest.Server
 	auth   *auth.Server
+	// audit records every request (rest and auth hooks, and the HTTP
+	// middleware serve puts in front of both).
+	audit *audit.Recorder
 }
 
 // appConfig is what newApp needs from the command line.
@@ -59,6 +64,10 @@ type appConfig struct {
 	hsts        bool
 	// jwksAllowPrivate lets client JWKS URLs point into private networks.
 	jwksAllowPrivate bool
+	// clock is the time source (default: the system clock, unchecked).
+	clock clock.Clock
+	// auditSite names this installation in audit records (source.site).
+	auditSite string
 }
 
 func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) {
@@ -72,7 +81,10 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 		st.Close()
 		return nil, err
 	}
-	clk := clock.System{}
+	var clk clock.Clock = clock.System{}
+	if cfg.clock != nil {
+		clk = cfg.clock
+	}
 	fhirBase := strings.TrimSuffix(baseURL, "/") + "/fhir"
 	eng := search.NewEngine(reg, fhirBase)
 	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng}
@@ -81,8 +93,13 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 		st.Close()
 		return nil, fmt.Errorf("the %s backend keeps no client registrations", st.Backend())
 	}
+	site := cfg.auditSite
+	if site == "" {
+		site, _ = os.Hostname()
+	}
+	recorder := &audit.Recorder{Log: &audit.Log{Dir: dir, Clock: clk, Source: audit.Source{Site: site, FHIRBase: fhirBase, TimeSource: clk.Source()}}}
 	authSrv, err := auth.New(auth.Config{
-		BaseURL: baseURL, Store: as, Clock: clk, Logger: log, Types: reg.Types(),
+		BaseURL: baseURL, Store: as, Clock: clk, Logger: log, Types: reg.Types(), OnToken: recorder.OnToken,
 		Fetcher: &auth.JWKSFetcher{Clock: clk, AllowPrivate: cfg.jwksAllowPrivate},
 		CheckFilter: func(typ string, q url.Values) error {
 			_, err := eng.Filter(typ, q)
@@ -97,13 +114,20 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 		BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: clk, Logger: log,
 		MaxBodyBytes: cfg.maxBody, HSTS: cfg.hsts, Version: buildVersion(),
 		Authorize: authSrv.Authorize, Access: authSrv.Access,
-		Security: &rest.Security{TokenURL: authSrv.TokenURL(), IntrospectURL: authSrv.IntrospectURL()},
+		OnWrite: func(ctx context.Context, w *directory.Writer, req *rest.Request, changes []*directory.Change) error {
+			if err := recordWrite(ctx, w, req, changes); err != nil {
+				return err
+			}
+			return recorder.OnWrite(ctx, w, req, changes)
+		},
+		OnExecuted: recorder.OnExecuted,
+		Security:   &rest.Security{TokenURL: authSrv.TokenURL(), IntrospectURL: authSrv.IntrospectURL()},
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &app{store: st, clock: clk, search: eng, dir: dir, rest: srv, auth: authSrv}, nil
+	return &app{store: st, clock: clk, search: eng, dir: dir, rest: srv, auth: authSrv, audit: recorder}, nil
 }
 
 // newLogger logs to w: JSON when it is not a terminal, text when it is.

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +27,13 @@ type Principal struct {
 	Grants           *Grants
 	IssuedAt         time.Time
 	Expires          time.Time
+	// TokenID names the access token in records without revealing it: the
+	// first 16 hex digits of its SHA-256 (the database keeps the hash).
+	TokenID string
 }
+
+// tokenID is the record name of a token hash.
+func tokenID(hash []byte) string { return hex.EncodeToString(hash[:8]) }
 
 type principalKey struct{}
 
@@ -83,6 +90,7 @@ func (s *Server) Authenticate(ctx context.Context, token string) (*Principal, er
 		ClientID: reg.ClientID, ClientName: reg.Name,
 		Organization: reg.Organization, OrganizationName: reg.OrganizationName,
 		Scope: rec.Scope, Grants: NewGrants(scopes), IssuedAt: rec.IssuedAt, Expires: rec.Expires,
+		TokenID: tokenID(hash[:]),
 	}
 	s.tokens.put(hash, p, earliest(rec.Expires, now.Add(recheckAfter)))
 	return p, nil

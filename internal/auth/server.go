@@ -61,6 +61,27 @@ type Config struct {
 	// FailuresPerMinute limits failed token requests per client and per
 	// source address (default 30); beyond it, 429 until the budget refills.
 	FailuresPerMinute int
+	// OnToken, when set, learns the outcome of every token request before
+	// the answer is written (the audit trail).
+	OnToken func(ctx context.Context, o TokenOutcome)
+}
+
+// TokenOutcome is what the audit trail records of a token request: never
+// the assertion or the token.
+type TokenOutcome struct {
+	// Client is the registered client, when the assertion proved it;
+	// ClaimedClient the issuer an unproven assertion named.
+	Client        *Registration
+	ClaimedClient string
+	Address       string
+	Scope         string // granted
+	TokenID       string // see Principal.TokenID
+	// Status is the HTTP status; Error and Description the OAuth error
+	// the client was given (Reason, what was wrong, stays server-side in
+	// the log and in the record).
+	Status             int
+	Error, Description string
+	Reason             string
 }
 
 // Server is the authorization server: token endpoint, introspection,
@@ -180,6 +201,7 @@ func refuse(code, desc string, detail error) *tokenError {
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	addr := sourceAddr(r)
 	if wait := s.limits.blocked(s.cfg.Clock.Now(), "addr:"+addr); wait > 0 {
+		s.outcome(r, TokenOutcome{Address: addr, Status: http.StatusTooManyRequests, Error: "invalid_request", Description: "too many failed token requests from this address"})
 		s.tooMany(w, wait, "", addr)
 		return
 	}
@@ -188,10 +210,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		var te *tokenError
 		if !errors.As(err, &te) {
 			s.log.ErrorContext(r.Context(), "token request failed", "err", err, "source", addr)
+			s.outcome(r, TokenOutcome{Address: addr, Status: http.StatusInternalServerError, Error: "server_error", Description: "the token could not be issued"})
 			oauthError(w, http.StatusInternalServerError, "server_error", "the token could not be issued; try again")
 			return
 		}
 		if te.wait > 0 {
+			s.outcome(r, TokenOutcome{ClaimedClient: te.ClientID, Address: addr, Status: http.StatusTooManyRequests, Error: "invalid_request", Description: "too many failed token requests"})
 			s.tooMany(w, te.wait, te.ClientID, addr)
 			return
 		}
@@ -201,11 +225,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.limits.fail(now, "client:"+te.ClientID)
 		}
 		s.log.WarnContext(r.Context(), "token refused", "error", te.Code, "reason", te.Desc, "detail", errString(te.Detail), "client_id", te.ClientID, "source", addr)
+		s.outcome(r, TokenOutcome{ClaimedClient: te.ClientID, Address: addr, Status: http.StatusBadRequest, Error: te.Code, Description: te.Desc, Reason: errString(te.Detail)})
 		oauthError(w, http.StatusBadRequest, te.Code, te.Desc)
 		return
 	}
 	s.log.InfoContext(r.Context(), "token issued", "client_id", resp.clientID, "scope", resp.Scope, "source", addr)
+	s.outcome(r, TokenOutcome{Client: resp.client, Address: addr, Status: http.StatusOK, Scope: resp.Scope, TokenID: resp.tokenID})
 	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) outcome(r *http.Request, o TokenOutcome) {
+	if s.cfg.OnToken != nil {
+		s.cfg.OnToken(r.Context(), o)
+	}
 }
 
 func errString(err error) string {
@@ -228,6 +260,8 @@ type tokenResponse struct {
 	ExpiresIn   int    `json:"expires_in"`
 	Scope       string `json:"scope"`
 	clientID    string
+	client      *Registration
+	tokenID     string
 }
 
 // issue checks a token request and issues a token.
@@ -373,7 +407,7 @@ func (s *Server) mint(ctx context.Context, reg *Registration, verified *Verified
 	if !fresh {
 		return nil, &tokenError{Code: "invalid_client", Desc: "client authentication failed", Detail: errors.New("jti replayed"), ClientID: reg.ClientID}
 	}
-	return &tokenResponse{AccessToken: token, TokenType: "bearer", ExpiresIn: int(TokenLifetime.Seconds()), Scope: scope, clientID: reg.ClientID}, nil
+	return &tokenResponse{AccessToken: token, TokenType: "bearer", ExpiresIn: int(TokenLifetime.Seconds()), Scope: scope, clientID: reg.ClientID, client: reg, tokenID: tokenID(hash[:])}, nil
 }
 
 // sourceAddr is the peer's IP address.

@@ -35,6 +35,11 @@ func (s *Server) parseBundle(r *http.Request) (*Request, error) {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "Bundle.type is %q; POST to the base takes batch or transaction (load other Bundles with vhdir load)", typ).At("Bundle.type")
 	}
 	req.Bundle = res
+	// One header for the whole Bundle: it applies to every write entry
+	// (parseEntry copies it), each of which gets its own Provenance.
+	if req.Provenance, err = parseProvenance(r.Header); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
@@ -69,8 +74,9 @@ func entryError(i int, err error) error {
 }
 
 // parseEntry turns a batch or transaction entry into a Request, checked
-// like the HTTP request it stands for.
-func (s *Server) parseEntry(i int, e *jsontree.Object, prefer Prefer) (*Request, error) {
+// like the HTTP request it stands for. It inherits the Bundle request's
+// Prefer and X-Provenance headers.
+func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *Request) (*Request, error) {
 	reqObj, ok := e.Object("request")
 	if !ok {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "entry has no request (method and url)").At(fmt.Sprintf("Bundle.entry[%d].request", i))
@@ -82,7 +88,7 @@ func (s *Server) parseEntry(i int, e *jsontree.Object, prefer Prefer) (*Request,
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.url %q is not a URL relative to this server's base", rawURL).At(fmt.Sprintf("Bundle.entry[%d].request.url", i))
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	req := &Request{Entry: i, Method: method, Query: u.Query(), Prefer: prefer, Type: parts[0]}
+	req := &Request{Entry: i, Method: method, Query: u.Query(), Prefer: bundle.Prefer, Provenance: bundle.Provenance, Type: parts[0]}
 	if len(parts) > 1 {
 		req.ID = parts[1]
 	}
@@ -197,7 +203,7 @@ func (s *Server) entryTarget(req *Request, parts []string, ok bool) error {
 func (s *Server) batch(ctx context.Context, req *Request) (*Response, error) {
 	out := fhir.NewBundle("batch-response", "", fhir.FormatInstant(s.cfg.Clock.Now()))
 	for i, e := range bundleEntries(req.Bundle) {
-		entryReq, err := s.parseEntry(i, e, req.Prefer)
+		entryReq, err := s.parseEntry(i, e, req)
 		var resp *Response
 		if err == nil {
 			resp, err = s.Execute(ctx, entryReq)
@@ -219,7 +225,7 @@ func (s *Server) transaction(ctx context.Context, req *Request) (*Response, erro
 	entries := bundleEntries(req.Bundle)
 	reqs := make([]*Request, len(entries))
 	for i, e := range entries {
-		r, err := s.parseEntry(i, e, req.Prefer)
+		r, err := s.parseEntry(i, e, req)
 		if err != nil {
 			return nil, entryError(i, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/provenance"
 )
 
 // Interaction is a FHIR RESTful interaction
@@ -69,6 +70,12 @@ type Request struct {
 	Resource *fhir.Resource
 	// Bundle is the body of batch and transaction.
 	Bundle *fhir.Resource
+	// Provenance is the client's X-Provenance header of a create, update
+	// or delete, parsed and validated (nil when absent). A batch or
+	// transaction Bundle's header applies to every one of its entries, and
+	// their Requests carry it too: one header describes the one
+	// submission. The OnWrite hook records it with each write.
+	Provenance *fhir.Resource
 
 	IfMatch         int64       // 0 when absent
 	IfNoneExist     url.Values  // conditional create
@@ -225,6 +232,20 @@ func parseIfNoneExist(typ, v string) (url.Values, error) {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "If-None-Exist %q is not a search query", v)
 	}
 	return q, nil
+}
+
+// parseProvenance reads the X-Provenance header (FHIR R4
+// provenance.html#header): nil when absent, a 400 when it is not an
+// acceptable Provenance or is sent more than once.
+func parseProvenance(h http.Header) (*fhir.Resource, error) {
+	vs := h.Values(provenance.HeaderName)
+	switch len(vs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return provenance.ParseHeader(vs[0])
+	}
+	return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "the request has %d %s headers; send one Provenance", len(vs), provenance.HeaderName)
 }
 
 func parseVersion(s string) (int64, error) {

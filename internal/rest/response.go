@@ -24,6 +24,10 @@ type Response struct {
 	version *store.Version // the version the response is about, if any
 }
 
+// Version is the resource version the response is about (nil for none):
+// what a read returned, what a write stored.
+func (r *Response) Version() *store.Version { return r.version }
+
 func newResponse(status int, body any) *Response {
 	return &Response{Status: status, Header: http.Header{}, Body: body}
 }

@@ -41,6 +41,10 @@ type Config struct {
 	// interaction's own writes, so that records it adds (Provenance,
 	// AuditEvent) commit with them or not at all.
 	OnWrite func(ctx context.Context, w *directory.Writer, req *Request, changes []*directory.Change) error
+	// OnExecuted, when set, learns the outcome of every interaction that
+	// Execute ran, a Bundle's entries included: the audit trail's source.
+	// A write that succeeded has already passed through OnWrite.
+	OnExecuted func(ctx context.Context, req *Request, resp *Response, err error)
 	// Access, when set, returns the limits of the caller whose request ctx
 	// carries (nil: none). Authorize decides whether an interaction may
 	// run at all; Access narrows what it sees: included resources, the
@@ -90,48 +94,55 @@ var serverKept = map[string]bool{"AuditEvent": true, "Provenance": true}
 // FHIRBase returns the FHIR base URL.
 func (s *Server) FHIRBase() string { return s.fhirBase }
 
-// Routes registers the FHIR API on mux.
+// Routes registers the FHIR API on mux. Each route names its interaction,
+// so that a request refused while it is parsed is still reported as what
+// it tried to be (OnExecuted).
 func (s *Server) Routes(mux *http.ServeMux) {
-	h := s.handle
-	mux.Handle("GET /fhir/metadata", h(s.parseCapabilities))
-	mux.Handle("GET /fhir", h(s.parseSearchSystem))
-	mux.Handle("GET /fhir/{$}", h(s.parseSearchSystem))
-	mux.Handle("POST /fhir", h(s.parseBundle))
-	mux.Handle("POST /fhir/{$}", h(s.parseBundle))
-	mux.Handle("GET /fhir/_history", h(s.parseHistory))
-	mux.Handle("GET /fhir/_search", h(s.parseSearchSystem))
-	mux.Handle("POST /fhir/_search", h(s.parseSearchSystem))
-	mux.Handle("GET /fhir/{type}", h(s.parseSearchType))
-	mux.Handle("POST /fhir/{type}", h(s.parseCreate))
-	mux.Handle("PUT /fhir/{type}", h(s.parseUpdate))
-	mux.Handle("DELETE /fhir/{type}", h(s.parseDelete))
-	mux.Handle("GET /fhir/{type}/_search", h(s.parseSearchType))
-	mux.Handle("POST /fhir/{type}/_search", h(s.parseSearchType))
-	mux.Handle("GET /fhir/{type}/_history", h(s.parseHistory))
-	mux.Handle("GET /fhir/{type}/{id}", h(s.parseRead))
-	mux.Handle("PUT /fhir/{type}/{id}", h(s.parseUpdate))
-	mux.Handle("DELETE /fhir/{type}/{id}", h(s.parseDelete))
-	mux.Handle("GET /fhir/{type}/{id}/_history", h(s.parseHistory))
-	mux.Handle("GET /fhir/{type}/{id}/_history/{vid}", h(s.parseRead))
+	route := func(pattern string, in Interaction, parse func(*http.Request) (*Request, error)) {
+		mux.Handle(pattern, s.handle(in, parse))
+	}
+	route("GET /fhir/metadata", Capabilities, s.parseCapabilities)
+	route("GET /fhir", SearchSystem, s.parseSearchSystem)
+	route("GET /fhir/{$}", SearchSystem, s.parseSearchSystem)
+	route("POST /fhir", Transaction, s.parseBundle)
+	route("POST /fhir/{$}", Transaction, s.parseBundle)
+	route("GET /fhir/_history", HistorySystem, s.parseHistory)
+	route("GET /fhir/_search", SearchSystem, s.parseSearchSystem)
+	route("POST /fhir/_search", SearchSystem, s.parseSearchSystem)
+	route("GET /fhir/{type}", SearchType, s.parseSearchType)
+	route("POST /fhir/{type}", Create, s.parseCreate)
+	route("PUT /fhir/{type}", Update, s.parseUpdate)
+	route("DELETE /fhir/{type}", Delete, s.parseDelete)
+	route("GET /fhir/{type}/_search", SearchType, s.parseSearchType)
+	route("POST /fhir/{type}/_search", SearchType, s.parseSearchType)
+	route("GET /fhir/{type}/_history", HistoryType, s.parseHistory)
+	route("GET /fhir/{type}/{id}", Read, s.parseRead)
+	route("PUT /fhir/{type}/{id}", Update, s.parseUpdate)
+	route("DELETE /fhir/{type}/{id}", Delete, s.parseDelete)
+	route("GET /fhir/{type}/{id}/_history", HistoryInstance, s.parseHistory)
+	route("GET /fhir/{type}/{id}/_history/{vid}", VRead, s.parseRead)
 	// Anything else under /fhir: a FHIR-shaped 404 or 405, not net/http's text.
-	mux.Handle("/fhir/", h(s.parseUnrouted))
+	route("/fhir/", 0, s.parseUnrouted)
 }
 
 // handle adapts a request parser to an http.Handler: negotiate the format,
 // parse the request once, run it through the pipeline, write the answer.
-func (s *Server) handle(parse func(*http.Request) (*Request, error)) http.Handler {
+func (s *Server) handle(in Interaction, parse func(*http.Request) (*Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		f, err := negotiate(r)
 		var resp *Response
+		var req *Request
 		if err == nil {
-			var req *Request
 			if req, err = parse(r); err == nil {
 				resp, err = s.Execute(ctx, req)
 			}
 		}
 		if err != nil {
 			resp = errorResponse(ctx, s.log, err)
+			if req == nil && s.cfg.OnExecuted != nil { // refused before Execute
+				s.cfg.OnExecuted(ctx, &Request{Interaction: in, Type: r.PathValue("type"), ID: r.PathValue("id"), Entry: -1, Method: r.Method, Header: r.Header}, nil, err)
+			}
 		}
 		resp.write(w, f)
 	})
@@ -139,7 +150,10 @@ func (s *Server) handle(parse func(*http.Request) (*Request, error)) http.Handle
 
 // Execute runs one interaction through the pipeline: authorization, then
 // the interaction itself. Bundle entries come through here too.
-func (s *Server) Execute(ctx context.Context, req *Request) (*Response, error) {
+func (s *Server) Execute(ctx context.Context, req *Request) (resp *Response, err error) {
+	if s.cfg.OnExecuted != nil {
+		defer func() { s.cfg.OnExecuted(ctx, req, resp, err) }()
+	}
 	if s.cfg.Authorize != nil {
 		if err := s.cfg.Authorize(ctx, req); err != nil {
 			return nil, err
@@ -260,6 +274,9 @@ func (s *Server) parseCreate(r *http.Request) (*Request, error) {
 	if req.IfNoneExist, err = parseIfNoneExist(req.Type, r.Header.Get("If-None-Exist")); err != nil {
 		return nil, err
 	}
+	if req.Provenance, err = parseProvenance(r.Header); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
@@ -294,6 +311,9 @@ func (s *Server) parseUpdate(r *http.Request) (*Request, error) {
 	if req.IfMatch, err = parseIfMatch(r.Header); err != nil {
 		return nil, err
 	}
+	if req.Provenance, err = parseProvenance(r.Header); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
@@ -313,6 +333,9 @@ func (s *Server) parseDelete(r *http.Request) (*Request, error) {
 	}
 	var err error
 	if req.IfMatch, err = parseIfMatch(r.Header); err != nil {
+		return nil, err
+	}
+	if req.Provenance, err = parseProvenance(r.Header); err != nil {
 		return nil, err
 	}
 	return req, nil

@@ -88,6 +88,11 @@ type Tx interface {
 	// Lock serializes transactions that lock the same key until they end, so
 	// a conditional create cannot race another with the same condition.
 	Lock(ctx context.Context, key string) error
+	// ChainAudit appends AuditEvents, already stored in this transaction
+	// with Put, to the audit chain in order (see AuditHash). Chain appends
+	// are serialized across nodes until the transaction ends, so call it
+	// last.
+	ChainAudit(ctx context.Context, items []AuditItem) error
 }
 
 // HistoryQuery selects versions for _history. Type and ID narrow it to a

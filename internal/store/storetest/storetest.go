@@ -58,6 +58,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"AuthTokens", testAuthTokens},
 		{"AuthIssueToken", testAuthIssueToken},
 		{"AuthPurge", testAuthPurge},
+		{"AuditChain", testAuditChain},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })

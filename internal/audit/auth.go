@@ -1,0 +1,133 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vhdir/vhdir/internal/auth"
+)
+
+// AgentOf is the client of an authenticated request (nil for none).
+func AgentOf(ctx context.Context) *Agent {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil {
+		return nil
+	}
+	return &Agent{ClientID: p.ClientID, ClientName: p.ClientName, Organization: p.Organization,
+		OrganizationName: p.OrganizationName, TokenID: p.TokenID}
+}
+
+func agentOfRegistration(r *auth.Registration) *Agent {
+	return &Agent{ClientID: r.ClientID, ClientName: r.Name, Organization: r.Organization, OrganizationName: r.OrganizationName}
+}
+
+// ForToken is the record of a token request, after IHE IUA ITI-71 (Get
+// Access Token): granted or refused, by whom, with what scope. The request
+// itself is not recorded: its assertion is a credential.
+func ForToken(o auth.TokenOutcome) *Event {
+	e := &Event{Type: typeLogin, Subtype: Coding{sysIHEEvent, "ITI-71", "Get Access Token"}, Action: "E",
+		Outcome: outcomeOf(o.Status), ClaimedClient: o.ClaimedClient, Address: o.Address,
+		clientRole: roleApp, serverRole: roleAuthz}
+	if o.Client != nil {
+		e.Client = agentOfRegistration(o.Client)
+		e.Client.TokenID = o.TokenID
+	}
+	req := Entity{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "24", "Query"},
+		Query: []byte("POST " + auth.TokenPath + " grant_type=client_credentials"), Description: "token request (client assertion withheld)"}
+	e.Entities = []Entity{req}
+	if e.Outcome == Success {
+		e.Profile = "IHE.IUA.71"
+		e.Entities = append(e.Entities, Entity{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "13", "Security Resource"},
+			Name: "access token " + o.TokenID, Detail: []Detail{{"scope", o.Scope}, {"token_type", "bearer"}}})
+		return e
+	}
+	e.OutcomeDesc = o.Error
+	if o.Description != "" {
+		e.OutcomeDesc += ": " + o.Description
+	}
+	if o.Reason != "" {
+		e.OutcomeDesc += " (" + o.Reason + ")"
+	}
+	return e
+}
+
+// ForRegistration is the record of a change to a client registration made
+// by an operator on the command line (action C for add, U otherwise).
+func ForRegistration(change string, reg *auth.Registration, operator, host string) *Event {
+	action := "U"
+	if change == "add" {
+		action = "C"
+	}
+	e := &Event{Type: typeAdmin, Subtype: Coding{sysVhdirEvent, "clients-" + change, "vhdir clients " + change}, Action: action,
+		Outcome: Success, Address: host, clientRole: roleApp, serverRole: roleAuthz,
+		Client: &Agent{ClientID: "operator:" + operator, ClientName: "operator " + operator + " (vhdir clients)"}}
+	e.Entities = []Entity{{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "13", "Security Resource"},
+		Name: "client " + reg.ClientID, Description: strings.TrimSpace(reg.Name + " for " + reg.Organization),
+		Detail: []Detail{{"scope", reg.Scope}, {"disabled", boolText(reg.Disabled)}}}}
+	return e
+}
+
+// ForLoad is the record of a bulk load by an operator (vhdir load, serve
+// --seed-examples): what was loaded, from where, how many versions were
+// written and how many resources failed.
+func ForLoad(operator, host, source string, written map[string]int, failed int) *Event {
+	outcome := Success
+	if failed > 0 {
+		outcome = MinorFailure
+	}
+	e := &Event{Type: Coding{sysDCM, "110107", "Import"}, Subtype: Coding{sysVhdirEvent, "load", "vhdir load"}, Action: "C",
+		Outcome: outcome, Address: host, clientRole: roleApp, serverRole: roleDest,
+		Client: &Agent{ClientID: "operator:" + operator, ClientName: "operator " + operator + " (vhdir load)"}}
+	if failed > 0 {
+		e.OutcomeDesc = fmt.Sprintf("%d resources could not be loaded", failed)
+	}
+	types := make([]string, 0, len(written))
+	for typ := range written {
+		types = append(types, typ)
+	}
+	slices.Sort(types)
+	var details []Detail
+	total := 0
+	for _, typ := range types {
+		details = append(details, Detail{typ, strconv.Itoa(written[typ])})
+		total += written[typ]
+	}
+	e.Entities = []Entity{{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "20", "Job"},
+		Name: "load of " + source, Description: fmt.Sprintf("%d versions written", total), Detail: details}}
+	return e
+}
+
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// Fallback describes a request that reached no handler that records (a
+// request refused for want of a token, an unknown path, introspection).
+func Fallback(t *Trail, r *http.Request, status int) *Event {
+	ctx := r.Context()
+	e := &Event{Type: typeRest, Action: "E", Outcome: outcomeOf(status), Client: AgentOf(ctx), clientRole: roleApp, serverRole: roleDest}
+	switch {
+	case r.URL.Path == auth.IntrospectPath:
+		e.Type, e.Subtype = typeLogin, Coding{sysVhdirEvent, "introspect", "token introspection"}
+		e.serverRole = roleAuthz
+	case strings.HasPrefix(r.URL.Path, "/fhir"):
+		e.Subtype = Coding{sysVhdirEvent, "http", "HTTP request"}
+	default:
+		e.Type, e.Subtype = Coding{sysDCM, "110100", "Application Activity"}, Coding{sysVhdirEvent, "http", "HTTP request"}
+	}
+	if e.Outcome != Success {
+		e.OutcomeDesc = http.StatusText(status)
+		if status == http.StatusUnauthorized {
+			e.OutcomeDesc += ": no valid access token"
+		}
+	}
+	e.Entities = []Entity{queryEntity(firstLine(t.Method, t.URI), "")}
+	return e
+}

@@ -1,0 +1,174 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Trail collects the records of one HTTP request. Handlers add what they
+// know (the interaction, the entities, the client); Middleware commits it
+// before the response is released.
+type Trail struct {
+	mu       sync.Mutex
+	events   []*Event
+	recorded int // records already committed in a write transaction
+
+	// What the request itself says, for every record of it.
+	RequestID, Address, Method, URI string
+}
+
+type trailKey struct{}
+
+// TrailFrom returns the request's trail (nil outside Middleware).
+func TrailFrom(ctx context.Context) *Trail {
+	t, _ := ctx.Value(trailKey{}).(*Trail)
+	return t
+}
+
+// WithTrail returns ctx carrying t.
+func WithTrail(ctx context.Context, t *Trail) context.Context {
+	return context.WithValue(ctx, trailKey{}, t)
+}
+
+// Add queues events for the commit before the response. Each gets the
+// request's id and address where it has none.
+func (t *Trail) Add(events ...*Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range events {
+		if e.RequestID == "" {
+			e.RequestID = t.RequestID
+		}
+		if e.Address == "" {
+			e.Address = t.Address
+		}
+		t.events = append(t.events, e)
+	}
+}
+
+// Recorded notes n records committed with a write's transaction.
+func (t *Trail) Recorded(n int) {
+	t.mu.Lock()
+	t.recorded += n
+	t.mu.Unlock()
+}
+
+// take returns the queued events and whether the request left any record.
+func (t *Trail) take() ([]*Event, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ev := t.events
+	t.events = nil
+	return ev, len(ev) > 0 || t.recorded > 0
+}
+
+// MiddlewareConfig configures Middleware.
+type MiddlewareConfig struct {
+	Log *Log
+	// RequestID returns the request's id (set by an outer middleware).
+	RequestID func(ctx context.Context) string
+	// Fallback describes a request no handler recorded (refused before
+	// reaching one: no token, unknown path) from its method, path and
+	// status.
+	Fallback func(t *Trail, r *http.Request, status int) *Event
+	// Failed writes the answer when the record cannot be committed.
+	Failed func(w http.ResponseWriter, r *http.Request, err error)
+	// Skip lists paths not audited: probes that carry no data.
+	Skip map[string]bool
+}
+
+// Middleware holds each response until the request's records are
+// committed; if they cannot be, the response is dropped and cfg.Failed
+// answers instead (fail-closed: no data leaves unaudited).
+func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if cfg.Skip[r.URL.Path] {
+				next.ServeHTTP(w, r)
+				return
+			}
+			t := &Trail{RequestID: cfg.RequestID(r.Context()), Address: hostOf(r.RemoteAddr), Method: r.Method, URI: r.URL.RequestURI()}
+			bw := &heldResponse{header: http.Header{}}
+			next.ServeHTTP(bw, r.WithContext(WithTrail(r.Context(), t)))
+			events, any := t.take()
+			if !any {
+				if e := cfg.Fallback(t, r, bw.statusCode()); e != nil {
+					t.Add(e)
+					events, _ = t.take()
+				}
+			}
+			if err := cfg.Log.Commit(r.Context(), events...); err != nil {
+				cfg.Failed(w, r, err)
+				return
+			}
+			bw.release(w)
+		})
+	}
+}
+
+// hostOf is the IP of a remote address (host:port).
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+// heldResponse keeps a response in memory until it may be sent.
+type heldResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header { return h.header }
+
+func (h *heldResponse) WriteHeader(status int) {
+	if h.status == 0 {
+		h.status = status
+	}
+}
+
+func (h *heldResponse) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(b)
+}
+
+func (h *heldResponse) statusCode() int {
+	if h.status == 0 {
+		return http.StatusOK
+	}
+	return h.status
+}
+
+func (h *heldResponse) release(w http.ResponseWriter) {
+	dst := w.Header()
+	for k, v := range h.header {
+		dst[k] = v
+	}
+	w.WriteHeader(h.statusCode())
+	_, _ = w.Write(h.body.Bytes())
+}
+
+// outcomeOf maps an HTTP status to an AuditEvent outcome.
+func outcomeOf(status int) string {
+	switch {
+	case status >= 500:
+		return SeriousFailure
+	case status >= 400:
+		return MinorFailure
+	}
+	return Success
+}
+
+// firstLine is the request line recorded as a query: method and URI, no
+// headers (an Authorization header must never be recorded).
+func firstLine(method, uri string) string {
+	return method + " " + strings.TrimSpace(uri)
+}

@@ -1,0 +1,81 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// Problem is the first place where the chain is not intact.
+type Problem struct {
+	Seq  int64  // the chain position
+	ID   string // the AuditEvent id there ("" when the link itself is gone)
+	What string // what is wrong, for the auditor
+}
+
+func (p *Problem) Error() string {
+	if p.ID == "" {
+		return fmt.Sprintf("audit record %d: %s", p.Seq, p.What)
+	}
+	return fmt.Sprintf("audit record %d (AuditEvent/%s): %s", p.Seq, p.ID, p.What)
+}
+
+// Report is what Verify found.
+type Report struct {
+	Records int64  // links checked
+	Head    string // hex hash of the last link: note it to detect truncation later
+	Problem *Problem
+}
+
+// verifyPage is how many links Verify reads per query.
+const verifyPage = 1000
+
+// Verify walks the whole chain from the first record and stops at the
+// first one that was edited (its hash no longer matches its content),
+// deleted (a gap in the positions, or its AuditEvent gone) or reordered
+// (it does not follow the hash of the record before it). progress, when
+// set, is called after each page.
+func Verify(ctx context.Context, st store.AuditStore, progress func(checked int64)) (*Report, error) {
+	r := &Report{}
+	var after int64
+	prev := []byte{}
+	for {
+		links, err := st.AuditChain(ctx, after, verifyPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			if p := check(l, after+1, prev); p != nil {
+				r.Problem = p
+				return r, nil
+			}
+			prev, after = l.Hash, l.Seq
+			r.Records++
+		}
+		r.Head = hex.EncodeToString(prev)
+		if progress != nil {
+			progress(r.Records)
+		}
+		if len(links) < verifyPage {
+			return r, nil
+		}
+	}
+}
+
+// check judges one link expected at position seq after a link hashed prev.
+func check(l store.AuditLink, seq int64, prev []byte) *Problem {
+	switch {
+	case l.Seq != seq:
+		return &Problem{Seq: seq, What: fmt.Sprintf("missing: the chain jumps from record %d to %d (records deleted)", seq-1, l.Seq)}
+	case !bytes.Equal(l.Prev, prev):
+		return &Problem{Seq: l.Seq, ID: l.ID, What: "out of order: it does not follow the record before it (records reordered, inserted or deleted before it)"}
+	case l.Body == nil:
+		return &Problem{Seq: l.Seq, ID: l.ID, What: "deleted: the AuditEvent is gone from the database"}
+	case !bytes.Equal(store.AuditHash(l.Prev, l.Seq, l.ID, l.Body), l.Hash):
+		return &Problem{Seq: l.Seq, ID: l.ID, What: "edited: its content no longer matches its hash"}
+	}
+	return nil
+}

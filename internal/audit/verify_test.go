@@ -1,0 +1,106 @@
+package audit_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/vhdir/vhdir/internal/audit"
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// TestVerifyDetectsTampering edits, deletes and reorders records directly
+// in the database: Verify must stop at the damaged record and say what
+// happened to it.
+func TestVerifyDetectsTampering(t *testing.T) {
+	cases := []struct {
+		name string
+		// tamper damages the chain around record 4 (ids by position).
+		tamper  func(t *testing.T, s *stack, ids map[int64]string)
+		seq     int64
+		problem string
+	}{
+		{"intact", func(*testing.T, *stack, map[int64]string) {}, 0, ""},
+		{"edited", func(t *testing.T, s *stack, ids map[int64]string) {
+			exec(t, s, "UPDATE resources SET body = "+replaceBody(s)+" WHERE type = 'AuditEvent' AND id = "+ph(s, 1), ids[4])
+		}, 4, "edited"},
+		{"deleted record", func(t *testing.T, s *stack, ids map[int64]string) {
+			exec(t, s, "DELETE FROM resources WHERE type = 'AuditEvent' AND id = "+ph(s, 1), ids[4])
+		}, 4, "deleted"},
+		{"deleted link", func(t *testing.T, s *stack, ids map[int64]string) {
+			exec(t, s, "DELETE FROM audit_chain WHERE seq = 4")
+		}, 4, "missing"},
+		{"deleted link renumbered", func(t *testing.T, s *stack, ids map[int64]string) {
+			exec(t, s, "DELETE FROM audit_chain WHERE seq = 4")
+			exec(t, s, "UPDATE audit_chain SET seq = seq - 1 WHERE seq > 4")
+		}, 4, "out of order"},
+		{"reordered", func(t *testing.T, s *stack, ids map[int64]string) {
+			exec(t, s, "UPDATE audit_chain SET seq = -1 WHERE seq = 4")
+			exec(t, s, "UPDATE audit_chain SET seq = 4 WHERE seq = 5")
+			exec(t, s, "UPDATE audit_chain SET seq = 5 WHERE seq = -1")
+		}, 4, "out of order"},
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					st, raw := b.open(t)
+					s := newStack(t, st, raw, true)
+					for _, id := range []string{"p1", "p2", "p3"} {
+						if r := s.do("PUT", "/fhir/Practitioner/"+id, "a", "", prac(id, "Ann")); r.status != 201 {
+							t.Fatalf("create = %d", r.status)
+						}
+						if r := s.do("GET", "/fhir/Practitioner/"+id, "a", "", ""); r.status != 200 {
+							t.Fatalf("read = %d", r.status)
+						}
+					}
+					links, err := st.(store.AuditStore).AuditChain(context.Background(), 0, 100)
+					if err != nil || len(links) != 6 {
+						t.Fatalf("chain = %d links, %v", len(links), err)
+					}
+					ids := map[int64]string{}
+					for _, l := range links {
+						ids[l.Seq] = l.ID
+					}
+					c.tamper(t, s, ids)
+					rep, err := audit.Verify(context.Background(), st.(store.AuditStore), nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.problem == "" {
+						if rep.Problem != nil || rep.Records != 6 || len(rep.Head) != 64 {
+							t.Fatalf("intact chain: %+v", rep)
+						}
+						return
+					}
+					if rep.Problem == nil {
+						t.Fatalf("tampering not detected: %+v", rep)
+					}
+					if rep.Problem.Seq != c.seq || !strings.Contains(rep.Problem.Error(), c.problem) {
+						t.Errorf("problem = %v; want record %d %s", rep.Problem, c.seq, c.problem)
+					}
+					if rep.Records != c.seq-1 {
+						t.Errorf("%d records passed before the problem, want %d", rep.Records, c.seq-1)
+					}
+				})
+			}
+		})
+	}
+}
+
+// ph is the n-th bind parameter of the stack's database.
+func ph(s *stack, n int) string {
+	if s.store.Backend() == "postgres" {
+		return "$" + string(rune('0'+n))
+	}
+	return "?"
+}
+
+// replaceBody is an expression that changes one character of the stored
+// AuditEvent, as an intruder hiding an outcome would.
+func replaceBody(s *stack) string {
+	if s.store.Backend() == "postgres" {
+		return `convert_to(replace(convert_from(body, 'UTF8'), '"outcome":"0"', '"outcome":"4"'), 'UTF8')`
+	}
+	return `CAST(replace(CAST(body AS TEXT), '"outcome":"0"', '"outcome":"4"') AS BLOB)`
+}

@@ -1,0 +1,88 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// The audit chain (store.AuditStore, Tx.ChainAudit): table audit_chain of
+// migration 0003. Appenders take one advisory lock (PostgreSQL; SQLite's
+// single writer needs none) and read the last link inside their
+// transaction, so nodes sharing a database extend one chain without forks;
+// the lock is held until commit, which is why ChainAudit comes last in a
+// write.
+
+var _ store.AuditStore = (*DB)(nil)
+
+// auditLockKey names the chain's advisory lock.
+const auditLockKey = "vhdir:audit-chain"
+
+// ChainAudit appends items to the chain (see store.Tx).
+func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if err := t.Lock(ctx, auditLockKey); err != nil {
+		return fmt.Errorf("audit chain: lock: %w", err)
+	}
+	var seq int64
+	var prev []byte
+	err := t.tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		seq, prev = 0, []byte{}
+	case err != nil:
+		return fmt.Errorf("audit chain: last link: %w", err)
+	}
+	p := t.db.d.InsertPlaceholder
+	for start := 0; start < len(items); start += 200 {
+		batch := items[start:min(start+200, len(items))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO audit_chain (seq, res_id, prev, hash) VALUES ")
+		args := make([]any, 0, 4*len(batch))
+		for i, it := range batch {
+			seq++
+			hash := store.AuditHash(prev, seq, it.ID, it.Body)
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "(%s, %s, %s, %s)", p(n+1), p(n+2), p(n+3), p(n+4))
+			args = append(args, seq, it.ID, prev, hash)
+			prev = hash
+		}
+		if _, err := t.tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("audit chain: append: %w", err)
+		}
+	}
+	return nil
+}
+
+// AuditChain returns links after a position, each with its AuditEvent's
+// current body: an AuditEvent is written once, so an edit in place or a
+// later version both show as a body that no longer hashes to the link.
+func (db *DB) AuditChain(ctx context.Context, after int64, limit int) ([]store.AuditLink, error) {
+	p := db.d.Placeholder
+	q := fmt.Sprintf(`SELECT c.seq, c.res_id, c.prev, c.hash, r.body FROM audit_chain c `+
+		`LEFT JOIN resources r ON r.type = 'AuditEvent' AND r.id = c.res_id `+
+		`WHERE c.seq > %s ORDER BY c.seq LIMIT %s`, p(1), p(2))
+	rows, err := db.read.QueryContext(ctx, q, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit chain: %w", err)
+	}
+	defer rows.Close()
+	var out []store.AuditLink
+	for rows.Next() {
+		var l store.AuditLink
+		if err := rows.Scan(&l.Seq, &l.ID, &l.Prev, &l.Hash, &l.Body); err != nil {
+			return nil, fmt.Errorf("audit chain: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}

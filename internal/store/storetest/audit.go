@@ -1,0 +1,110 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+func auditOf(t *testing.T, s store.Store) store.AuditStore {
+	t.Helper()
+	as, ok := s.(store.AuditStore)
+	if !ok {
+		t.Fatalf("%s store does not keep an audit chain", s.Backend())
+	}
+	return as
+}
+
+// appendAudit stores AuditEvents with the given ids and chains them, in one
+// transaction.
+func appendAudit(ctx context.Context, s store.Store, ids ...string) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		items := make([]store.AuditItem, len(ids))
+		for i, id := range ids {
+			v := &store.Version{Type: "AuditEvent", ID: id, VersionID: 1, LastUpdated: t0, Body: body("AuditEvent", id, 1)}
+			if err := tx.Put(ctx, v, nil); err != nil {
+				return err
+			}
+			items[i] = store.AuditItem{ID: id, Body: v.Body}
+		}
+		return tx.ChainAudit(ctx, items)
+	})
+}
+
+func testAuditChain(t *testing.T, newDB NewDB) {
+	open := newDB(t)
+	h1, h2 := open(), open()
+	t.Cleanup(func() { h1.Close(); h2.Close() })
+	ctx := context.Background()
+	if links, err := auditOf(t, h1).AuditChain(ctx, 0, 10); err != nil || len(links) != 0 {
+		t.Fatalf("empty chain = %v, %v", links, err)
+	}
+	if err := appendAudit(ctx, h1, "a1", "a2"); err != nil {
+		t.Fatal(err)
+	}
+	// A rolled-back transaction leaves no link.
+	err := h1.Update(ctx, func(tx store.Tx) error {
+		if err := tx.ChainAudit(ctx, []store.AuditItem{{ID: "ghost", Body: []byte("{}")}}); err != nil {
+			return err
+		}
+		return fmt.Errorf("roll back")
+	})
+	if err == nil {
+		t.Fatal("the failing transaction committed")
+	}
+	// Two nodes appending at once extend one chain, without gaps or forks.
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make([]error, 2*n)
+	for i := range n {
+		for k, h := range []store.Store{h1, h2} {
+			wg.Go(func() { errs[2*i+k] = appendAudit(ctx, h, fmt.Sprintf("n%d-%d", k, i)) })
+		}
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent append: %v", err)
+		}
+	}
+	var all []store.AuditLink
+	for after := int64(0); ; {
+		page, err := auditOf(t, h2).AuditChain(ctx, after, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		if len(page) < 5 {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	if len(all) != 2+2*n {
+		t.Fatalf("chain has %d links, want %d", len(all), 2+2*n)
+	}
+	prev := []byte{}
+	seen := map[string]bool{}
+	for i, l := range all {
+		if l.Seq != int64(i+1) {
+			t.Fatalf("link %d has seq %d", i, l.Seq)
+		}
+		if !bytes.Equal(l.Prev, prev) || !bytes.Equal(l.Hash, store.AuditHash(prev, l.Seq, l.ID, l.Body)) {
+			t.Fatalf("link %d (%s) does not chain", l.Seq, l.ID)
+		}
+		if !bytes.Equal(l.Body, body("AuditEvent", l.ID, 1)) {
+			t.Errorf("link %d body = %s", l.Seq, l.Body)
+		}
+		if seen[l.ID] {
+			t.Errorf("%s chained twice", l.ID)
+		}
+		seen[l.ID] = true
+		prev = l.Hash
+	}
+	if all[0].ID != "a1" || all[1].ID != "a2" {
+		t.Errorf("first links %s, %s; want a1, a2 in order", all[0].ID, all[1].ID)
+	}
+}
