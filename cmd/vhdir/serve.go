@@ -136,6 +136,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		mux.Handle("GET /metrics", met.Handler())
 	}
 	go purgeAuth(ctx, a, log)
+	go a.audit.Indexer.Run(ctx, time.Second) // AuditEvents' search rows, in the background
 	handler := rest.Stack(met.Instrument(mux), rest.StackConfig{Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP,
 		Inner: []rest.Middleware{a.audit.Middleware(rest.RequestID)}})
 	srv := &http.Server{

@@ -97,7 +97,8 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 	if site == "" {
 		site, _ = os.Hostname()
 	}
-	recorder := &audit.Recorder{Log: &audit.Log{Dir: dir, Clock: clk, Source: audit.Source{Site: site, FHIRBase: fhirBase, TimeSource: clk.Source()}}}
+	recorder := &audit.Recorder{Log: &audit.Log{Dir: dir, Clock: clk, Source: audit.Source{Site: site, FHIRBase: fhirBase, TimeSource: clk.Source()}},
+		Indexer: &audit.Indexer{Store: st, Indexer: eng, Logger: log}}
 	authSrv, err := auth.New(auth.Config{
 		BaseURL: baseURL, Store: as, Clock: clk, Logger: log, Types: reg.Types(), OnToken: recorder.OnToken,
 		Fetcher: &auth.JWKSFetcher{Clock: clk, AllowPrivate: cfg.jwksAllowPrivate},
@@ -120,8 +121,9 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 			}
 			return recorder.OnWrite(ctx, w, req, changes)
 		},
-		OnExecuted: recorder.OnExecuted,
-		Security:   &rest.Security{TokenURL: authSrv.TokenURL(), IntrospectURL: authSrv.IntrospectURL()},
+		OnExecuted:   recorder.OnExecuted,
+		BeforeSearch: recorder.BeforeSearch,
+		Security:     &rest.Security{TokenURL: authSrv.TokenURL(), IntrospectURL: authSrv.IntrospectURL()},
 	})
 	if err != nil {
 		st.Close()

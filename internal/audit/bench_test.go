@@ -1,51 +1,81 @@
 package audit_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vhdir/vhdir/internal/audit"
 )
 
 const benchPractitioners = 2000
 
 // BenchmarkAuditOverhead measures what the audit trail costs: reads by id
-// from 8 concurrent clients over TLS, and creates, on the same stack with
-// the trail on and off (the only place it can be off). Each read commits
-// one AuditEvent (grouped with concurrent ones) before its answer leaves;
-// each create commits one with its data.
+// and creates over TLS from 8 and from 64 concurrent clients, on the same
+// stack with the trail on and off (the only place it can be off). Each
+// audited read commits one AuditEvent (grouped with concurrent ones)
+// before its answer leaves; each create commits one with its data. The
+// limit beside them, "commit", is one record committed alone: the durable
+// commit every audited request waits for. The audited stacks run the
+// background indexer as serve does (every second), so its work is counted.
 func BenchmarkAuditOverhead(b *testing.B) {
 	for _, be := range backends {
-		for _, audited := range []bool{false, true} {
-			name := be.name + "/audit-off"
-			if audited {
-				name = be.name + "/audit-on"
+		b.Run(be.name+"/commit", func(b *testing.B) {
+			st, raw := be.open(b)
+			s := newStack(b, st, raw, true)
+			e := audit.ForLoad("bench", "localhost", "bench", map[string]int{"Practitioner": 1}, 0)
+			b.ResetTimer()
+			for b.Loop() {
+				if err := s.log.Commit(context.Background(), e); err != nil {
+					b.Fatal(err)
+				}
 			}
-			b.Run(name+"/read", func(b *testing.B) {
-				st, raw := be.open(b)
-				s := newStack(b, st, raw, audited)
-				seed(b, s)
-				parallel(b, s, func(client *http.Client, i int64) (*http.Response, error) {
-					req, _ := http.NewRequest("GET", fmt.Sprintf("%s/fhir/Practitioner/b%d", s.base, i%benchPractitioners), nil)
-					req.Header.Set("X-Test-Client", "bench")
-					return client.Do(req)
-				}, http.StatusOK)
-			})
-			b.Run(name+"/create", func(b *testing.B) {
-				st, raw := be.open(b)
-				s := newStack(b, st, raw, audited)
-				parallel(b, s, func(client *http.Client, i int64) (*http.Response, error) {
-					req, _ := http.NewRequest("POST", s.base+"/fhir/Practitioner", strings.NewReader(prac("", fmt.Sprint("G", i))))
-					req.Header.Set("X-Test-Client", "bench")
-					req.Header.Set("Content-Type", "application/fhir+json")
-					return client.Do(req)
-				}, http.StatusCreated)
-			})
+		})
+		for _, clients := range []int{8, 64} {
+			for _, audited := range []bool{false, true} {
+				name := fmt.Sprintf("%s/clients-%d/audit-%v", be.name, clients, map[bool]string{false: "off", true: "on"}[audited])
+				b.Run(name+"/read", func(b *testing.B) {
+					st, raw := be.open(b)
+					s := newStack(b, st, raw, audited)
+					indexInBackground(b, s, audited)
+					seed(b, s)
+					parallel(b, s, clients, func(client *http.Client, i int64) (*http.Response, error) {
+						req, _ := http.NewRequest("GET", fmt.Sprintf("%s/fhir/Practitioner/b%d", s.base, i%benchPractitioners), nil)
+						req.Header.Set("X-Test-Client", "bench")
+						return client.Do(req)
+					}, http.StatusOK)
+				})
+				b.Run(name+"/create", func(b *testing.B) {
+					st, raw := be.open(b)
+					s := newStack(b, st, raw, audited)
+					indexInBackground(b, s, audited)
+					parallel(b, s, clients, func(client *http.Client, i int64) (*http.Response, error) {
+						req, _ := http.NewRequest("POST", s.base+"/fhir/Practitioner", strings.NewReader(prac("", fmt.Sprint("G", i))))
+						req.Header.Set("X-Test-Client", "bench")
+						req.Header.Set("Content-Type", "application/fhir+json")
+						return client.Do(req)
+					}, http.StatusCreated)
+				})
+			}
 		}
 	}
+}
+
+// indexInBackground runs the AuditEvent indexer as serve does.
+func indexInBackground(b *testing.B, s *stack, audited bool) {
+	if !audited {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.rec.Indexer.Run(ctx, time.Second); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
 }
 
 func seed(b *testing.B, s *stack) {
@@ -61,11 +91,11 @@ func seed(b *testing.B, s *stack) {
 	}
 }
 
-func parallel(b *testing.B, s *stack, do func(*http.Client, int64) (*http.Response, error), status int) {
+func parallel(b *testing.B, s *stack, clients int, do func(*http.Client, int64) (*http.Response, error), status int) {
 	client := s.ts.Client()
-	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = clients
 	var next atomic.Int64
-	b.SetParallelism(4) // 8 clients on 2 CPUs
+	b.SetParallelism(clients / runtime.GOMAXPROCS(0))
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {

@@ -2,8 +2,9 @@ package audit
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"time"
+
+	"github.com/vhdir/vhdir/internal/jsontree"
 )
 
 // Code systems of the AuditEvent elements (FHIR R4, DICOM, IHE BALP).
@@ -33,9 +34,7 @@ const (
 
 // Coding is a FHIR Coding.
 type Coding struct {
-	System  string `json:"system,omitempty"`
-	Code    string `json:"code,omitempty"`
-	Display string `json:"display,omitempty"`
+	System, Code, Display string
 }
 
 // Kinds of event, with their BALP type, subtype and action.
@@ -108,76 +107,94 @@ type Source struct {
 	TimeSource string
 }
 
-// resource renders e as AuditEvent JSON recorded at t.
-func (e *Event) resource(src Source, recorded time.Time) ([]byte, error) {
-	ae := map[string]any{"resourceType": "AuditEvent"}
+// resource builds e as an AuditEvent recorded at t, as a JSON tree in
+// R4's element order (built directly: encoding and parsing it again cost
+// more than the rest of a record).
+func (e *Event) resource(src Source, recorded time.Time) *jsontree.Object {
+	ae := obj("resourceType", "AuditEvent")
 	if e.Profile != "" {
-		ae["meta"] = map[string]any{"profile": []string{balpProfile + e.Profile}}
+		ae.Set("meta", obj("profile", []any{balpProfile + e.Profile}))
 	}
 	if src.TimeSource != "" {
-		ae["extension"] = []any{map[string]any{"url": extTimeSource, "valueString": src.TimeSource}}
+		ae.Set("extension", []any{obj("url", extTimeSource, "valueString", src.TimeSource)})
 	}
-	ae["type"] = e.Type
+	ae.Set("type", e.Type.tree())
 	if e.Subtype.Code != "" {
-		ae["subtype"] = []Coding{e.Subtype}
+		ae.Set("subtype", []any{e.Subtype.tree()})
 	}
 	if e.Action != "" {
-		ae["action"] = e.Action
+		ae.Set("action", e.Action)
 	}
-	ae["recorded"] = recorded.UTC().Format("2006-01-02T15:04:05.000Z")
-	ae["outcome"] = e.Outcome
+	ae.Set("recorded", recorded.UTC().Format("2006-01-02T15:04:05.000Z"))
+	ae.Set("outcome", e.Outcome)
 	if e.OutcomeDesc != "" {
-		ae["outcomeDesc"] = e.OutcomeDesc
+		ae.Set("outcomeDesc", e.OutcomeDesc)
 	}
-	ae["agent"] = e.agents(src)
-	observer := map[string]any{"display": "vhdir " + src.Site, "identifier": map[string]any{"system": "urn:ietf:rfc:3986", "value": src.FHIRBase}}
-	ae["source"] = map[string]any{"site": src.Site, "observer": observer,
-		"type": []Coding{{sysSourceType, "4", "Application Server"}}}
+	ae.Set("agent", e.agents(src))
+	ae.Set("source", obj("site", src.Site,
+		"observer", obj("identifier", obj("system", "urn:ietf:rfc:3986", "value", src.FHIRBase), "display", "vhdir "+src.Site),
+		"type", []any{Coding{sysSourceType, "4", "Application Server"}.tree()}))
 	if ents := e.entities(); len(ents) > 0 {
-		ae["entity"] = ents
+		ae.Set("entity", ents)
 	}
-	return json.Marshal(ae)
+	return ae
+}
+
+// obj builds an object from key, value pairs, leaving out empty strings.
+func obj(kv ...any) *jsontree.Object {
+	o := &jsontree.Object{Members: make([]jsontree.Member, 0, len(kv)/2)}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if s, ok := kv[i+1].(string); ok && s == "" {
+			continue
+		}
+		o.Members = append(o.Members, jsontree.Member{Key: kv[i].(string), Value: kv[i+1]})
+	}
+	return o
+}
+
+func (c Coding) tree() *jsontree.Object {
+	return obj("system", c.System, "code", c.Code, "display", c.Display)
+}
+
+func codeable(c Coding) *jsontree.Object { return obj("coding", []any{c.tree()}) }
+
+func identifier(system, value string) *jsontree.Object {
+	return obj("system", system, "value", value)
 }
 
 func (e *Event) agents(src Source) []any {
-	client := map[string]any{"requestor": true}
 	role := e.clientRole
 	if role.Code == "" {
 		role = roleApp
 	}
-	client["type"] = codeable(role)
+	client := obj("type", codeable(role))
 	switch {
 	case e.Client != nil:
-		who := map[string]any{"identifier": map[string]any{"system": clientIDSystem, "value": e.Client.ClientID}}
-		if e.Client.ClientName != "" {
-			who["display"] = e.Client.ClientName
-		}
-		client["who"] = who
-		if e.Client.TokenID != "" {
-			client["policy"] = []string{"urn:vhdir:access-token:" + e.Client.TokenID}
-		}
+		client.Set("who", obj("identifier", identifier(clientIDSystem, e.Client.ClientID), "display", e.Client.ClientName))
 	case e.ClaimedClient != "":
-		client["who"] = map[string]any{"identifier": map[string]any{"system": clientIDSystem, "value": e.ClaimedClient}, "display": "unverified client id"}
+		client.Set("who", obj("identifier", identifier(clientIDSystem, e.ClaimedClient), "display", "unverified client id"))
 	default:
-		client["who"] = map[string]any{"display": "unauthenticated client"}
+		client.Set("who", obj("display", "unauthenticated client"))
+	}
+	client.Set("requestor", true)
+	if e.Client != nil && e.Client.TokenID != "" {
+		client.Set("policy", []any{"urn:vhdir:access-token:" + e.Client.TokenID})
 	}
 	if e.Address != "" {
-		client["network"] = map[string]any{"address": e.Address, "type": "2"}
+		client.Set("network", obj("address", e.Address, "type", "2"))
 	}
 	serverRole := e.serverRole
 	if serverRole.Code == "" {
 		serverRole = roleSrc
 	}
-	server := map[string]any{"type": codeable(serverRole), "requestor": false,
-		"who":     map[string]any{"identifier": map[string]any{"system": "urn:ietf:rfc:3986", "value": src.FHIRBase}, "display": "vhdir " + src.Site},
-		"network": map[string]any{"address": src.FHIRBase, "type": "5"}}
+	server := obj("type", codeable(serverRole),
+		"who", obj("identifier", identifier("urn:ietf:rfc:3986", src.FHIRBase), "display", "vhdir "+src.Site),
+		"requestor", false,
+		"network", obj("address", src.FHIRBase, "type", "5"))
 	agents := []any{client, server}
 	if e.Client != nil && e.Client.Organization != "" {
-		org := map[string]any{"reference": e.Client.Organization}
-		if e.Client.OrganizationName != "" {
-			org["display"] = e.Client.OrganizationName
-		}
-		agents = append(agents, map[string]any{"type": codeable(roleOrg), "who": org, "requestor": false})
+		agents = append(agents, obj("type", codeable(roleOrg),
+			"who", obj("reference", e.Client.Organization, "display", e.Client.OrganizationName), "requestor", false))
 	}
 	return agents
 }
@@ -185,40 +202,44 @@ func (e *Event) agents(src Source) []any {
 func (e *Event) entities() []any {
 	var out []any
 	if e.RequestID != "" {
-		out = append(out, map[string]any{"what": map[string]any{"identifier": map[string]any{"value": e.RequestID}},
-			"type": Coding{sysBALPEntity, "XrequestId", "X-Request-Id"}})
+		out = append(out, obj("what", obj("identifier", obj("value", e.RequestID)),
+			"type", Coding{sysBALPEntity, "XrequestId", "X-Request-Id"}.tree()))
 	}
 	for _, en := range e.Entities {
-		m := map[string]any{"type": en.Type}
-		if en.Role.Code != "" {
-			m["role"] = en.Role
-		}
+		m := &jsontree.Object{}
 		if en.What != "" {
-			m["what"] = map[string]any{"reference": en.What}
+			m.Set("what", obj("reference", en.What))
+		}
+		m.Set("type", en.Type.tree())
+		if en.Role.Code != "" {
+			m.Set("role", en.Role.tree())
 		}
 		// sev-1: name or query, not both.
 		switch {
 		case en.Query != nil:
-			m["query"] = base64.StdEncoding.EncodeToString(en.Query)
+			if en.Description != "" {
+				m.Set("description", en.Description)
+			}
+			m.Set("query", base64.StdEncoding.EncodeToString(en.Query))
 		case en.Name != "":
-			m["name"] = en.Name
-		}
-		if en.Description != "" {
-			m["description"] = en.Description
+			m.Set("name", en.Name)
+			if en.Description != "" {
+				m.Set("description", en.Description)
+			}
+		case en.Description != "":
+			m.Set("description", en.Description)
 		}
 		if len(en.Detail) > 0 {
-			var ds []any
+			ds := make([]any, 0, len(en.Detail))
 			for _, d := range en.Detail {
-				ds = append(ds, map[string]any{"type": d.Type, "valueString": d.Value})
+				ds = append(ds, obj("type", d.Type, "valueString", d.Value))
 			}
-			m["detail"] = ds
+			m.Set("detail", ds)
 		}
 		out = append(out, m)
 	}
 	return out
 }
-
-func codeable(c Coding) map[string]any { return map[string]any{"coding": []Coding{c}} }
 
 // dataEntity is a resource the request touched (BALP "data" entity).
 func dataEntity(ref string) Entity {

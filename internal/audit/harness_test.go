@@ -18,6 +18,7 @@ import (
 	"github.com/vhdir/vhdir/internal/auth"
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
+	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
@@ -71,6 +72,8 @@ type stack struct {
 	raw   *sql.DB
 	clock *clock.Fake
 	base  string
+	log   *audit.Log
+	rec   *audit.Recorder
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, s *stack)) {
@@ -95,11 +98,13 @@ func newStack(t testing.TB, st store.Store, raw *sql.DB, audited bool) *stack {
 	}
 	eng := search.NewEngine(reg, baseURL+"/fhir")
 	dir := &directory.Directory{Store: st, Clock: s.clock, Indexer: eng}
-	rec := &audit.Recorder{Log: &audit.Log{Dir: dir, Clock: s.clock, Source: audit.Source{Site: "test-site", FHIRBase: baseURL + "/fhir", TimeSource: s.clock.Source()}}}
+	s.log = &audit.Log{Dir: dir, Clock: s.clock, Source: audit.Source{Site: "test-site", FHIRBase: baseURL + "/fhir", TimeSource: s.clock.Source()}}
+	rec := &audit.Recorder{Log: s.log, Indexer: &audit.Indexer{Store: st, Indexer: eng}}
+	s.rec = rec
 	cfg := rest.Config{BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: s.clock, MaxBodyBytes: 1 << 20, Version: "test"}
 	var inner []rest.Middleware
 	if audited {
-		cfg.OnWrite, cfg.OnExecuted = rec.OnWrite, rec.OnExecuted
+		cfg.OnWrite, cfg.OnExecuted, cfg.BeforeSearch = rec.OnWrite, rec.OnExecuted, rec.BeforeSearch
 		inner = []rest.Middleware{rec.Middleware(rest.RequestID)}
 	}
 	srv, err := rest.New(cfg)
@@ -178,6 +183,10 @@ func (s *stack) records() []map[string]any {
 	}
 	out := make([]map[string]any, len(links))
 	for i, l := range links {
+		// Every record is a valid R4 resource, as a client would parse it.
+		if _, err := fhir.ParseResource(l.Body); err != nil {
+			s.t.Fatalf("record %d is not a valid resource: %v\n%s", l.Seq, err, l.Body)
+		}
 		if err := json.Unmarshal(l.Body, &out[i]); err != nil {
 			s.t.Fatalf("record %d: %v", l.Seq, err)
 		}

@@ -3,7 +3,9 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/auth"
@@ -18,6 +20,40 @@ import (
 // auth.Config.OnToken) and to the HTTP stack (Middleware).
 type Recorder struct {
 	Log *Log
+	// Indexer adds AuditEvents' index rows; searches that can reach them
+	// bring it up to date first (BeforeSearch).
+	Indexer *Indexer
+}
+
+// BeforeSearch is rest's BeforeSearch hook: a search that can reach
+// AuditEvents (their type, a system search, or a chain, _has or include
+// naming them) first indexes every record committed so far, so an auditor
+// never misses one.
+func (rc *Recorder) BeforeSearch(ctx context.Context, types []string, query url.Values) error {
+	if rc.Indexer == nil || !reachesAudit(types, query) {
+		return nil
+	}
+	if err := rc.Indexer.CatchUp(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func reachesAudit(types []string, query url.Values) bool {
+	if len(types) != 1 || types[0] == "AuditEvent" {
+		return true
+	}
+	for k, vs := range query {
+		if strings.Contains(k, "AuditEvent") {
+			return true
+		}
+		for _, v := range vs {
+			if strings.Contains(v, "AuditEvent") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // OnWrite records a write's changes inside its transaction. Writes that

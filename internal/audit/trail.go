@@ -93,7 +93,15 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 			}
 			t := &Trail{RequestID: cfg.RequestID(r.Context()), Address: hostOf(r.RemoteAddr), Method: r.Method, URI: r.URL.RequestURI()}
 			bw := &heldResponse{header: http.Header{}}
+			cfg.Log.Arrive()
+			committing := false
+			defer func() {
+				if !committing { // a panic on the way: the request will not commit
+					cfg.Log.Leave()
+				}
+			}()
 			next.ServeHTTP(bw, r.WithContext(WithTrail(r.Context(), t)))
+			committing = true
 			events, any := t.take()
 			if !any {
 				if e := cfg.Fallback(t, r, bw.statusCode()); e != nil {

@@ -67,6 +67,11 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 			return nil, err
 		}
 	}
+	if s.cfg.BeforeSearch != nil {
+		if err := s.cfg.BeforeSearch(ctx, types, req.Query); err != nil {
+			return nil, err
+		}
+	}
 	plan, err := s.cfg.Search.Compile(types, req.Query, search.Options{Lenient: req.Prefer.Handling == "lenient"})
 	if err != nil {
 		return nil, err

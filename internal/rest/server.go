@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -45,6 +46,10 @@ type Config struct {
 	// Execute ran, a Bundle's entries included: the audit trail's source.
 	// A write that succeeded has already passed through OnWrite.
 	OnExecuted func(ctx context.Context, req *Request, resp *Response, err error)
+	// BeforeSearch, when set, runs before a search over types with query:
+	// index rows written after the fact (AuditEvents) are brought up to
+	// date here.
+	BeforeSearch func(ctx context.Context, types []string, query url.Values) error
 	// Access, when set, returns the limits of the caller whose request ctx
 	// carries (nil: none). Authorize decides whether an interaction may
 	// run at all; Access narrows what it sees: included resources, the

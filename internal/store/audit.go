@@ -54,4 +54,13 @@ func AuditHash(prev []byte, seq int64, id string, body []byte) []byte {
 type AuditStore interface {
 	// AuditChain returns up to limit links with Seq > after, in Seq order.
 	AuditChain(ctx context.Context, after int64, limit int) ([]AuditLink, error)
+	// AuditIndexed returns the position up to which AuditEvents have their
+	// index rows (see Tx.IndexAudit).
+	AuditIndexed(ctx context.Context) (int64, error)
+}
+
+// AuditIndexItem is the index rows of one AuditEvent, added later.
+type AuditIndexItem struct {
+	ID    string
+	Index *Index
 }

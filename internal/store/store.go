@@ -93,6 +93,12 @@ type Tx interface {
 	// are serialized across nodes until the transaction ends, so call it
 	// last.
 	ChainAudit(ctx context.Context, items []AuditItem) error
+	// IndexAudit adds the index rows of AuditEvents stored without them
+	// (chain positions from+1 … to) and moves the indexed position from
+	// from to to. It returns false, changing nothing, when the position is
+	// no longer from (another node indexed them first). An AuditEvent that
+	// is gone is skipped.
+	IndexAudit(ctx context.Context, from, to int64, items []AuditIndexItem) (bool, error)
 }
 
 // HistoryQuery selects versions for _history. Type and ID narrow it to a

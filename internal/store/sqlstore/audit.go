@@ -86,3 +86,45 @@ func (db *DB) AuditChain(ctx context.Context, after int64, limit int) ([]store.A
 	}
 	return out, rows.Err()
 }
+
+// AuditIndexed returns the last chain position whose AuditEvent has index rows.
+func (db *DB) AuditIndexed(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := db.read.QueryRowContext(ctx, `SELECT seq FROM audit_indexed WHERE one = 1`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("audit index position: %w", err)
+	}
+	return seq, nil
+}
+
+// IndexAudit adds index rows to AuditEvents (see store.Tx).
+func (t *tx) IndexAudit(ctx context.Context, from, to int64, items []store.AuditIndexItem) (bool, error) {
+	p := t.db.d.Placeholder
+	res, err := t.tx.ExecContext(ctx, fmt.Sprintf(`UPDATE audit_indexed SET seq = %s WHERE one = 1 AND seq = %s`, p(1), p(2)), to, from)
+	if err != nil {
+		return false, fmt.Errorf("audit index position: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return false, err
+	}
+	for _, it := range items {
+		cur, err := t.currentRow(ctx, "AuditEvent", it.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if err := deleteIndex(ctx, t, cur.rid, cur.idxTables); err != nil {
+			return false, err
+		}
+		if err := writeIndex(ctx, t, cur.rid, it.Index); err != nil {
+			return false, err
+		}
+		mask := tableMask(it.Index)
+		if _, err := t.tx.ExecContext(ctx, fmt.Sprintf(`UPDATE resources SET idx_tables = %s WHERE rid = %s`, p(1), p(2)), mask, cur.rid); err != nil {
+			return false, fmt.Errorf("audit index: %w", err)
+		}
+		cur.idxTables = mask
+	}
+	return true, nil
+}

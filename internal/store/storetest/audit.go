@@ -107,4 +107,31 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	if all[0].ID != "a1" || all[1].ID != "a2" {
 		t.Errorf("first links %s, %s; want a1, a2 in order", all[0].ID, all[1].ID)
 	}
+
+	// Index rows come later, once per position, whichever node is first.
+	if got, err := auditOf(t, h1).AuditIndexed(ctx); err != nil || got != 0 {
+		t.Fatalf("indexed position = %d, %v; want 0", got, err)
+	}
+	idx := &store.Index{Tokens: []store.TokenValue{{Param: 7, System: "s", Code: "c"}}}
+	items := []store.AuditIndexItem{{ID: "a1", Index: idx}, {ID: "a2", Index: idx}, {ID: "gone", Index: idx}}
+	index := func(h store.Store, from, to int64) (ok bool, err error) {
+		err = h.Update(ctx, func(tx store.Tx) error {
+			ok, err = tx.IndexAudit(ctx, from, to, items)
+			return err
+		})
+		return ok, err
+	}
+	if ok, err := index(h1, 0, 2); err != nil || !ok {
+		t.Fatalf("IndexAudit(0, 2) = %v, %v; want true", ok, err)
+	}
+	if ok, err := index(h2, 0, 2); err != nil || ok {
+		t.Fatalf("IndexAudit(0, 2) again, on the other node = %v, %v; want false", ok, err)
+	}
+	if got, err := auditOf(t, h2).AuditIndexed(ctx); err != nil || got != 2 {
+		t.Errorf("indexed position = %d, %v; want 2", got, err)
+	}
+	page, err := h2.Search(ctx, &store.Query{Types: []string{"AuditEvent"}, Where: store.TokenMatch{Param: 7, System: ptr("s"), Code: ptr("c")}, Count: 10})
+	if err != nil || len(page.Versions) != 2 {
+		t.Errorf("search on the added rows = %v, %v; want a1 and a2", page, err)
+	}
 }

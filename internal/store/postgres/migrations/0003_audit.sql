@@ -8,3 +8,12 @@ CREATE TABLE audit_chain (
     prev   BYTEA  NOT NULL,
     hash   BYTEA  NOT NULL
 );
+
+-- AuditEvents are stored without index rows, so that the commit every
+-- request waits for stays small; an indexer adds their rows afterwards in
+-- large batches (audit.Indexer). seq is the last chain link indexed.
+CREATE TABLE audit_indexed (
+    one INTEGER NOT NULL PRIMARY KEY CHECK (one = 1),
+    seq BIGINT  NOT NULL
+);
+INSERT INTO audit_indexed (one, seq) VALUES (1, 0);
