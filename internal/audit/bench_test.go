@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,9 +68,13 @@ func BenchmarkAuditOverhead(b *testing.B) {
 	}
 }
 
+// benchIndex turns the background indexer off, to see what durability
+// alone costs (records committed but not yet searchable).
+var benchIndex = flag.Bool("bench.audit-index", true, "run the AuditEvent indexer during the overhead benchmark, as serve does")
+
 // indexInBackground runs the AuditEvent indexer as serve does.
 func indexInBackground(b *testing.B, s *stack, audited bool) {
-	if !audited {
+	if !audited || !*benchIndex {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -114,4 +119,31 @@ func parallel(b *testing.B, s *stack, clients int, do func(*http.Client, int64) 
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// BenchmarkIndexer measures how many AuditEvents per second the indexer
+// makes searchable (b.N records committed beforehand, untimed).
+func BenchmarkIndexer(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			st, raw := be.open(b)
+			s := newStack(b, st, raw, true)
+			ctx := context.Background()
+			for i := 0; i < b.N; i += 100 {
+				var events []*audit.Event
+				for j := i; j < min(i+100, b.N); j++ {
+					events = append(events, audit.ForLoad("bench", "localhost", fmt.Sprint("file-", j), map[string]int{"Practitioner": j}, 0))
+				}
+				if err := s.log.Commit(ctx, events...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			start := time.Now()
+			if err := s.rec.Indexer.CatchUp(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+		})
+	}
 }
