@@ -112,9 +112,19 @@ func TestServeSeedAndDrain(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	intro, _ := http.NewRequest(http.MethodPost, base+"/auth/introspect", strings.NewReader("token="+token))
+	intro.Header.Set("Authorization", "Bearer "+token)
+	intro.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = client.Do(intro)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("introspect = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+
 	// Everything so far left its AuditEvent: the seeding, the registration,
-	// the refused read, the token, the read.
+	// the refused read, the token, the read, the introspection.
 	for query, want := range map[string]string{
+		"subtype=introspect&agent:identifier=urn:vhdir:client-id|test-payer": "token introspection",
 		"subtype=load":        "the VhDir IG examples",
 		"subtype=clients-add": "client test-payer",
 		"outcome=4&type=rest": "no valid access token",

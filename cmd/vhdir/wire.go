@@ -100,7 +100,7 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 	recorder := &audit.Recorder{Log: &audit.Log{Dir: dir, Clock: clk, Source: audit.Source{Site: site, FHIRBase: fhirBase, TimeSource: clk.Source()}},
 		Indexer: &audit.Indexer{Store: st, Indexer: eng, Logger: log}}
 	authSrv, err := auth.New(auth.Config{
-		BaseURL: baseURL, Store: as, Clock: clk, Logger: log, Types: reg.Types(), OnToken: recorder.OnToken,
+		BaseURL: baseURL, Store: as, Clock: clk, Logger: log, Types: reg.Types(), OnToken: recorder.OnToken, OnAuthenticated: recorder.OnAuthenticated,
 		Fetcher: &auth.JWKSFetcher{Clock: clk, AllowPrivate: cfg.jwksAllowPrivate},
 		CheckFilter: func(typ string, q url.Values) error {
 			_, err := eng.Filter(typ, q)

@@ -13,7 +13,10 @@ import (
 
 // AgentOf is the client of an authenticated request (nil for none).
 func AgentOf(ctx context.Context) *Agent {
-	p := auth.PrincipalFrom(ctx)
+	return agentOfPrincipal(auth.PrincipalFrom(ctx))
+}
+
+func agentOfPrincipal(p *auth.Principal) *Agent {
 	if p == nil {
 		return nil
 	}
@@ -112,7 +115,11 @@ func boolText(b bool) string {
 // request refused for want of a token, an unknown path, introspection).
 func Fallback(t *Trail, r *http.Request, status int) *Event {
 	ctx := r.Context()
-	e := &Event{Type: typeRest, Action: "E", Outcome: outcomeOf(status), Client: AgentOf(ctx), clientRole: roleApp, serverRole: roleDest}
+	client := AgentOf(ctx)
+	if client == nil {
+		client = t.Client()
+	}
+	e := &Event{Type: typeRest, Action: "E", Outcome: outcomeOf(status), Client: client, clientRole: roleApp, serverRole: roleDest}
 	switch {
 	case r.URL.Path == auth.IntrospectPath:
 		e.Type, e.Subtype = typeLogin, Coding{sysVhdirEvent, "introspect", "token introspection"}

@@ -91,6 +91,15 @@ func (rc *Recorder) OnExecuted(ctx context.Context, req *rest.Request, resp *res
 	t.Add(ForInteraction(req, resp, err, AgentOf(ctx), uri))
 }
 
+// OnAuthenticated is auth's OnAuthenticated hook: the trail learns the
+// client, for records made outside the handlers (introspection, refusals
+// after authentication).
+func (rc *Recorder) OnAuthenticated(ctx context.Context, p *auth.Principal) {
+	if t := TrailFrom(ctx); t != nil {
+		t.SetClient(agentOfPrincipal(p))
+	}
+}
+
 // OnToken records a token request on its trail.
 func (rc *Recorder) OnToken(ctx context.Context, o auth.TokenOutcome) {
 	if t := TrailFrom(ctx); t != nil {

@@ -15,7 +15,8 @@ import (
 type Trail struct {
 	mu       sync.Mutex
 	events   []*Event
-	recorded int // records already committed in a write transaction
+	recorded int    // records already committed in a write transaction
+	client   *Agent // the authenticated client, once known
 
 	// What the request itself says, for every record of it.
 	RequestID, Address, Method, URI string
@@ -48,6 +49,21 @@ func (t *Trail) Add(events ...*Event) {
 		}
 		t.events = append(t.events, e)
 	}
+}
+
+// SetClient notes the authenticated client, for records made outside the
+// handlers that know it (Fallback).
+func (t *Trail) SetClient(a *Agent) {
+	t.mu.Lock()
+	t.client = a
+	t.mu.Unlock()
+}
+
+// Client is the authenticated client, if known.
+func (t *Trail) Client() *Agent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.client
 }
 
 // Recorded notes n records committed with a write's transaction.

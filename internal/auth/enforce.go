@@ -49,6 +49,9 @@ func (s *Server) RequireToken(next http.Handler) http.Handler {
 			writeOutcome(w, http.StatusServiceUnavailable, fhir.IssueException, "the access token cannot be checked right now; retry")
 			return
 		}
+		if s.cfg.OnAuthenticated != nil {
+			s.cfg.OnAuthenticated(r.Context(), p)
+		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
 }

@@ -64,6 +64,10 @@ type Config struct {
 	// OnToken, when set, learns the outcome of every token request before
 	// the answer is written (the audit trail).
 	OnToken func(ctx context.Context, o TokenOutcome)
+	// OnAuthenticated, when set, learns who a request with a valid access
+	// token comes from, with the request's context before the principal is
+	// added (the audit trail, which lives outside this middleware).
+	OnAuthenticated func(ctx context.Context, p *Principal)
 }
 
 // TokenOutcome is what the audit trail records of a token request: never
