@@ -32,7 +32,11 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) error {
 	}
 	var seq int64
 	var prev []byte
-	err := t.tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	last, err := t.stmt(ctx, `SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`)
+	if err != nil {
+		return err
+	}
+	err = last.QueryRowContext(ctx).Scan(&seq, &prev)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		seq, prev = 0, []byte{}
@@ -56,7 +60,11 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) error {
 			args = append(args, seq, it.ID, prev, hash)
 			prev = hash
 		}
-		if _, err := t.tx.ExecContext(ctx, b.String(), args...); err != nil {
+		ins, err := t.stmt(ctx, b.String())
+		if err != nil {
+			return err
+		}
+		if _, err := ins.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("audit chain: append: %w", err)
 		}
 	}

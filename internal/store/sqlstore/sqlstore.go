@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vhdir/vhdir/internal/store"
@@ -132,6 +133,43 @@ type DB struct {
 	group       groupCommit // small writes from concurrent callers, committed together
 	// preparedCache holds statements prepared once (preparedKey → *sql.Stmt).
 	preparedCache sync.Map
+	// txStmts holds write statements prepared once on the write pool
+	// (query → *sql.Stmt) for every transaction to reuse: a small write
+	// would otherwise spend as long parsing its SQL as running it. A
+	// statement first met inside a transaction is prepared there and
+	// queued in wantStmts, to be prepared on the pool before the next
+	// transaction begins — on SQLite's one writer connection it cannot be
+	// prepared while a transaction holds it.
+	txStmts   sync.Map
+	wantStmts sync.Map
+	nTxStmts  atomic.Int32
+}
+
+// maxTxStmts bounds txStmts: the write statements are few (sizes of
+// multi-row inserts are powers of two), this only guards against a
+// caller building unbounded texts.
+const maxTxStmts = 512
+
+// prepareWanted prepares the statements transactions asked for, outside
+// any transaction.
+func (db *DB) prepareWanted(ctx context.Context) {
+	db.wantStmts.Range(func(k, _ any) bool {
+		q := k.(string)
+		db.wantStmts.Delete(q)
+		if _, ok := db.txStmts.Load(q); ok || db.nTxStmts.Load() >= maxTxStmts {
+			return true
+		}
+		st, err := db.write.PrepareContext(ctx, q)
+		if err != nil {
+			return true // the transaction prepares it itself, as before
+		}
+		if _, loaded := db.txStmts.LoadOrStore(q, st); loaded {
+			_ = st.Close()
+		} else {
+			db.nTxStmts.Add(1)
+		}
+		return true
+	})
 }
 
 var _ store.Store = (*DB)(nil)
@@ -169,6 +207,10 @@ func (db *DB) Close() error {
 			errs = append(errs, s.Close())
 		}
 	}
+	db.txStmts.Range(func(_, st any) bool {
+		errs = append(errs, st.(*sql.Stmt).Close())
+		return true
+	})
 	if db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}
@@ -280,6 +322,7 @@ func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func (db *DB) updateOnce(ctx context.Context, fn func(store.Tx) error) (err error) {
+	db.prepareWanted(ctx)
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return db.classify(fmt.Errorf("begin: %w", err))
@@ -343,9 +386,15 @@ func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s, ok := t.stmts[query]; ok {
 		return s, nil
 	}
-	s, err := t.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
+	var s *sql.Stmt
+	if shared, ok := t.db.txStmts.Load(query); ok {
+		s = t.tx.StmtContext(ctx, shared.(*sql.Stmt))
+	} else {
+		t.db.wantStmts.Store(query, struct{}{})
+		var err error
+		if s, err = t.tx.PrepareContext(ctx, query); err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
 	}
 	if t.stmts == nil {
 		t.stmts = map[string]*sql.Stmt{}
