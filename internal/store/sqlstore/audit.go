@@ -114,13 +114,14 @@ func (t *tx) IndexAudit(ctx context.Context, from, to int64, items []store.Audit
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return false, err
 	}
+	rows, err := t.auditRows(ctx, items)
+	if err != nil {
+		return false, err
+	}
 	for _, it := range items {
-		cur, err := t.currentRow(ctx, "AuditEvent", it.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return false, err
+		cur, ok := rows[it.ID]
+		if !ok {
+			continue // gone: verify reports it
 		}
 		if err := deleteIndex(ctx, t, cur.rid, cur.idxTables); err != nil {
 			return false, err
@@ -129,10 +130,57 @@ func (t *tx) IndexAudit(ctx context.Context, from, to int64, items []store.Audit
 			return false, err
 		}
 		mask := tableMask(it.Index)
-		if _, err := t.tx.ExecContext(ctx, fmt.Sprintf(`UPDATE resources SET idx_tables = %s WHERE rid = %s`, p(1), p(2)), mask, cur.rid); err != nil {
+		if mask == cur.idxTables {
+			continue
+		}
+		upd, err := t.stmt(ctx, fmt.Sprintf(`UPDATE resources SET idx_tables = %s WHERE rid = %s`, p(1), p(2)))
+		if err != nil {
+			return false, err
+		}
+		if _, err := upd.ExecContext(ctx, mask, cur.rid); err != nil {
 			return false, fmt.Errorf("audit index: %w", err)
 		}
-		cur.idxTables = mask
 	}
 	return true, nil
+}
+
+// auditRows finds the rows of AuditEvents by id (without their bodies,
+// which the indexer already has), in chunks of at most 500 ids.
+func (t *tx) auditRows(ctx context.Context, items []store.AuditIndexItem) (map[string]current, error) {
+	out := make(map[string]current, len(items))
+	p := t.db.d.Placeholder
+	for start := 0; start < len(items); start += 500 {
+		part := items[start:min(start+500, len(items))]
+		var b strings.Builder
+		b.WriteString("SELECT id, rid, idx_tables FROM resources WHERE type = 'AuditEvent' AND id IN (")
+		args := make([]any, len(part))
+		for i, it := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(p(i + 1))
+			args[i] = it.ID
+		}
+		b.WriteString(")")
+		rows, err := t.tx.QueryContext(ctx, b.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("audit index: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var c current
+			if err := rows.Scan(&id, &c.rid, &c.idxTables); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("audit index: %w", err)
+			}
+			out[id] = c
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
