@@ -40,6 +40,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--tls-cert", "x.pem"}, 1},
 		{[]string{"serve", "--bogus"}, 1},
 		{[]string{"serve", "--help"}, 0},
+		{[]string{"serve", "--audit-syslog", "no-port"}, 1},
+		{[]string{"audit"}, 2},
+		{[]string{"audit", "verify", "--bogus"}, 1},
 	}
 	for _, tt := range tests {
 		if code := run(context.Background(), tt.args, io.Discard, io.Discard); code != tt.code {

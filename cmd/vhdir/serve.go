@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/ig"
 	"github.com/vhdir/vhdir/internal/load"
@@ -34,6 +36,7 @@ type serveFlags struct {
 	logFormat, logLevel               string
 	shutdownTimeout, readHeaderTimout time.Duration
 	ntp, metrics, auditSite           string
+	auditSyslog, auditSyslogCA        string
 	maxClockOffset                    time.Duration
 }
 
@@ -57,6 +60,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.ntp, "ntp", "", "the single time source: NTP server (host[:port], port 123) the host clock is checked against at start and every minute; the host keeps its clock with chrony or timesyncd, vhdir never adjusts it (default: unchecked)")
 	fs.DurationVar(&f.maxClockOffset, "max-clock-offset", clock.DefaultMaxOffset, "largest accepted offset of the host clock from --ntp; beyond it, or with --ntp unreachable for 3 minutes, /readyz fails")
 	fs.StringVar(&f.auditSite, "audit-site", "", "the name of this installation in audit records (AuditEvent.source.site; default: the host name)")
+	fs.StringVar(&f.auditSyslog, "audit-syslog", "", "also stream every committed audit record to this syslog repository (host:port), RFC 5424 over TLS (RFC 5425)")
+	fs.StringVar(&f.auditSyslogCA, "audit-syslog-ca", "", "PEM file of the CA certificates that --audit-syslog's server must chain to (default: the system's)")
 	fs.StringVar(&f.metrics, "metrics", "loopback", "who may read /metrics: loopback (clients on 127.0.0.0/8 or ::1; behind a proxy on this host, every proxied client), public, or off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -65,6 +70,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "loopback", "public", "off":
 	default:
 		return fmt.Errorf("--metrics %q: use loopback, public or off", f.metrics)
+	}
+	if f.auditSyslog != "" {
+		if _, _, err := net.SplitHostPort(f.auditSyslog); err != nil {
+			return fmt.Errorf("--audit-syslog %q: want host:port", f.auditSyslog)
+		}
 	}
 	if f.maxClockOffset <= 0 {
 		return fmt.Errorf("--max-clock-offset %v: must be positive", f.maxClockOffset)
@@ -111,6 +121,14 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return err
 	}
 	defer a.store.Close()
+	if f.auditSyslog != "" {
+		sl, err := auditSyslog(f, log)
+		if err != nil {
+			return err
+		}
+		a.audit.Log.Stream = sl.Send
+		go sl.Run(ctx)
+	}
 	if f.seedExamples {
 		if err := seedExamples(ctx, a, log); err != nil {
 			return err
@@ -187,6 +205,31 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// auditSyslog is the sender of --audit-syslog, trusting --audit-syslog-ca.
+func auditSyslog(f serveFlags, log *slog.Logger) (*audit.Syslog, error) {
+	host, _, err := net.SplitHostPort(f.auditSyslog)
+	if err != nil {
+		return nil, fmt.Errorf("--audit-syslog %q: want host:port", f.auditSyslog)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	if f.auditSyslogCA != "" {
+		pem, err := os.ReadFile(f.auditSyslogCA)
+		if err != nil {
+			return nil, fmt.Errorf("--audit-syslog-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--audit-syslog-ca %s: no PEM certificates", f.auditSyslogCA)
+		}
+	}
+	site := f.auditSite
+	if site == "" {
+		site, _ = os.Hostname()
+	}
+	log.Info("audit records are streamed", "syslog", f.auditSyslog)
+	return audit.NewSyslog(f.auditSyslog, cfg, site, log), nil
 }
 
 // loopbackOnly serves h to clients on a loopback address and answers

@@ -20,6 +20,9 @@ type Log struct {
 	Dir    *directory.Directory
 	Clock  clock.Clock
 	Source Source
+	// Stream, when set, receives records once committed (an external audit
+	// repository, Syslog.Send). It must not block.
+	Stream func(links []store.AuditLink)
 
 	mu      sync.Mutex
 	queue   []*commitOp
@@ -160,10 +163,17 @@ func (l *Log) flush(ctx context.Context) {
 			items = append(items, op.items...)
 		}
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := l.Dir.Write(wctx, func(w *directory.Writer) error { return l.write(wctx, w, items) })
+		var links []store.AuditLink
+		_, err := l.Dir.Write(wctx, func(w *directory.Writer) error {
+			var err error
+			links, err = l.write(wctx, w, items)
+			return err
+		})
 		cancel()
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		} else if l.Stream != nil {
+			l.Stream(links)
 		}
 		for _, op := range batch {
 			op.done <- err
@@ -172,11 +182,12 @@ func (l *Log) flush(ctx context.Context) {
 }
 
 // WriteTx records events in the caller's write transaction, so that they
-// commit with the change they describe, or not at all.
-func (l *Log) WriteTx(ctx context.Context, w *directory.Writer, events ...*Event) error {
+// commit with the change they describe, or not at all. It returns their
+// links, to stream once the transaction has committed.
+func (l *Log) WriteTx(ctx context.Context, w *directory.Writer, events ...*Event) ([]store.AuditLink, error) {
 	items, err := l.prepare(events, w.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	return l.write(ctx, w, items)
 }
@@ -199,20 +210,24 @@ func (l *Log) prepare(events []*Event, now time.Time) ([]directory.Item, error) 
 
 // write stores records and chains them, last in the transaction (the
 // chain's lock is held until commit).
-func (l *Log) write(ctx context.Context, w *directory.Writer, items []directory.Item) error {
+func (l *Log) write(ctx context.Context, w *directory.Writer, items []directory.Item) ([]store.AuditLink, error) {
 	if len(items) == 0 {
-		return nil
+		return nil, nil
 	}
 	changes, err := w.PutAll(ctx, items)
 	if err != nil {
-		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
 	}
-	links := make([]store.AuditItem, len(changes))
+	chain := make([]store.AuditItem, len(changes))
 	for i, c := range changes {
-		links[i] = store.AuditItem{ID: c.ID, Body: c.Version.Body}
+		chain[i] = store.AuditItem{ID: c.ID, Body: c.Version.Body}
 	}
-	if err := w.Tx().ChainAudit(ctx, links); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	links, err := w.Tx().ChainAudit(ctx, chain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return nil
+	for i := range links {
+		links[i].Body = chain[i].Body
+	}
+	return links, nil
 }

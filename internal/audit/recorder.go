@@ -69,7 +69,12 @@ func (rc *Recorder) OnWrite(ctx context.Context, w *directory.Writer, req *rest.
 	for _, e := range events {
 		e.RequestID, e.Address = t.RequestID, t.Address
 	}
-	return rc.Log.WriteTx(ctx, w, events...)
+	links, err := rc.Log.WriteTx(ctx, w, events...)
+	if err != nil {
+		return err
+	}
+	t.stash(links)
+	return nil
 }
 
 // OnExecuted records an interaction's outcome on the request's trail. A
@@ -80,9 +85,17 @@ func (rc *Recorder) OnExecuted(ctx context.Context, req *rest.Request, resp *res
 	if t == nil {
 		return
 	}
-	if req.Interaction.Writes() && req.Interaction != rest.Batch && err == nil {
-		t.Recorded(1)
-		return
+	if req.Interaction.Writes() && req.Interaction != rest.Batch {
+		// The write's transaction has ended: its records committed with it
+		// (stream them now) or were rolled back with it.
+		links := t.unstash()
+		if err == nil {
+			t.Recorded(1)
+			if rc.Log.Stream != nil && len(links) > 0 {
+				rc.Log.Stream(links)
+			}
+			return
+		}
 	}
 	uri := ""
 	if req.Entry < 0 {

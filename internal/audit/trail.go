@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/vhdir/vhdir/internal/store"
 )
 
 // Trail collects the records of one HTTP request. Handlers add what they
@@ -17,6 +19,9 @@ type Trail struct {
 	events   []*Event
 	recorded int    // records already committed in a write transaction
 	client   *Agent // the authenticated client, once known
+	// stashed are the links a write recorded in its transaction, until
+	// the transaction's outcome is known.
+	stashed []store.AuditLink
 
 	// What the request itself says, for every record of it.
 	RequestID, Address, Method, URI string
@@ -64,6 +69,20 @@ func (t *Trail) Client() *Agent {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.client
+}
+
+func (t *Trail) stash(links []store.AuditLink) {
+	t.mu.Lock()
+	t.stashed = append(t.stashed, links...)
+	t.mu.Unlock()
+}
+
+func (t *Trail) unstash() []store.AuditLink {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	links := t.stashed
+	t.stashed = nil
+	return links
 }
 
 // Recorded notes n records committed with a write's transaction.

@@ -89,10 +89,10 @@ type Tx interface {
 	// a conditional create cannot race another with the same condition.
 	Lock(ctx context.Context, key string) error
 	// ChainAudit appends AuditEvents, already stored in this transaction
-	// with Put, to the audit chain in order (see AuditHash). Chain appends
-	// are serialized across nodes until the transaction ends, so call it
-	// last.
-	ChainAudit(ctx context.Context, items []AuditItem) error
+	// with Put, to the audit chain in order (see AuditHash), and returns
+	// their links (without bodies). Chain appends are serialized across
+	// nodes until the transaction ends, so call it last.
+	ChainAudit(ctx context.Context, items []AuditItem) ([]AuditLink, error)
 	// IndexAudit adds the index rows of AuditEvents stored without them
 	// (chain positions from+1 … to) and moves the indexed position from
 	// from to to. It returns false, changing nothing, when the position is

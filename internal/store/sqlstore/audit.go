@@ -23,26 +23,27 @@ var _ store.AuditStore = (*DB)(nil)
 const auditLockKey = "vhdir:audit-chain"
 
 // ChainAudit appends items to the chain (see store.Tx).
-func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) error {
+func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.AuditLink, error) {
 	if len(items) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := t.Lock(ctx, auditLockKey); err != nil {
-		return fmt.Errorf("audit chain: lock: %w", err)
+		return nil, fmt.Errorf("audit chain: lock: %w", err)
 	}
 	var seq int64
 	var prev []byte
 	last, err := t.stmt(ctx, `SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = last.QueryRowContext(ctx).Scan(&seq, &prev)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		seq, prev = 0, []byte{}
 	case err != nil:
-		return fmt.Errorf("audit chain: last link: %w", err)
+		return nil, fmt.Errorf("audit chain: last link: %w", err)
 	}
+	out := make([]store.AuditLink, 0, len(items))
 	p := t.db.d.InsertPlaceholder
 	for start := 0; start < len(items); start += 200 {
 		batch := items[start:min(start+200, len(items))]
@@ -58,17 +59,18 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) error {
 			n := len(args)
 			fmt.Fprintf(&b, "(%s, %s, %s, %s)", p(n+1), p(n+2), p(n+3), p(n+4))
 			args = append(args, seq, it.ID, prev, hash)
+			out = append(out, store.AuditLink{Seq: seq, ID: it.ID, Prev: prev, Hash: hash})
 			prev = hash
 		}
 		ins, err := t.stmt(ctx, b.String())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := ins.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("audit chain: append: %w", err)
+			return nil, fmt.Errorf("audit chain: append: %w", err)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // AuditChain returns links after a position, each with its AuditEvent's

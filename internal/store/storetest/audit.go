@@ -31,7 +31,11 @@ func appendAudit(ctx context.Context, s store.Store, ids ...string) error {
 			}
 			items[i] = store.AuditItem{ID: id, Body: v.Body}
 		}
-		return tx.ChainAudit(ctx, items)
+		links, err := tx.ChainAudit(ctx, items)
+		if err == nil && len(links) != len(ids) {
+			err = fmt.Errorf("ChainAudit returned %d links for %d items", len(links), len(ids))
+		}
+		return err
 	})
 }
 
@@ -48,7 +52,7 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	}
 	// A rolled-back transaction leaves no link.
 	err := h1.Update(ctx, func(tx store.Tx) error {
-		if err := tx.ChainAudit(ctx, []store.AuditItem{{ID: "ghost", Body: []byte("{}")}}); err != nil {
+		if _, err := tx.ChainAudit(ctx, []store.AuditItem{{ID: "ghost", Body: []byte("{}")}}); err != nil {
 			return err
 		}
 		return fmt.Errorf("roll back")
