@@ -127,7 +127,7 @@ func TestServeSeedAndDrain(t *testing.T) {
 	// Everything so far left its AuditEvent: the seeding, the registration,
 	// the refused read, the token, the read, the introspection.
 	for query, want := range map[string]string{
-		"subtype=introspect&agent:identifier=urn:vhdir:client-id|test-payer": "token introspection",
+		"subtype=introspect&agent:identifier=urn:vhdir:client-id|test-payer": `"code":"introspect"`,
 		"subtype=load":        "the VhDir IG examples",
 		"subtype=clients-add": "client test-payer",
 		"outcome=4&type=rest": "no valid access token",
@@ -281,7 +281,7 @@ func TestLoadExitCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for typ, want := range map[string]string{"Provenance": `"operator:`, "AuditEvent": `"vhdir load"`} {
+	for typ, want := range map[string]string{"Provenance": `"operator:`, "AuditEvent": `(vhdir load)`} {
 		page, err := st.History(context.Background(), store.HistoryQuery{Type: typ, Count: 10})
 		if err != nil || len(page.Versions) == 0 || !strings.Contains(string(page.Versions[0].Body), want) {
 			t.Errorf("%s after the load: %v, %v; want one naming %s", typ, page, err, want)

@@ -118,9 +118,11 @@ func (e *Event) resource(src Source, recorded time.Time) *jsontree.Object {
 	if src.TimeSource != "" {
 		ae.Set("extension", []any{obj("url", extTimeSource, "valueString", src.TimeSource)})
 	}
-	ae.Set("type", e.Type.tree())
+	// Codings that are searched carry no display: the codes are standard,
+	// and a display would add a text index row to every record.
+	ae.Set("type", e.Type.code())
 	if e.Subtype.Code != "" {
-		ae.Set("subtype", []any{e.Subtype.tree()})
+		ae.Set("subtype", []any{e.Subtype.code()})
 	}
 	if e.Action != "" {
 		ae.Set("action", e.Action)
@@ -155,6 +157,9 @@ func obj(kv ...any) *jsontree.Object {
 func (c Coding) tree() *jsontree.Object {
 	return obj("system", c.System, "code", c.Code, "display", c.Display)
 }
+
+// code is the coding without its display.
+func (c Coding) code() *jsontree.Object { return obj("system", c.System, "code", c.Code) }
 
 func codeable(c Coding) *jsontree.Object { return obj("coding", []any{c.tree()}) }
 
@@ -203,16 +208,16 @@ func (e *Event) entities() []any {
 	var out []any
 	if e.RequestID != "" {
 		out = append(out, obj("what", obj("identifier", obj("value", e.RequestID)),
-			"type", Coding{sysBALPEntity, "XrequestId", "X-Request-Id"}.tree()))
+			"type", Coding{sysBALPEntity, "XrequestId", ""}.code()))
 	}
 	for _, en := range e.Entities {
 		m := &jsontree.Object{}
 		if en.What != "" {
 			m.Set("what", obj("reference", en.What))
 		}
-		m.Set("type", en.Type.tree())
+		m.Set("type", en.Type.code())
 		if en.Role.Code != "" {
-			m.Set("role", en.Role.tree())
+			m.Set("role", en.Role.code())
 		}
 		// sev-1: name or query, not both.
 		switch {

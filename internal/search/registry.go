@@ -88,6 +88,22 @@ var unsupported = map[string]string{
 	"contains": "GeoJSON boundary containment is not indexed",
 }
 
+// notIndexed are parameters of one type vhdir leaves out, and why. Every
+// AuditEvent is indexed (one per request), so its parameters are cut to
+// what auditors search by: date, agent, entity, type, subtype, action,
+// outcome, source, address, policy (the token) — each extra parameter is
+// index rows written for every request.
+var notIndexed = map[string]string{
+	"AuditEvent?agent-name":  "audit records name agents by identifier and reference (agent), not by name",
+	"AuditEvent?agent-role":  "audit records carry no agent.role",
+	"AuditEvent?altid":       "audit records carry no agent.altId",
+	"AuditEvent?entity-name": "entities are found by reference or identifier (entity)",
+	"AuditEvent?entity-role": "kept off the per-request index: every record has the same few roles",
+	"AuditEvent?entity-type": "kept off the per-request index: every record has the same few types",
+	"AuditEvent?patient":     "a directory holds no Patient",
+	"AuditEvent?site":        "every record of an installation has the same site; source finds the server",
+}
+
 //go:embed corrections.json
 var correctionsJSON []byte
 
@@ -221,6 +237,10 @@ func (r *Registry) add(sp spJSON, source string) error {
 		for _, t := range types {
 			m, ok := r.byType[t]
 			if !ok || m[sp.Code] != nil {
+				continue
+			}
+			if why, ok := notIndexed[t+"?"+sp.Code]; ok {
+				r.Skipped = append(r.Skipped, fmt.Sprintf("%s?%s (%s): %s", t, sp.Code, sp.URL, why))
 				continue
 			}
 			if why, ok := unsupported[sp.Code]; ok {
