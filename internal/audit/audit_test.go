@@ -141,13 +141,17 @@ func TestEventsFieldByField(t *testing.T) {
 			}},
 			{"batch", "POST", "/fhir", "a", `{"resourceType":"Bundle","type":"batch","entry":[
 				{"request":{"method":"GET","url":"Practitioner/p2"}},
-				{"request":{"method":"GET","url":"Practitioner/nope"}}]}`, 200, func(t *testing.T, recs []map[string]any) {
+				{"request":{"method":"GET","url":"Practitioner/nope"}},
+				{"request":{"method":"PATCH","url":"Practitioner/p2"}}]}`, 200, func(t *testing.T, recs []map[string]any) {
 				var got []string
 				for _, r := range recs {
 					got = append(got, str(r, "subtype", "0", "code")+":"+str(r, "outcome"))
 				}
-				if !slices.Equal(got, []string{"read:0", "read:4", "batch:0"}) {
+				if !slices.Equal(got, []string{"read:0", "read:4", ":4", "batch:0"}) {
 					t.Errorf("batch records = %v", got)
+				}
+				if len(recs) > 2 && !strings.Contains(str(recs[2], "outcomeDesc"), "PATCH") {
+					t.Errorf("the refused entry's record says %q", str(recs[2], "outcomeDesc"))
 				}
 			}},
 		}

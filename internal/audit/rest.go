@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
@@ -49,8 +50,10 @@ func profileOf(in rest.Interaction) balp {
 // which is described from its parsed form).
 func ForInteraction(req *rest.Request, resp *rest.Response, err error, client *Agent, uri string) *Event {
 	p := profileOf(req.Interaction)
-	e := &Event{Type: typeRest, Subtype: Coding{sysRestful, req.Interaction.String(), ""}, Action: p.action,
-		Client: client, clientRole: p.clientRole, serverRole: p.serverRole, Outcome: Success}
+	e := &Event{Type: typeRest, Action: p.action, Client: client, clientRole: p.clientRole, serverRole: p.serverRole, Outcome: Success}
+	if req.Interaction != 0 { // 0: a Bundle entry refused before it could be read
+		e.Subtype = Coding{sysRestful, req.Interaction.String(), ""}
+	}
 	status := http.StatusOK
 	if resp != nil {
 		status = resp.Status
@@ -75,6 +78,10 @@ func ForInteraction(req *rest.Request, resp *rest.Response, err error, client *A
 		if ref := target(req, resp); ref != "" {
 			e.Entities = append(e.Entities, dataEntity(ref))
 		}
+	}
+	if req.Entry >= 0 && len(e.Entities) == 0 {
+		e.Entities = append(e.Entities, Entity{Type: Coding{sysEntityType, "2", ""}, Role: Coding{sysObjectRole, "24", ""},
+			Name: fmt.Sprintf("Bundle entry %d", req.Entry), Description: strings.TrimSpace(req.Method + " (refused before it was read)")})
 	}
 	return e
 }

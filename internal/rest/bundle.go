@@ -207,6 +207,8 @@ func (s *Server) batch(ctx context.Context, req *Request) (*Response, error) {
 		var resp *Response
 		if err == nil {
 			resp, err = s.Execute(ctx, entryReq)
+		} else if s.cfg.OnExecuted != nil { // refused before Execute: still reported
+			s.cfg.OnExecuted(ctx, &Request{Entry: i, Method: entryMethod(e)}, nil, err)
 		}
 		if err != nil {
 			resp = errorResponse(ctx, s.log, entryError(i, err))
@@ -475,3 +477,13 @@ func (s *Server) ExecuteBundle(ctx context.Context, b *fhir.Resource) (*jsontree
 
 // Writable reports whether clients may write resources of typ.
 func (s *Server) Writable(typ string) bool { return s.writable[typ] }
+
+// entryMethod is a Bundle entry's request.method, as far as it can be read.
+func entryMethod(e *jsontree.Object) string {
+	if r, ok := e.Object("request"); ok {
+		if m, ok := r.String("method"); ok {
+			return m
+		}
+	}
+	return ""
+}
