@@ -130,7 +130,7 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "cache_size(-262144)")
-	q.Add("_pragma", "mmap_size(1073741824)")
+	q.Add("_pragma", "mmap_size(2147418112)") // the most this SQLite build maps (SQLITE_MAX_MMAP_SIZE)
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
