@@ -138,7 +138,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	fhirAPI := http.NewServeMux()
 	a.rest.Routes(fhirAPI)
 	a.auth.Mount(mux, fhirAPI) // the FHIR API behind access tokens, and the token endpoints
-	checks := []rest.Check{{Name: "database", Run: a.store.Ping}}
+	checks := []rest.Check{{Name: "database", Run: a.store.Ping}, {Name: "audit", Run: a.audit.Log.Check}}
 	if monitor != nil {
 		checks = append(checks, rest.Check{Name: "clock", Run: monitor.Check})
 		go monitor.Run(ctx)

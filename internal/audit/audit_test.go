@@ -212,7 +212,13 @@ func TestFailClosed(t *testing.T) {
 		if r := s.do("PUT", "/fhir/Practitioner/p1", "a", "", prac("p1", "Ann")); r.status != 201 {
 			t.Fatalf("create = %d", r.status)
 		}
+		if err := s.log.Check(context.Background()); err != nil {
+			t.Fatalf("readiness before = %v", err)
+		}
 		exec(t, s, "ALTER TABLE audit_chain RENAME TO audit_chain_away")
+		if err := s.log.Check(context.Background()); err == nil {
+			t.Error("readiness with the audit chain gone = ok; want an error")
+		}
 		read := s.do("GET", "/fhir/Practitioner/p1", "a", "", "")
 		if read.status != 500 || strings.Contains(string(read.raw), "Audit") {
 			t.Errorf("read with the audit trail down = %d %s; want 500 without the resource", read.status, read.raw)

@@ -181,6 +181,15 @@ func (l *Log) flush(ctx context.Context) {
 	}
 }
 
+// Check reports whether records can be written now (readiness).
+func (l *Log) Check(ctx context.Context) error {
+	as, ok := l.Dir.Store.(store.AuditStore)
+	if !ok {
+		return fmt.Errorf("the %s backend keeps no audit chain", l.Dir.Store.Backend())
+	}
+	return as.AuditWritable(ctx)
+}
+
 // WriteTx records events in the caller's write transaction, so that they
 // commit with the change they describe, or not at all. It returns their
 // links, to stream once the transaction has committed.

@@ -57,6 +57,9 @@ type AuditStore interface {
 	// AuditIndexed returns the position up to which AuditEvents have their
 	// index rows (see Tx.IndexAudit).
 	AuditIndexed(ctx context.Context) (int64, error)
+	// AuditWritable checks that the audit chain can be written now (a
+	// write transaction touching it, rolled back): readiness.
+	AuditWritable(ctx context.Context) error
 }
 
 // AuditIndexItem is the index rows of one AuditEvent, added later.

@@ -186,3 +186,18 @@ func (t *tx) auditRows(ctx context.Context, items []store.AuditIndexItem) (map[s
 	}
 	return out, nil
 }
+
+// AuditWritable runs a write transaction that updates no audit row and
+// rolls it back: it fails when the database takes no writes or the chain
+// table is gone.
+func (db *DB) AuditWritable(ctx context.Context) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("audit: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET seq = seq WHERE seq < 0`); err != nil {
+		return fmt.Errorf("audit chain not writable: %w", err)
+	}
+	return nil
+}
