@@ -122,24 +122,90 @@ func planQuery(ctx context.Context, est *estimates, b *builder, q dbQuerier, sq 
 	if typ := b.typeCond("r", sq.Types, driven); typ != "" {
 		parts = append(parts, typ)
 	}
-	for _, perRow := range []bool{false, true} {
-		b.perRow = perRow
-		for i, t := range terms {
-			if sets[i] == perRow {
-				continue
-			}
-			c, err := b.cond("r", t)
-			if err != nil {
-				b.perRow = false
-				return plan{}, err
-			}
-			parts = append(parts, c)
-		}
+	where, err := b.drivenWhere(terms, sets)
+	if err != nil {
+		return plan{}, err
 	}
-	b.perRow = false
+	parts = append(parts, where...)
 	// Counting reads every candidate of the smallest set (or the whole
 	// type): cheap below countCheap rows.
 	return plan{where: strings.Join(parts, " AND "), selective: smallest < countCheap}, nil
+}
+
+// drivenWhere writes the sets, then the per-row probes. Probes that need
+// only a candidate's rid are applied to the first set's rids inside its
+// subquery, so that only the candidates that pass them fetch their
+// resources row (a chain can yield thousands of candidates of which a
+// probe keeps a few percent; fetching each row first cost most of the
+// query on PostgreSQL at 1M resources).
+func (b *builder) drivenWhere(terms []store.Cond, sets []bool) ([]string, error) {
+	var parts []string
+	wrap := -1 // the part to wrap probes into
+	for i, t := range terms {
+		if !sets[i] {
+			continue
+		}
+		c, err := b.cond("r", t)
+		if err != nil {
+			return nil, err
+		}
+		if wrap < 0 && strings.HasPrefix(c, "r.rid IN (") && strings.HasSuffix(c, ")") {
+			wrap = len(parts)
+		}
+		parts = append(parts, c)
+	}
+	b.perRow = true
+	defer func() { b.perRow = false }()
+	var inner []string
+	for i, t := range terms {
+		if sets[i] {
+			continue
+		}
+		if wrap >= 0 && ridOnly(t) {
+			c, err := b.cond("z", t)
+			if err != nil {
+				return nil, err
+			}
+			inner = append(inner, c)
+			continue
+		}
+		c, err := b.cond("r", t)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, c)
+	}
+	if len(inner) > 0 {
+		set := strings.TrimSuffix(strings.TrimPrefix(parts[wrap], "r.rid IN ("), ")")
+		parts[wrap] = fmt.Sprintf("r.rid IN (SELECT z.rid FROM (%s) z WHERE %s)", set, strings.Join(inner, " AND "))
+	}
+	return parts, nil
+}
+
+// ridOnly reports whether c, written as a per-row probe, refers to the
+// candidate by rid alone (not by id, type or its columns).
+func ridOnly(c store.Cond) bool {
+	switch c := c.(type) {
+	case store.And:
+		return allRidOnly(c)
+	case store.Or:
+		return allRidOnly(c)
+	case store.Not:
+		return ridOnly(c.X)
+	case store.TokenMatch, store.StringMatch, store.RefMatch, store.DateMatch, store.NumberMatch, store.URIMatch,
+		store.Near, store.Missing, store.Chain, store.Hierarchy:
+		return true
+	}
+	return false
+}
+
+func allRidOnly(cs []store.Cond) bool {
+	for _, c := range cs {
+		if !ridOnly(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // countCheap is the most candidate rows a count may read when the client
