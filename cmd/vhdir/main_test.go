@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -190,6 +191,17 @@ func TestServeSeedAndDrain(t *testing.T) {
 	var out, errs bytes.Buffer
 	if code := run(context.Background(), []string{"audit", "verify"}, &out, &errs); code != 0 || !strings.Contains(out.String(), "audit trail intact") {
 		t.Errorf("audit verify = %d: %s %s", code, out.String(), errs.String())
+	}
+	head := regexp.MustCompile(`head (\d+:[0-9a-f]{64})`).FindStringSubmatch(out.String())
+	if head == nil {
+		t.Fatalf("audit verify printed no head: %s", out.String())
+	}
+	if code := run(context.Background(), []string{"audit", "verify", "--expect", head[1], "--quiet"}, io.Discard, io.Discard); code != 0 {
+		t.Errorf("audit verify --expect its own head = %d", code)
+	}
+	seq, _, _ := strings.Cut(head[1], ":")
+	if code := run(context.Background(), []string{"audit", "verify", "--expect", seq + ":" + strings.Repeat("0", 64)}, io.Discard, io.Discard); code != 1 {
+		t.Errorf("audit verify --expect another hash = %d; want 1", code)
 	}
 }
 

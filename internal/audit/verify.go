@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -33,12 +35,39 @@ type Report struct {
 // verifyPage is how many links Verify reads per query.
 const verifyPage = 1000
 
+// Checkpoint is a chain position and its hash, noted earlier (from the
+// output of a previous verify, or from the syslog repository's copy).
+type Checkpoint struct {
+	Seq  int64
+	Hash string // hex
+}
+
+// ParseCheckpoint reads "SEQ:HEXHASH".
+func ParseCheckpoint(s string) (Checkpoint, error) {
+	seqText, hash, ok := strings.Cut(s, ":")
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	if !ok || err != nil || seq < 1 || len(hash) != 64 {
+		return Checkpoint{}, fmt.Errorf("checkpoint %q: want SEQ:HASH (a record number and its 64-digit hex hash)", s)
+	}
+	if _, err := hex.DecodeString(hash); err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint %q: the hash is not hex", s)
+	}
+	return Checkpoint{Seq: seq, Hash: strings.ToLower(hash)}, nil
+}
+
 // Verify walks the whole chain from the first record and stops at the
 // first one that was edited (its hash no longer matches its content),
 // deleted (a gap in the positions, or its AuditEvent gone) or reordered
 // (it does not follow the hash of the record before it). progress, when
 // set, is called after each page.
 func Verify(ctx context.Context, st store.AuditStore, progress func(checked int64)) (*Report, error) {
+	return VerifyAgainst(ctx, st, nil, progress)
+}
+
+// VerifyAgainst is Verify that also requires the chain to pass through
+// expect: a chain that ends before it, or has another record there, was
+// cut at its end or rewritten — which a chain alone cannot show.
+func VerifyAgainst(ctx context.Context, st store.AuditStore, expect *Checkpoint, progress func(checked int64)) (*Report, error) {
 	r := &Report{}
 	var after int64
 	prev := []byte{}
@@ -52,6 +81,10 @@ func Verify(ctx context.Context, st store.AuditStore, progress func(checked int6
 				r.Problem = p
 				return r, nil
 			}
+			if expect != nil && l.Seq == expect.Seq && hex.EncodeToString(l.Hash) != expect.Hash {
+				r.Problem = &Problem{Seq: l.Seq, ID: l.ID, What: "not the record noted at the checkpoint: the chain was rewritten up to here"}
+				return r, nil
+			}
 			prev, after = l.Hash, l.Seq
 			r.Records++
 		}
@@ -60,6 +93,9 @@ func Verify(ctx context.Context, st store.AuditStore, progress func(checked int6
 			progress(r.Records)
 		}
 		if len(links) < verifyPage {
+			if expect != nil && r.Records < expect.Seq {
+				r.Problem = &Problem{Seq: r.Records + 1, What: fmt.Sprintf("missing: the chain ends at record %d, before the checkpoint's record %d (records cut from the end)", r.Records, expect.Seq)}
+			}
 			return r, nil
 		}
 	}

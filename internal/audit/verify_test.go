@@ -104,3 +104,44 @@ func replaceBody(s *stack) string {
 	}
 	return `CAST(replace(CAST(body AS TEXT), '"outcome":"0"', '"outcome":"4"') AS BLOB)`
 }
+
+// TestVerifyAgainstCheckpoint: records cut from the end leave an intact
+// prefix, which only a noted checkpoint reveals; a rewritten chain fails at
+// the checkpoint.
+func TestVerifyAgainstCheckpoint(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		for _, id := range []string{"p1", "p2", "p3"} {
+			s.do("PUT", "/fhir/Practitioner/"+id, "a", "", prac(id, "Ann"))
+		}
+		as := s.store.(store.AuditStore)
+		rep, err := audit.Verify(context.Background(), as, nil)
+		if err != nil || rep.Problem != nil || rep.Records != 3 {
+			t.Fatalf("verify = %+v, %v", rep, err)
+		}
+		cp, err := audit.ParseCheckpoint("3:" + rep.Head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := audit.VerifyAgainst(context.Background(), as, &cp, nil); err != nil || rep.Problem != nil {
+			t.Fatalf("against its own head = %+v, %v", rep, err)
+		}
+		wrong := cp
+		wrong.Hash = strings.Repeat("0", 64)
+		if rep, _ := audit.VerifyAgainst(context.Background(), as, &wrong, nil); rep.Problem == nil || rep.Problem.Seq != 3 || !strings.Contains(rep.Problem.Error(), "rewritten") {
+			t.Errorf("against another hash = %+v", rep.Problem)
+		}
+		exec(t, s, "DELETE FROM audit_chain WHERE seq = 3")
+		if rep, _ := audit.Verify(context.Background(), as, nil); rep.Problem != nil {
+			t.Fatalf("a cut chain verifies on its own (that is the point), got %v", rep.Problem)
+		}
+		rep, err = audit.VerifyAgainst(context.Background(), as, &cp, nil)
+		if err != nil || rep.Problem == nil || rep.Problem.Seq != 3 || !strings.Contains(rep.Problem.Error(), "cut from the end") {
+			t.Errorf("cut chain against the checkpoint = %+v, %v", rep, err)
+		}
+		for _, bad := range []string{"", "3", "x:" + rep.Head, "0:" + strings.Repeat("a", 64), "3:abc", "3:" + strings.Repeat("g", 64)} {
+			if _, err := audit.ParseCheckpoint(bad); err == nil {
+				t.Errorf("ParseCheckpoint(%q) accepted", bad)
+			}
+		}
+	})
+}
