@@ -2,7 +2,8 @@ package gen
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/vhdir/vhdir/internal/jsontree"
 )
 
 // enc appends compact JSON to b. A generator that never goes back needs to
@@ -31,7 +32,7 @@ func (e *enc) key(k string) {
 // str writes "k":"v".
 func (e *enc) str(k, v string) {
 	e.key(k)
-	e.b = appendQuoted(e.b, v)
+	e.b = jsontree.AppendString(e.b, v)
 	e.more = true
 }
 
@@ -92,7 +93,7 @@ func (e *enc) endArr() {
 // strItem writes a string inside an array.
 func (e *enc) strItem(v string) {
 	e.comma()
-	e.b = appendQuoted(e.b, v)
+	e.b = jsontree.AppendString(e.b, v)
 	e.more = true
 }
 
@@ -138,47 +139,3 @@ func appendPad(b []byte, n, width int) []byte {
 	return append(b, s...)
 }
 
-// appendQuoted appends s as a JSON string. The generator's strings are
-// plain ASCII, which takes the fast path; anything else is escaped as
-// RFC 8259 requires.
-func appendQuoted(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i += size
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			const hex = "0123456789abcdef"
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

@@ -122,6 +122,45 @@ func (e *enc) identStart(status string) {
 	e.endArr()
 }
 
+// localID writes the rest of an identifier item an organization assigns
+// itself — system https://<domain>/<kind>-id, value <prefix><n padded to
+// width digits>, the organization as assigner — and closes the item.
+func (e *enc) localID(domain, kind, prefix string, n, width int, org id, orgName string) {
+	e.open("system")
+	e.add("https://")
+	e.add(domain)
+	e.add("/")
+	e.add(kind)
+	e.add("-id")
+	e.close()
+	e.open("value")
+	e.add(prefix)
+	e.addPad(n, width)
+	e.close()
+	e.ref("assigner", tOrganization, org, orgName)
+	e.end()
+}
+
+// qualificationCode writes the code, issuer and (active) status parts of a
+// VhDir qualification extension.
+func (e *enc) qualificationCode(text, issuer string) {
+	e.subExt("code")
+	e.cc("valueCodeableConcept", "", code{}, text)
+	e.end()
+	e.subExt("issuer")
+	e.obj("valueReference")
+	e.str("display", issuer)
+	e.end()
+	e.end()
+	e.subExt("status")
+	e.obj("valueCoding")
+	e.str("system", sysResStatus)
+	e.str("code", "active")
+	e.str("display", "active")
+	e.end()
+	e.end()
+}
+
 // identType writes Identifier.type as a v2-0203 code with a text.
 func (e *enc) identType(c code, text string) {
 	e.cc("type", sysV2ID, c, text)
