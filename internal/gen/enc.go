@@ -138,4 +138,3 @@ func appendPad(b []byte, n, width int) []byte {
 	}
 	return append(b, s...)
 }
-
