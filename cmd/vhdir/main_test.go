@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"github.com/vhdir/vhdir/internal/store"
 	"io"
 	"net"
@@ -148,6 +149,8 @@ func TestServeSeedAndDrain(t *testing.T) {
 		}
 	}
 
+	exportRoundTrip(t, client, base, token)
+
 	// A create whose body arrives slowly is in flight when the stop comes.
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest(http.MethodPost, base+"/fhir/Organization", pr)
@@ -202,6 +205,67 @@ func TestServeSeedAndDrain(t *testing.T) {
 	seq, _, _ := strings.Cut(head[1], ":")
 	if code := run(context.Background(), []string{"audit", "verify", "--expect", seq + ":" + strings.Repeat("0", 64)}, io.Discard, io.Discard); code != 1 {
 		t.Errorf("audit verify --expect another hash = %d; want 1", code)
+	}
+}
+
+// exportRoundTrip runs a bulk export as a client would: kick-off, polls,
+// the manifest, a download with the bearer token; each step is audited.
+func exportRoundTrip(t *testing.T, client *http.Client, base, token string) {
+	t.Helper()
+	call := func(method, url string, header map[string]string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(method, url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	_, meta := call("GET", base+"/fhir/metadata", nil)
+	if !strings.Contains(string(meta), "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export") {
+		t.Errorf("the CapabilityStatement does not offer $export")
+	}
+	resp, b := call("GET", base+"/fhir/$export?_type=Practitioner,Organization", map[string]string{"Prefer": "respond-async", "Accept": "application/fhir+json"})
+	status := resp.Header.Get("Content-Location")
+	if resp.StatusCode != http.StatusAccepted || !strings.HasPrefix(status, base+"/fhir/$export-status/") {
+		t.Fatalf("kick-off = %d %s (Content-Location %q)", resp.StatusCode, b, status)
+	}
+	var m struct {
+		Output []struct {
+			Type, URL string
+			Count     int
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, b = call("GET", status, nil)
+		if resp.StatusCode == http.StatusOK {
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("manifest: %v %s", err, b)
+			}
+			break
+		}
+		if resp.StatusCode != http.StatusAccepted || time.Now().After(deadline) {
+			t.Fatalf("status = %d %s", resp.StatusCode, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(m.Output) != 2 {
+		t.Fatalf("manifest output %+v", m.Output)
+	}
+	resp, b = call("GET", m.Output[0].URL, map[string]string{"Accept": "application/fhir+ndjson"})
+	if resp.StatusCode != http.StatusOK || bytes.Count(b, []byte("\n")) != m.Output[0].Count || m.Output[0].Count == 0 {
+		t.Errorf("download = %d, %d lines for count %d", resp.StatusCode, bytes.Count(b, []byte("\n")), m.Output[0].Count)
+	}
+	for _, sub := range []string{"export", "export-status", "export-download"} {
+		_, b := call("GET", base+"/fhir/AuditEvent?subtype="+sub+"&agent:identifier=urn:vhdir:client-id|test-payer", nil)
+		if !strings.Contains(string(b), `"total":`) || strings.Contains(string(b), `"total":0`) {
+			t.Errorf("no AuditEvent of subtype %s: %.400s", sub, b)
+		}
 	}
 }
 

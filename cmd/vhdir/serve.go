@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/audit"
+	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/ig"
 	"github.com/vhdir/vhdir/internal/load"
@@ -38,6 +39,9 @@ type serveFlags struct {
 	ntp, metrics, auditSite           string
 	auditSyslog, auditSyslogCA        string
 	maxClockOffset                    time.Duration
+	exportWorkers                     int
+	exportFileSize                    int64
+	exportExpiry                      time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +66,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.auditSite, "audit-site", "", "the name of this installation in audit records (AuditEvent.source.site; default: the host name)")
 	fs.StringVar(&f.auditSyslog, "audit-syslog", "", "also stream every committed audit record to this syslog repository (host:port), RFC 5424 over TLS (RFC 5425)")
 	fs.StringVar(&f.auditSyslogCA, "audit-syslog-ca", "", "PEM file of the CA certificates that --audit-syslog's server must chain to (default: the system's)")
+	fs.IntVar(&f.exportWorkers, "export-workers", bulk.DefaultWorkers, "$export jobs this node runs at once (others wait in the queue)")
+	fs.Int64Var(&f.exportFileSize, "export-file-size", bulk.DefaultFileSize, "size in bytes at which an $export output file is split")
+	fs.DurationVar(&f.exportExpiry, "export-expiry", bulk.DefaultExpiry, "how long an $export job and its files are kept after kick-off")
 	fs.StringVar(&f.metrics, "metrics", "loopback", "who may read /metrics: loopback (clients on 127.0.0.0/8 or ::1; behind a proxy on this host, every proxied client), public, or off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -75,6 +82,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, _, err := net.SplitHostPort(f.auditSyslog); err != nil {
 			return fmt.Errorf("--audit-syslog %q: want host:port", f.auditSyslog)
 		}
+	}
+	if f.exportWorkers < 1 || f.exportFileSize < 1<<10 || f.exportExpiry < time.Minute {
+		return errors.New("--export-workers must be at least 1, --export-file-size at least 1024 bytes, --export-expiry at least 1m")
 	}
 	if f.maxClockOffset <= 0 {
 		return fmt.Errorf("--max-clock-offset %v: must be positive", f.maxClockOffset)
@@ -116,7 +126,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		clk = clock.Checked{Monitor: monitor}
 	}
 	a, err := newApp(ctx, appConfig{db: f.db, baseURL: f.baseURL, maxBody: f.maxBody, hsts: !f.plainHTTP, jwksAllowPrivate: f.jwksAllowPrivate,
-		clock: clk, auditSite: f.auditSite}, log)
+		clock: clk, auditSite: f.auditSite, exportWorkers: f.exportWorkers, exportFileSize: f.exportFileSize, exportExpiry: f.exportExpiry}, log)
 	if err != nil {
 		return err
 	}
@@ -137,7 +147,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	fhirAPI := http.NewServeMux()
 	a.rest.Routes(fhirAPI)
-	a.auth.Mount(mux, fhirAPI) // the FHIR API behind access tokens, and the token endpoints
+	a.auth.Mount(mux, a.bulk.Handler(fhirAPI)) // the FHIR API ($export included) behind access tokens, and the token endpoints
 	checks := []rest.Check{{Name: "database", Run: a.store.Ping}, {Name: "audit", Run: a.audit.Log.Check}}
 	if monitor != nil {
 		checks = append(checks, rest.Check{Name: "clock", Run: monitor.Check})
@@ -155,6 +165,16 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	go purgeAuth(ctx, a, log)
 	go a.audit.Indexer.Run(ctx, time.Second) // AuditEvents' search rows, in the background
+	exportCtx, stopExports := context.WithCancel(ctx)
+	exportsDone := make(chan struct{})
+	go func() {
+		defer close(exportsDone)
+		a.bulk.Run(exportCtx) // $export jobs; on shutdown, running ones are handed back
+	}()
+	defer func() {
+		stopExports()
+		<-exportsDone
+	}()
 	handler := rest.Stack(met.Instrument(mux), rest.StackConfig{Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP,
 		Inner: []rest.Middleware{a.audit.Middleware(rest.RequestID)}})
 	srv := &http.Server{

@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/auth"
+	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/rest"
@@ -55,6 +57,8 @@ type app struct {
 	// audit records every request (rest and auth hooks, and the HTTP
 	// middleware serve puts in front of both).
 	audit *audit.Recorder
+	// bulk serves $export (its jobs run under serve only).
+	bulk *bulk.Service
 }
 
 // appConfig is what newApp needs from the command line.
@@ -68,6 +72,10 @@ type appConfig struct {
 	clock clock.Clock
 	// auditSite names this installation in audit records (source.site).
 	auditSite string
+	// $export settings (zero: bulk's defaults).
+	exportWorkers  int
+	exportFileSize int64
+	exportExpiry   time.Duration
 }
 
 func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) {
@@ -124,12 +132,30 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 		OnExecuted:   recorder.OnExecuted,
 		BeforeSearch: recorder.BeforeSearch,
 		Security:     &rest.Security{TokenURL: authSrv.TokenURL(), IntrospectURL: authSrv.IntrospectURL()},
+		Operations:   []rest.Operation{{Name: "export", Definition: bulk.OperationDefinition}},
+		Instantiates: []string{bulk.CapabilityStatement},
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &app{store: st, clock: clk, search: eng, dir: dir, rest: srv, auth: authSrv, audit: recorder}, nil
+	exporter, err := bulk.New(bulk.Config{Store: st, Search: eng, Clock: clk, Logger: log, FHIRBase: fhirBase,
+		Access: authSrv.Access, ClientID: clientID,
+		Workers: cfg.exportWorkers, FileSize: cfg.exportFileSize, Expiry: cfg.exportExpiry,
+		OnRecord: recorder.OnExport, BeforeStream: recorder.BeforeStream})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{store: st, clock: clk, search: eng, dir: dir, rest: srv, auth: authSrv, audit: recorder, bulk: exporter}, nil
+}
+
+// clientID is the authenticated client of a request ("" for none).
+func clientID(ctx context.Context) string {
+	if p := auth.PrincipalFrom(ctx); p != nil {
+		return p.ClientID
+	}
+	return ""
 }
 
 // newLogger logs to w: JSON when it is not a terminal, text when it is.

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -23,8 +24,30 @@ type Trail struct {
 	// the transaction's outcome is known.
 	stashed []store.AuditLink
 
+	// release commits the records so far and lets the response stream
+	// (set by Middleware); released reports that it did.
+	release  func(ctx context.Context) error
+	released bool
+
 	// What the request itself says, for every record of it.
 	RequestID, Address, Method, URI string
+}
+
+// Release commits the records added so far and lets the rest of the
+// response go straight to the client, for bodies too large to hold (export
+// file downloads): the record of the transfer is durable before its first
+// byte leaves, and a transfer that breaks off later stays recorded as
+// started. If the commit fails, nothing is released and the request must
+// fail. Records added after Release are committed when the handler ends.
+func (t *Trail) Release(ctx context.Context) error {
+	if t.release == nil || t.released {
+		return nil
+	}
+	if err := t.release(ctx); err != nil {
+		return err
+	}
+	t.released = true
+	return nil
 }
 
 type trailKey struct{}
@@ -135,8 +158,26 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 					cfg.Log.Leave()
 				}
 			}()
+			t.release = func(ctx context.Context) error {
+				events, _ := t.take()
+				committing = true
+				if err := cfg.Log.Commit(ctx, events...); err != nil {
+					return err
+				}
+				bw.passThrough(w)
+				return nil
+			}
 			next.ServeHTTP(bw, r.WithContext(WithTrail(r.Context(), t)))
 			committing = true
+			if t.released {
+				if events, _ := t.take(); len(events) > 0 {
+					cfg.Log.Arrive()
+					if err := cfg.Log.Commit(r.Context(), events...); err != nil {
+						slog.ErrorContext(r.Context(), "audit records after a streamed response could not be committed", "err", err, "request_id", t.RequestID)
+					}
+				}
+				return
+			}
 			events, any := t.take()
 			if !any {
 				if e := cfg.Fallback(t, r, bw.statusCode()); e != nil {
@@ -161,26 +202,50 @@ func hostOf(addr string) string {
 	return addr
 }
 
-// heldResponse keeps a response in memory until it may be sent.
+// heldResponse keeps a response in memory until it may be sent, or, once
+// passThrough is called, sends it straight on.
 type heldResponse struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	direct http.ResponseWriter
 }
 
 func (h *heldResponse) Header() http.Header { return h.header }
 
 func (h *heldResponse) WriteHeader(status int) {
+	if h.direct != nil {
+		h.direct.WriteHeader(status)
+		return
+	}
 	if h.status == 0 {
 		h.status = status
 	}
 }
 
 func (h *heldResponse) Write(b []byte) (int, error) {
+	if h.direct != nil {
+		return h.direct.Write(b)
+	}
 	if h.status == 0 {
 		h.status = http.StatusOK
 	}
 	return h.body.Write(b)
+}
+
+// passThrough sends what is held and lets the rest go straight to w.
+func (h *heldResponse) passThrough(w http.ResponseWriter) {
+	dst := w.Header()
+	for k, v := range h.header {
+		dst[k] = v
+	}
+	h.header = dst
+	if h.status != 0 {
+		w.WriteHeader(h.status)
+		_, _ = w.Write(h.body.Bytes())
+		h.body.Reset()
+	}
+	h.direct = w
 }
 
 func (h *heldResponse) statusCode() int {

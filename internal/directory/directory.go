@@ -107,11 +107,17 @@ type Writer struct {
 
 // Write runs fn with a Writer in one transaction; everything fn does
 // commits together or not at all. All versions written share one
-// lastUpdated, taken from the clock when the transaction starts.
+// lastUpdated, taken from the clock when the transaction starts (or the
+// time of the latest export snapshot, if later: see store.Tx.NotBefore).
 func (d *Directory) Write(ctx context.Context, fn func(*Writer) error) ([]*Change, error) {
 	var changes []*Change
 	err := d.Store.Update(ctx, func(tx store.Tx) error {
 		w := &Writer{d: d, tx: tx, now: fhir.Truncate(d.Clock.Now())}
+		// Never before the latest export snapshot, whatever this node's
+		// clock says: a later _since export must find this write.
+		if nb := tx.NotBefore(); w.now.Before(nb) {
+			w.now = nb
+		}
 		if err := fn(w); err != nil {
 			return err
 		}

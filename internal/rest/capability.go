@@ -60,6 +60,21 @@ func (s *Server) CapabilityStatement() (*jsontree.Object, error) {
 	if sec := s.cfg.Security; sec != nil {
 		rest.Set("security", securityCapability(sec))
 	}
+	if len(s.cfg.Operations) > 0 {
+		var ops []any
+		for _, op := range s.cfg.Operations {
+			ops = append(ops, obj("name", op.Name, "definition", op.Definition))
+		}
+		rest.Set("operation", ops)
+	}
+	if len(s.cfg.Instantiates) > 0 {
+		inst, _ := cs.Get("instantiates")
+		list, _ := inst.([]any)
+		for _, c := range s.cfg.Instantiates {
+			list = append(list, c)
+		}
+		cs.Set("instantiates", list)
+	}
 	cs.Set("rest", []any{rest})
 	return cs, nil
 }

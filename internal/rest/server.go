@@ -58,6 +58,16 @@ type Config struct {
 	// Security, when set, is described in the CapabilityStatement's
 	// rest.security.
 	Security *Security
+	// Operations are system-level operations served by other handlers
+	// (bulk export), listed in the CapabilityStatement with Instantiates,
+	// the capability statements they conform to.
+	Operations   []Operation
+	Instantiates []string
+}
+
+// Operation is a FHIR operation the server offers.
+type Operation struct {
+	Name, Definition string
 }
 
 // Security names the authorization server's endpoints.

@@ -93,6 +93,10 @@ type Tx interface {
 	// their links (without bodies). Chain appends are serialized across
 	// nodes until the transaction ends, so call it last.
 	ChainAudit(ctx context.Context, items []AuditItem) ([]AuditLink, error)
+	// NotBefore is the earliest LastUpdated this transaction may stamp on
+	// versions: the time of the latest export snapshot (see ExportStore).
+	// Writers stamp max(clock, NotBefore).
+	NotBefore() time.Time
 	// IndexAudit adds the index rows of AuditEvents stored without them
 	// (chain positions from+1 … to) and moves the indexed position from
 	// from to to. It returns false, changing nothing, when the position is

@@ -44,7 +44,20 @@ var dialect = &sqlstore.Dialect{
 		ForUpdate:             ` FOR UPDATE`,
 		InsertGroups:          `INSERT INTO param_groups (param, grp) VALUES `,
 		InsertGroupsEnd:       ` ON CONFLICT DO NOTHING`,
+		// FOR KEY SHARE holds a ROW SHARE lock on export_mark until the
+		// writer commits; a snapshot's EXCLUSIVE lock waits for it, and a
+		// writer queued behind the snapshot reads the mark it set (see
+		// migration 0004).
+		ExportMark: `SELECT mark FROM export_mark WHERE one = 1 FOR KEY SHARE`,
+		// Writers arriving while the snapshot waits queue behind it: it
+		// gives up after a second (a long write in flight) and tries
+		// again later.
+		ExportMarkLock: []string{`SET LOCAL lock_timeout = '1s'`, `LOCK TABLE export_mark IN EXCLUSIVE MODE`},
+		SkipLocked:     ` FOR UPDATE SKIP LOCKED`,
 	},
+	// The snapshot is taken by the transaction's first statement and kept
+	// for all the others.
+	SnapshotTx: sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	Migrations: mustSub(migrations, "migrations"),
 	LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock))
@@ -57,6 +70,8 @@ var dialect = &sqlstore.Dialect{
 	Retryable: func(err error) bool {
 		switch pgCode(err) {
 		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return true
+		case "55P03": // lock_not_available: lock_timeout (export snapshots)
 			return true
 		}
 		return false

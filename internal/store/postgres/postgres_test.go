@@ -22,3 +22,13 @@ func TestConformance(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkSnapshotScan: go test -run '^$' -bench SnapshotScan ./internal/store/postgres
+func BenchmarkSnapshotScan(b *testing.B) {
+	db, err := postgres.Open(context.Background(), pgtest.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchSnapshotScan(b, db, 50_000)
+}

@@ -45,7 +45,13 @@ var dialect = &sqlstore.Dialect{
 		ReserveSeqs:           `UPDATE counters SET value = value + ? WHERE name = 'seq' RETURNING value`,
 		SeqRange:              true, // one writer at a time: the range is contiguous and commit-ordered
 		InsertGroups:          `INSERT OR IGNORE INTO param_groups (param, grp) VALUES `,
+		// Writers begin with BEGIN IMMEDIATE, one at a time (across
+		// processes too), and so does a snapshot: no lock to add.
+		ExportMark: `SELECT mark FROM export_mark WHERE one = 1`,
 	},
+	// A deferred read transaction: its WAL snapshot is fixed by its first
+	// read and kept until it ends.
+	SnapshotTx: sql.TxOptions{ReadOnly: true},
 	Migrations: mustSub(migrations, "migrations"),
 	Retryable: func(err error) bool {
 		code := errCode(err)

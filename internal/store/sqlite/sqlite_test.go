@@ -22,3 +22,13 @@ func TestConformance(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkSnapshotScan: go test -run '^$' -bench SnapshotScan ./internal/store/sqlite
+func BenchmarkSnapshotScan(b *testing.B) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "vhdir.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchSnapshotScan(b, db, 50_000)
+}

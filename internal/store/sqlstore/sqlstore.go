@@ -9,6 +9,8 @@
 //     when it is replaced), so each body is stored once.
 //   - idx_*: search-index rows of current versions, keyed by the resource's
 //     internal row id (rid).
+//   - export_*: the export mark, and bulk export jobs and their files
+//     (export.go).
 package sqlstore
 
 import (
@@ -80,6 +82,9 @@ type Dialect struct {
 	// over every match unless the subquery has an OFFSET; a first page
 	// that should read a few hundred rows would read them all.
 	ProbeFence string
+	// SnapshotTx begins the read-only transaction of an export snapshot:
+	// one consistent view for all its statements.
+	SnapshotTx sql.TxOptions
 }
 
 // Statements are the fixed statements of a dialect. Column lists are part
@@ -109,6 +114,22 @@ type Statements struct {
 	// transaction to lock them ("" where the transaction holds the whole
 	// database already).
 	ForUpdate string
+	// ExportMark: no args → mark. Every write transaction runs it first;
+	// it must hold, until the transaction ends, a lock that
+	// ExportMarkLock waits for (see DB.Snapshot), and return the mark as
+	// committed when that lock is granted.
+	ExportMark string
+	// ExportMarkLock, run first in a snapshot's write transaction, waits
+	// for the write transactions in flight and holds new ones back until
+	// it commits, without letting a stream of new writers starve it (none
+	// where beginning a write transaction does it already). It should give
+	// up, with an error Retryable accepts, rather than hold writers back
+	// for long behind a long transaction.
+	ExportMarkLock []string
+	// SkipLocked is appended to the SELECT that picks a job to claim, so
+	// that nodes claiming at once take different jobs ("" where write
+	// transactions are serialized).
+	SkipLocked string
 }
 
 // Config tunes a DB.
@@ -193,6 +214,13 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 	if err := db.prepareAuth(ctx); err != nil {
 		return nil, err
 	}
+	// Every write transaction reads the export mark first.
+	st, err := db.write.PrepareContext(ctx, d.SQL.ExportMark)
+	if err != nil {
+		return nil, fmt.Errorf("prepare export mark read: %w", err)
+	}
+	db.txStmts.Store(d.SQL.ExportMark, st)
+	db.nTxStmts.Add(1)
 	return db, nil
 }
 
@@ -334,6 +362,9 @@ func (db *DB) updateOnce(ctx context.Context, fn func(store.Tx) error) (err erro
 			_ = sqlTx.Rollback()
 		}
 	}()
+	if err = tx.readMark(ctx); err != nil {
+		return db.classify(err)
+	}
 	if err = fn(tx); err != nil {
 		return db.classify(err)
 	}
@@ -376,6 +407,8 @@ type tx struct {
 	// the transaction commits.
 	newGroups  map[int64][]int64
 	registered []int64
+	// notBefore is the export mark read when the transaction began.
+	notBefore time.Time
 }
 
 var _ store.Tx = (*tx)(nil)

@@ -59,6 +59,14 @@ func Run(t *testing.T, newDB NewDB) {
 		{"AuthIssueToken", testAuthIssueToken},
 		{"AuthPurge", testAuthPurge},
 		{"AuditChain", testAuditChain},
+		{"ExportSnapshot", testExportSnapshot},
+		{"ExportSnapshotWaits", testExportSnapshotWaits},
+		{"ExportSnapshotUnderLoad", testExportSnapshotUnderLoad},
+		{"ExportSnapshotLongWriter", testExportSnapshotLongWriter},
+		{"ExportJobs", testExportJobs},
+		{"ExportJobReclaim", testExportJobReclaim},
+		{"ExportClaimRace", testExportClaimRace},
+		{"ExportPurge", testExportPurge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })

@@ -1,0 +1,531 @@
+package bulk_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/bulk"
+	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// TestExportEverything exports the IG examples and checks the manifest,
+// every file's lines against the stored resources, gzip, and the audit
+// records of each step.
+func TestExportEverything(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		want := s.seed()
+		before := time.Now().UTC().Add(-time.Second)
+		status := s.kickoff("c1", "/fhir/$export")
+		m := s.wait("c1", status)
+		if !m.RequiresAccessToken || m.Request != s.base+"/fhir/$export" {
+			t.Errorf("manifest request %q, requiresAccessToken %v", m.Request, m.RequiresAccessToken)
+		}
+		tt, err := time.Parse(time.RFC3339Nano, m.TransactionTime)
+		if err != nil || tt.Before(before) || tt.After(time.Now().Add(time.Second)) {
+			t.Errorf("transactionTime %q: %v", m.TransactionTime, err)
+		}
+		if m.Deleted != nil || len(m.Error) != 0 {
+			t.Errorf("deleted %v, error %v: want none without _since", m.Deleted, m.Error)
+		}
+		got := map[string]int{}
+		for _, it := range m.Output {
+			lines := s.lines("c1", it)
+			got[it.Type] += len(lines)
+			for _, l := range lines {
+				// Each line is the stored resource, byte for byte.
+				var r struct{ ID string }
+				_ = json.Unmarshal(l, &r)
+				v, err := s.store.Read(context.Background(), it.Type, r.ID)
+				if err != nil || !bytes.Equal(v.Body, l) {
+					t.Fatalf("%s/%s: the line differs from the stored resource (%v)", it.Type, r.ID, err)
+				}
+			}
+			if z := s.gunzip("c1", it.URL); !bytes.Equal(z, joinLines(lines)) {
+				t.Errorf("%s: gzip download differs from the plain one", it.URL)
+			}
+		}
+		delete(got, "Provenance") // written by the load itself
+		delete(want, "Provenance")
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("exported %v\nwant %v", got, want)
+		}
+
+		// Audit: the kick-off with its query and types, the polls, the
+		// downloads with their file.
+		kick := s.auditEvents("export")
+		if len(kick) != 1 || kick[0]["outcome"] != "0" || kick[0]["action"] != "E" {
+			t.Fatalf("kick-off records: %v", kick)
+		}
+		if !strings.Contains(fmt.Sprint(kick[0]["entity"]), "types: ") || !strings.Contains(fmt.Sprint(kick[0]["agent"]), "c1") {
+			t.Errorf("kick-off record: %v", kick[0])
+		}
+		if n := len(s.auditEvents("export-status")); n < 1 {
+			t.Errorf("%d status records", n)
+		}
+		downloads := s.auditEvents("export-download")
+		if len(downloads) != 2*len(m.Output) {
+			t.Errorf("%d download records for %d downloads", len(downloads), 2*len(m.Output))
+		}
+		if !strings.Contains(fmt.Sprint(downloads[0]["entity"]), "$export-file/") {
+			t.Errorf("download record names no file: %v", downloads[0]["entity"])
+		}
+	})
+}
+
+func joinLines(lines [][]byte) []byte {
+	var b []byte
+	for _, l := range lines {
+		b = append(b, l...)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// TestExportSelect covers _type, type-level kick-off, _typeFilter, POST
+// with a Parameters body, _elements and file splitting.
+func TestExportSelect(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		want := s.seed()
+		search := func(q string) map[string]bool {
+			r := s.do("GET", "/fhir/"+q+"&_count=1000&_elements=id", "c1", nil, "")
+			if r.status != 200 {
+				t.Fatalf("search %s: %d %s", q, r.status, r.raw)
+			}
+			out := map[string]bool{}
+			entries, _ := r.body["entry"].([]any)
+			for _, e := range entries {
+				out[e.(map[string]any)["resource"].(map[string]any)["id"].(string)] = true
+			}
+			return out
+		}
+		t.Run("_type", func(t *testing.T) {
+			m := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Practitioner,Location"))
+			got := map[string]int{}
+			for _, it := range m.Output {
+				got[it.Type] += it.Count
+			}
+			if fmt.Sprint(got) != fmt.Sprint(map[string]int{"Location": want["Location"], "Practitioner": want["Practitioner"]}) {
+				t.Errorf("got %v", got)
+			}
+		})
+		t.Run("type level", func(t *testing.T) {
+			m := s.wait("c1", s.kickoff("c1", "/fhir/Organization/$export"))
+			if len(m.Output) != 1 || m.Output[0].Type != "Organization" || m.Output[0].Count != want["Organization"] {
+				t.Errorf("output %v, want %d Organizations", m.Output, want["Organization"])
+			}
+		})
+		t.Run("_typeFilter", func(t *testing.T) {
+			filter := url.QueryEscape("Location?address-state=DC") + "," + url.QueryEscape("Location?address-city=Ann Arbor,Boston")
+			m := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Location,Endpoint&_typeFilter="+filter))
+			wantIDs := search("Location?address-state=DC")
+			for id := range search("Location?address-city=" + url.QueryEscape("Ann Arbor,Boston")) {
+				wantIDs[id] = true
+			}
+			got := map[string]bool{}
+			sawEndpoint := false
+			for _, it := range m.Output {
+				if it.Type == "Endpoint" {
+					sawEndpoint = it.Count == want["Endpoint"]
+					continue
+				}
+				for id := range ids(s.lines("c1", it)) {
+					got[id] = true
+				}
+			}
+			if len(wantIDs) == 0 || len(wantIDs) == want["Location"] || fmt.Sprint(got) != fmt.Sprint(wantIDs) {
+				t.Errorf("filtered Locations %v, want %v (of %d)", got, wantIDs, want["Location"])
+			}
+			if !sawEndpoint {
+				t.Errorf("Endpoints (unfiltered) not all exported: %v", m.Output)
+			}
+		})
+		t.Run("POST Parameters", func(t *testing.T) {
+			body := `{"resourceType":"Parameters","parameter":[{"name":"_type","valueString":"Endpoint"},{"name":"_outputFormat","valueString":"application/fhir+ndjson"}]}`
+			r := s.do("POST", "/fhir/$export", "c1", async, body)
+			if r.status != http.StatusAccepted {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+			m := s.wait("c1", r.header.Get("Content-Location"))
+			if len(m.Output) != 1 || m.Output[0].Type != "Endpoint" || m.Request != s.base+"/fhir/$export" {
+				t.Errorf("manifest %+v", m)
+			}
+		})
+		t.Run("POST with the parameters in the URL", func(t *testing.T) {
+			r := s.do("POST", "/fhir/$export?_type=Endpoint", "c1", async, "")
+			if r.status != http.StatusAccepted {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+			if m := s.wait("c1", r.header.Get("Content-Location")); len(m.Output) != 1 || m.Output[0].Type != "Endpoint" {
+				t.Errorf("manifest %+v", m)
+			}
+		})
+		t.Run("_elements", func(t *testing.T) {
+			m := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Practitioner&_elements=identifier,Organization.name"))
+			for _, l := range s.lines("c1", m.Output[0]) {
+				var r map[string]any
+				_ = json.Unmarshal(l, &r)
+				for k := range r {
+					if k != "resourceType" && k != "id" && k != "meta" && k != "identifier" {
+						t.Fatalf("_elements=identifier kept %s: %s", k, l)
+					}
+				}
+				if !strings.Contains(string(l), `"SUBSETTED"`) {
+					t.Fatalf("no SUBSETTED tag: %s", l)
+				}
+			}
+		})
+	})
+}
+
+// TestExportSplitsFiles writes files of at most FileSize bytes.
+func TestExportSplitsFiles(t *testing.T) {
+	b := backends[0]
+	s := newStack(t, b.open(t), clock.System{}, func(c *bulk.Config) { c.FileSize = 4096 })
+	s.start()
+	want := s.seed()
+	m := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Practitioner"))
+	total := 0
+	for _, it := range m.Output {
+		lines := s.lines("c1", it)
+		if len(joinLines(lines)) > 4096 && len(lines) > 1 {
+			t.Errorf("%s: %d bytes in %d lines, over the 4096-byte split", it.URL, len(joinLines(lines)), len(lines))
+		}
+		total += len(lines)
+	}
+	if len(m.Output) < 2 || total != want["Practitioner"] {
+		t.Errorf("%d files, %d lines; want several files, %d lines", len(m.Output), total, want["Practitioner"])
+	}
+}
+
+// TestExportSince: a delta export lists what changed after the previous
+// export's transactionTime, and the deletions.
+func TestExportSince(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		s.put("Endpoint", "e1", `{"resourceType":"Endpoint","id":"e1","status":"active","connectionType":{"code":"hl7-fhir-rest"},"payloadType":[{"text":"any"}],"address":"https://e1.example.org/fhir"}`)
+		s.put("Endpoint", "e2", `{"resourceType":"Endpoint","id":"e2","status":"active","connectionType":{"code":"hl7-fhir-rest"},"payloadType":[{"text":"any"}],"address":"https://e2.example.org/fhir"}`)
+		s.put("Endpoint", "e3", `{"resourceType":"Endpoint","id":"e3","status":"active","connectionType":{"code":"hl7-fhir-rest"},"payloadType":[{"text":"any"}],"address":"https://e3.example.org/fhir"}`)
+		first := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Endpoint"))
+		if len(first.Output) != 1 || first.Output[0].Count != 3 {
+			t.Fatalf("first export: %+v", first.Output)
+		}
+		s.put("Endpoint", "e1", `{"resourceType":"Endpoint","id":"e1","status":"off","connectionType":{"code":"hl7-fhir-rest"},"payloadType":[{"text":"any"}],"address":"https://e1.example.org/fhir"}`)
+		s.put("Endpoint", "e4", `{"resourceType":"Endpoint","id":"e4","status":"active","connectionType":{"code":"hl7-fhir-rest"},"payloadType":[{"text":"any"}],"address":"https://e4.example.org/fhir"}`)
+		if r := s.do("DELETE", "/fhir/Endpoint/e2", "writer", nil, ""); r.status != 200 && r.status != 204 {
+			t.Fatalf("delete: %d %s", r.status, r.raw)
+		}
+		delta := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Endpoint&_since="+url.QueryEscape(first.TransactionTime)))
+		if len(delta.Output) != 1 {
+			t.Fatalf("delta output %+v", delta.Output)
+		}
+		if got := ids(s.lines("c1", delta.Output[0])); fmt.Sprint(got) != fmt.Sprint(map[string]bool{"e1": true, "e4": true}) {
+			t.Errorf("delta exported %v, want e1 and e4", got)
+		}
+		if len(delta.Deleted) != 1 || delta.Deleted[0].Count != 1 {
+			t.Fatalf("deleted %+v", delta.Deleted)
+		}
+		r := s.do("GET", delta.Deleted[0].URL, "c1", nil, "")
+		var b struct {
+			ResourceType, Type string
+			Entry              []struct {
+				Request struct{ Method, URL string }
+			}
+		}
+		if err := json.Unmarshal(bytes.TrimSpace(r.raw), &b); err != nil || b.ResourceType != "Bundle" || b.Type != "transaction" ||
+			len(b.Entry) != 1 || b.Entry[0].Request.Method != "DELETE" || b.Entry[0].Request.URL != "Endpoint/e2" {
+			t.Errorf("deleted file: %s (%v)", r.raw, err)
+		}
+		// Nothing changed since the delta: the next one is empty.
+		last := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Endpoint&_since="+url.QueryEscape(delta.TransactionTime)))
+		if len(last.Output) != 0 || len(last.Deleted) != 0 {
+			t.Errorf("export since the delta: %+v", last)
+		}
+	})
+}
+
+// TestExportNoGapsUnderWrites: while writers create resources without a
+// pause, a full export and then delta exports chained by transactionTime
+// together contain every resource (none is lost between snapshots).
+func TestExportNoGapsUnderWrites(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		ctx, stop := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		written := map[string]bool{}
+		for w := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ctx.Err() == nil; i++ {
+					id := fmt.Sprintf("w%d-%d", w, i)
+					body := fmt.Sprintf(`{"resourceType":"Endpoint","id":%q,"status":"active","connectionType":{"code":"hl7-fhir-rest"},"payloadType":[{"text":"any"}],"address":"https://x.example.org/%s"}`, id, id)
+					r := s.do("PUT", "/fhir/Endpoint/"+id, "writer", nil, body)
+					if r.status != 201 {
+						t.Errorf("PUT: %d %s", r.status, r.raw)
+						return
+					}
+					mu.Lock()
+					written[id] = true
+					mu.Unlock()
+				}
+			}()
+		}
+		seen := map[string]bool{}
+		since := ""
+		for round := range 4 {
+			if round == 3 {
+				stop() // the last delta runs after the writers stopped
+				wg.Wait()
+			}
+			path := "/fhir/$export?_type=Endpoint"
+			if since != "" {
+				path += "&_since=" + url.QueryEscape(since)
+			}
+			m := s.wait("c1", s.kickoff("c1", path))
+			for _, it := range m.Output {
+				for id := range ids(s.lines("c1", it)) {
+					seen[id] = true
+				}
+			}
+			since = m.TransactionTime
+		}
+		stop()
+		wg.Wait()
+		missing := 0
+		for id := range written {
+			if !seen[id] {
+				missing++
+			}
+		}
+		if missing > 0 || len(written) < 10 {
+			t.Errorf("%d of %d written resources are in no export", missing, len(written))
+		}
+	})
+}
+
+// TestExportCancel: DELETE on the status URL removes the job and its
+// files.
+func TestExportCancel(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		s.seed()
+		status := s.kickoff("c1", "/fhir/$export?_type=Practitioner")
+		m := s.wait("c1", status)
+		if r := s.do("DELETE", status, "c2", nil, ""); r.status != 404 {
+			t.Errorf("another client's cancel: %d", r.status)
+		}
+		if r := s.do("DELETE", status, "c1", nil, ""); r.status != http.StatusAccepted {
+			t.Fatalf("cancel: %d %s", r.status, r.raw)
+		}
+		if r := s.do("GET", status, "c1", nil, ""); r.status != 404 {
+			t.Errorf("status after cancel: %d", r.status)
+		}
+		if r := s.do("GET", m.Output[0].URL, "c1", nil, ""); r.status != 404 {
+			t.Errorf("download after cancel: %d", r.status)
+		}
+		if r := s.do("DELETE", status, "c1", nil, ""); r.status != 404 {
+			t.Errorf("second cancel: %d", r.status)
+		}
+		if n := len(s.auditEvents("export-cancel")); n != 3 {
+			t.Errorf("%d cancel records, want 3", n)
+		}
+		// Cancelling a queued job: the workers never run it.
+		s.halt()
+		status = s.kickoff("c1", "/fhir/$export?_type=Practitioner")
+		if r := s.do("DELETE", status, "c1", nil, ""); r.status != http.StatusAccepted {
+			t.Fatalf("cancel queued: %d", r.status)
+		}
+		id := status[strings.LastIndex(status, "/")+1:]
+		if _, err := s.store.(store.ExportStore).ExportJob(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("cancelled job still stored: %v", err)
+		}
+	})
+}
+
+// TestExportRestart: a job whose node stopped mid-way is taken over once
+// its lease ends, and one handed back at shutdown restarts at once.
+func TestExportRestart(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		want := s.seed()
+		s.halt()
+		status := s.kickoff("c1", "/fhir/$export?_type=Practitioner")
+		es := s.store.(store.ExportStore)
+		// A node claims the job, writes a stray chunk and dies.
+		now := time.Now()
+		j, err := es.ClaimExportJob(context.Background(), "dead-node", now, now.Add(300*time.Millisecond))
+		if err != nil || j == nil {
+			t.Fatalf("claim: %v %v", j, err)
+		}
+		if err := es.AddExportChunk(context.Background(), "dead-node", store.ExportFile{Job: j.ID, N: 0, Type: "Practitioner", Kind: "output"}, 0, []byte("{\"half\n")); err != nil {
+			t.Fatal(err)
+		}
+		if r := s.do("GET", status, "c1", nil, ""); r.status != http.StatusAccepted {
+			t.Fatalf("status of the orphaned job: %d", r.status)
+		}
+		s.start()
+		m := s.wait("c1", status)
+		if len(m.Output) != 1 || m.Output[0].Count != want["Practitioner"] {
+			t.Fatalf("after takeover: %+v", m.Output)
+		}
+		s.lines("c1", m.Output[0]) // every line a Practitioner: the stray chunk is gone
+		j, _ = es.ExportJob(context.Background(), j.ID)
+		if j.Attempts != 2 {
+			t.Errorf("attempts %d, want 2", j.Attempts)
+		}
+	})
+}
+
+// TestExportRefusals covers authorization and malformed kick-offs: each
+// gets its OperationOutcome with the right status and starts nothing.
+func TestExportRefusals(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		s.seed()
+		tests := []struct {
+			name, method, path, scope, body string
+			header                          http.Header
+			status                          int
+		}{
+			{name: "no Prefer: respond-async", method: "GET", path: "/fhir/$export", header: http.Header{}, status: 400},
+			{name: "Accept XML", method: "GET", path: "/fhir/$export", header: http.Header{"Prefer": {"respond-async"}, "Accept": {"application/fhir+xml"}}, status: 400},
+			{name: "unknown _outputFormat", method: "GET", path: "/fhir/$export?_outputFormat=text/csv", status: 400},
+			{name: "_since not an instant", method: "GET", path: "/fhir/$export?_since=yesterday", status: 400},
+			{name: "_since without zone", method: "GET", path: "/fhir/$export?_since=2026-01-01T00:00:00", status: 400},
+			{name: "_since twice", method: "GET", path: "/fhir/$export?_since=2026-01-01T00:00:00Z&_since=2026-01-02T00:00:00Z", status: 400},
+			{name: "unknown _type", method: "GET", path: "/fhir/$export?_type=Patient", status: 400},
+			{name: "unsupported parameter", method: "GET", path: "/fhir/$export?patient=Patient/1", status: 400},
+			{name: "_typeFilter without type", method: "GET", path: "/fhir/$export?_typeFilter=active%3Dtrue", status: 400},
+			{name: "_typeFilter unknown parameter", method: "GET", path: "/fhir/$export?_typeFilter=" + url.QueryEscape("Practitioner?colour=blue"), status: 400},
+			{name: "_typeFilter result parameter", method: "GET", path: "/fhir/$export?_typeFilter=" + url.QueryEscape("Practitioner?_sort=name"), status: 400},
+			{name: "_elements unknown", method: "GET", path: "/fhir/$export?_type=Practitioner&_elements=colour", status: 400},
+			{name: "type level with another _type", method: "GET", path: "/fhir/Practitioner/$export?_type=Location", status: 400},
+			{name: "type level unknown type", method: "GET", path: "/fhir/Patient/$export", status: 404},
+			{name: "POST not Parameters", method: "POST", path: "/fhir/$export", body: `{"resourceType":"Practitioner"}`, status: 400},
+			{name: "POST not JSON", method: "POST", path: "/fhir/$export", body: `_type=Practitioner`, status: 400},
+			{name: "PUT", method: "PUT", path: "/fhir/$export", status: 405},
+			{name: "type not readable", method: "GET", path: "/fhir/$export?_type=Practitioner", scope: "system/Location.rs", status: 403},
+			{name: "type level not readable", method: "GET", path: "/fhir/Practitioner/$export", scope: "system/Location.rs", status: 403},
+			{name: "nothing readable", method: "GET", path: "/fhir/$export", scope: "system/Practitioner.c", status: 403},
+		}
+		jobsBefore := len(s.auditEvents("export"))
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				h := tt.header
+				if h == nil {
+					h = async.Clone()
+				}
+				if tt.scope != "" {
+					h = h.Clone()
+					h.Set("X-Test-Scope", tt.scope)
+				}
+				r := s.do(tt.method, tt.path, "c1", h, tt.body)
+				if r.status != tt.status || r.body["resourceType"] != "OperationOutcome" {
+					t.Errorf("%d %s, want %d with an OperationOutcome", r.status, r.raw, tt.status)
+				}
+				if r.header.Get("Content-Location") != "" {
+					t.Errorf("a refused kick-off gave a status URL")
+				}
+			})
+		}
+		if r := s.do("GET", "/fhir/$export", "", async, ""); r.status != 401 {
+			t.Errorf("kick-off without a token: %d", r.status)
+		}
+		// Every refusal is recorded, as a failure.
+		recs := s.auditEvents("export")[jobsBefore:]
+		if len(recs) != len(tests) {
+			t.Errorf("%d kick-off records for %d refusals", len(recs), len(tests))
+		}
+		for _, r := range recs {
+			if r["outcome"] == "0" || r["outcomeDesc"] == nil {
+				t.Errorf("refusal recorded as %v: %v", r["outcome"], r["outcomeDesc"])
+			}
+		}
+	})
+}
+
+// TestExportLenient: with Prefer: handling=lenient, what cannot be served
+// is left out and explained in the error file.
+func TestExportLenient(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		want := s.seed()
+		h := http.Header{"Prefer": {"respond-async, handling=lenient"}, "X-Test-Scope": {"system/Location.rs system/Endpoint.rs"}}
+		r := s.do("GET", "/fhir/$export?_type=Location,Practitioner,Patient&patient=Patient/1", "c1", h, "")
+		if r.status != http.StatusAccepted {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		m := s.wait("c1", r.header.Get("Content-Location"))
+		if len(m.Output) != 1 || m.Output[0].Type != "Location" || m.Output[0].Count != want["Location"] {
+			t.Errorf("output %+v", m.Output)
+		}
+		if len(m.Error) != 1 || m.Error[0].Type != "OperationOutcome" || m.Error[0].Count != 3 {
+			t.Fatalf("error %+v", m.Error)
+		}
+		notes := string(s.do("GET", m.Error[0].URL, "c1", nil, "").raw)
+		for _, want := range []string{"Practitioner", "Patient", "patient"} {
+			if !strings.Contains(notes, want) {
+				t.Errorf("error file does not mention %s: %s", want, notes)
+			}
+		}
+		// Without _type, only what the token reads is exported.
+		h.Set("Prefer", "respond-async")
+		r = s.do("GET", "/fhir/$export", "c1", h, "")
+		m = s.wait("c1", r.header.Get("Content-Location"))
+		for _, it := range m.Output {
+			if it.Type != "Location" && it.Type != "Endpoint" {
+				t.Errorf("exported %s, which the token cannot read", it.Type)
+			}
+		}
+	})
+}
+
+// TestExportOnlyItsClient: status and files answer only the client that
+// started the job; others get 404, as if it did not exist.
+func TestExportOnlyItsClient(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		s.seed()
+		status := s.kickoff("c1", "/fhir/$export?_type=Location")
+		m := s.wait("c1", status)
+		for _, u := range []string{status, m.Output[0].URL} {
+			if r := s.do("GET", u, "c2", nil, ""); r.status != 404 {
+				t.Errorf("%s as another client: %d", u, r.status)
+			}
+			if r := s.do("GET", u, "", nil, ""); r.status != 401 {
+				t.Errorf("%s without a token: %d", u, r.status)
+			}
+		}
+		for _, u := range []string{m.Output[0].URL + "x", strings.Replace(m.Output[0].URL, "/0.ndjson", "/7.ndjson", 1), s.base + "/fhir/$export-status/nope"} {
+			if r := s.do("GET", u, "c1", nil, ""); r.status != 404 || r.body["resourceType"] != "OperationOutcome" {
+				t.Errorf("%s: %d %s", u, r.status, r.raw)
+			}
+		}
+		if r := s.do("GET", m.Output[0].URL, "c1", http.Header{"Accept": {"text/csv"}}, ""); r.status != 406 {
+			t.Errorf("download with Accept text/csv: %d", r.status)
+		}
+	})
+}
+
+// TestExportScopedByQuery: a v2 scope with a query exports only what the
+// query admits.
+func TestExportScopedByQuery(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		s.put("Endpoint", "on", `{"resourceType":"Endpoint","id":"on","status":"active","connectionType":{"code":"hl7-fhir-rest"},"payloadType":[{"text":"any"}],"address":"https://on.example.org/fhir"}`)
+		s.put("Endpoint", "off", `{"resourceType":"Endpoint","id":"off","status":"off","connectionType":{"code":"hl7-fhir-rest"},"payloadType":[{"text":"any"}],"address":"https://off.example.org/fhir"}`)
+		h := async.Clone()
+		h.Set("X-Test-Scope", "system/Endpoint.rs?status=active")
+		r := s.do("GET", "/fhir/$export?_type=Endpoint", "c1", h, "")
+		if r.status != http.StatusAccepted {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		m := s.wait("c1", r.header.Get("Content-Location"))
+		if len(m.Output) != 1 || fmt.Sprint(ids(s.lines("c1", m.Output[0]))) != fmt.Sprint(map[string]bool{"on": true}) {
+			t.Errorf("scoped export: %+v", m.Output)
+		}
+	})
+}
