@@ -230,7 +230,7 @@ func TestExportSince(t *testing.T) {
 		if got := ids(s.lines("c1", delta.Output[0])); fmt.Sprint(got) != fmt.Sprint(map[string]bool{"e1": true, "e4": true}) {
 			t.Errorf("delta exported %v, want e1 and e4", got)
 		}
-		if len(delta.Deleted) != 1 || delta.Deleted[0].Count != 1 {
+		if len(delta.Deleted) != 1 || delta.Deleted[0].Count != 1 || delta.Deleted[0].Type != "Bundle" {
 			t.Fatalf("deleted %+v", delta.Deleted)
 		}
 		r := s.do("GET", delta.Deleted[0].URL, "c1", nil, "")

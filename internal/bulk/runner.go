@@ -228,7 +228,9 @@ func (s *Service) exportType(ctx context.Context, snap store.Snapshot, spec *Spe
 		// the error file says.
 		return nil
 	}
-	fw.start(ts.Type, "deleted")
+	// The file's lines are Bundles: its manifest type says so (Bulk Data
+	// 2.0: the type of the resources the file contains).
+	fw.start("Bundle", "deleted")
 	err = snap.Scan(ctx, store.ExportScan{Type: ts.Type, Since: spec.Since, Deleted: true}, func(v *store.Version) error {
 		return fw.line(deletionLine(s.cfg.FHIRBase, v))
 	})

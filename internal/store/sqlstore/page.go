@@ -182,20 +182,31 @@ func pageSQL(b *builder, sq *store.Query, where string) (string, error) {
 	return text.String(), nil
 }
 
+// PageSQL returns the statement that reads the first page of q, as the
+// planner would write it now, with its arguments (benchmarks time it
+// alone, as the limit of a search).
+func (db *DB) PageSQL(ctx context.Context, q *store.Query) (string, []any, error) {
+	b := &builder{d: db.d}
+	pl, err := planQuery(ctx, &db.est, b, db.read, q)
+	if err != nil {
+		return "", nil, err
+	}
+	text, err := pageSQL(b, q, pl.where)
+	if err != nil {
+		return "", nil, err
+	}
+	return text, b.args, nil
+}
+
 // Explain returns the page query of q, as the planner would write it now,
 // its arguments and the database's plan for it (for benchmarks and
 // operators).
 func (db *DB) Explain(ctx context.Context, q *store.Query) (string, error) {
-	b := &builder{d: db.d}
-	pl, err := planQuery(ctx, &db.est, b, db.read, q)
+	text, args, err := db.PageSQL(ctx, q)
 	if err != nil {
 		return "", err
 	}
-	text, err := pageSQL(b, q, pl.where)
-	if err != nil {
-		return "", err
-	}
-	rows, err := db.read.QueryContext(ctx, db.d.Explain+text, b.args...)
+	rows, err := db.read.QueryContext(ctx, db.d.Explain+text, args...)
 	if err != nil {
 		return "", fmt.Errorf("explain: %w", err)
 	}
@@ -205,7 +216,7 @@ func (db *DB) Explain(ctx context.Context, q *store.Query) (string, error) {
 		return "", err
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "%s\n-- args %v\n", text, b.args)
+	fmt.Fprintf(&out, "%s\n-- args %v\n", text, args)
 	for rows.Next() {
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))

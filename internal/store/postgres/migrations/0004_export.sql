@@ -61,3 +61,6 @@ CREATE TABLE export_chunks (
     data  BYTEA   NOT NULL,
     PRIMARY KEY (job, n, chunk)
 );
+-- Chunks are stored without TOAST compression: pglz would spend more time
+-- compressing an export than reading it (clients ask for gzip on the wire).
+ALTER TABLE export_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
