@@ -43,6 +43,7 @@ bench:
 	$(GO) test -run XXX -bench BenchmarkSearch -benchtime 200x -timeout 60m ./internal/rest/
 	$(GO) test -run XXX -bench 'BenchmarkToken|BenchmarkAuthenticate' -benchtime 1000x ./internal/auth/
 	$(GO) test -run XXX -bench 'BenchmarkAuditOverhead/.*/clients-8' -benchtime 2000x ./internal/audit/
+	$(GO) test -run XXX -bench BenchmarkExport -benchtime 1x -timeout 60m ./internal/rest/
 
 ## lint: gofmt, go vet and staticcheck must be silent
 lint:

@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -77,25 +78,63 @@ func BenchmarkLoad(b *testing.B) {
 			return s
 		}},
 	}
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
-			var total float64
-			for b.Loop() {
-				b.StopTimer()
-				st := be.open(b)
-				cfg := config(b, st)
-				cfg.BatchSize = batchSize
-				b.StartTimer()
-				sum, err := load.RunFiles(context.Background(), cfg, []load.File{{Name: "dir.ndjson", Data: data}})
-				if err != nil || len(sum.Problems) > 0 || sum.Total() != n {
-					b.Fatalf("load: %v, %d written, problems %v", err, sum.Total(), sum.Problems[:min(3, len(sum.Problems))])
-				}
-				total += sum.Duration.Seconds()
-				b.StopTimer()
-				st.Close()
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(n*b.N)/total, "resources/s")
-		})
+	inputs := []struct {
+		name  string
+		files []load.File
+	}{
+		{"ndjson", []load.File{{Name: "dir.ndjson", Data: data}}},
+		// The same resources as transaction Bundles of 500 PUTs, each run
+		// through the FHIR transaction interaction (what a client posting
+		// Bundles to /fhir gets, minus HTTP).
+		{"transaction", transactionBundles(data, 500)},
 	}
+	for _, be := range backends {
+		for _, in := range inputs {
+			b.Run(be.name+"/"+in.name, func(b *testing.B) { benchLoad(b, be.open, in.files, n) })
+		}
+	}
+}
+
+// transactionBundles wraps NDJSON lines into transaction Bundles of size
+// entries (PUT Type/id).
+func transactionBundles(ndjson []byte, size int) []load.File {
+	var files []load.File
+	var entries []string
+	flush := func() {
+		if len(entries) > 0 {
+			body := `{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`
+			files = append(files, load.File{Name: fmt.Sprintf("tx-%04d.json", len(files)), Data: []byte(body)})
+			entries = entries[:0]
+		}
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(ndjson)), "\n") {
+		var head struct{ ResourceType, ID string }
+		_ = json.Unmarshal([]byte(line), &head)
+		entries = append(entries, fmt.Sprintf(`{"resource":%s,"request":{"method":"PUT","url":"%s/%s"}}`, line, head.ResourceType, head.ID))
+		if len(entries) == size {
+			flush()
+		}
+	}
+	flush()
+	return files
+}
+
+func benchLoad(b *testing.B, open func(*testing.B) store.Store, files []load.File, n int) {
+	var total float64
+	for b.Loop() {
+		b.StopTimer()
+		st := open(b)
+		cfg := config(b, st)
+		cfg.BatchSize = batchSize
+		b.StartTimer()
+		sum, err := load.RunFiles(context.Background(), cfg, files)
+		if err != nil || len(sum.Problems) > 0 || sum.Total() != n {
+			b.Fatalf("load: %v, %d written, problems %v", err, sum.Total(), sum.Problems[:min(3, len(sum.Problems))])
+		}
+		total += sum.Duration.Seconds()
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n*b.N)/total, "resources/s")
 }

@@ -62,9 +62,10 @@ type ExportStore interface {
 	DeleteExportJob(ctx context.Context, id string) error
 	// ExportFiles lists a job's files in order of N.
 	ExportFiles(ctx context.Context, id string) ([]ExportFile, error)
-	// ReadExportFile calls fn with each chunk of file n of job id, in
-	// order; ErrNotFound when there is no such file. The chunk is valid
-	// only during the call.
+	// ReadExportFile calls fn with the bytes of file n of job id, in
+	// order, in pieces of at most about a chunk each (as written, or
+	// larger ones up to 1 MiB); ErrNotFound when there is no such file.
+	// The piece is valid only during the call.
 	ReadExportFile(ctx context.Context, id string, n int, fn func(chunk []byte) error) error
 	// PurgeExportJobs removes jobs (and their files) that expired before
 	// now and returns how many.

@@ -116,7 +116,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
-	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: write, Read: read})
+	// Export files go beside the database file (path-exports), not into it:
+	// see sqlstore/exportfiles.go.
+	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: write, Read: read, ExportDir: path + "-exports"})
 	if err != nil {
 		write.Close()
 		read.Close()

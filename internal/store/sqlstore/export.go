@@ -384,6 +384,11 @@ func (db *DB) ClaimExportJob(ctx context.Context, owner string, now, leaseUntil 
 	if err != nil {
 		return nil, fmt.Errorf("claim export job: %w", err)
 	}
+	if job != nil {
+		if err := db.removeExportFiles(job.ID); err != nil {
+			return nil, fmt.Errorf("claim export job: %w", err)
+		}
+	}
 	return job, nil
 }
 
@@ -406,8 +411,12 @@ func (db *DB) RenewExportJob(ctx context.Context, id, owner string, leaseUntil t
 // chunk's length to its bytes. Writing a chunk number twice is ErrExists.
 func (db *DB) AddExportChunk(ctx context.Context, owner string, f store.ExportFile, chunk int, data []byte) error {
 	q := db.exportSQL()
+	stored := nonNil(data)
+	if db.exportDir != "" {
+		stored = []byte{} // the row marks the chunk; its bytes go to the file
+	}
 	err := db.exportTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q.addChunk, f.Job, f.N, chunk, nonNil(data), owner)
+		res, err := tx.ExecContext(ctx, q.addChunk, f.Job, f.N, chunk, stored, owner)
 		if err != nil {
 			if db.d.UniqueViolation(err) {
 				return fmt.Errorf("chunk %d: %w", chunk, store.ErrExists)
@@ -420,6 +429,9 @@ func (db *DB) AddExportChunk(ctx context.Context, owner string, f store.ExportFi
 		_, err = tx.ExecContext(ctx, q.chunkFile, f.Job, f.N, f.Type, f.Kind, f.Count, int64(len(data)))
 		return err
 	})
+	if err == nil && db.exportDir != "" {
+		err = db.appendExportFile(ctx, f, owner, data)
+	}
 	if err != nil {
 		return fmt.Errorf("export job %s file %d for %s: %w", f.Job, f.N, owner, err)
 	}
@@ -432,6 +444,12 @@ func (db *DB) FinishExportJob(ctx context.Context, id, owner string, state store
 		return fmt.Errorf("finish export job %s: state %q is not an end state", id, state)
 	}
 	q := db.exportSQL()
+	if state == store.ExportDone && db.exportDir != "" {
+		// A job reported done must survive a power loss with its files.
+		if err := db.syncExportFiles(ctx, id, owner); err != nil {
+			return fmt.Errorf("finish export job %s: %w", id, err)
+		}
+	}
 	err := db.exportTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q.finish, string(state), nonNil(result), id, owner)
 		if err != nil {
@@ -482,6 +500,9 @@ func (db *DB) DeleteExportJob(ctx context.Context, id string) error {
 	if err == nil && !found {
 		err = store.ErrNotFound
 	}
+	if err == nil {
+		err = db.removeExportFiles(id)
+	}
 	if err != nil {
 		return fmt.Errorf("delete export job %s: %w", id, err)
 	}
@@ -522,6 +543,9 @@ func (db *DB) ReadExportFile(ctx context.Context, id string, n int, fn func(chun
 	if files == 0 {
 		return fmt.Errorf("export job %s file %d: %w", id, n, store.ErrNotFound)
 	}
+	if db.exportDir != "" {
+		return db.readExportFile(ctx, id, n, fn)
+	}
 	var data []byte
 	for next := 0; ; next++ {
 		err := db.read.QueryRowContext(ctx, q.readChunk, id, n, next).Scan(&next, &data)
@@ -542,6 +566,7 @@ func (db *DB) ReadExportFile(ctx context.Context, id string, n int, fn func(chun
 func (db *DB) PurgeExportJobs(ctx context.Context, now time.Time) (int, error) {
 	q := db.exportSQL()
 	var purged int
+	var purgedIDs []string
 	err := db.exportTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, q.purgeJobs, toMicro(now))
 		if err != nil {
@@ -568,8 +593,14 @@ func (db *DB) PurgeExportJobs(ctx context.Context, now time.Time) (int, error) {
 			}
 		}
 		purged = len(ids)
+		purgedIDs = ids
 		return nil
 	})
+	for _, id := range purgedIDs {
+		if err == nil {
+			err = db.removeExportFiles(id)
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("purge export jobs: %w", err)
 	}

@@ -137,6 +137,10 @@ type Config struct {
 	// Write is the pool for write transactions; Read for reads (may be the
 	// same pool).
 	Write, Read *sql.DB
+	// ExportDir, when set, keeps the bytes of export files in this folder
+	// instead of in the database (see exportfiles.go): for a database only
+	// one node uses.
+	ExportDir string
 }
 
 // DB is a store.Store over database/sql.
@@ -144,6 +148,8 @@ type DB struct {
 	d     *Dialect
 	write *sql.DB
 	read  *sql.DB
+	// exportDir keeps export files' bytes ("": in export_chunks).
+	exportDir string
 
 	readCurrent *sql.Stmt
 	readHistory *sql.Stmt
@@ -197,7 +203,7 @@ var _ store.Store = (*DB)(nil)
 
 // Open wraps the pools, applies pending migrations and prepares statements.
 func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
-	db := &DB{d: d, write: cfg.Write, read: cfg.Read}
+	db := &DB{d: d, write: cfg.Write, read: cfg.Read, exportDir: cfg.ExportDir}
 	if db.read == nil {
 		db.read = db.write
 	}

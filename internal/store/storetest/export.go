@@ -638,9 +638,11 @@ func testExportJobs(t *testing.T, newDB NewDB) {
 		}
 	}
 	for i := range files {
+		// The pieces fn gets may be the chunks as written or larger ones
+		// (a backend keeping the bytes in a file): the bytes are what counts.
 		data, n, err := readFile(ctx, es, "job1", i)
-		if err != nil || n != chunks[i] || !bytes.Equal(data, want[i]) {
-			t.Errorf("ReadExportFile(%d) = %d chunks, %d bytes, %v; want %d chunks, %d bytes in order", i, n, len(data), err, chunks[i], len(want[i]))
+		if err != nil || n < 1 || n > chunks[i] || !bytes.Equal(data, want[i]) {
+			t.Errorf("ReadExportFile(%d) = %d pieces, %d bytes, %v; want at most %d pieces, %d bytes in order", i, n, len(data), err, chunks[i], len(want[i]))
 		}
 	}
 	for _, bad := range []struct {
