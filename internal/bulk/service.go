@@ -60,8 +60,10 @@ const (
 	DefaultExpiry   = 24 * time.Hour
 	DefaultLease    = 30 * time.Second
 	defaultPoll     = time.Second
-	// chunkSize is the unit in which files are stored and read back.
-	chunkSize = 1 << 20
+	// chunkSize is the unit in which files are stored: each chunk is one
+	// small durable transaction (SQLite: one fsync), so not too small; two
+	// are in flight per job, so not too large.
+	chunkSize = 4 << 20
 )
 
 // Record describes one bulk request for the audit trail.

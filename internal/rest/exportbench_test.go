@@ -35,8 +35,9 @@ func BenchmarkExport(b *testing.B) {
 		b.Run(backend, func(b *testing.B) {
 			st := benchStore(b, backend, *benchPractitioners)
 			defer st.Close()
-			b.Run("limit", func(b *testing.B) { benchExportLimit(b, st) })
+			// The job first: both then read a warm cache.
 			b.Run("job", func(b *testing.B) { benchExportJob(b, st) })
+			b.Run("limit", func(b *testing.B) { benchExportLimit(b, st) })
 		})
 	}
 }
@@ -92,6 +93,10 @@ func benchExportLimit(b *testing.B, st store.Store) {
 func benchExportJob(b *testing.B, st store.Store) {
 	reg, err := search.NewRegistry()
 	if err != nil {
+		b.Fatal(err)
+	}
+	// Jobs left by an interrupted run would compete with the measured ones.
+	if _, err := st.(store.ExportStore).PurgeExportJobs(context.Background(), time.Now().AddDate(100, 0, 0)); err != nil {
 		b.Fatal(err)
 	}
 	ts := httptest.NewUnstartedServer(nil)

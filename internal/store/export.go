@@ -63,8 +63,9 @@ type ExportStore interface {
 	// ExportFiles lists a job's files in order of N.
 	ExportFiles(ctx context.Context, id string) ([]ExportFile, error)
 	// ReadExportFile calls fn with the bytes of file n of job id, in
-	// order, in pieces of at most about a chunk each (as written, or
-	// larger ones up to 1 MiB); ErrNotFound when there is no such file.
+	// order, in pieces (the chunks as written, or pieces of up to 1 MiB
+	// where the bytes are kept in a file); ErrNotFound when there is no
+	// such file.
 	// The piece is valid only during the call.
 	ReadExportFile(ctx context.Context, id string, n int, fn func(chunk []byte) error) error
 	// PurgeExportJobs removes jobs (and their files) that expired before

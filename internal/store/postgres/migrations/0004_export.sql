@@ -44,7 +44,7 @@ CREATE INDEX export_jobs_expires ON export_jobs (expires);
 
 -- The files a job wrote (NDJSON, one resource type each), kept in the
 -- database so that any node serves them; their bytes are in chunks of
--- about 1 MiB, so that neither writing nor serving holds a file in memory.
+-- a few MiB, so that neither writing nor serving holds a file in memory.
 CREATE TABLE export_files (
     job   TEXT COLLATE "C" NOT NULL,
     n     INTEGER NOT NULL,
