@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/store"
 )
 
 func (s *Server) parseBundle(r *http.Request) (*Request, error) {
@@ -366,6 +368,20 @@ func (s *Server) prepareTransaction(ctx context.Context, w *directory.Writer, en
 			r.Interaction = Update // create with the id assigned above
 			r.Resource.ID = r.ID
 			r.Method = http.MethodPost
+		}
+	}
+	// Read (and lock) every target's current version at once: each entry
+	// then finds it in the transaction's cache instead of making a round
+	// trip of its own (on PostgreSQL, what bounds a large transaction).
+	keys := make([]store.Key, 0, len(targets))
+	for key := range targets {
+		typ, id, _ := strings.Cut(key, "/")
+		keys = append(keys, store.Key{Type: typ, ID: id})
+	}
+	if len(keys) > 1 {
+		slices.SortFunc(keys, func(a, b store.Key) int { return strings.Compare(a.Type+"/"+a.ID, b.Type+"/"+b.ID) })
+		if _, err := w.Tx().CurrentMany(ctx, keys); err != nil {
+			return err
 		}
 	}
 	return nil
