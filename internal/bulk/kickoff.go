@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/jsontree"
@@ -54,6 +55,10 @@ var kickoffParams = []string{"_outputFormat", "_since", "_type", "_typeFilter", 
 
 // maxKickoffBody bounds a POST kick-off's Parameters resource.
 const maxKickoffBody = 1 << 20
+
+// maxListed bounds the types, filters and elements one kick-off may list
+// (far more than a directory has; it keeps parsing cheap for any input).
+const maxListed = 200
 
 // parseKickoff reads a kick-off request into a Spec. typ is the type of a
 // type-level kick-off ("" at system level).
@@ -148,6 +153,21 @@ func acceptsOneOf(accept string, types ...string) bool {
 // and for POST a Parameters resource in the body (an empty body is taken
 // as no parameters: some clients send the parameters in the URL).
 func kickoffValues(r *http.Request) (url.Values, error) {
+	params, err := readKickoffValues(r)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range params {
+		for _, v := range append([]string{k}, vs...) {
+			if !utf8.ValidString(v) {
+				return nil, badParam("parameter %s is not UTF-8", quote(k))
+			}
+		}
+	}
+	return params, nil
+}
+
+func readKickoffValues(r *http.Request) (url.Values, error) {
 	params, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, badParam("the query string is malformed: %v", err)
@@ -237,12 +257,17 @@ func (s *Service) parseSince(spec *Spec, values []string) error {
 // no type was asked for, types the caller cannot read are left out.
 func (s *Service) parseTypes(ctx context.Context, spec *Spec, typ string, values []string, lenient bool) ([]string, error) {
 	var asked []string
+	seen := map[string]bool{}
 	for _, v := range values {
 		for t := range strings.SplitSeq(v, ",") {
-			if t = strings.TrimSpace(t); t != "" && !slices.Contains(asked, t) {
+			if t = strings.TrimSpace(t); t != "" && !seen[t] {
+				seen[t] = true
 				asked = append(asked, t)
 			}
 		}
+	}
+	if len(asked) > maxListed {
+		return nil, badParam("_type names %d types; at most %d", len(asked), maxListed)
 	}
 	if typ != "" {
 		for _, t := range asked {
@@ -293,8 +318,12 @@ func (s *Service) parseTypes(ctx context.Context, spec *Spec, typ string, values
 // such as _sort are refused); filters on types not exported are ignored,
 // as Bulk Data says.
 func (s *Service) parseTypeFilters(spec *Spec, types []string, values []string) error {
+	n := 0
 	for _, v := range values {
 		for _, f := range splitTypeFilters(v) {
+			if n++; n > maxListed {
+				return badParam("_typeFilter holds more than %d queries", maxListed)
+			}
 			typ, query, ok := strings.Cut(f, "?")
 			if !ok || typ == "" {
 				return badParam("_typeFilter %s: write it as Type?search-parameters, e.g. Practitioner?active=true", quote(f))
@@ -321,29 +350,33 @@ func (s *Service) parseTypeFilters(spec *Spec, types []string, values []string) 
 // another query (a comma followed by Type?); commas inside a query (OR-ed
 // values) stay.
 func splitTypeFilters(v string) []string {
-	parts := strings.Split(v, ",")
 	var out []string
-	for i, p := range parts {
-		if i > 0 && !startsQuery(p) {
-			out[len(out)-1] += "," + p
-			continue
+	start := 0 // where the current query begins in v
+	for i := 0; i < len(v); i++ {
+		if v[i] == ',' && startsQuery(v[i+1:]) {
+			out = append(out, v[start:i])
+			start = i + 1
 		}
-		out = append(out, p)
 	}
-	return out
+	return append(out, v[start:])
 }
 
+// startsQuery reports whether p begins with "Type?" (a capitalized
+// letters-only type name).
 func startsQuery(p string) bool {
-	typ, _, ok := strings.Cut(p, "?")
-	if !ok || typ == "" || typ[0] < 'A' || typ[0] > 'Z' {
+	if p == "" || p[0] < 'A' || p[0] > 'Z' {
 		return false
 	}
-	for _, c := range typ {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+	for i := 1; i < len(p) && i <= 64; i++ {
+		switch c := p[i]; {
+		case c == '?':
+			return true
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z':
+		default:
 			return false
 		}
 	}
-	return true
+	return false
 }
 
 // parseElements checks _elements: each entry names a top-level element of
@@ -352,6 +385,9 @@ func parseElements(spec *Spec, values []string) error {
 	for _, v := range values {
 		for e := range strings.SplitSeq(v, ",") {
 			e = strings.TrimSpace(e)
+			if len(spec.Elements) >= maxListed {
+				return badParam("_elements names more than %d elements", maxListed)
+			}
 			if typ, name, ok := strings.Cut(e, "."); ok {
 				if _, err := fhir.ParseElements(typ, name); err != nil {
 					return err
