@@ -36,6 +36,7 @@ var allowed = map[string][]string{
 	"internal/directory":             {"internal/clock", "internal/fhir", "internal/jsontree", "internal/store"},
 	"internal/load":                  {"internal/directory", "internal/fhir", "internal/jsontree", "internal/store"},
 	"internal/provenance":            {"internal/directory", "internal/fhir", "internal/jsontree"},
+	"internal/restrict":              {"internal/fhir", "internal/jsontree"},
 	"internal/gen":                   {"internal/jsontree"},
 	"internal/rest":                  {"internal/clock", "internal/directory", "internal/fhir", "internal/ig", "internal/jsontree", "internal/provenance", "internal/r4", "internal/search", "internal/store"},
 	"internal/auth":                  {"internal/clock", "internal/fhir", "internal/jsontree", "internal/rest", "internal/search", "internal/store"},

@@ -529,3 +529,53 @@ func TestExportScopedByQuery(t *testing.T) {
 		}
 	})
 }
+
+// blockingSnapshots holds every snapshot until its context ends, as a
+// job still running at shutdown would be.
+type blockingSnapshots struct {
+	store.Store
+	store.ExportStore
+	store.AuthStore
+	store.AuditStore
+	started chan struct{}
+}
+
+func (b *blockingSnapshots) Snapshot(ctx context.Context, now func() time.Time, fn func(store.Snapshot) error) error {
+	close(b.started)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestExportShutdownHandsBack: a job running when its node shuts down is
+// handed back at once, so the next node (or the same after a restart)
+// runs it without waiting for the lease to run out.
+func TestExportShutdownHandsBack(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			st := b.open(t)
+			blocked := &blockingSnapshots{Store: st, ExportStore: st.(store.ExportStore), AuthStore: st.(store.AuthStore), AuditStore: st.(store.AuditStore), started: make(chan struct{})}
+			first := newStack(t, blocked, clock.System{}, func(c *bulk.Config) { c.Lease = time.Hour })
+			first.start()
+			status := first.kickoff("c1", "/fhir/$export?_type=Endpoint")
+			select {
+			case <-blocked.started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the job did not start")
+			}
+			first.halt() // shutdown: the job is interrupted and handed back
+			id := status[strings.LastIndex(status, "/")+1:]
+			j, err := st.(store.ExportStore).ExportJob(context.Background(), id)
+			if err != nil || j.State != store.ExportRunning || !j.LeaseUntil.Before(time.Now()) {
+				t.Fatalf("after shutdown: %+v, %v; want running with its lease ended", j, err)
+			}
+			// The next node: an hour-long lease would have kept the job from
+			// it had the lease not been handed back.
+			second := newStack(t, st, clock.System{}, func(c *bulk.Config) { c.Lease = time.Hour })
+			second.start()
+			m := second.wait("c1", strings.Replace(status, first.base, second.base, 1))
+			if len(m.Output) != 0 || len(m.Error) != 0 {
+				t.Errorf("manifest %+v: want an empty export (no Endpoints)", m)
+			}
+		})
+	}
+}
