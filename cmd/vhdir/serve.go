@@ -39,7 +39,7 @@ type serveFlags struct {
 	ntp, metrics, auditSite           string
 	auditSyslog, auditSyslogCA        string
 	maxClockOffset                    time.Duration
-	exportWorkers                     int
+	exportWorkers, exportMaxJobs      int
 	exportFileSize                    int64
 	exportExpiry                      time.Duration
 }
@@ -67,6 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.auditSyslog, "audit-syslog", "", "also stream every committed audit record to this syslog repository (host:port), RFC 5424 over TLS (RFC 5425)")
 	fs.StringVar(&f.auditSyslogCA, "audit-syslog-ca", "", "PEM file of the CA certificates that --audit-syslog's server must chain to (default: the system's)")
 	fs.IntVar(&f.exportWorkers, "export-workers", bulk.DefaultWorkers, "$export jobs this node runs at once (others wait in the queue)")
+	fs.IntVar(&f.exportMaxJobs, "export-max-jobs", bulk.DefaultMaxJobs, "$export jobs one client may have queued or running at once (429 beyond)")
 	fs.Int64Var(&f.exportFileSize, "export-file-size", bulk.DefaultFileSize, "size in bytes at which an $export output file is split")
 	fs.DurationVar(&f.exportExpiry, "export-expiry", bulk.DefaultExpiry, "how long an $export job and its files are kept after kick-off")
 	fs.StringVar(&f.metrics, "metrics", "loopback", "who may read /metrics: loopback (clients on 127.0.0.0/8 or ::1; behind a proxy on this host, every proxied client), public, or off")
@@ -83,8 +84,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--audit-syslog %q: want host:port", f.auditSyslog)
 		}
 	}
-	if f.exportWorkers < 1 || f.exportFileSize < 1<<10 || f.exportExpiry < time.Minute {
-		return errors.New("--export-workers must be at least 1, --export-file-size at least 1024 bytes, --export-expiry at least 1m")
+	if f.exportWorkers < 1 || f.exportMaxJobs < 1 || f.exportFileSize < 1<<10 || f.exportExpiry < time.Minute {
+		return errors.New("--export-workers and --export-max-jobs must be at least 1, --export-file-size at least 1024 bytes, --export-expiry at least 1m")
 	}
 	if f.maxClockOffset <= 0 {
 		return fmt.Errorf("--max-clock-offset %v: must be positive", f.maxClockOffset)
@@ -126,7 +127,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		clk = clock.Checked{Monitor: monitor}
 	}
 	a, err := newApp(ctx, appConfig{db: f.db, baseURL: f.baseURL, maxBody: f.maxBody, hsts: !f.plainHTTP, jwksAllowPrivate: f.jwksAllowPrivate,
-		clock: clk, auditSite: f.auditSite, exportWorkers: f.exportWorkers, exportFileSize: f.exportFileSize, exportExpiry: f.exportExpiry}, log)
+		clock: clk, auditSite: f.auditSite, exportWorkers: f.exportWorkers, exportMaxJobs: f.exportMaxJobs, exportFileSize: f.exportFileSize, exportExpiry: f.exportExpiry}, log)
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,7 @@ type appConfig struct {
 	auditSite string
 	// $export settings (zero: bulk's defaults).
 	exportWorkers  int
+	exportMaxJobs  int
 	exportFileSize int64
 	exportExpiry   time.Duration
 }
@@ -141,7 +142,7 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 	}
 	exporter, err := bulk.New(bulk.Config{Store: st, Search: eng, Clock: clk, Logger: log, FHIRBase: fhirBase,
 		Access: authSrv.Access, ClientID: clientID,
-		Workers: cfg.exportWorkers, FileSize: cfg.exportFileSize, Expiry: cfg.exportExpiry,
+		Workers: cfg.exportWorkers, MaxJobsPerClient: cfg.exportMaxJobs, FileSize: cfg.exportFileSize, Expiry: cfg.exportExpiry,
 		OnRecord: recorder.OnExport, BeforeStream: recorder.BeforeStream})
 	if err != nil {
 		st.Close()

@@ -579,3 +579,24 @@ func TestExportShutdownHandsBack(t *testing.T) {
 		})
 	}
 }
+
+// TestExportJobsPerClient: a client with MaxJobsPerClient exports queued
+// or running gets 429 until one ends; other clients are not affected.
+func TestExportJobsPerClient(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := newStack(t, b.open(t), clock.System{}, func(c *bulk.Config) { c.MaxJobsPerClient = 2 })
+			first := s.kickoff("c1", "/fhir/$export?_type=Endpoint") // no workers: jobs stay queued
+			s.kickoff("c1", "/fhir/$export?_type=Endpoint")
+			r := s.do("GET", "/fhir/$export?_type=Endpoint", "c1", async, "")
+			if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.body["resourceType"] != "OperationOutcome" {
+				t.Errorf("third kick-off: %d %v %s; want 429 with Retry-After", r.status, r.header, r.raw)
+			}
+			s.kickoff("c2", "/fhir/$export?_type=Endpoint")
+			if r := s.do("DELETE", first, "c1", nil, ""); r.status != http.StatusAccepted {
+				t.Fatalf("cancel: %d", r.status)
+			}
+			s.kickoff("c1", "/fhir/$export?_type=Endpoint")
+		})
+	}
+}

@@ -66,6 +66,17 @@ func (s *Service) kickoff(w http.ResponseWriter, r *http.Request) (job string, t
 	if err != nil {
 		return "", types, body, err
 	}
+	// A soft limit (two kick-offs at once may both pass): enough to keep
+	// one client from filling the queue.
+	active, err := s.es.ActiveExportJobs(r.Context(), client)
+	if err != nil {
+		return "", types, body, fmt.Errorf("count export jobs: %w", err)
+	}
+	if active >= s.cfg.MaxJobsPerClient {
+		w.Header().Set("Retry-After", "60")
+		return "", types, body, fhir.Errorf(http.StatusTooManyRequests, fhir.IssueThrottled,
+			"this client has %d exports queued or running (at most %d); wait for one to finish, or cancel one with DELETE on its status URL", active, s.cfg.MaxJobsPerClient)
+	}
 	now := s.cfg.Clock.Now()
 	j := &store.ExportJob{ID: newID(), ClientID: client, Request: req, State: store.ExportQueued, Created: now, Expires: now.Add(s.cfg.Expiry)}
 	if err := s.es.CreateExportJob(r.Context(), j); err != nil {

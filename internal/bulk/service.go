@@ -35,6 +35,10 @@ type Config struct {
 	ClientID func(ctx context.Context) string
 	// Workers bounds the jobs this node runs at once.
 	Workers int
+	// MaxJobsPerClient bounds a client's queued and running jobs: a
+	// kick-off beyond it is answered 429, so that one client cannot fill
+	// the queue.
+	MaxJobsPerClient int
 	// FileSize is the size at which an output file is split.
 	FileSize int64
 	// Expiry is how long a job and its files are kept after kick-off.
@@ -56,6 +60,7 @@ type Config struct {
 // Defaults.
 const (
 	DefaultWorkers  = 2
+	DefaultMaxJobs  = 4
 	DefaultFileSize = 256 << 20
 	DefaultExpiry   = 24 * time.Hour
 	DefaultLease    = 30 * time.Second
@@ -122,6 +127,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.MaxJobsPerClient <= 0 {
+		cfg.MaxJobsPerClient = DefaultMaxJobs
 	}
 	if cfg.FileSize <= 0 {
 		cfg.FileSize = DefaultFileSize

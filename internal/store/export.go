@@ -37,6 +37,8 @@ type ExportStore interface {
 	CreateExportJob(ctx context.Context, j *ExportJob) error
 	// ExportJob returns a job, or ErrNotFound.
 	ExportJob(ctx context.Context, id string) (*ExportJob, error)
+	// ActiveExportJobs counts a client's jobs that are queued or running.
+	ActiveExportJobs(ctx context.Context, clientID string) (int, error)
 	// ClaimExportJob hands the oldest claimable job to owner until
 	// leaseUntil: a queued job, or a running one whose lease ended before
 	// now (its node stopped). The job becomes running, Owner is set and

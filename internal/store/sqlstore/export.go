@@ -249,9 +249,9 @@ func scanSQL(d *Dialect, q store.ExportScan) (string, []any, error) {
 
 // exportStatements are the job and file statements of one dialect.
 type exportStatements struct {
-	createJob, job, claimPick, claim, renew, finish, deleteJob, purgeJobs string
-	addChunk, chunkFile, finishFile, files, file, readChunk               string
-	deleteChunks, deleteFiles                                             string
+	createJob, job, active, claimPick, claim, renew, finish, deleteJob, purgeJobs string
+	addChunk, chunkFile, finishFile, files, file, readChunk                       string
+	deleteChunks, deleteFiles                                                     string
 }
 
 var exportCache sync.Map // *Dialect → *exportStatements
@@ -266,7 +266,8 @@ func (db *DB) exportSQL() *exportStatements {
 	s := &exportStatements{
 		createJob: fmt.Sprintf(`INSERT INTO export_jobs (id, client_id, request, state, created, expires) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING`,
 			p(1), p(2), p(3), p(4), p(5), p(6)),
-		job: fmt.Sprintf(`SELECT %s FROM export_jobs WHERE id = %s`, jobColumns, p(1)),
+		job:    fmt.Sprintf(`SELECT %s FROM export_jobs WHERE id = %s`, jobColumns, p(1)),
+		active: fmt.Sprintf(`SELECT COUNT(*) FROM export_jobs WHERE client_id = %s AND state IN ('queued', 'running')`, p(1)),
 		// The oldest queued job, or running one whose node stopped renewing
 		// its lease. Nodes claiming at once skip each other's pick.
 		claimPick: fmt.Sprintf(`SELECT id FROM export_jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < %s) ORDER BY created, id LIMIT 1`, p(1)) +
@@ -347,6 +348,15 @@ func (db *DB) ExportJob(ctx context.Context, id string) (*store.ExportJob, error
 		return nil, fmt.Errorf("export job %s: %w", id, err)
 	}
 	return j, nil
+}
+
+// ActiveExportJobs counts a client's queued and running jobs.
+func (db *DB) ActiveExportJobs(ctx context.Context, clientID string) (int, error) {
+	var n int
+	if err := db.read.QueryRowContext(ctx, db.exportSQL().active, clientID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count export jobs of %s: %w", clientID, err)
+	}
+	return n, nil
 }
 
 // ClaimExportJob hands the oldest claimable job to owner (see

@@ -571,6 +571,11 @@ func testExportJobs(t *testing.T, newDB NewDB) {
 	if err := es.CreateExportJob(ctx, exportJob("job2", t0.Add(time.Second))); err != nil {
 		t.Fatal(err)
 	}
+	for client, want := range map[string]int{"client-1": 2, "client-2": 0} {
+		if n, err := es.ActiveExportJobs(ctx, client); err != nil || n != want {
+			t.Errorf("ActiveExportJobs(%s) = %d, %v; want %d", client, n, err, want)
+		}
+	}
 	lease := t0.Add(time.Minute)
 	c, err := es.ClaimExportJob(ctx, "node-a", t0, lease)
 	if err != nil || c == nil {
@@ -673,6 +678,9 @@ func testExportJobs(t *testing.T, newDB NewDB) {
 	got, err = es.ExportJob(ctx, "job1")
 	if err != nil || got.State != store.ExportDone || string(got.Result) != string(manifest) || got.Owner != "" || got.Attempts != 1 {
 		t.Errorf("finished job = %+v, %v; want done with the manifest and no owner", got, err)
+	}
+	if n, err := es.ActiveExportJobs(ctx, "client-1"); err != nil || n != 1 {
+		t.Errorf("ActiveExportJobs after one job finished = %d, %v; want 1", n, err)
 	}
 	listed, err = es.ExportFiles(ctx, "job1")
 	if err != nil || len(listed) != 4 {
