@@ -37,6 +37,7 @@ type serveFlags struct {
 	logFormat, logLevel               string
 	shutdownTimeout, readHeaderTimout time.Duration
 	ntp, metrics, auditSite           string
+	exportDir                         string
 	auditSyslog, auditSyslogCA        string
 	maxClockOffset                    time.Duration
 	exportWorkers, exportMaxJobs      int
@@ -68,6 +69,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.auditSyslogCA, "audit-syslog-ca", "", "PEM file of the CA certificates that --audit-syslog's server must chain to (default: the system's)")
 	fs.IntVar(&f.exportWorkers, "export-workers", bulk.DefaultWorkers, "$export jobs this node runs at once (others wait in the queue)")
 	fs.IntVar(&f.exportMaxJobs, "export-max-jobs", bulk.DefaultMaxJobs, "$export jobs one client may have queued or running at once (429 beyond)")
+	fs.StringVar(&f.exportDir, "export-dir", "", "folder for $export files (default: with SQLite beside the database file, PATH-exports; with PostgreSQL in the database, so that any node serves them — a folder here must then be shared by every node)")
 	fs.Int64Var(&f.exportFileSize, "export-file-size", bulk.DefaultFileSize, "size in bytes at which an $export output file is split")
 	fs.DurationVar(&f.exportExpiry, "export-expiry", bulk.DefaultExpiry, "how long an $export job and its files are kept after kick-off")
 	fs.StringVar(&f.metrics, "metrics", "loopback", "who may read /metrics: loopback (clients on 127.0.0.0/8 or ::1; behind a proxy on this host, every proxied client), public, or off")
@@ -127,7 +129,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		clk = clock.Checked{Monitor: monitor}
 	}
 	a, err := newApp(ctx, appConfig{db: f.db, baseURL: f.baseURL, maxBody: f.maxBody, hsts: !f.plainHTTP, jwksAllowPrivate: f.jwksAllowPrivate,
-		clock: clk, auditSite: f.auditSite, exportWorkers: f.exportWorkers, exportMaxJobs: f.exportMaxJobs, exportFileSize: f.exportFileSize, exportExpiry: f.exportExpiry}, log)
+		clock: clk, auditSite: f.auditSite, exportWorkers: f.exportWorkers, exportMaxJobs: f.exportMaxJobs, exportDir: f.exportDir, exportFileSize: f.exportFileSize, exportExpiry: f.exportExpiry}, log)
 	if err != nil {
 		return err
 	}

@@ -28,12 +28,18 @@ const defaultDB = "sqlite:vhdir-data/vhdir.db"
 // openStore opens the database named by a --db URL: sqlite:PATH or
 // postgres://… (postgresql:// too).
 func openStore(ctx context.Context, dbURL string) (store.Store, error) {
+	return openStoreWith(ctx, dbURL, "")
+}
+
+// openStoreWith is openStore keeping export files in exportDir ("": the
+// backend's default: beside an SQLite file, in a PostgreSQL database).
+func openStoreWith(ctx context.Context, dbURL, exportDir string) (store.Store, error) {
 	switch {
 	case strings.HasPrefix(dbURL, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")
-		return sqlite.Open(ctx, path)
+		return sqlite.OpenWith(ctx, path, sqlite.Options{ExportDir: exportDir})
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		return postgres.Open(ctx, dbURL)
+		return postgres.OpenWith(ctx, dbURL, postgres.Options{ExportDir: exportDir})
 	}
 	return nil, fmt.Errorf("--db %q: use sqlite:PATH or postgres://user@host/db", redactDB(dbURL))
 }
@@ -75,13 +81,14 @@ type appConfig struct {
 	// $export settings (zero: bulk's defaults).
 	exportWorkers  int
 	exportMaxJobs  int
+	exportDir      string
 	exportFileSize int64
 	exportExpiry   time.Duration
 }
 
 func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) {
 	dbURL, baseURL := cfg.db, cfg.baseURL
-	st, err := openStore(ctx, dbURL)
+	st, err := openStoreWith(ctx, dbURL, cfg.exportDir)
 	if err != nil {
 		return nil, err
 	}

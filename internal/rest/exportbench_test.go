@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/vhdir/vhdir/internal/gen"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/postgres"
 )
 
 // BenchmarkExport measures a system-level $export of the search
@@ -31,9 +33,21 @@ import (
 //
 // It lives here to share the cached directory with BenchmarkSearch.
 func BenchmarkExport(b *testing.B) {
-	for _, backend := range []string{"sqlite", "postgres"} {
+	for _, backend := range []string{"sqlite", "postgres", "postgres-files"} {
 		b.Run(backend, func(b *testing.B) {
-			st := benchStore(b, backend, *benchPractitioners)
+			var st store.Store
+			if backend == "postgres-files" {
+				// The same database, files in a folder (postgres.Options.ExportDir).
+				benchStore(b, "postgres", *benchPractitioners).Close()
+				url := benchPostgres(b, fmt.Sprintf("vhdir_bench_p%d", *benchPractitioners))
+				pg, err := postgres.OpenWith(context.Background(), url, postgres.Options{ExportDir: b.TempDir()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				st = pg
+			} else {
+				st = benchStore(b, backend, *benchPractitioners)
+			}
 			defer st.Close()
 			// The job first: both then read a warm cache.
 			b.Run("job", func(b *testing.B) { benchExportJob(b, st) })

@@ -105,9 +105,23 @@ type DB struct {
 	*sqlstore.DB
 }
 
+// Options tune Open.
+type Options struct {
+	// ExportDir, when set, keeps the bytes of export files in this folder
+	// instead of in the database: several times faster exports, but every
+	// node sharing the database must see the same folder (a shared file
+	// system), or downloads from the other nodes fail.
+	ExportDir string
+}
+
 // Open connects to the database at url (postgres://…) and applies pending
 // migrations.
 func Open(ctx context.Context, url string) (*DB, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -128,7 +142,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: pool})
+	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: pool, ExportDir: opts.ExportDir})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

@@ -89,9 +89,21 @@ type DB struct {
 	Path string
 }
 
+// Options tune Open.
+type Options struct {
+	// ExportDir is the folder export files are kept in (default: beside
+	// the database file, PATH-exports).
+	ExportDir string
+}
+
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -118,7 +130,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetConnMaxLifetime(0)
 	// Export files go beside the database file (path-exports), not into it:
 	// see sqlstore/exportfiles.go.
-	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: write, Read: read, ExportDir: path + "-exports"})
+	exportDir := opts.ExportDir
+	if exportDir == "" {
+		exportDir = path + "-exports"
+	}
+	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: write, Read: read, ExportDir: exportDir})
 	if err != nil {
 		write.Close()
 		read.Close()
