@@ -150,7 +150,7 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 	exporter, err := bulk.New(bulk.Config{Store: st, Search: eng, Clock: clk, Logger: log, FHIRBase: fhirBase,
 		Access: authSrv.Access, ClientID: clientID,
 		Workers: cfg.exportWorkers, MaxJobsPerClient: cfg.exportMaxJobs, FileSize: cfg.exportFileSize, Expiry: cfg.exportExpiry,
-		OnRecord: recorder.OnExport, BeforeStream: recorder.BeforeStream})
+		OnRecord: recorder.OnExport, BeforeStream: recorder.BeforeStream, BeforeSearch: recorder.BeforeSearch})
 	if err != nil {
 		st.Close()
 		return nil, err

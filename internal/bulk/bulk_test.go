@@ -600,3 +600,34 @@ func TestExportJobsPerClient(t *testing.T) {
 		})
 	}
 }
+
+// TestExportAuditEventsFiltered: AuditEvents are indexed after they are
+// committed; a filtered export of them first brings the index up to date,
+// so it finds the records of the requests just made.
+func TestExportAuditEventsFiltered(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Endpoint")) // leaves export records
+		h := async.Clone()
+		h.Set("X-Test-Scope", "system/AuditEvent.rs")
+		r := s.do("GET", "/fhir/$export?_type=AuditEvent&_typeFilter="+url.QueryEscape("AuditEvent?subtype=export"), "auditor", h, "")
+		if r.status != http.StatusAccepted {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		m := s.wait("auditor", r.header.Get("Content-Location"))
+		// c1's kick-off record, and perhaps the auditor's own (committed
+		// as its response left, maybe after the job began).
+		if len(m.Output) != 1 || m.Output[0].Count < 1 {
+			t.Fatalf("output %+v; want the kick-off records", m.Output)
+		}
+		sawC1 := false
+		for _, l := range s.lines("auditor", m.Output[0]) {
+			if !strings.Contains(string(l), `"code":"export"`) {
+				t.Errorf("a record that is not a kick-off: %s", l)
+			}
+			sawC1 = sawC1 || strings.Contains(string(l), `"value":"c1"`)
+		}
+		if !sawC1 {
+			t.Errorf("c1's kick-off record is not in the export")
+		}
+	})
+}

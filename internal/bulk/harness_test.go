@@ -117,7 +117,7 @@ func newStack(t testing.TB, st store.Store, clk clock.Clock, tune func(*bulk.Con
 			return ""
 		},
 		Poll: 20 * time.Millisecond, Lease: 600 * time.Millisecond,
-		OnRecord: rec.OnExport, BeforeStream: rec.BeforeStream}
+		OnRecord: rec.OnExport, BeforeStream: rec.BeforeStream, BeforeSearch: rec.BeforeSearch}
 	if tune != nil {
 		tune(&s.cfg)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -178,6 +179,17 @@ func (s *Service) export(ctx context.Context, j *store.ExportJob, owner string, 
 		return nil, nil, err
 	}
 	p.types = len(spec.Types)
+	// Before the snapshot, so that its view holds the index rows written
+	// (records committed before the export began are all found).
+	if s.cfg.BeforeSearch != nil {
+		for _, ts := range spec.Types {
+			if len(ts.Filters) > 0 || ts.Scoped {
+				if err := s.cfg.BeforeSearch(ctx, []string{ts.Type}, conditionQuery(ts)); err != nil {
+					return nil, nil, fmt.Errorf("export %s: %w", ts.Type, err)
+				}
+			}
+		}
+	}
 	fw := &fileWriter{s: s, ctx: ctx, job: j.ID, owner: owner}
 	var txTime time.Time
 	now := func() time.Time { return fhir.Truncate(s.cfg.Clock.Now()) }
@@ -267,6 +279,19 @@ func (s *Service) condition(ts TypeSpec) (cond store.Cond, none bool, err error)
 		return and[0], false, nil
 	}
 	return and, false, nil
+}
+
+// conditionQuery is a type's filter and scope queries as one set of
+// parameters, for the BeforeSearch hook (which looks at what they name).
+func conditionQuery(ts TypeSpec) url.Values {
+	q := url.Values{}
+	for _, enc := range append(slices.Clone(ts.Filters), ts.Scope...) {
+		v, _ := url.ParseQuery(enc)
+		for k, vs := range v {
+			q[k] = append(q[k], vs...)
+		}
+	}
+	return q
 }
 
 // alternatives compiles encoded queries on typ into one OR (nil: none).
