@@ -252,71 +252,48 @@ func (s *Service) exportType(ctx context.Context, snap store.Snapshot, spec *Spe
 	return nil
 }
 
-// condition compiles a type's filters and scope conditions; none reports
-// that nothing can match (scoped by conditions that no longer compile).
+// condition compiles a type's filters (any of them) and scope conditions
+// (any of them), both to hold; none reports that nothing can match
+// (scoped by conditions that no longer compile).
 func (s *Service) condition(ts TypeSpec) (cond store.Cond, none bool, err error) {
-	var and store.And
-	filters, err := s.alternatives(ts.Type, ts.Filters, true)
-	if err != nil {
-		return nil, false, err
+	filters := make([]store.Cond, 0, len(ts.Filters))
+	for _, q := range decodeQueries(ts.Filters) {
+		c, err := s.cfg.Search.Filter(ts.Type, q)
+		if err != nil {
+			return nil, false, fmt.Errorf("_typeFilter %s?%s: %w", ts.Type, q.Encode(), err)
+		}
+		filters = append(filters, c)
 	}
-	if filters != nil {
-		and = append(and, filters)
-	}
+	var scope store.Cond
 	if ts.Scoped {
-		// Scopes were checked when granted; a condition that no longer
-		// compiles grants nothing.
-		scope, _ := s.alternatives(ts.Type, ts.Scope, false)
-		if scope == nil {
+		if scope = s.cfg.Search.FilterAny(ts.Type, decodeQueries(ts.Scope)); scope == nil {
 			return nil, true, nil
 		}
-		and = append(and, scope)
 	}
-	switch len(and) {
-	case 0:
-		return nil, false, nil
-	case 1:
-		return and[0], false, nil
+	return store.AllOf(store.AnyOf(filters...), scope), false, nil
+}
+
+// decodeQueries parses queries stored encoded in a job (they were encoded
+// by url.Values.Encode, so they parse).
+func decodeQueries(enc []string) []url.Values {
+	out := make([]url.Values, 0, len(enc))
+	for _, e := range enc {
+		q, _ := url.ParseQuery(e)
+		out = append(out, q)
 	}
-	return and, false, nil
+	return out
 }
 
 // conditionQuery is a type's filter and scope queries as one set of
 // parameters, for the BeforeSearch hook (which looks at what they name).
 func conditionQuery(ts TypeSpec) url.Values {
 	q := url.Values{}
-	for _, enc := range append(slices.Clone(ts.Filters), ts.Scope...) {
-		v, _ := url.ParseQuery(enc)
+	for _, v := range decodeQueries(append(slices.Clone(ts.Filters), ts.Scope...)) {
 		for k, vs := range v {
 			q[k] = append(q[k], vs...)
 		}
 	}
 	return q
-}
-
-// alternatives compiles encoded queries on typ into one OR (nil: none).
-func (s *Service) alternatives(typ string, queries []string, strict bool) (store.Cond, error) {
-	var or store.Or
-	for _, q := range queries {
-		v, err := url.ParseQuery(q)
-		if err == nil {
-			var c store.Cond
-			if c, err = s.cfg.Search.Filter(typ, v); err == nil {
-				or = append(or, c)
-				continue
-			}
-		}
-		if strict {
-			return nil, fmt.Errorf("_typeFilter %s?%s: %w", typ, q, err)
-		}
-	}
-	switch len(or) {
-	case 0:
-		return nil, nil
-	case 1:
-		return or[0], nil
-	}
-	return or, nil
 }
 
 // encodeLine is a resource as one NDJSON line: the stored bytes as they

@@ -67,23 +67,11 @@ func (s *Server) constraint(a *Access, typ string, perm byte) (store.Cond, error
 	if alts == nil {
 		return nil, nil
 	}
-	var or store.Or
-	for _, q := range alts {
-		c, err := s.cfg.Search.Filter(typ, q)
-		if err != nil {
-			// Scopes are checked when granted; a condition that no longer
-			// compiles grants nothing.
-			continue
-		}
-		or = append(or, c)
-	}
-	if len(or) == 0 {
+	c := s.cfg.Search.FilterAny(typ, alts)
+	if c == nil {
 		return nil, forbidden("the access token's conditions on %s cannot be evaluated", typ)
 	}
-	if len(or) == 1 {
-		return or[0], nil
-	}
-	return or, nil
+	return c, nil
 }
 
 // searcher is what both a store and a transaction search with.

@@ -50,7 +50,7 @@ func (e *Engine) Filter(typ string, q url.Values) (store.Cond, error) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var and store.And
+	var and []store.Cond
 	for _, k := range keys {
 		for _, v := range q[k] {
 			c, err := e.term(typ, k, v, 0)
@@ -60,10 +60,24 @@ func (e *Engine) Filter(typ string, q url.Values) (store.Cond, error) {
 			and = append(and, c)
 		}
 	}
-	if len(and) == 1 {
-		return and[0], nil
+	if len(and) == 0 {
+		return store.And{}, nil // no parameter: anything (as before)
 	}
-	return and, nil
+	return store.AllOf(and...), nil
+}
+
+// FilterAny compiles alternative queries on typ into one condition that
+// any of them satisfies, leaving out the ones that do not compile; nil
+// when none does. For conditions checked when they were granted (the
+// queries of SMART v2 scopes): one that no longer compiles grants nothing.
+func (e *Engine) FilterAny(typ string, alts []url.Values) store.Cond {
+	var or []store.Cond
+	for _, q := range alts {
+		if c, err := e.Filter(typ, q); err == nil {
+			or = append(or, c)
+		}
+	}
+	return store.AnyOf(or...)
 }
 
 // maxChainDepth bounds chains and nested _has.

@@ -116,6 +116,36 @@ type And []Cond
 // Or holds when any condition holds.
 type Or []Cond
 
+// AllOf is the conjunction of the conditions that are not nil: nil when
+// none is left, the condition itself when one is.
+func AllOf(cs ...Cond) Cond {
+	var and And
+	for _, c := range cs {
+		if c != nil {
+			and = append(and, c)
+		}
+	}
+	switch len(and) {
+	case 0:
+		return nil
+	case 1:
+		return and[0]
+	}
+	return and
+}
+
+// AnyOf is the disjunction of cs: nil when there is none, the condition
+// itself when there is one.
+func AnyOf(cs ...Cond) Cond {
+	switch len(cs) {
+	case 0:
+		return nil
+	case 1:
+		return cs[0]
+	}
+	return Or(cs)
+}
+
 // Not holds when X does not.
 type Not struct{ X Cond }
 
