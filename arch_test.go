@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"internal/store/sqlite":          {"internal/store/sqlstore"},
 	"internal/store/postgres":        {"internal/store/sqlstore"},
 	"internal/store/postgres/pgtest": {},
+	"internal/store/testdb":          {"internal/store", "internal/store/sqlite", "internal/store/postgres", "internal/store/postgres/pgtest"},
 	"internal/store/storetest":       {"internal/store"},
 	"internal/search":                {"internal/fhir", "internal/fhirpath", "internal/ig", "internal/jsontree", "internal/r4", "internal/store"},
 	"internal/directory":             {"internal/clock", "internal/fhir", "internal/jsontree", "internal/store"},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/audit"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
 const benchPractitioners = 2000
@@ -26,9 +27,9 @@ const benchPractitioners = 2000
 // commit every audited request waits for. The audited stacks run the
 // background indexer as serve does (every second), so its work is counted.
 func BenchmarkAuditOverhead(b *testing.B) {
-	for _, be := range backends {
-		b.Run(be.name+"/commit", func(b *testing.B) {
-			st, raw := be.open(b)
+	for _, be := range testdb.All {
+		b.Run(be.Name+"/commit", func(b *testing.B) {
+			st, raw := open(b, be)
 			s := newStack(b, st, raw, true)
 			e := audit.ForLoad("bench", "localhost", "bench", map[string]int{"Practitioner": 1}, 0)
 			b.ResetTimer()
@@ -40,9 +41,9 @@ func BenchmarkAuditOverhead(b *testing.B) {
 		})
 		for _, clients := range []int{8, 64} {
 			for _, audited := range []bool{false, true} {
-				name := fmt.Sprintf("%s/clients-%d/audit-%v", be.name, clients, map[bool]string{false: "off", true: "on"}[audited])
+				name := fmt.Sprintf("%s/clients-%d/audit-%v", be.Name, clients, map[bool]string{false: "off", true: "on"}[audited])
 				b.Run(name+"/read", func(b *testing.B) {
-					st, raw := be.open(b)
+					st, raw := open(b, be)
 					s := newStack(b, st, raw, audited)
 					indexInBackground(b, s, audited)
 					seed(b, s)
@@ -53,7 +54,7 @@ func BenchmarkAuditOverhead(b *testing.B) {
 					}, http.StatusOK)
 				})
 				b.Run(name+"/create", func(b *testing.B) {
-					st, raw := be.open(b)
+					st, raw := open(b, be)
 					s := newStack(b, st, raw, audited)
 					indexInBackground(b, s, audited)
 					parallel(b, s, clients, func(client *http.Client, i int64) (*http.Response, error) {
@@ -124,9 +125,9 @@ func parallel(b *testing.B, s *stack, clients int, do func(*http.Client, int64) 
 // BenchmarkIndexer measures how many AuditEvents per second the indexer
 // makes searchable (b.N records committed beforehand, untimed).
 func BenchmarkIndexer(b *testing.B) {
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
-			st, raw := be.open(b)
+	for _, be := range testdb.All {
+		b.Run(be.Name, func(b *testing.B) {
+			st, raw := open(b, be)
 			s := newStack(b, st, raw, true)
 			ctx := context.Background()
 			for i := 0; i < b.N; i += 100 {

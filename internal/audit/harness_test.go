@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,43 +21,14 @@ import (
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
-	"github.com/vhdir/vhdir/internal/store/postgres"
-	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
-	"github.com/vhdir/vhdir/internal/store/sqlite"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
-// backend opens one fresh database: a store handle and a raw connection
-// for tampering with it behind the server's back.
-type backend struct {
-	name string
-	open func(t testing.TB) (store.Store, *sql.DB)
-}
-
-var backends = []backend{
-	{"sqlite", func(t testing.TB) (store.Store, *sql.DB) {
-		path := filepath.Join(t.TempDir(), "vhdir.db")
-		s, err := sqlite.Open(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s, raw
-	}},
-	{"postgres", func(t testing.TB) (store.Store, *sql.DB) {
-		url := pgtest.NewDatabase(t)
-		s, err := postgres.Open(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := sql.Open("pgx", url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s, raw
-	}},
+// open makes a fresh database of backend b: a store handle and a raw
+// connection for tampering with it behind the server's back.
+func open(t testing.TB, b testdb.Backend) (store.Store, *sql.DB) {
+	addr := b.New(t)
+	return b.Open(t, addr), b.Raw(t, addr)
 }
 
 // stack is the REST server with the audit trail, behind a stand-in for
@@ -77,9 +47,9 @@ type stack struct {
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, s *stack)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			st, raw := b.open(t)
+	for _, b := range testdb.All {
+		t.Run(b.Name, func(t *testing.T) {
+			st, raw := open(t, b)
 			s := newStack(t, st, raw, true)
 			fn(t, s)
 		})

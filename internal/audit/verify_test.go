@@ -7,6 +7,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
 // TestVerifyDetectsTampering edits, deletes and reorders records directly
@@ -40,11 +41,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			exec(t, s, "UPDATE audit_chain SET seq = 5 WHERE seq = -1")
 		}, 4, "out of order"},
 	}
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range testdb.All {
+		t.Run(b.Name, func(t *testing.T) {
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					st, raw := b.open(t)
+					st, raw := open(t, b)
 					s := newStack(t, st, raw, true)
 					for _, id := range []string{"p1", "p2", "p3"} {
 						if r := s.do("PUT", "/fhir/Practitioner/"+id, "a", "", prac(id, "Ann")); r.status != 201 {

@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/vhdir/vhdir/internal/auth"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
 // BenchmarkToken measures the token endpoint against its floor: verifying
@@ -27,14 +28,14 @@ import (
 //
 //	go test -run XXX -bench BenchmarkToken -benchtime 2000x ./internal/auth/
 func BenchmarkToken(b *testing.B) {
-	for _, o := range openers {
+	for _, o := range testdb.All {
 		for _, rsaKey := range []bool{true, false} {
 			alg := "ES384"
 			if rsaKey {
 				alg = "RS384"
 			}
-			b.Run(o.name+"/"+alg, func(b *testing.B) {
-				st := newStack(b, o.open(b))
+			b.Run(o.Name+"/"+alg, func(b *testing.B) {
+				st := newStack(b, o.Fresh(b))
 				c := st.register("system/*.rs", rsaKey)
 				verifyRate := benchVerify(b, st, c)
 				st.client.Transport.(*http.Transport).MaxIdleConnsPerHost = 16
@@ -122,9 +123,9 @@ func benchVerify(b *testing.B, st *stack, c *testClient) float64 {
 //
 //	go test -run XXX -bench BenchmarkAuthenticate ./internal/auth/
 func BenchmarkAuthenticate(b *testing.B) {
-	for _, o := range openers {
-		b.Run(o.name, func(b *testing.B) {
-			st := newStack(b, o.open(b))
+	for _, o := range testdb.All {
+		b.Run(o.Name, func(b *testing.B) {
+			st := newStack(b, o.Fresh(b))
 			c := st.register("system/*.rs system/Practitioner.cruds", false)
 			tok := st.token(c, "system/*.rs")
 			ctx := context.Background()

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,9 +29,7 @@ import (
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
-	"github.com/vhdir/vhdir/internal/store/postgres"
-	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
-	"github.com/vhdir/vhdir/internal/store/sqlite"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 	"github.com/vhdir/vhdir/internal/tlsconf"
 )
 
@@ -41,31 +38,10 @@ import (
 // on a real database. Assertions are minted with golang-jwt; the server
 // verifies with go-jose.
 
-// openers open a fresh database per backend.
-var openers = []struct {
-	name string
-	open func(t testing.TB) store.Store
-}{
-	{"sqlite", func(t testing.TB) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "vhdir.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-	{"postgres", func(t testing.TB) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-}
-
 // forEachBackend runs fn with a fresh stack on each backend.
 func forEachBackend(t *testing.T, fn func(t *testing.T, st *stack)) {
-	for _, o := range openers {
-		t.Run(o.name, func(t *testing.T) { fn(t, newStack(t, o.open(t))) })
+	for _, o := range testdb.All {
+		t.Run(o.Name, func(t *testing.T) { fn(t, newStack(t, o.Fresh(t))) })
 	}
 }
 

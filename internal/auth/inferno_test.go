@@ -23,6 +23,7 @@ import (
 	gjwt "github.com/golang-jwt/jwt/v5"
 
 	"github.com/vhdir/vhdir/internal/auth"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 	"github.com/vhdir/vhdir/internal/tlsconf"
 )
 
@@ -222,7 +223,7 @@ func TestInfernoCapabilitySecurity(t *testing.T) {
 
 // TestInfernoTLS is A1: TLS below 1.2 and non-AEAD suites are refused.
 func TestInfernoTLS(t *testing.T) {
-	st := newStack(t, openers[0].open(t)) // TLS does not depend on the database
+	st := newStack(t, testdb.All[0].Fresh(t)) // TLS does not depend on the database
 	addr := st.ts.Listener.Addr().String()
 	dial := func(cfg *tls.Config) (*tls.ConnectionState, error) {
 		cfg.InsecureSkipVerify = true

@@ -16,6 +16,7 @@ import (
 	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
 // TestExportEverything exports the IG examples and checks the manifest,
@@ -189,8 +190,7 @@ func TestExportSelect(t *testing.T) {
 
 // TestExportSplitsFiles writes files of at most FileSize bytes.
 func TestExportSplitsFiles(t *testing.T) {
-	b := backends[0]
-	s := newStack(t, b.open(t), clock.System{}, func(c *bulk.Config) { c.FileSize = 4096 })
+	s := newStack(t, testdb.All[0].Fresh(t), clock.System{}, func(c *bulk.Config) { c.FileSize = 4096 })
 	s.start()
 	want := s.seed()
 	m := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Practitioner"))
@@ -550,9 +550,9 @@ func (b *blockingSnapshots) Snapshot(ctx context.Context, now func() time.Time, 
 // handed back at once, so the next node (or the same after a restart)
 // runs it without waiting for the lease to run out.
 func TestExportShutdownHandsBack(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			st := b.open(t)
+	for _, b := range testdb.All {
+		t.Run(b.Name, func(t *testing.T) {
+			st := b.Fresh(t)
 			blocked := &blockingSnapshots{Store: st, ExportStore: st.(store.ExportStore), AuthStore: st.(store.AuthStore), AuditStore: st.(store.AuditStore), started: make(chan struct{})}
 			first := newStack(t, blocked, clock.System{}, func(c *bulk.Config) { c.Lease = time.Hour })
 			first.start()
@@ -583,9 +583,9 @@ func TestExportShutdownHandsBack(t *testing.T) {
 // TestExportJobsPerClient: a client with MaxJobsPerClient exports queued
 // or running gets 429 until one ends; other clients are not affected.
 func TestExportJobsPerClient(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			s := newStack(t, b.open(t), clock.System{}, func(c *bulk.Config) { c.MaxJobsPerClient = 2 })
+	for _, b := range testdb.All {
+		t.Run(b.Name, func(t *testing.T) {
+			s := newStack(t, b.Fresh(t), clock.System{}, func(c *bulk.Config) { c.MaxJobsPerClient = 2 })
 			first := s.kickoff("c1", "/fhir/$export?_type=Endpoint") // no workers: jobs stay queued
 			s.kickoff("c1", "/fhir/$export?_type=Endpoint")
 			r := s.do("GET", "/fhir/$export?_type=Endpoint", "c1", async, "")

@@ -27,32 +27,8 @@ import (
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
-	"github.com/vhdir/vhdir/internal/store/postgres"
-	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
-	"github.com/vhdir/vhdir/internal/store/sqlite"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
-
-type backend struct {
-	name string
-	open func(t testing.TB) store.Store
-}
-
-var backends = []backend{
-	{name: "sqlite", open: func(t testing.TB) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "vhdir.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-	{name: "postgres", open: func(t testing.TB) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-}
 
 // stack is the FHIR API with $export, the audit trail and scope
 // enforcement, behind a stand-in for token checking: X-Test-Client names
@@ -77,9 +53,9 @@ type stack struct {
 const allScopes = "system/*.cruds"
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, s *stack)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			s := newStack(t, b.open(t), clock.System{}, nil)
+	for _, b := range testdb.All {
+		t.Run(b.Name, func(t *testing.T) {
+			s := newStack(t, b.Fresh(t), clock.System{}, nil)
 			s.start()
 			fn(t, s)
 		})

@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vhdir/vhdir/internal/load"
 	"github.com/vhdir/vhdir/internal/store"
-	"github.com/vhdir/vhdir/internal/store/postgres"
-	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
-	"github.com/vhdir/vhdir/internal/store/sqlite"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
 // directoryNDJSON makes n resources shaped like a provider directory, as
@@ -59,25 +56,6 @@ var batchSize = 2000
 func BenchmarkLoad(b *testing.B) {
 	const n = 100_000
 	data := directoryNDJSON(n, 42)
-	backends := []struct {
-		name string
-		open func(b *testing.B) store.Store
-	}{
-		{"sqlite", func(b *testing.B) store.Store {
-			s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}},
-		{"postgres", func(b *testing.B) store.Store {
-			s, err := postgres.Open(context.Background(), pgtest.NewDatabase(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}},
-	}
 	inputs := []struct {
 		name  string
 		files []load.File
@@ -88,9 +66,9 @@ func BenchmarkLoad(b *testing.B) {
 		// Bundles to /fhir gets, minus HTTP).
 		{"transaction", transactionBundles(data, 500)},
 	}
-	for _, be := range backends {
+	for _, be := range testdb.All {
 		for _, in := range inputs {
-			b.Run(be.name+"/"+in.name, func(b *testing.B) { benchLoad(b, be.open, in.files, n) })
+			b.Run(be.Name+"/"+in.name, func(b *testing.B) { benchLoad(b, func(b *testing.B) store.Store { return be.Fresh(b) }, in.files, n) })
 		}
 	}
 }

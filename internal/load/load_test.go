@@ -15,26 +15,17 @@ import (
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
-	"github.com/vhdir/vhdir/internal/store/postgres"
-	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
-	"github.com/vhdir/vhdir/internal/store/sqlite"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
 func openBackends(t *testing.T) map[string]store.Store {
 	t.Helper()
 	out := map[string]store.Store{}
-	lite, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
+	for _, b := range testdb.All {
+		st := b.Fresh(t)
+		t.Cleanup(func() { st.Close() })
+		out[b.Name] = st
 	}
-	t.Cleanup(func() { lite.Close() })
-	out["sqlite"] = lite
-	pg, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Close() })
-	out["postgres"] = pg
 	return out
 }
 

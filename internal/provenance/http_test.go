@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,32 +17,8 @@ import (
 	"github.com/vhdir/vhdir/internal/provenance"
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
-	"github.com/vhdir/vhdir/internal/store"
-	"github.com/vhdir/vhdir/internal/store/postgres"
-	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
-	"github.com/vhdir/vhdir/internal/store/sqlite"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
-
-// backends open a fresh, empty database each.
-var backends = []struct {
-	name string
-	open func(t *testing.T) store.Store
-}{
-	{"sqlite", func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "vhdir.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-	{"postgres", func(t *testing.T) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-}
 
 // server is the real rest server, with OnWrite recording Provenance for
 // the client acme as cmd/vhdir's hook does for the token's client.
@@ -55,9 +30,9 @@ type server struct {
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, srv *server)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			st := b.open(t)
+	for _, b := range testdb.All {
+		t.Run(b.Name, func(t *testing.T) {
+			st := b.Fresh(t)
 			t.Cleanup(func() { st.Close() })
 			ts := httptest.NewUnstartedServer(nil)
 			srv := &server{t: t, ts: ts, clock: clock.NewFake(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
 const benchResources = 10_000
@@ -31,9 +33,9 @@ func seedPractitioners(b *testing.B, srv *testServer, n int) {
 // same stored bytes served by a plain Go handler on the same kind of
 // listener. It reports requests per second.
 func BenchmarkReadByID(b *testing.B) {
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
-			srv := startServer(b, be.db(b))
+	for _, be := range testdb.All {
+		b.Run(be.Name, func(b *testing.B) {
+			srv := startServer(b, opener(b, be))
 			seedPractitioners(b, srv, benchResources)
 			runReads(b, srv.ts, srv.base+"/Practitioner/prac-")
 		})

@@ -2,11 +2,9 @@ package rest_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,45 +15,21 @@ import (
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
-	"github.com/vhdir/vhdir/internal/store/postgres"
-	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
-	"github.com/vhdir/vhdir/internal/store/sqlite"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
-// backend opens handles to one fresh database.
-type backend struct {
-	name string
-	db   func(t testing.TB) func() store.Store
-}
-
-var backends = []backend{
-	{"sqlite", func(t testing.TB) func() store.Store {
-		path := filepath.Join(t.TempDir(), "vhdir.db")
-		return func() store.Store {
-			s, err := sqlite.Open(context.Background(), path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-	}},
-	{"postgres", func(t testing.TB) func() store.Store {
-		url := pgtest.NewDatabase(t)
-		return func() store.Store {
-			s, err := postgres.Open(context.Background(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-	}},
+// opener returns a function opening handles on one fresh database of
+// backend be (several handles: several nodes, or a restart).
+func opener(t testing.TB, be testdb.Backend) func() store.Store {
+	addr := be.New(t)
+	return func() store.Store { return be.Open(t, addr) }
 }
 
 // forEachBackend runs fn against a fresh server on each backend.
 func forEachBackend(t *testing.T, fn func(t *testing.T, srv *testServer)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			open := b.db(t)
+	for _, b := range testdb.All {
+		t.Run(b.Name, func(t *testing.T) {
+			open := opener(t, b)
 			fn(t, startServer(t, open))
 		})
 	}
