@@ -25,6 +25,7 @@ type fileWriter struct {
 	nth   int // chunks of cur stored or queued
 
 	queue  chan pendingChunk
+	free   chan []byte // chunk buffers stored and free again
 	done   chan error
 	failed atomic.Pointer[error] // set by the storing goroutine
 	err    error
@@ -79,6 +80,7 @@ func (fw *fileWriter) send() {
 	}
 	if fw.queue == nil {
 		fw.queue = make(chan pendingChunk, 2)
+		fw.free = make(chan []byte, 3) // the queue's two, and the one being stored
 		fw.done = make(chan error, 1)
 		go fw.store()
 	}
@@ -92,7 +94,12 @@ func (fw *fileWriter) send() {
 		return
 	}
 	fw.nth++
-	fw.chunk = make([]byte, 0, chunkSize+64<<10)
+	select {
+	case buf := <-fw.free:
+		fw.chunk = buf[:0]
+	default:
+		fw.chunk = make([]byte, 0, chunkSize+64<<10)
+	}
 }
 
 func (fw *fileWriter) store() {
@@ -104,6 +111,10 @@ func (fw *fileWriter) store() {
 			for range fw.queue { // drain so that send never blocks
 			}
 			return
+		}
+		select {
+		case fw.free <- c.data: // stored: the buffer can take the next chunk
+		default:
 		}
 	}
 	fw.done <- nil

@@ -164,12 +164,12 @@ type progress struct {
 	written atomic.Int64
 	typ     atomic.Value // string
 	done    atomic.Int32
-	types   int
+	types   atomic.Int32 // set once the job's spec is read, while renewals may run
 }
 
 func (p *progress) String() string {
 	t, _ := p.typ.Load().(string)
-	return fmt.Sprintf("%d resources written; %s (%d of %d types done)", p.written.Load(), t, p.done.Load(), p.types)
+	return fmt.Sprintf("%d resources written; %s (%d of %d types done)", p.written.Load(), t, p.done.Load(), p.types.Load())
 }
 
 // export writes the job's files from one snapshot and returns the manifest.
@@ -178,7 +178,7 @@ func (s *Service) export(ctx context.Context, j *store.ExportJob, owner string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	p.types = len(spec.Types)
+	p.types.Store(int32(len(spec.Types)))
 	// Before the snapshot, so that its view holds the index rows written
 	// (records committed before the export began are all found).
 	if s.cfg.BeforeSearch != nil {
