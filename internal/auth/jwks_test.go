@@ -307,7 +307,9 @@ func (s *jwksTestServer) serve(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(resp.delay):
 		case <-r.Context().Done():
-			return
+			// The client gave up: answer nothing at all (returning would
+			// send an empty 200, which a retried request could receive).
+			panic(http.ErrAbortHandler)
 		}
 	}
 	if resp.redirect != "" {
