@@ -124,6 +124,8 @@ func clientsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	jku := fs.String("jku", "", "JWKS URLs an assertion's jku header may name, comma-separated (default: none allowed)")
 	fs.StringVar(&reg.Scope, "scope", "", `the most the client may be granted, space-separated, such as "system/*.rs"`)
 	fs.StringVar(&reg.ClientID, "client-id", "", "use this client_id instead of a random one")
+	roles := fs.String("role", "", "roles for usage restrictions, comma-separated: a restriction whose securityLabel has one of these codes (code, or system|code) permits the client")
+	fs.BoolVar(&reg.SeesRestricted, "sees-restricted", false, "a directory operator's client for data stewardship: every usage restriction permits it (recorded in the audit trail)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -132,6 +134,7 @@ func clientsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	reg.Contacts = splitList(*contacts)
 	reg.JKU = splitList(*jku)
+	reg.Roles = splitList(*roles)
 	if *jwksFile != "" {
 		data, err := os.ReadFile(*jwksFile)
 		if err != nil {

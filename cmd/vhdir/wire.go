@@ -148,7 +148,7 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) 
 		return nil, err
 	}
 	exporter, err := bulk.New(bulk.Config{Store: st, Search: eng, Clock: clk, Logger: log, FHIRBase: fhirBase,
-		Access: authSrv.Access, ClientID: clientID,
+		Access: authSrv.Access, Viewer: srv.Viewer, ClientID: clientID,
 		Workers: cfg.exportWorkers, MaxJobsPerClient: cfg.exportMaxJobs, FileSize: cfg.exportFileSize, Expiry: cfg.exportExpiry,
 		OnRecord: recorder.OnExport, BeforeStream: recorder.BeforeStream, BeforeSearch: recorder.BeforeSearch})
 	if err != nil {

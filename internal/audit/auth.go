@@ -70,7 +70,10 @@ func ForRegistration(change string, reg *auth.Registration, operator, host strin
 		Client: &Agent{ClientID: "operator:" + operator, ClientName: "operator " + operator + " (vhdir clients)"}}
 	e.Entities = []Entity{{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "13", "Security Resource"},
 		Name: "client " + reg.ClientID, Description: strings.TrimSpace(reg.Name + " for " + reg.Organization),
-		Detail: []Detail{{"scope", reg.Scope}, {"disabled", boolText(reg.Disabled)}}}}
+		Detail: []Detail{{"scope", reg.Scope}, {"disabled", boolText(reg.Disabled)}, {"sees-restricted", boolText(reg.SeesRestricted)}}}}
+	if len(reg.Roles) > 0 {
+		e.Entities[0].Detail = append(e.Entities[0].Detail, Detail{"roles", strings.Join(reg.Roles, ",")})
+	}
 	return e
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func newStack(t testing.TB, st store.Store, raw *sql.DB, audited bool) *stack {
 	s.log = &audit.Log{Dir: dir, Clock: s.clock, Source: audit.Source{Site: "test-site", FHIRBase: baseURL + "/fhir", TimeSource: s.clock.Source()}}
 	rec := &audit.Recorder{Log: s.log, Indexer: &audit.Indexer{Store: st, Indexer: eng}}
 	s.rec = rec
-	cfg := rest.Config{BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: s.clock, MaxBodyBytes: 1 << 20, Version: "test"}
+	cfg := rest.Config{BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: s.clock, MaxBodyBytes: 1 << 20, Version: "test", Access: testAccess}
 	var inner []rest.Middleware
 	if audited {
 		cfg.OnWrite, cfg.OnExecuted, cfg.BeforeSearch = rec.OnWrite, rec.OnExecuted, rec.BeforeSearch
@@ -105,9 +106,24 @@ func testAuth(next http.Handler) http.Handler {
 			http.Error(w, "no token", http.StatusUnauthorized)
 			return
 		}
-		p := &auth.Principal{ClientID: id, ClientName: "Client " + id, Organization: "Organization/org-" + id, OrganizationName: "Org " + id, TokenID: "tok-" + id}
+		org := "Organization/org-" + id
+		if strings.HasPrefix(id, "org-") {
+			org = "Organization/" + id
+		}
+		p := &auth.Principal{ClientID: id, ClientName: "Client " + id, Organization: org, OrganizationName: "Org " + id, TokenID: "tok-" + id}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
+}
+
+// testAccess grants everything; usage restrictions see clients named
+// org-… as that organization, every other client as an operator.
+func testAccess(ctx context.Context) *rest.Access {
+	p := auth.PrincipalFrom(ctx)
+	return &rest.Access{
+		Allowed:      func(string, byte) bool { return true },
+		Constraints:  func(string, byte) []url.Values { return nil },
+		Organization: p.Organization, Operator: !strings.HasPrefix(p.ClientID, "org-"),
+	}
 }
 
 type reply struct {

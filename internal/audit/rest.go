@@ -79,11 +79,32 @@ func ForInteraction(req *rest.Request, resp *rest.Response, err error, client *A
 			e.Entities = append(e.Entities, dataEntity(ref))
 		}
 	}
+	noteRestriction(e, resp, err)
 	if req.Entry >= 0 && len(e.Entities) == 0 {
 		e.Entities = append(e.Entities, Entity{Type: Coding{sysEntityType, "2", ""}, Role: Coding{sysObjectRole, "24", ""},
 			Name: fmt.Sprintf("Bundle entry %d", req.Entry), Description: strings.TrimSpace(req.Method + " (refused before it was read)")})
 	}
 	return e
+}
+
+// noteRestriction records what usage restrictions did to the response: a
+// resource hidden (answered as unknown) or resources served with elements
+// removed. The record names them; the client was told neither.
+func noteRestriction(e *Event, resp *rest.Response, err error) {
+	var d []Detail
+	if err != nil && rest.IsHidden(err) {
+		d = append(d, Detail{"usage-restriction", "hidden: answered as not found"})
+	}
+	if resp != nil && len(resp.Restriction.Subsetted) > 0 {
+		d = append(d, Detail{"usage-restriction", "subsetted: " + strings.Join(resp.Restriction.Subsetted, " ")})
+	}
+	if len(d) == 0 {
+		return
+	}
+	if len(e.Entities) == 0 {
+		e.Entities = append(e.Entities, Entity{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "4", "Domain Resource"}, Name: "response"})
+	}
+	e.Entities[0].Detail = append(e.Entities[0].Detail, d...)
 }
 
 // ForChanges are the records of a write that succeeded, one per resource

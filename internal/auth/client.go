@@ -26,6 +26,13 @@ type Registration struct {
 	// Scope is the space-separated set of scopes the client may be granted
 	// (the ceiling of scope mediation).
 	Scope string `json:"scope"`
+	// Roles are the client's roles for usage restrictions: a restriction
+	// whose provision.securityLabel has a role's code ("code") or coding
+	// ("system|code") permits the client.
+	Roles []string `json:"roles,omitempty"`
+	// SeesRestricted registers a directory operator's client (data
+	// stewardship): every usage restriction permits it.
+	SeesRestricted bool `json:"sees_restricted,omitempty"`
 	// Disabled mirrors store.ClientRecord.Disabled (not part of Data).
 	Disabled bool `json:"-"`
 }

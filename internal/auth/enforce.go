@@ -134,6 +134,7 @@ func (s *Server) Access(ctx context.Context) *rest.Access {
 	}
 	g := p.Grants
 	return &rest.Access{
+		Organization: p.Organization, Roles: p.Roles, Operator: p.SeesRestricted,
 		Allowed: func(typ string, perm byte) bool { return g.Allows(typ, permOf(perm)) },
 		Constraints: func(typ string, perm byte) []url.Values {
 			filters, unrestricted := g.Filters(typ, permOf(perm))

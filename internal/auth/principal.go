@@ -24,9 +24,13 @@ type Principal struct {
 	Organization     string // Organization/…
 	OrganizationName string
 	Scope            string // granted scopes, as issued
-	Grants           *Grants
-	IssuedAt         time.Time
-	Expires          time.Time
+	// Roles and SeesRestricted are the registration's, for usage
+	// restrictions.
+	Roles          []string
+	SeesRestricted bool
+	Grants         *Grants
+	IssuedAt       time.Time
+	Expires        time.Time
 	// TokenID names the access token in records without revealing it: the
 	// first 16 hex digits of its SHA-256 (the database keeps the hash).
 	TokenID string
@@ -89,6 +93,7 @@ func (s *Server) Authenticate(ctx context.Context, token string) (*Principal, er
 	p := &Principal{
 		ClientID: reg.ClientID, ClientName: reg.Name,
 		Organization: reg.Organization, OrganizationName: reg.OrganizationName,
+		Roles: reg.Roles, SeesRestricted: reg.SeesRestricted,
 		Scope: rec.Scope, Grants: NewGrants(scopes), IssuedAt: rec.IssuedAt, Expires: rec.Expires,
 		TokenID: tokenID(hash[:]),
 	}

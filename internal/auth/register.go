@@ -87,7 +87,26 @@ func (r *Registry) validate(reg *Registration) error {
 			return fmt.Errorf("jku %q: %w", u, err)
 		}
 	}
+	for _, role := range reg.Roles {
+		if err := checkRole(role); err != nil {
+			return err
+		}
+	}
 	return r.validateScope(reg.Scope)
+}
+
+// checkRole accepts a role as a restriction's securityLabel is matched:
+// "code" or "system|code", without spaces.
+func checkRole(role string) error {
+	system, code, hasSystem := strings.Cut(role, "|")
+	if !hasSystem {
+		code, system = system, ""
+	}
+	switch {
+	case code == "", hasSystem && system == "", strings.ContainsAny(role, " \t\r\n"), strings.Count(role, "|") > 1:
+		return fmt.Errorf("role %q: use a security label code, or system|code", role)
+	}
+	return nil
 }
 
 func (r *Registry) validateScope(scope string) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
@@ -43,11 +44,16 @@ func TestExportEverything(t *testing.T) {
 			lines := s.lines("c1", it)
 			got[it.Type] += len(lines)
 			for _, l := range lines {
-				// Each line is the stored resource, byte for byte.
+				// Each line is the stored resource, byte for byte, or
+				// what c1 may see of a restricted one.
 				var r struct{ ID string }
 				_ = json.Unmarshal(l, &r)
 				v, err := s.store.Read(context.Background(), it.Type, r.ID)
-				if err != nil || !bytes.Equal(v.Body, l) {
+				want := v.Body
+				if err == nil && v.Restricted {
+					want, _, _, err = rest.ViewBody(v, &rest.Viewer{Organization: "Organization/org-c1"})
+				}
+				if err != nil || !bytes.Equal(want, l) {
 					t.Fatalf("%s/%s: the line differs from the stored resource (%v)", it.Type, r.ID, err)
 				}
 			}
@@ -628,6 +634,50 @@ func TestExportAuditEventsFiltered(t *testing.T) {
 		}
 		if !sawC1 {
 			t.Errorf("c1's kick-off record is not in the export")
+		}
+	})
+}
+
+// TestExportRestricted: an export holds what its client may see: a
+// resource restricted to another organization is left out (and so is its
+// deletion), an element restricted to others is removed from the line.
+func TestExportRestricted(t *testing.T) {
+	const consent = `{"resourceType":"Consent","id":"restrict","status":"active","scope":{"coding":[{"system":"http://hl7.org/fhir/uv/vhdir/CodeSystem/consent","code":"protect"}]},"category":[{"coding":[{"system":"http://loinc.org","code":"57016-8"}]}],"provision":{"type":"permit","actor":[{"role":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}]},"reference":{"reference":"Organization/org-a"}}]}}`
+	const ext = `{"url":"http://hl7.org/fhir/uv/vhdir/StructureDefinition/usage-restriction","valueReference":{"reference":"#restrict"}}`
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		s.put("Practitioner", "open", `{"resourceType":"Practitioner","id":"open","name":[{"family":"Open"}]}`)
+		s.put("Practitioner", "secret", `{"resourceType":"Practitioner","id":"secret","contained":[`+consent+`],"extension":[`+ext+`],"name":[{"family":"Secret"}]}`)
+		s.put("Practitioner", "partial", `{"resourceType":"Practitioner","id":"partial","contained":[`+consent+`],"name":[{"family":"Partial"}],"telecom":[{"extension":[`+ext+`],"system":"phone","value":"555-0199"}]}`)
+		export := func(client, query string) (map[string]bool, string, *manifest) {
+			m := s.wait(client, s.kickoff(client, "/fhir/Practitioner/$export"+query))
+			got, text := map[string]bool{}, ""
+			for _, it := range m.Output {
+				for _, l := range s.lines(client, it) {
+					text += string(l)
+				}
+				for id := range ids(s.lines(client, it)) {
+					got[id] = true
+				}
+			}
+			return got, text, m
+		}
+		got, text, first := export("b", "")
+		if !got["open"] || got["secret"] || !got["partial"] || strings.Contains(text, "555-0199") || strings.Contains(text, "Secret") {
+			t.Errorf("org-b exported %v: %s", got, text)
+		}
+		got, text, _ = export("a", "")
+		if !got["open"] || !got["secret"] || !strings.Contains(text, "555-0199") {
+			t.Errorf("org-a exported %v: %s", got, text)
+		}
+		if r := s.do("DELETE", "/fhir/Practitioner/secret", "writer", nil, ""); r.status != 200 && r.status != 204 {
+			t.Fatalf("delete: %d %s", r.status, r.raw)
+		}
+		since := "?_since=" + url.QueryEscape(first.TransactionTime)
+		if _, _, m := export("b", since); len(m.Deleted) != 0 {
+			t.Errorf("org-b's delta lists deletions %+v: the deleted resource was never visible to it", m.Deleted)
+		}
+		if _, _, m := export("a", since); len(m.Deleted) != 1 || m.Deleted[0].Count != 1 {
+			t.Errorf("org-a's delta lists deletions %+v, want the one", m.Deleted)
 		}
 	})
 }

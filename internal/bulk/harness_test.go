@@ -85,7 +85,7 @@ func newStack(t testing.TB, st store.Store, clk clock.Clock, tune func(*bulk.Con
 		t.Fatal(err)
 	}
 	s.rest = srv
-	s.cfg = bulk.Config{Store: st, Search: eng, Clock: clk, FHIRBase: s.base + "/fhir", Access: authSrv.Access,
+	s.cfg = bulk.Config{Store: st, Search: eng, Clock: clk, FHIRBase: s.base + "/fhir", Access: authSrv.Access, Viewer: srv.Viewer,
 		ClientID: func(ctx context.Context) string {
 			if p := auth.PrincipalFrom(ctx); p != nil {
 				return p.ClientID
@@ -154,7 +154,8 @@ func testAuth(next http.Handler) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		p := &auth.Principal{ClientID: id, ClientName: "Client " + id, Organization: "Organization/org-" + id, Scope: scope, Grants: auth.NewGrants(ss), TokenID: "tok-" + id}
+		p := &auth.Principal{ClientID: id, ClientName: "Client " + id, Organization: "Organization/org-" + id, Scope: scope, Grants: auth.NewGrants(ss), TokenID: "tok-" + id,
+			SeesRestricted: id == "writer"} // the operator's client writes restricted data for others
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }

@@ -34,6 +34,9 @@ type Spec struct {
 	// Notes say what a lenient kick-off left out; they become the job's
 	// error file (OperationOutcome lines).
 	Notes []string `json:"notes,omitempty"`
+	// Viewer is who started the job, as usage restrictions see it: the
+	// export holds what it may see (nil: only unrestricted data).
+	Viewer *rest.Viewer `json:"viewer,omitempty"`
 }
 
 // TypeSpec is one exported type: its resources must match one of Filters
@@ -110,6 +113,9 @@ func (s *Service) parseKickoff(r *http.Request, typ string) (*Spec, error) {
 		return nil, err
 	}
 	if err := parseElements(spec, params["_elements"]); err != nil {
+		return nil, err
+	}
+	if spec.Viewer, err = s.viewer(r.Context()); err != nil {
 		return nil, err
 	}
 	return spec, nil
@@ -510,4 +516,12 @@ func (c callerAccess) conditions(typ string) (conds []string, scoped bool) {
 		}
 	}
 	return conds, true
+}
+
+// viewer is the caller as usage restrictions see it.
+func (s *Service) viewer(ctx context.Context) (*rest.Viewer, error) {
+	if s.cfg.Viewer == nil {
+		return &rest.Viewer{Operator: true}, nil
+	}
+	return s.cfg.Viewer(ctx)
 }

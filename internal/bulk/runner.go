@@ -14,6 +14,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -226,9 +227,14 @@ func (s *Service) exportType(ctx context.Context, snap store.Snapshot, spec *Spe
 	if !none {
 		elements := spec.elementsFor(ts.Type)
 		fw.start(ts.Type, "output")
-		err := snap.Scan(ctx, store.ExportScan{Type: ts.Type, Since: spec.Since, Cond: cond}, func(v *store.Version) error {
+		viewer := spec.Viewer
+		err := snap.Scan(ctx, store.ExportScan{Type: ts.Type, Since: spec.Since, Cond: cond, Viewer: viewer.Store()}, func(v *store.Version) error {
+			body, visible, subsetted, err := rest.ViewBody(v, viewer)
+			if err != nil || !visible {
+				return err // invisible: the scan's filter left such resources out already
+			}
 			p.written.Add(1)
-			return fw.line(encodeLine(v.Body, elements))
+			return fw.line(encodeLine(body, elements, subsetted))
 		})
 		if err != nil {
 			return fmt.Errorf("export %s: %w", ts.Type, err)
@@ -243,7 +249,7 @@ func (s *Service) exportType(ctx context.Context, snap store.Snapshot, spec *Spe
 	// The file's lines are Bundles: its manifest type says so (Bulk Data
 	// 2.0: the type of the resources the file contains).
 	fw.start("Bundle", "deleted")
-	err = snap.Scan(ctx, store.ExportScan{Type: ts.Type, Since: spec.Since, Deleted: true}, func(v *store.Version) error {
+	err = snap.Scan(ctx, store.ExportScan{Type: ts.Type, Since: spec.Since, Deleted: true, Viewer: spec.Viewer.Store()}, func(v *store.Version) error {
 		return fw.line(deletionLine(s.cfg.FHIRBase, v))
 	})
 	if err != nil {
@@ -297,9 +303,10 @@ func conditionQuery(ts TypeSpec) url.Values {
 }
 
 // encodeLine is a resource as one NDJSON line: the stored bytes as they
-// are, unless _elements asks for a subset.
-func encodeLine(body []byte, elements []string) []byte {
-	if elements == nil && bytes.IndexByte(body, '\n') < 0 {
+// are, unless _elements asks for a subset. subsetted says body is a
+// restricted view (re-encoded already: one line).
+func encodeLine(body []byte, elements []string, subsetted bool) []byte {
+	if elements == nil && (subsetted || bytes.IndexByte(body, '\n') < 0) {
 		return body
 	}
 	obj, err := jsontree.ParseObject(body)

@@ -31,6 +31,10 @@ type Config struct {
 	FHIRBase string
 	// Access returns the caller's limits (as rest.Config.Access); nil: none.
 	Access func(ctx context.Context) *rest.Access
+	// Viewer returns the caller as usage restrictions see it (as
+	// rest.Server.Viewer); nil: every caller sees everything (a server
+	// without authorization). A job keeps the viewer of its kick-off.
+	Viewer func(ctx context.Context) (*rest.Viewer, error)
 	// ClientID returns the authenticated client's id ("" when none: the
 	// request is refused).
 	ClientID func(ctx context.Context) string

@@ -8,6 +8,43 @@
 // It does not parse HTTP, check scopes or write audit records: package rest
 // does, around it, and may add its own writes (Provenance, AuditEvent) to the
 // same transaction through Writer.Tx.
+//
+// # Usage restrictions
+//
+// Every write path (Create, Update, Put, PutAll and the conditional forms)
+// refuses a resource whose usage restrictions cannot be honoured as written
+// (restrict.Restrictions.Err) with a 422 naming each element and problem,
+// quoting nothing of the resource. The Indexer attaches the resource's own
+// restrictions to its index (store.Restriction).
+//
+// A VerificationResult is visible only where what it validates is (IG
+// SHALL). On its write the directory reads the current version of each
+// target (target[].reference: Type/id, or an absolute URL with Type/id, which
+// may name this server and is taken as local, failing closed; a deleted or
+// missing target adds nothing) and adds to the VerificationResult's
+// Restriction the target's root rules, and for each targetLocation, the
+// rules covering that location in the target (restrict.Restrictions.Covering).
+// A targetLocation belongs to the targets of its type; one naming no
+// target's type is checked against every target, and one that is more than
+// a simple path is covered by every element rule. Inherited rules come
+// after the VerificationResult's own (whose numbers its guarded index rows
+// use), rules with the same permit keys once, and all of them are root
+// rules: a viewer must pass them to see the VerificationResult at all.
+//
+// The rule is kept at every write: when a resource other than a
+// VerificationResult is written and its previous or new version carries
+// restrictions, every VerificationResult whose target it is gets its
+// Restriction recomputed (its own plus what it now inherits;
+// store.Tx.Restrict) in the same transaction. A delete changes nothing:
+// the VerificationResults keep what the last live version gave them, as
+// they still describe data someone restricted (failing closed). A PutAll
+// batch's VerificationResults follow their targets as the batch leaves
+// them.
+//
+// The searches the directory runs for conditional interactions see every
+// resource (store.SeeAll) unless the caller passes the viewer on whose
+// behalf it writes (WithViewer; package rest decides who may write what).
+// Its own maintenance (the cascade) always sees everything.
 package directory
 
 import (
@@ -16,6 +53,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,7 +68,12 @@ import (
 // Indexer extracts search-index rows and compiles the searches of
 // conditional interactions. Package search implements it.
 type Indexer interface {
-	// Index returns the index rows of a resource.
+	// Index returns the index rows of a resource, with its Restriction
+	// whenever a usage restriction applies (in force or broken:
+	// restrict.Restrictions.None is false; see store.Restriction). The
+	// directory looks for broken restrictions only in resources whose
+	// index has one. Errors a client causes (too many restrictions) are
+	// *fhir.Error.
 	Index(res *fhir.Resource) (*store.Index, error)
 	// Conditional compiles the query of a conditional interaction
 	// (If-None-Exist, PUT/DELETE [type]?query). Errors are *fhir.Error.
@@ -213,6 +257,9 @@ func (w *Writer) PutAll(ctx context.Context, items []Item) ([]*Change, error) {
 	vs := make([]*store.Version, 0, len(items))
 	idxs := make([]*store.Index, 0, len(items))
 	changes := make([]*Change, 0, len(items))
+	var cascades []store.Key // written resources whose VerificationResults may change
+	var vrs []int            // positions in vs of VerificationResults
+	var resOf []*fhir.Resource
 	for _, it := range items {
 		res := it.Res
 		id := res.ID
@@ -235,17 +282,53 @@ func (w *Writer) PutAll(ctx context.Context, items []Item) ([]*Change, error) {
 		if err := w.d.validate(res); err != nil {
 			return nil, err
 		}
+		if err := checkRestrictions(res, it.Index); err != nil {
+			return nil, err
+		}
 		fhir.SetMeta(res.Obj, id, version, w.now)
 		res.ID = id
 		v := &store.Version{Type: res.Type, ID: id, VersionID: version, LastUpdated: w.now, Body: jsontree.Marshal(res.Obj)}
+		stamp(v, it.Index)
+		if res.Type == verificationResult {
+			vrs = append(vrs, len(vs))
+		} else if (cur != nil && cur.Restricted) || restricted(it.Index) {
+			cascades = append(cascades, key)
+		}
 		state[key] = v
 		vs = append(vs, v)
 		idxs = append(idxs, it.Index)
+		resOf = append(resOf, res)
 		changes = append(changes, &Change{Action: action, Type: res.Type, ID: id, Version: v})
+	}
+	// A VerificationResult follows its targets as the batch leaves them.
+	for _, i := range vrs {
+		var c store.Index
+		if idxs[i] != nil {
+			c = *idxs[i]
+		}
+		r, err := w.verificationRestriction(ctx, resOf[i].Obj, c.Restriction, state)
+		if err != nil {
+			return nil, err
+		}
+		if r != c.Restriction {
+			c.Restriction = r
+			idxs[i] = &c
+			stamp(vs[i], idxs[i])
+		}
 	}
 	if len(vs) > 0 {
 		if err := w.tx.PutMany(ctx, vs, idxs); err != nil {
 			return nil, wrapStoreErr(err, vs[0].Type, vs[0].ID)
+		}
+	}
+	// In one order, as VerificationResult writers take their locks.
+	slices.SortFunc(cascades, func(a, b store.Key) int { return strings.Compare(a.Type+"/"+a.ID, b.Type+"/"+b.ID) })
+	for i, k := range cascades {
+		if i > 0 && cascades[i-1] == k {
+			continue
+		}
+		if err := w.cascade(ctx, k.Type, k.ID); err != nil {
+			return nil, err
 		}
 	}
 	w.changes = append(w.changes, changes...)
@@ -311,6 +394,9 @@ func (w *Writer) Delete(ctx context.Context, typ, id string, ifMatch int64) (*Ch
 	if err := w.tx.Put(ctx, v, nil); err != nil {
 		return nil, wrapStoreErr(err, typ, id)
 	}
+	// No cascade: the VerificationResults of a deleted resource keep what
+	// they inherited from its last version (failing closed: they still
+	// describe data someone restricted).
 	return w.record(&Change{Action: Deleted, Type: typ, ID: id, Version: v}), nil
 }
 
@@ -358,6 +444,10 @@ func (w *Writer) match(ctx context.Context, typ string, query url.Values) ([]*st
 		return nil, fmt.Errorf("lock condition: %w", err)
 	}
 	q.Count = 2
+	// The condition sees everything (store.SeeAll), unless the caller
+	// said on whose behalf the write runs (WithViewer): who may write what
+	// is package rest's decision, not the directory's.
+	q.Viewer = viewerOf(ctx)
 	page, err := w.tx.Search(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("conditional search: %w", err)
@@ -405,9 +495,19 @@ func (w *Writer) put(ctx context.Context, res *fhir.Resource, id string, cur *st
 			return nil, fmt.Errorf("index %s/%s: %w", res.Type, id, err)
 		}
 	}
+	idx, err := w.restriction(ctx, res, idx, nil)
+	if err != nil {
+		return nil, err
+	}
 	v := &store.Version{Type: res.Type, ID: id, VersionID: version, LastUpdated: w.now, Body: jsontree.Marshal(res.Obj)}
+	stamp(v, idx)
 	if err := w.tx.Put(ctx, v, idx); err != nil {
 		return nil, wrapStoreErr(err, res.Type, id)
+	}
+	if (cur != nil && cur.Restricted) || restricted(idx) {
+		if err := w.cascade(ctx, res.Type, id); err != nil {
+			return nil, err
+		}
 	}
 	return w.record(&Change{Action: action, Type: res.Type, ID: id, Version: v}), nil
 }

@@ -29,6 +29,13 @@ type Access struct {
 	// resource of typ must match for perm, from query-filtered scopes; nil
 	// when some grant of perm on typ has no condition.
 	Constraints func(typ string, perm byte) []url.Values
+	// Organization (Organization/id) and Roles are the caller's, as
+	// registered; usage restrictions permit by them (see Server.Viewer).
+	// Operator marks a caller registered to see restricted data
+	// (--sees-restricted).
+	Organization string
+	Roles        []string
+	Operator     bool
 }
 
 // access returns the caller's limits, or nil.
@@ -79,9 +86,10 @@ type searcher interface {
 	Search(ctx context.Context, q *store.Query) (*store.SearchPage, error)
 }
 
-// matches reports whether typ/id currently satisfies cond.
-func matches(ctx context.Context, st searcher, typ, id string, cond store.Cond) (bool, error) {
-	page, err := st.Search(ctx, &store.Query{Types: []string{typ}, Where: store.And{store.IDIs{IDs: []string{id}}, cond}, Count: 1, Total: store.TotalNone})
+// matches reports whether typ/id currently satisfies cond, judged on what
+// viewer sees of it.
+func matches(ctx context.Context, st searcher, typ, id string, cond store.Cond, viewer *store.Viewer) (bool, error) {
+	page, err := st.Search(ctx, &store.Query{Types: []string{typ}, Where: store.AllOf(store.IDIs{IDs: []string{id}}, cond), Count: 1, Total: store.TotalNone, Viewer: viewer})
 	if err != nil {
 		return false, err
 	}
@@ -96,7 +104,11 @@ func (s *Server) checkRead(ctx context.Context, req *Request) error {
 	if err != nil || cond == nil {
 		return err
 	}
-	ok, err := matches(ctx, s.cfg.Store, req.Type, req.ID, cond)
+	viewer, err := s.Viewer(ctx)
+	if err != nil {
+		return err
+	}
+	ok, err := matches(ctx, s.cfg.Store, req.Type, req.ID, cond, viewer.Store())
 	if err != nil {
 		return err
 	}

@@ -244,7 +244,13 @@ func (s *Server) transaction(ctx context.Context, req *Request) (*Response, erro
 		reqs[i] = r
 	}
 	results := make([]*Response, len(entries))
-	_, err := s.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
+	viewer, err := s.Viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Conditional references resolve through the caller's eyes.
+	ctx = directory.WithViewer(ctx, viewer.Store())
+	_, err = s.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
 		if err := s.prepareTransaction(ctx, w, entries, reqs); err != nil {
 			return err
 		}
@@ -257,7 +263,9 @@ func (s *Server) transaction(ctx context.Context, req *Request) (*Response, erro
 				if err != nil {
 					return entryError(i, err)
 				}
-				results[i] = s.writeResponse(r, c)
+				if results[i], err = s.writeResponse(ctx, r, c); err != nil {
+					return err
+				}
 			}
 		}
 		return s.onWrite(ctx, w, req)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,7 +38,7 @@ func BenchmarkExport(b *testing.B) {
 			if backend == "postgres-files" {
 				// The same database, files in a folder (postgres.Options.ExportDir).
 				benchStore(b, "postgres", *benchPractitioners).Close()
-				url := benchPostgres(b, fmt.Sprintf("vhdir_bench_p%d", *benchPractitioners))
+				url := benchPostgres(b, benchPostgresName(*benchPractitioners))
 				pg, err := postgres.OpenWith(context.Background(), url, postgres.Options{ExportDir: b.TempDir()})
 				if err != nil {
 					b.Fatal(err)

@@ -62,6 +62,11 @@ func (s *Server) history(ctx context.Context, req *Request) (*Response, error) {
 	if q.Count == 0 {
 		q.Count = 1 // _count=0 still answers with the total; pages need a size
 	}
+	viewer, err := s.Viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q.Viewer = viewer.Store()
 	page, err := s.cfg.Store.History(ctx, q)
 	if err != nil {
 		return nil, err
@@ -74,17 +79,29 @@ func (s *Server) history(ctx context.Context, req *Request) (*Response, error) {
 	if page.NextSeq > 0 {
 		b.Link("next", s.selfURL(req, url.Values{"_page": {encodeCursor('h', page.NextSeq)}}))
 	}
+	resp := newResponse(http.StatusOK, nil)
 	for _, v := range page.Versions {
-		b.Entry(s.historyEntry(v))
+		body, visible, subsetted, err := ViewBody(v, viewer)
+		if err != nil {
+			return nil, err
+		}
+		if !visible {
+			continue // the store's filter already left such versions out
+		}
+		if subsetted {
+			resp.Restriction.subsetted(v)
+		}
+		b.Entry(s.historyEntry(v, body))
 	}
-	return newResponse(http.StatusOK, b.Object()), nil
+	resp.Body = b.Object()
+	return resp, nil
 }
 
-func (s *Server) historyEntry(v *store.Version) *jsontree.Object {
+func (s *Server) historyEntry(v *store.Version, body []byte) *jsontree.Object {
 	e := &jsontree.Object{}
 	e.Set("fullUrl", s.fullURL(v.Type, v.ID))
 	if !v.Deleted {
-		e.Set("resource", jsontree.Raw(v.Body))
+		e.Set("resource", jsontree.Raw(body))
 	}
 	reqObj := &jsontree.Object{}
 	respObj := &jsontree.Object{}

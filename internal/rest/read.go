@@ -23,16 +23,37 @@ func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound) && req.Interaction == VRead:
-		return nil, fhir.Errorf(http.StatusNotFound, fhir.IssueNotFound, "%s/%s has no version %d", req.Type, req.ID, req.VersionID)
+		return nil, noVersion(req)
 	case errors.Is(err, store.ErrNotFound):
-		return nil, fhir.Errorf(http.StatusNotFound, fhir.IssueNotFound, "%s/%s is not known", req.Type, req.ID)
-	case errors.Is(err, store.ErrGone):
-		return gone(v), nil
-	case err != nil:
+		return nil, notKnown(req)
+	case err != nil && !errors.Is(err, store.ErrGone):
 		return nil, err
 	}
-	if v.Deleted { // vread of a delete version
+	viewer, verr := s.Viewer(ctx)
+	if verr != nil {
+		return nil, verr
+	}
+	// A restricted resource the caller may not see does not exist for it,
+	// deleted or not.
+	ok, verr := s.visible(ctx, v, viewer)
+	if verr != nil {
+		return nil, verr
+	}
+	if !ok {
+		if req.Interaction == VRead {
+			return nil, noVersion(req).Wrap(errHidden)
+		}
+		return nil, notKnown(req).Wrap(errHidden)
+	}
+	if errors.Is(err, store.ErrGone) || v.Deleted { // a delete (vread of a delete version)
 		return gone(v), nil
+	}
+	body, ok, subsetted, err := ViewBody(v, viewer)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, notKnown(req).Wrap(errHidden)
 	}
 	if req.Interaction == Read {
 		if req.IfNoneMatch == v.VersionID || !req.IfModifiedSince.IsZero() && !lastModifiedSince(v, req.IfModifiedSince) {
@@ -43,11 +64,23 @@ func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := sh.apply(v.Body, v.Type)
+	shaped, err := sh.apply(body, v.Type)
 	if err != nil {
 		return nil, err
 	}
-	return newResponse(http.StatusOK, body).versionHeaders(v), nil
+	resp := newResponse(http.StatusOK, shaped).versionHeaders(v)
+	if subsetted {
+		resp.Restriction.subsetted(v)
+	}
+	return resp, nil
+}
+
+func notKnown(req *Request) *fhir.Error {
+	return fhir.Errorf(http.StatusNotFound, fhir.IssueNotFound, "%s/%s is not known", req.Type, req.ID)
+}
+
+func noVersion(req *Request) *fhir.Error {
+	return fhir.Errorf(http.StatusNotFound, fhir.IssueNotFound, "%s/%s has no version %d", req.Type, req.ID, req.VersionID)
 }
 
 // gone answers for a deleted resource: 410 with the deletion's version.

@@ -21,6 +21,9 @@ type Response struct {
 	// (jsontree.Raw); nil for no body.
 	Body any
 
+	// Restriction notes what usage restrictions removed from the body.
+	Restriction RestrictionNote
+
 	version *store.Version // the version the response is about, if any
 }
 

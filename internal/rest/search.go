@@ -102,6 +102,11 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 			plan.Applied[k] = req.Query[k]
 		}
 	}
+	viewer, err := s.Viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan.Query.Viewer = viewer.Store()
 	page, err := s.cfg.Store.Search(ctx, plan.Query)
 	if errors.Is(err, store.ErrBadCursor) {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_page belongs to a search with other sort keys").Wrap(err)
@@ -123,6 +128,7 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 	if page.Next != nil {
 		b.Link("next", s.selfURL(self, url.Values{"_page": {search.EncodeCursor(page.Next)}}))
 	}
+	resp := newResponse(http.StatusOK, nil)
 	// _elements shapes the matches; _summary every entry.
 	incShape := shaping{summary: sh.summary}
 	for _, group := range []struct {
@@ -131,7 +137,17 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 		sh       shaping
 	}{{"match", page.Versions, sh}, {"include", page.Included, incShape}} {
 		for _, v := range group.versions {
-			res, err := group.sh.apply(v.Body, v.Type)
+			body, visible, subsetted, err := ViewBody(v, viewer)
+			if err != nil {
+				return nil, err
+			}
+			if !visible {
+				continue // the store's filter already left such resources out
+			}
+			if subsetted {
+				resp.Restriction.subsetted(v)
+			}
+			res, err := group.sh.apply(body, v.Type)
 			if err != nil {
 				return nil, err
 			}
@@ -159,7 +175,8 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 		e.Set("search", m)
 		b.Entry(e)
 	}
-	return newResponse(http.StatusOK, b.Object()), nil
+	resp.Body = b.Object()
+	return resp, nil
 }
 
 // searchTypes reads _type for a system search (all served types without it).

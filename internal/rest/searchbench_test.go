@@ -34,7 +34,7 @@ import (
 // The search benchmark's directory: `vhdir gen --practitioners N` (about
 // 5.2 resources per practitioner), loaded once per backend and kept in
 // VHDIR_BENCH_DIR (default $TMPDIR/vhdir-bench) and in the PostgreSQL
-// database vhdir_bench_p<N> for later runs.
+// database vhdir_bench_v<version>_p<N> for later runs.
 var (
 	benchPractitioners = flag.Int("bench.practitioners", 20000, "practitioners in the search benchmark's generated directory (200000 ≈ 1M resources)")
 	benchClients       = flag.Int("bench.clients", 8, "concurrent clients in the search benchmark")
@@ -65,6 +65,11 @@ func benchData(b *testing.B, n int) string {
 	return dir
 }
 
+// benchDataVersion names the loaded benchmark databases: a change to what
+// writes store (index rows, restriction rows) bumps it, so that no run
+// measures a database loaded by older code.
+const benchDataVersion = 2
+
 // benchStore opens the loaded directory on a backend, loading it first
 // when the cache lacks it.
 func benchStore(b *testing.B, backend string, n int) store.Store {
@@ -74,7 +79,7 @@ func benchStore(b *testing.B, backend string, n int) store.Store {
 	var mark func()
 	switch backend {
 	case "sqlite":
-		path := filepath.Join(benchDir(), fmt.Sprintf("sqlite-p%d.db", n))
+		path := filepath.Join(benchDir(), fmt.Sprintf("sqlite-v%d-p%d.db", benchDataVersion, n))
 		if _, err := os.Stat(path + ".done"); err != nil {
 			os.Remove(path)
 			os.Remove(path + "-wal")
@@ -88,7 +93,7 @@ func benchStore(b *testing.B, backend string, n int) store.Store {
 		marker = func() bool { _, err := os.Stat(path + ".done"); return err == nil }
 		mark = func() { os.WriteFile(path+".done", nil, 0o644) }
 	case "postgres":
-		url := benchPostgres(b, fmt.Sprintf("vhdir_bench_p%d", n))
+		url := benchPostgres(b, benchPostgresName(n))
 		s, err := postgres.Open(ctx, url)
 		if err != nil {
 			b.Fatal(err)
@@ -125,6 +130,9 @@ func benchStore(b *testing.B, backend string, n int) store.Store {
 	}
 	return st
 }
+
+// benchPostgresName is the kept PostgreSQL database of n practitioners.
+func benchPostgresName(n int) string { return fmt.Sprintf("vhdir_bench_v%d_p%d", benchDataVersion, n) }
 
 // benchPostgres returns the URL of a kept benchmark database, creating it.
 func benchPostgres(b *testing.B, name string) string {
@@ -286,11 +294,18 @@ func logExplain(b *testing.B, st store.Store, query string) {
 	fmt.Fprintf(f, "plan for %s:\n%s\n", query, text)
 }
 
-func runShape(b *testing.B, srv *testServer, query string) {
+func runShape(b *testing.B, srv *testServer, query string, header ...string) {
 	client := srv.ts.Client()
 	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
 	get := func() error {
-		resp, err := client.Get(srv.base + "/" + query)
+		req, err := http.NewRequest(http.MethodGet, srv.base+"/"+query, nil)
+		if err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}

@@ -81,6 +81,7 @@ type Server struct {
 	log      *slog.Logger
 	fhirBase string
 	writable map[string]bool
+	viewers  viewers
 }
 
 // New checks cfg and returns a server.

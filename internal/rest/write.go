@@ -27,7 +27,7 @@ func (s *Server) write(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.writeResponse(req, change), nil
+	return s.writeResponse(ctx, req, change)
 }
 
 // apply performs one write interaction with w, within the caller's
@@ -37,10 +37,26 @@ func (s *Server) apply(ctx context.Context, w *directory.Writer, req *Request) (
 	if err != nil {
 		return nil, err
 	}
-	if cond == nil {
-		return s.applyFree(ctx, w, req)
+	viewer, err := s.Viewer(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return s.applyConstrained(ctx, w, req, cond)
+	if err := s.checkRestrictedTarget(ctx, w.Tx(), req, viewer); err != nil {
+		return nil, err
+	}
+	var c *directory.Change
+	if cond == nil {
+		c, err = s.applyFree(directory.WithViewer(ctx, viewer.Store()), w, req)
+	} else {
+		c, err = s.applyConstrained(directory.WithViewer(ctx, viewer.Store()), w, req, cond)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkRestrictedResult(ctx, w.Tx(), req, c, viewer); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // writeConstraint is the condition the caller's scope puts on this write.
@@ -64,7 +80,7 @@ func (s *Server) applyConstrained(ctx context.Context, w *directory.Writer, req 
 			return nil, err
 		}
 		if err == nil && !cur.Deleted {
-			ok, err := matches(ctx, tx, req.Type, req.ID, cond)
+			ok, err := matches(ctx, tx, req.Type, req.ID, cond, store.SeeAll)
 			if err != nil {
 				return nil, err
 			}
@@ -77,7 +93,7 @@ func (s *Server) applyConstrained(ctx context.Context, w *directory.Writer, req 
 	if err != nil || c.Action == directory.Deleted || c.Version == nil {
 		return c, err
 	}
-	ok, err := matches(ctx, tx, c.Type, c.ID, cond)
+	ok, err := matches(ctx, tx, c.Type, c.ID, cond, store.SeeAll)
 	if err != nil {
 		return nil, err
 	}
@@ -115,13 +131,13 @@ func (s *Server) onWrite(ctx context.Context, w *directory.Writer, req *Request)
 
 // writeResponse answers a write per FHIR: status by outcome, Location,
 // ETag and Last-Modified, and a body chosen by Prefer: return.
-func (s *Server) writeResponse(req *Request, c *directory.Change) *Response {
+func (s *Server) writeResponse(ctx context.Context, req *Request, c *directory.Change) (*Response, error) {
 	status := http.StatusOK
 	switch c.Action {
 	case directory.Created:
 		status = http.StatusCreated
 	case directory.Deleted, directory.Absent:
-		return s.deleteResponse(req, c)
+		return s.deleteResponse(req, c), nil
 	}
 	v := c.Version
 	resp := newResponse(status, nil).versionHeaders(v)
@@ -134,9 +150,22 @@ func (s *Server) writeResponse(req *Request, c *directory.Change) *Response {
 		resp.Body = fhir.OutcomeOf(fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.IssueInformational,
 			Diagnostics: fmt.Sprintf("%s/%s version %d %s", v.Type, v.ID, v.VersionID, describe(c.Action))})
 	default:
-		resp.Body = jsontree.Raw(v.Body)
+		// What the caller may see of it: a conditional create may have
+		// matched a resource with elements hidden from the caller.
+		viewer, err := s.Viewer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		body, _, subsetted, err := ViewBody(v, viewer)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = jsontree.Raw(body)
+		if subsetted {
+			resp.Restriction.subsetted(v)
+		}
 	}
-	return resp
+	return resp, nil
 }
 
 func (s *Server) deleteResponse(req *Request, c *directory.Change) *Response {

@@ -82,7 +82,8 @@
 //     examples) permits nobody but operators. Actor references are compared
 //     by Type/id (a version is ignored); absolute URLs and contained
 //     references are compared as written, so they match only through
-//     Membership.
+//     Membership. A reference beginning "label:" matches nothing, so that
+//     it cannot pass for a security label's permit key (below).
 //
 // # What a viewer sees (View)
 //
@@ -97,6 +98,25 @@
 // tagged SUBSETTED (fhir.MarkSubsetted). A viewer who is permitted
 // everything gets the resource itself, Consent and extensions included, so
 // that the recipient knows its redisclosure duties.
+//
+// # Permit keys (Rule.Keys, ViewerKeys)
+//
+// The store enforces rules inside its queries in a reduced form: a rule is
+// the list of keys a viewer can hold to pass it, a viewer the list of keys
+// it holds, and the viewer passes the rule when the lists meet. A rule's
+// keys are its actor references, canonical as Permits compares them, and
+// for each securityLabel with a code "label:<code>" and, with a system,
+// "label:<system>|<code>"; a broken rule has none. A viewer's keys are its
+// organization and ancestors, the actors (CareTeams) the caller found it a
+// member of, and "label:<role>" for each role; operators see everything
+// and need none. The two ways of deciding agree (Viewer.WithTeams builds
+// the Viewer whose Membership matches the teams given to ViewerKeys).
+//
+// ViewBy, PermitsBy and HiddenBy are View, Permits and Hidden with the
+// decision per rule given as a function, for callers that reason about
+// sets of rules rather than a viewer (the search indexer: "what does a
+// viewer permitted by these rules see"). Restrictions.Covering gives the
+// rules a viewer must pass to see an element whole.
 //
 // # VerificationResult
 //

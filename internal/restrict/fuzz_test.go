@@ -10,7 +10,8 @@ import (
 // FuzzParseView feeds arbitrary JSON objects through Parse and View. View
 // must not panic, must not modify its input, and its result must be JSON in
 // which nothing in force is left to hide from the same viewer: parsed again,
-// it has no restriction that does not permit the viewer.
+// it has no restriction that does not permit the viewer. Permit keys must
+// decide as Permits does.
 func FuzzParseView(f *testing.F) {
 	for _, e := range ig.Examples() {
 		f.Add(e.Data, "", "")
@@ -32,6 +33,13 @@ func FuzzParseView(f *testing.F) {
 		before := string(jsontree.Marshal(obj))
 		rs := Parse(obj)
 		_ = rs.Err()
+		// The store's reduced form decides as Permits does.
+		kv := Viewer{Organization: org, Roles: []string{role}}
+		for _, r := range rs.All {
+			if got, want := keysPermit(ViewerKeys(kv, nil), r.Rule.Keys()), r.Rule.Permits(kv); got != want {
+				t.Fatalf("rule %+v, viewer %+v: keys permit %v; Permits %v", r.Rule, kv, got, want)
+			}
+		}
 		for _, v := range []Viewer{{}, {Organization: org, Roles: []string{role}}, {Operator: true}} {
 			out, visible, subsetted := View(obj, rs, v)
 			if after := string(jsontree.Marshal(obj)); after != before {

@@ -1,6 +1,7 @@
 package restrict
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -119,6 +120,33 @@ func (h Hidden) CoversLocation(loc string) bool {
 		}
 	}
 	return false
+}
+
+// Covering returns the rules a viewer must be permitted by to see the
+// element at loc whole: those of the restrictions that apply (in force or
+// broken) on that element, on an element inside it, or on an element
+// containing it, each rule once, in document order. loc is read as
+// CoversLocation reads a VerificationResult's targetLocation ("Location.address",
+// "Location.telecom[0]"); one that is anything more, or names another type,
+// is covered by every rule that applies to an element: failing closed.
+// Rules on the root are not included: whoever sees the resource at all has
+// passed them, and a caller that needs them adds them.
+func (rs *Restrictions) Covering(loc string) []*Rule {
+	segs, parsed := parseLocation(rs.Type, loc)
+	var out []*Rule
+	for _, r := range rs.All {
+		if r.Root() || !r.Rule.Applies() || slices.Contains(out, r.Rule) {
+			continue
+		}
+		if parsed {
+			hs, ok := segments(r.Path)
+			if ok && !overlaps(segs, hs) {
+				continue
+			}
+		}
+		out = append(out, r.Rule)
+	}
+	return out
 }
 
 // segment is one name of a path with its index, -1 for all items.

@@ -153,7 +153,10 @@ func (rs *Restrictions) None() bool {
 }
 
 // Err returns the problems of broken restrictions joined, or nil. They are
-// enforced anyway (operators only); a write path may refuse them.
+// enforced anyway (operators only); a write path may refuse them. Each
+// problem names the element location and what is wrong, never a value
+// of the resource (not even the reference or the contained id), so the
+// text may be shown to a client and logged.
 func (rs *Restrictions) Err() error {
 	var errs []error
 	seen := map[*Rule]bool{}
@@ -221,17 +224,36 @@ func (p *parser) value(v any, path Path, sc *scope) {
 }
 
 func (p *parser) object(o *jsontree.Object, path Path, sc *scope) {
-	if _, ok := o.String("resourceType"); ok && len(path) > 0 {
+	// One pass for the members looked at (every write parses every
+	// resource, so this walk is on the hot path); the first of a repeated
+	// key counts, as for Object.Get.
+	var (
+		rt              any
+		hasRT           bool
+		extension, modX any
+		hasExt, hasModX bool
+	)
+	for i := range o.Members {
+		m := &o.Members[i]
+		switch {
+		case !hasRT && m.Key == "resourceType":
+			rt, hasRT = m.Value, true
+		case !hasExt && m.Key == "extension":
+			extension, hasExt = m.Value, true
+		case !hasModX && m.Key == "modifierExtension":
+			modX, hasModX = m.Value, true
+		}
+	}
+	if typ, ok := rt.(string); ok && len(path) > 0 {
 		if sc.isContained(o) {
-			if rt, _ := o.String("resourceType"); rt == "Consent" {
+			if typ == "Consent" {
 				return // the policy itself, not restrictable
 			}
 		} else {
 			sc = newScope(o, append(Path(nil), path...))
 		}
 	}
-	for _, key := range [...]string{"extension", "modifierExtension"} {
-		v, _ := o.Get(key)
+	for _, v := range [...]any{extension, modX} {
 		exts, _ := v.([]any)
 		for _, e := range exts {
 			ext, ok := e.(*jsontree.Object)
@@ -309,7 +331,7 @@ func (p *parser) rule(ext *jsontree.Object, sc *scope) *Rule {
 	s, _ := ref.String("reference")
 	id, ok := strings.CutPrefix(s, "#")
 	if !ok || id == "" {
-		return &Rule{Err: fmt.Errorf("usage-restriction reference %q is not #id of a contained Consent", s)}
+		return &Rule{Err: errors.New("usage-restriction reference is not #id of a contained Consent")}
 	}
 	var consent *jsontree.Object
 	index := -1
@@ -322,15 +344,15 @@ func (p *parser) rule(ext *jsontree.Object, sc *scope) *Rule {
 			continue
 		}
 		if consent != nil {
-			return &Rule{Consent: id, Err: fmt.Errorf("more than one contained resource has id %q", id)}
+			return &Rule{Consent: id, Err: errors.New("usage-restriction reference names more than one contained resource")}
 		}
 		consent, index = o, i
 	}
 	if consent == nil {
-		return &Rule{Consent: id, Err: fmt.Errorf("no contained resource #%s", id)}
+		return &Rule{Consent: id, Err: errors.New("usage-restriction reference names no contained resource")}
 	}
 	if rt, _ := consent.String("resourceType"); rt != "Consent" {
-		return &Rule{Consent: id, Err: fmt.Errorf("contained #%s is not a Consent", id)}
+		return &Rule{Consent: id, Err: errors.New("usage-restriction reference names a contained resource that is not a Consent")}
 	}
 	if r := p.rules[consent]; r != nil {
 		return r
@@ -353,14 +375,14 @@ func consentRule(id string, c *jsontree.Object) *Rule {
 	r := &Rule{Consent: id}
 	r.Status, _ = c.String("status")
 	if r.Status == "" {
-		r.Err = fmt.Errorf("contained Consent #%s has no status", id)
+		r.Err = errors.New("the Consent of the usage-restriction has no status")
 	}
 	prov, _ := c.Object("provision")
 	if prov == nil {
 		return r // no actors: operators only
 	}
 	if t, ok := prov.Get("type"); ok && t != "permit" {
-		r.Err = fmt.Errorf("contained Consent #%s: provision.type is not permit", id)
+		r.Err = errors.New("the Consent of the usage-restriction has a provision.type other than permit")
 	}
 	for _, a := range objects(prov, "actor") {
 		ref, _ := a.Object("reference")

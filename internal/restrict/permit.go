@@ -67,12 +67,12 @@ func (r *Rule) Permits(v Viewer) bool {
 
 // isOrg reports whether ref names v's organization or one of its ancestors.
 func (v Viewer) isOrg(ref string) bool {
-	if v.Organization == "" || ref == "" {
+	if v.Organization == "" {
 		return false
 	}
-	ref = canonical(ref)
-	return ref == canonical(v.Organization) ||
-		slices.ContainsFunc(v.Ancestors, func(a string) bool { return ref == canonical(a) })
+	k := refKey(ref)
+	return k != "" && (k == refKey(v.Organization) ||
+		slices.ContainsFunc(v.Ancestors, func(a string) bool { return k == refKey(a) }))
 }
 
 // canonical returns a relative reference as Type/id, without a version;
@@ -88,8 +88,14 @@ func canonical(ref string) string {
 // Permits reports whether every restriction on the resource root permits v:
 // false means the resource does not exist for v.
 func (rs *Restrictions) Permits(v Viewer) bool {
+	return rs.PermitsBy(v.permits)
+}
+
+// PermitsBy is Permits with the decision per rule given by permits, which
+// is asked about rules in force and broken ones (Rule.Applies) only.
+func (rs *Restrictions) PermitsBy(permits func(*Rule) bool) bool {
 	for _, r := range rs.All {
-		if r.Root() && r.Rule.Applies() && !r.Rule.Permits(v) {
+		if r.Root() && r.Rule.Applies() && !permits(r.Rule) {
 			return false
 		}
 	}
@@ -99,9 +105,17 @@ func (rs *Restrictions) Permits(v Viewer) bool {
 // Hidden returns the elements hidden from v: those with a restriction in
 // force that does not permit v. The root is never among them; ask Permits.
 func (rs *Restrictions) Hidden(v Viewer) Hidden {
+	return rs.HiddenBy(v.permits)
+}
+
+// HiddenBy is Hidden with the decision per rule given by permits, which is
+// asked about rules in force and broken ones (Rule.Applies) only. A caller
+// deciding by other means than a Viewer must itself let broken rules permit
+// operators only.
+func (rs *Restrictions) HiddenBy(permits func(*Rule) bool) Hidden {
 	h := Hidden{Type: rs.Type}
 	for _, r := range rs.All {
-		if r.Root() || !r.Rule.Applies() || r.Rule.Permits(v) {
+		if r.Root() || !r.Rule.Applies() || permits(r.Rule) {
 			continue
 		}
 		h.paths = append(h.paths, r.Path)
@@ -117,6 +131,9 @@ func (rs *Restrictions) Hidden(v Viewer) Hidden {
 	h.paths = out
 	return h
 }
+
+// permits is r.Permits(v), as a decision function for the By methods.
+func (v Viewer) permits(r *Rule) bool { return r.Permits(v) }
 
 // comparePaths orders paths so that a path comes before those under it:
 // steps compared in turn, items by index, members by element name (x and _x

@@ -14,13 +14,23 @@ import (
 // SUBSETTED, which the caller owns. When nothing is hidden out is obj
 // itself. obj is never modified.
 func View(obj *jsontree.Object, rs *Restrictions, v Viewer) (out *jsontree.Object, visible, subsetted bool) {
+	return ViewBy(obj, rs, v.permits)
+}
+
+// ViewBy is View with the decision per rule given by permits instead of a
+// Viewer: the store's reduced form of a viewer (permit keys), or the search
+// indexer's "what would a viewer permitted by these rules see". permits is
+// asked about rules in force and broken ones (Rule.Applies) only; a broken
+// rule is whatever it answers, so a caller describing anyone but an
+// operator answers false for it.
+func ViewBy(obj *jsontree.Object, rs *Restrictions, permits func(*Rule) bool) (out *jsontree.Object, visible, subsetted bool) {
 	if rs.None() {
 		return obj, true, false
 	}
-	if !rs.Permits(v) {
+	if !rs.PermitsBy(permits) {
 		return nil, false, false
 	}
-	h := rs.Hidden(v)
+	h := rs.HiddenBy(permits)
 	if h.Empty() {
 		return obj, true, false
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/fhirpath"
 	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/restrict"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -20,17 +21,31 @@ import (
 const maxIndexedLen = 512
 
 // Index extracts the index rows of res by evaluating every search
-// parameter of its type.
+// parameter of its type. When res carries usage restrictions in force
+// (package restrict), the rows are split by who may match them and the
+// Index's Restriction says how (see restrict.go); an unrestricted resource
+// gets a nil Restriction. A resource with more distinct restrictions than
+// the store can enforce is refused with a 422 *fhir.Error wrapping
+// ErrTooManyRestrictions.
 func (e *Engine) Index(res *fhir.Resource) (*store.Index, error) {
-	m := e.reg.byType[res.Type]
+	rs := restrict.Parse(res.Obj)
+	if !rs.None() {
+		return e.indexRestricted(res.Type, res.Obj, rs)
+	}
+	return e.extract(res.Type, res.Obj)
+}
+
+// extract returns the index rows of obj, a resource of type typ.
+func (e *Engine) extract(typ string, obj *jsontree.Object) (*store.Index, error) {
+	m := e.reg.byType[typ]
 	if m == nil {
 		return &store.Index{}, nil
 	}
 	x := &extractor{base: e.base, idx: &store.Index{}}
 	var nodes []fhirpath.Node
-	for _, p := range e.reg.Params(res.Type) {
+	for _, p := range e.reg.Params(typ) {
 		var err error
-		nodes, err = p.expr.EvaluateAppend(nodes[:0], res.Obj)
+		nodes, err = p.expr.EvaluateAppend(nodes[:0], obj)
 		if err != nil {
 			return nil, fmt.Errorf("search parameter %s: %w", p.URL, err)
 		}

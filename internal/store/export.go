@@ -97,6 +97,9 @@ type ExportScan struct {
 	// Deleted selects the resources whose current version is a delete
 	// (Body nil) instead of the live ones.
 	Deleted bool
+	// Viewer is who exports: resources (and deletions) it may not see
+	// are left out, as Query.Viewer does for searches.
+	Viewer *Viewer
 }
 
 // ExportState is where a job is.

@@ -15,6 +15,10 @@ type Index struct {
 	Quantities []QuantityValue
 	URIs       []URIValue
 	Coords     []CoordValue
+	// Restriction, when set, is how the version is restricted (see
+	// Restriction); nil for an unrestricted version and for the indexes
+	// inside Restriction.Guarded.
+	Restriction *Restriction
 }
 
 // Len returns the number of rows.

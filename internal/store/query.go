@@ -25,6 +25,13 @@ type Query struct {
 	// MaxIncluded bounds the resources Includes may add to one page (0:
 	// no bound).
 	MaxIncluded int
+	// Viewer is who searches (nil: see only what no restriction hides).
+	// Resources it may not see are not matched, counted, included or
+	// chained through, and index rows it may not see are not matched (a
+	// value hidden from it is missing for :missing). Sort keys read only
+	// the values every viewer of the resource sees, whoever searches: a
+	// restricted value never orders results.
+	Viewer *Viewer
 }
 
 // Include adds resources related to a page's matches.

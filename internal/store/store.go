@@ -35,6 +35,13 @@ type Version struct {
 	Body []byte
 	// Seq orders all writes of the store (history paging). Set by the store.
 	Seq int64
+	// Restricted says the version carries usage restrictions
+	// (Restriction.Marked): its body must be shaped per viewer
+	// (restrict.View) before it is served. Guard is its Restriction.Root:
+	// ask RestrictStore.Visible whether a viewer may see it at all. Both
+	// are set by the store on the versions it returns.
+	Restricted bool
+	Guard      int64
 }
 
 // Key names a resource.
@@ -79,7 +86,10 @@ type Tx interface {
 	// Put stores v as the new current version with its index rows. v.VersionID
 	// must be one more than the current version (1 for a new resource), else
 	// ErrVersionConflict; a new resource whose id is taken gives ErrExists.
-	// Put sets v.Seq.
+	// Put sets v.Seq, and v.Guard and v.Restricted from idx.Restriction; a
+	// delete (Deleted, nil idx.Restriction) keeps its previous version's
+	// restriction, so that a restricted resource's deletion stays hidden
+	// from whoever could not see the resource.
 	Put(ctx context.Context, v *Version, idx *Index) error
 	// PutMany is Put for several versions, in order, with fewer round trips.
 	PutMany(ctx context.Context, vs []*Version, idxs []*Index) error
@@ -97,6 +107,11 @@ type Tx interface {
 	// versions: the time of the latest export snapshot (see ExportStore).
 	// Writers stamp max(clock, NotBefore).
 	NotBefore() time.Time
+	// Restrict replaces the index rows and the restriction
+	// (idx.Restriction, nil: none) of a resource's current version without
+	// making a version: a VerificationResult's visibility follows its
+	// targets, which may change after it was written.
+	Restrict(ctx context.Context, typ, id string, idx *Index) error
 	// IndexAudit adds the index rows of AuditEvents stored without them
 	// (chain positions from+1 … to) and moves the indexed position from
 	// from to to. It returns false, changing nothing, when the position is
@@ -119,6 +134,9 @@ type HistoryQuery struct {
 	AfterSeq int64
 	// WantTotal asks for the number of matching versions (one more query).
 	WantTotal bool
+	// Viewer is who lists: versions whose Guard does not permit it are
+	// left out (nil: see only unrestricted versions).
+	Viewer *Viewer
 }
 
 // HistoryPage is one page of versions, newest first.

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/sqlstore"
 )
 
@@ -34,16 +35,18 @@ var dialect = &sqlstore.Dialect{
 	InsertPlaceholder: func(n int) string { return "$" + strconv.Itoa(n) },
 	InsertIndexRows:   "INSERT INTO",
 	SQL: sqlstore.Statements{
-		CurrentByKey:          `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = $1 AND id = $2`,
-		CurrentByKeyForUpdate: `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`,
-		HistoryVersion:        `SELECT h.version, h.seq, h.last_updated, h.deleted, h.body FROM resources r JOIN resource_history h ON h.rid = r.rid WHERE r.type = $1 AND r.id = $2 AND h.version = $3`,
-		InsertResource:        `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING rid`,
-		ArchiveCurrent:        `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, body) SELECT rid, type, id, version, seq, last_updated, deleted, body FROM resources WHERE rid = $1`,
-		UpdateResource:        `UPDATE resources SET version = $1, seq = $2, last_updated = $3, deleted = $4, idx_tables = $5, body = $6 WHERE rid = $7`,
-		ReserveSeqs:           `SELECT nextval('version_seq') FROM generate_series(1, $1)`,
-		ForUpdate:             ` FOR UPDATE`,
-		InsertGroups:          `INSERT INTO param_groups (param, grp) VALUES `,
-		InsertGroupsEnd:       ` ON CONFLICT DO NOTHING`,
+		CurrentByKey:           `SELECT rid, version, seq, last_updated, deleted, idx_tables, guard, restricted, body FROM resources WHERE type = $1 AND id = $2`,
+		CurrentByKeyForUpdate:  `SELECT rid, version, seq, last_updated, deleted, idx_tables, guard, restricted, body FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`,
+		HistoryVersion:         `SELECT h.version, h.seq, h.last_updated, h.deleted, h.guard, h.restricted, h.body FROM resources r JOIN resource_history h ON h.rid = r.rid WHERE r.type = $1 AND r.id = $2 AND h.version = $3`,
+		InsertResource:         `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, guard, restricted, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING rid`,
+		ArchiveCurrent:         `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, guard, restricted, body) SELECT rid, type, id, version, seq, last_updated, deleted, guard, restricted, body FROM resources WHERE rid = $1`,
+		UpdateResource:         `UPDATE resources SET version = $1, seq = $2, last_updated = $3, deleted = $4, idx_tables = $5, guard = $6, restricted = $7, body = $8 WHERE rid = $9`,
+		ReserveSeqs:            `SELECT nextval('version_seq') FROM generate_series(1, $1)`,
+		ForUpdate:              ` FOR UPDATE`,
+		InsertGroups:           `INSERT INTO param_groups (param, grp) VALUES `,
+		InsertGroupsEnd:        ` ON CONFLICT DO NOTHING`,
+		InsertGuardedGroups:    `INSERT INTO guarded_groups (param, grp, mask) VALUES `,
+		InsertGuardedGroupsEnd: ` ON CONFLICT DO NOTHING`,
 		// FOR KEY SHARE holds a ROW SHARE lock on export_mark until the
 		// writer commits; a snapshot's EXCLUSIVE lock waits for it, and a
 		// writer queued behind the snapshot reads the mark it set (see
@@ -82,6 +85,7 @@ var dialect = &sqlstore.Dialect{
 	Explain:         "EXPLAIN (ANALYZE, BUFFERS) ",
 	ProbeGroup:      "(%s + 0)",
 	ProbeFence:      " OFFSET 0",
+	BitOr:           "BIT_OR(%s)",
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {
@@ -104,6 +108,8 @@ func pgCode(err error) string {
 type DB struct {
 	*sqlstore.DB
 }
+
+var _ store.RestrictStore = (*DB)(nil)
 
 // Options tune Open.
 type Options struct {

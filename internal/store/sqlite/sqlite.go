@@ -21,6 +21,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/sqlstore"
 )
 
@@ -36,15 +37,16 @@ var dialect = &sqlstore.Dialect{
 	InsertPlaceholder: func(int) string { return "?" },
 	InsertIndexRows:   "INSERT OR IGNORE INTO",
 	SQL: sqlstore.Statements{
-		CurrentByKey:          `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = ? AND id = ?`,
-		CurrentByKeyForUpdate: `SELECT rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE type = ? AND id = ?`,
-		HistoryVersion:        `SELECT h.version, h.seq, h.last_updated, h.deleted, h.body FROM resources r JOIN resource_history h ON h.rid = r.rid WHERE r.type = ? AND r.id = ? AND h.version = ?`,
-		InsertResource:        `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING rid`,
-		ArchiveCurrent:        `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, body) SELECT rid, type, id, version, seq, last_updated, deleted, body FROM resources WHERE rid = ?`,
-		UpdateResource:        `UPDATE resources SET version = ?, seq = ?, last_updated = ?, deleted = ?, idx_tables = ?, body = ? WHERE rid = ?`,
+		CurrentByKey:          `SELECT rid, version, seq, last_updated, deleted, idx_tables, guard, restricted, body FROM resources WHERE type = ? AND id = ?`,
+		CurrentByKeyForUpdate: `SELECT rid, version, seq, last_updated, deleted, idx_tables, guard, restricted, body FROM resources WHERE type = ? AND id = ?`,
+		HistoryVersion:        `SELECT h.version, h.seq, h.last_updated, h.deleted, h.guard, h.restricted, h.body FROM resources r JOIN resource_history h ON h.rid = r.rid WHERE r.type = ? AND r.id = ? AND h.version = ?`,
+		InsertResource:        `INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, guard, restricted, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING rid`,
+		ArchiveCurrent:        `INSERT INTO resource_history (rid, type, id, version, seq, last_updated, deleted, guard, restricted, body) SELECT rid, type, id, version, seq, last_updated, deleted, guard, restricted, body FROM resources WHERE rid = ?`,
+		UpdateResource:        `UPDATE resources SET version = ?, seq = ?, last_updated = ?, deleted = ?, idx_tables = ?, guard = ?, restricted = ?, body = ? WHERE rid = ?`,
 		ReserveSeqs:           `UPDATE counters SET value = value + ? WHERE name = 'seq' RETURNING value`,
 		SeqRange:              true, // one writer at a time: the range is contiguous and commit-ordered
 		InsertGroups:          `INSERT OR IGNORE INTO param_groups (param, grp) VALUES `,
+		InsertGuardedGroups:   `INSERT OR IGNORE INTO guarded_groups (param, grp, mask) VALUES `,
 		// Writers begin with BEGIN IMMEDIATE, one at a time (across
 		// processes too), and so does a snapshot: no lock to add.
 		ExportMark: `SELECT mark FROM export_mark WHERE one = 1`,
@@ -65,6 +67,8 @@ var dialect = &sqlstore.Dialect{
 	MaxParams: 32766,
 	NoIndex:   "+%s",
 	Explain:   "EXPLAIN QUERY PLAN ",
+	// No bitwise aggregate: the bits summed are distinct powers of two.
+	BitOr: "SUM(DISTINCT %s)",
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {
@@ -88,6 +92,8 @@ type DB struct {
 	*sqlstore.DB
 	Path string
 }
+
+var _ store.RestrictStore = (*DB)(nil)
 
 // Options tune Open.
 type Options struct {

@@ -188,7 +188,11 @@ func (s *snapshot) Scan(ctx context.Context, q store.ExportScan, fn func(v *stor
 		return errors.New("export scan: another scan of this snapshot is running")
 	}
 	defer s.busy.Store(false)
-	text, args, err := scanSQL(s.d, q)
+	view, err := resolveAccess(ctx, s.tx, s.d, q.Viewer)
+	if err != nil {
+		return fmt.Errorf("export scan %s: %w", q.Type, err)
+	}
+	text, args, err := scanSQL(s.d, view, q)
 	if err != nil {
 		return err
 	}
@@ -198,17 +202,19 @@ func (s *snapshot) Scan(ctx context.Context, q store.ExportScan, fn func(v *stor
 	}
 	defer rows.Close()
 	var (
-		v                store.Version
-		id               string
-		version, seq, lu int64
-		body             rawBytes
-		dest             = []any{&id, &version, &seq, &lu, &body}
+		v                       store.Version
+		id                      string
+		version, seq, lu, guard int64
+		restricted              bool
+		body                    rawBytes
+		dest                    = []any{&id, &version, &seq, &lu, &guard, &restricted, &body}
 	)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("export scan %s: %w", q.Type, err)
 		}
-		v = store.Version{Type: q.Type, ID: id, VersionID: version, Seq: seq, LastUpdated: time.UnixMicro(lu).UTC(), Deleted: q.Deleted}
+		v = store.Version{Type: q.Type, ID: id, VersionID: version, Seq: seq, LastUpdated: time.UnixMicro(lu).UTC(), Deleted: q.Deleted,
+			Guard: guard, Restricted: restricted}
 		if !q.Deleted {
 			v.Body = body
 		}
@@ -222,14 +228,14 @@ func (s *snapshot) Scan(ctx context.Context, q store.ExportScan, fn func(v *stor
 	return nil
 }
 
-// scanSQL writes the query of a scan: current rows of one type, live ones
-// matching the condition (as a search builds it, conditions as sets of
-// row ids) or deleted ones, updated since q.Since.
-func scanSQL(d *Dialect, q store.ExportScan) (string, []any, error) {
-	b := &builder{d: d}
+// scanSQL writes the query of a scan: current rows of one type that the
+// viewer sees, live ones matching the condition (as a search builds it,
+// conditions as sets of row ids) or deleted ones, updated since q.Since.
+func scanSQL(d *Dialect, view access, q store.ExportScan) (string, []any, error) {
+	b := &builder{d: d, view: view}
 	var where string
 	if q.Deleted {
-		where = "r.deleted = true AND r.type = " + b.arg(q.Type)
+		where = "r.deleted = true AND r.type = " + b.arg(q.Type) + b.andVisible("r")
 	} else {
 		var err error
 		if where, err = b.baseWhere("r", []string{q.Type}, q.Cond); err != nil {
@@ -244,7 +250,7 @@ func scanSQL(d *Dialect, q store.ExportScan) (string, []any, error) {
 	// from the index rows of a condition), and streams them. An ORDER BY
 	// the plan does not give would sort every matching row, bodies and
 	// all, before the first one came (SQLite sorts in memory here).
-	return "SELECT r.id, r.version, r.seq, r.last_updated, r.body FROM resources r WHERE " + where, b.args, nil
+	return "SELECT r.id, r.version, r.seq, r.last_updated, r.guard, r.restricted, r.body FROM resources r WHERE " + where, b.args, nil
 }
 
 // exportStatements are the job and file statements of one dialect.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -15,7 +14,7 @@ const maxIncludeRounds = 4
 // includes adds the page's _include and _revinclude resources: one query
 // per include and round, over all the page's matches at once (never one
 // per match).
-func includes(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query, matches []pageRow, page *store.SearchPage) error {
+func includes(ctx context.Context, d *Dialect, view access, q dbQuerier, sq *store.Query, matches []pageRow, page *store.SearchPage) error {
 	seen := make(map[store.Key]bool, len(matches))
 	for _, m := range matches {
 		seen[store.Key{Type: m.v.Type, ID: m.v.ID}] = true
@@ -27,7 +26,7 @@ func includes(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query, mat
 			if round > 0 && !inc.Iterate {
 				continue
 			}
-			rows, err := includeOnce(ctx, d, q, inc, frontier)
+			rows, err := includeOnce(ctx, d, view, q, inc, frontier)
 			if err != nil {
 				return err
 			}
@@ -50,9 +49,10 @@ func includes(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query, mat
 	return nil
 }
 
-// includeOnce applies one include to a set of resources.
-func includeOnce(ctx context.Context, d *Dialect, q dbQuerier, inc store.Include, from []pageRow) ([]pageRow, error) {
-	b := &builder{d: d}
+// includeOnce applies one include to a set of resources: the reference
+// rows and the resources the viewer sees.
+func includeOnce(ctx context.Context, d *Dialect, view access, q dbQuerier, inc store.Include, from []pageRow) ([]pageRow, error) {
+	b := &builder{d: d, view: view}
 	// Joins that start from the few index rows of the page (or of its
 	// references), never a semi-join over all resources. CROSS JOIN keeps
 	// SQLite's join order as written: left to itself, it may read every
@@ -64,8 +64,8 @@ func includeOnce(ctx context.Context, d *Dialect, q dbQuerier, inc store.Include
 		for _, m := range from {
 			keys = append(keys, fmt.Sprintf("(%s, %s)", b.castText(b.arg(m.v.ID)), b.castText(b.arg(m.v.Type))))
 		}
-		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x CROSS JOIN resources r WHERE r.rid = x.rid AND x.%s AND (x.id, x.type) IN (VALUES %s) AND r.type = %s AND r.deleted = false ORDER BY r.rid",
-			resourceColumns, b.groups(inc.Param), strings.Join(keys, ", "), b.arg(inc.Source))
+		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x CROSS JOIN resources r WHERE r.rid = x.rid AND %s AND (x.id, x.type) IN (VALUES %s) AND r.type = %s AND r.deleted = false%s ORDER BY r.rid",
+			resourceColumns, b.anyGroups("x", inc.Param), strings.Join(keys, ", "), b.arg(inc.Source), b.andVisible("r"))
 	} else {
 		var rids []string
 		for _, m := range from {
@@ -80,8 +80,8 @@ func includeOnce(ctx context.Context, d *Dialect, q dbQuerier, inc store.Include
 		if len(inc.Targets) > 0 {
 			targets = " AND " + b.typeCond("r", inc.Targets, true)
 		}
-		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x CROSS JOIN resources r WHERE r.type = x.type AND r.id = x.id AND x.rid IN (%s) AND x.%s AND r.deleted = false%s ORDER BY r.rid",
-			resourceColumns, strings.Join(rids, ", "), b.groups(inc.Param), targets)
+		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x CROSS JOIN resources r WHERE r.type = x.type AND r.id = x.id AND x.rid IN (%s) AND %s AND r.deleted = false%s%s ORDER BY r.rid",
+			resourceColumns, strings.Join(rids, ", "), b.anyGroups("x", inc.Param), b.andVisible("r"), targets)
 	}
 	rows, err := q.QueryContext(ctx, text, b.args...)
 	if err != nil {
@@ -91,11 +91,11 @@ func includeOnce(ctx context.Context, d *Dialect, q dbQuerier, inc store.Include
 	var out []pageRow
 	for rows.Next() {
 		r := pageRow{v: &store.Version{}}
-		var lu int64
-		if err := rows.Scan(&r.rid, &r.v.Type, &r.v.ID, &r.v.VersionID, &r.v.Seq, &lu, &r.v.Body); err != nil {
+		dest, scanned := resourceDest(&r)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("include: %w", err)
 		}
-		r.v.LastUpdated = time.UnixMicro(lu).UTC()
+		scanned()
 		out = append(out, r)
 	}
 	return out, rows.Err()

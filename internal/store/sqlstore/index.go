@@ -78,9 +78,9 @@ var indexTables = []indexTable{
 	}},
 }
 
-// tableMask records which index tables hold rows of a resource, so an
-// update deletes only from those (most resources touch three or four of the
-// eight tables).
+// tableMask records which index tables hold rows of a resource (guarded
+// rows included), so an update deletes only from those (most resources
+// touch three or four of the eight tables).
 func tableMask(idx *store.Index) int64 {
 	if idx == nil {
 		return 0
@@ -89,6 +89,11 @@ func tableMask(idx *store.Index) int64 {
 	for _, t := range indexTables {
 		if len(t.rows(idx)) > 0 {
 			m |= t.bit
+		}
+	}
+	if r := idx.Restriction; r != nil {
+		for _, g := range r.Guarded {
+			m |= tableMask(g.Index)
 		}
 	}
 	return m
@@ -113,38 +118,75 @@ const flushThreshold = 2000
 
 // groupID is FNV-1a over the sorted parameter ids of a group.
 func groupID(params []int64) int64 {
-	h := uint64(14695981039346656037)
-	for _, p := range params {
-		for s := 0; s < 64; s += 8 {
-			h ^= uint64(p>>s) & 0xff
-			h *= 1099511628211
-		}
-	}
-	return int64(h)
+	return int64(fnvInts(fnvOffset, params))
 }
 
+// FNV-1a 64-bit parameters.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvInts continues FNV-1a hash h over the bytes of xs, low byte first.
+func fnvInts(h uint64, xs []int64) uint64 {
+	for _, x := range xs {
+		for s := 0; s < 64; s += 8 {
+			h ^= uint64(x>>s) & 0xff
+			h *= fnvPrime
+		}
+	}
+	return h
+}
+
+// writeIndex buffers a resource's index rows: its main rows under
+// ordinary groups, and the rows of each Restriction.Guarded index under
+// guarded groups (restrict.go).
 func writeIndex(ctx context.Context, t *tx, rid int64, idx *store.Index) error {
 	if idx == nil {
 		return nil
 	}
+	// A resource restricted at its root has no main rows, whoever indexed
+	// it (see store.GuardRoot; the count of count() relies on it).
+	idx = store.GuardRoot(idx)
 	if t.pending == nil {
 		t.pending = make([]pendingRows, len(indexTables))
 	}
-	total := 0
-	for i, tab := range indexTables {
-		p := &t.pending[i]
-		for _, r := range factorize(tab.rows(idx)) {
-			grp := t.group(r.params)
-			p.args = append(p.args, rid, grp)
-			p.args = append(p.args, r.values...)
-			p.nrows++
+	t.bufferRows(rid, idx, 0)
+	if r := idx.Restriction; r != nil {
+		for _, g := range r.Guarded {
+			t.bufferRows(rid, g.Index, g.Mask)
 		}
-		total += p.nrows
+	}
+	total := t.keyRows.nrows
+	for i := range t.pending {
+		total += t.pending[i].nrows
 	}
 	if total >= flushThreshold {
 		return t.flush(ctx)
 	}
 	return nil
+}
+
+// bufferRows adds idx's rows, factorized, under ordinary groups (mask 0)
+// or under the guarded groups of mask.
+func (t *tx) bufferRows(rid int64, idx *store.Index, mask int64) {
+	if idx == nil {
+		return
+	}
+	for i, tab := range indexTables {
+		p := &t.pending[i]
+		for _, r := range factorize(tab.rows(idx)) {
+			var grp int64
+			if mask == 0 {
+				grp = t.group(r.params)
+			} else {
+				grp = t.guardedGroup(r.params, mask)
+			}
+			p.args = append(p.args, rid, grp)
+			p.args = append(p.args, r.values...)
+			p.nrows++
+		}
+	}
 }
 
 type factorRow struct {
@@ -257,13 +299,19 @@ func (t *tx) committed() {
 	for _, grp := range t.registered {
 		t.db.groups.Store(grp, true)
 	}
+	for _, grp := range t.registeredGuarded {
+		t.db.guarded.Store(grp, true)
+	}
 }
 
-// flush writes buffered index rows (after the groups they use). It runs
-// before anything that reads or deletes index rows in the transaction, and
-// before commit.
+// flush writes buffered index rows (after the groups they use) and
+// restriction keys. It runs before anything that reads or deletes index
+// rows or keys in the transaction, and before commit.
 func (t *tx) flush(ctx context.Context) error {
 	if err := t.registerGroups(ctx); err != nil {
+		return err
+	}
+	if err := t.registerGuarded(ctx); err != nil {
 		return err
 	}
 	for i := range t.pending {
@@ -271,19 +319,20 @@ func (t *tx) flush(ctx context.Context) error {
 		if p.nrows == 0 {
 			continue
 		}
-		if err := t.insertRows(ctx, indexTables[i], p.args, p.nrows); err != nil {
+		tab := indexTables[i]
+		if err := t.insertRows(ctx, tab.name, append([]string{"rid", "grp"}, tab.columns...), p.args, p.nrows); err != nil {
 			return err
 		}
 		p.args = p.args[:0]
 		p.nrows = 0
 	}
-	return nil
+	return t.flushKeys(ctx)
 }
 
-// insertRows writes nrows rows in chunks of power-of-two sizes, so the
-// transaction prepares few distinct statements.
-func (t *tx) insertRows(ctx context.Context, tab indexTable, args []any, nrows int) error {
-	width := 2 + len(tab.columns)
+// insertRows writes nrows rows of columns into table in chunks of
+// power-of-two sizes, so the transaction prepares few distinct statements.
+func (t *tx) insertRows(ctx context.Context, table string, columns []string, args []any, nrows int) error {
+	width := len(columns)
 	maxRows := 256
 	for maxRows*width > t.db.d.MaxParams {
 		maxRows /= 2
@@ -293,12 +342,12 @@ func (t *tx) insertRows(ctx context.Context, tab indexTable, args []any, nrows i
 		for n > nrows {
 			n /= 2
 		}
-		s, err := t.stmt(ctx, t.insertSQL(tab, n))
+		s, err := t.stmt(ctx, t.insertSQL(table, columns, n))
 		if err != nil {
 			return err
 		}
 		if _, err := s.ExecContext(ctx, args[:n*width]...); err != nil {
-			return fmt.Errorf("insert %s: %w", tab.name, err)
+			return fmt.Errorf("insert %s: %w", table, err)
 		}
 		args = args[n*width:]
 		nrows -= n
@@ -306,19 +355,19 @@ func (t *tx) insertRows(ctx context.Context, tab indexTable, args []any, nrows i
 	return nil
 }
 
-func (t *tx) insertSQL(tab indexTable, n int) string {
-	key := fmt.Sprintf("%s/%d", tab.name, n)
+func (t *tx) insertSQL(table string, columns []string, n int) string {
+	key := fmt.Sprintf("%s/%d", table, n)
 	if s, ok := t.db.insertCache.Load(key); ok {
 		return s.(string)
 	}
 	var b strings.Builder
 	b.WriteString(t.db.d.InsertIndexRows)
 	b.WriteString(" ")
-	b.WriteString(tab.name)
-	b.WriteString(" (rid, grp, ")
-	b.WriteString(strings.Join(tab.columns, ", "))
+	b.WriteString(table)
+	b.WriteString(" (")
+	b.WriteString(strings.Join(columns, ", "))
 	b.WriteString(") VALUES ")
-	width := 2 + len(tab.columns)
+	width := len(columns)
 	p := 1
 	for r := 0; r < n; r++ {
 		if r > 0 {

@@ -10,12 +10,25 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-const resourceColumns = "r.rid, r.type, r.id, r.version, r.seq, r.last_updated, r.body"
+// resourceColumns are read by scanResource.
+const resourceColumns = "r.rid, r.type, r.id, r.version, r.seq, r.last_updated, r.guard, r.restricted, r.body"
+
+// resourceDest returns the scan destinations of resourceColumns into r,
+// and a function to call once scanned.
+func resourceDest(r *pageRow) (dest []any, done func()) {
+	var lu int64
+	dest = []any{&r.rid, &r.v.Type, &r.v.ID, &r.v.VersionID, &r.v.Seq, &lu, &r.v.Guard, &r.v.Restricted, &r.v.Body}
+	return dest, func() { r.v.LastUpdated = time.UnixMicro(lu).UTC() }
+}
 
 // search runs a query: an optional count, one page of matches in sort
 // order after the cursor, then the page's includes.
 func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *store.Query) (*store.SearchPage, error) {
-	b := &builder{d: d}
+	view, err := resolveAccess(ctx, q, d, sq.Viewer)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	b := &builder{d: d, view: view}
 	pl, err := planQuery(ctx, est, b, q, sq)
 	if err != nil {
 		return nil, err
@@ -45,16 +58,13 @@ func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *st
 		page.Versions = append(page.Versions, r.v)
 	}
 	if len(sq.Includes) > 0 && len(rows) > 0 {
-		if err := includes(ctx, d, q, sq, rows, page); err != nil {
+		if err := includes(ctx, d, view, q, sq, rows, page); err != nil {
 			return nil, err
 		}
 	}
 	return page, nil
 }
 
-// count counts the matches. One condition on index rows is counted on its
-// index alone: rows exist only for live resources, and a parameter id
-// belongs to one type.
 // countExpr is how a single condition's matches are counted from its
 // index rows: COUNT(DISTINCT rid) in general (a resource may have several
 // matching rows: two given names starting "ann"), plain COUNT(*) where
@@ -85,9 +95,15 @@ func countExpr(ctx context.Context, q dbQuerier, d *Dialect, c store.Cond) (stri
 	return "COUNT(DISTINCT rid)", nil
 }
 
+// count counts the matches. One condition on index rows is counted on its
+// index alone: rows exist only for live resources, and a parameter id
+// belongs to one type. That serves viewers that see unrestricted data
+// only: the main rows (param_groups) hold no value of a restricted element
+// and no row of a resource restricted at its root (store.GuardRoot), so
+// every main row is one such a viewer sees.
 func count(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, where string) (int64, error) {
 	var n int64
-	if terms := topTerms(sq.Where); len(terms) == 1 {
+	if terms := topTerms(sq.Where); len(terms) == 1 && b.view.public() {
 		cb := &builder{d: b.d}
 		if l, err := cb.leaf(terms[0]); err == nil {
 			agg, err := countExpr(ctx, q, b.d, terms[0])
@@ -131,15 +147,14 @@ func fetchPage(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, wh
 	var out []pageRow
 	for rows.Next() {
 		r := pageRow{v: &store.Version{}, keys: make([]any, len(sq.Sort))}
-		var lu int64
-		dest := []any{&r.rid, &r.v.Type, &r.v.ID, &r.v.VersionID, &r.v.Seq, &lu, &r.v.Body}
+		dest, scanned := resourceDest(&r)
 		for i := range r.keys {
 			dest = append(dest, &r.keys[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("search: %w", err)
 		}
-		r.v.LastUpdated = time.UnixMicro(lu).UTC()
+		scanned()
 		for i, k := range r.keys {
 			r.keys[i] = normalizeKey(k)
 		}
@@ -186,7 +201,11 @@ func pageSQL(b *builder, sq *store.Query, where string) (string, error) {
 // planner would write it now, with its arguments (benchmarks time it
 // alone, as the limit of a search).
 func (db *DB) PageSQL(ctx context.Context, q *store.Query) (string, []any, error) {
-	b := &builder{d: db.d}
+	view, err := resolveAccess(ctx, db.read, db.d, q.Viewer)
+	if err != nil {
+		return "", nil, err
+	}
+	b := &builder{d: db.d, view: view}
 	pl, err := planQuery(ctx, &db.est, b, db.read, q)
 	if err != nil {
 		return "", nil, err
@@ -267,7 +286,10 @@ func (b *builder) after(keys []store.SortKey, c *store.Cursor, i int) string {
 	return fmt.Sprintf("(%s IS NULL OR %s %s %s OR (%s = %s AND %s))", col, col, op, arg, col, arg, b.after(keys, c, i+1))
 }
 
-// sortExpr is the SQL value a resource (alias a) sorts by for key k.
+// sortExpr is the SQL value a resource (alias a) sorts by for key k. It
+// reads main index rows only, whoever the viewer: a restricted value
+// never orders results, not even for viewers permitted to see it (the
+// order would otherwise tell others where it sorts).
 func (b *builder) sortExpr(a string, k store.SortKey) (string, error) {
 	agg := "MIN"
 	if k.Desc {

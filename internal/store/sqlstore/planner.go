@@ -119,6 +119,9 @@ func planQuery(ctx context.Context, est *estimates, b *builder, q dbQuerier, sq 
 		}
 	}
 	parts := []string{"r.deleted = false"}
+	if v := b.visible("r"); v != "" {
+		parts = append(parts, v)
+	}
 	if typ := b.typeCond("r", sq.Types, driven); typ != "" {
 		parts = append(parts, typ)
 	}

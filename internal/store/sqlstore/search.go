@@ -21,6 +21,10 @@ type builder struct {
 	// rid first) instead of sets of matching rows (cheap when selective).
 	// The planner picks per condition.
 	perRow bool
+	// view is what the query's viewer sees (viewer.go); keyPH holds the
+	// placeholders of its keys once bound.
+	view  access
+	keyPH string
 }
 
 func (b *builder) arg(v any) string {
@@ -43,10 +47,13 @@ type dbQuerier interface {
 // sorts below p+maxStringUpper in byte (C collation) order.
 const maxStringUpper = "\U0010FFFF"
 
-// baseWhere is the condition on resources aliased a: live, of the types,
-// matching cond.
+// baseWhere is the condition on resources aliased a: live, visible to the
+// viewer, of the types, matching cond.
 func (b *builder) baseWhere(a string, types []string, cond store.Cond) (string, error) {
 	parts := []string{a + ".deleted = false"}
+	if v := b.visible(a); v != "" {
+		parts = append(parts, v)
+	}
 	switch len(types) {
 	case 0:
 	case 1:
@@ -103,7 +110,11 @@ func (b *builder) cond(a string, c store.Cond) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s m WHERE m.rid = %s.rid AND m.%s)", tab, a, b.groups(c.Param))
+		// A value hidden from the viewer is missing for it.
+		probe := func(groups string) string {
+			return fmt.Sprintf("EXISTS (SELECT 1 FROM %s m WHERE m.rid = %s.rid AND %s)", tab, a, groups)
+		}
+		exists := b.orGuarded("m", c.Param, "m."+b.groups(c.Param), probe)
 		if c.Missing {
 			return "NOT " + exists, nil
 		}
@@ -165,14 +176,27 @@ func (b *builder) leaf(c store.Cond) (leafCond, error) {
 }
 
 // in restricts alias a to resources having an index row in table for param
-// satisfying inner. The semi-join lets the planner drive from the index:
-// for each group containing param, a range of (grp, value…).
+// satisfying inner (columns unqualified) that the viewer sees. The
+// semi-join lets the planner drive from the index: for each group
+// containing param, a range of (grp, value…).
 func (b *builder) in(a, table string, param int64, inner string) string {
 	if b.perRow {
 		x := b.newAlias("x")
-		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s AND %s%s)", table, x, x, a, b.probeGroups(x, param), inner, b.d.ProbeFence)
+		probe := func(groups string) string {
+			return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s AND %s%s)", table, x, x, a, groups, inner, b.d.ProbeFence)
+		}
+		return b.orGuarded(x, param, b.probeGroups(x, param), probe)
 	}
-	return fmt.Sprintf("%s.rid IN (SELECT rid FROM %s WHERE %s AND %s)", a, table, b.groups(param), inner)
+	if b.view.public() {
+		return fmt.Sprintf("%s.rid IN (SELECT rid FROM %s WHERE %s AND %s)", a, table, b.groups(param), inner)
+	}
+	// Both branches alias the table: the guarded one refers to its row
+	// from subqueries, where an unqualified rid would mean theirs.
+	x := b.newAlias("x")
+	set := func(groups string) string {
+		return fmt.Sprintf("SELECT %s.rid FROM %s %s WHERE %s AND %s", x, table, x, groups, inner)
+	}
+	return fmt.Sprintf("%s.rid IN (%s)", a, b.unionGuarded(x, param, x+"."+b.groups(param), set))
 }
 
 // probeGroups is groups for alias x of a per-row probe.
@@ -342,8 +366,11 @@ func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 			return "", err
 		}
 		// Nested EXISTS fixes the order: this row's references first.
-		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.rid = %s.rid AND %s AND EXISTS (SELECT 1 FROM resources %s WHERE %s.type = %s.type AND %s.id = %s.id AND %s%s)%s)",
-			s, s, a, b.probeGroups(s, c.Param), t, t, s, t, s, where, b.d.ProbeFence, b.d.ProbeFence), nil
+		probe := func(groups string) string {
+			return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.rid = %s.rid AND %s AND EXISTS (SELECT 1 FROM resources %s WHERE %s.type = %s.type AND %s.id = %s.id AND %s%s)%s)",
+				s, s, a, groups, t, t, s, t, s, where, b.d.ProbeFence, b.d.ProbeFence)
+		}
+		return b.orGuarded(s, c.Param, b.probeGroups(s, c.Param), probe), nil
 	}
 	// The targets first (few: the organizations of one city), then the
 	// references to them through idx_ref_target (grp, id, type).
@@ -351,8 +378,11 @@ func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM idx_ref %s WHERE %s.%s AND (%s.id, %s.type) IN (SELECT %s.id, %s.type FROM resources %s WHERE %s))",
-		a, s, s, s, b.groups(c.Param), s, s, t, t, t, where), nil
+	set := func(groups string) string {
+		return fmt.Sprintf("SELECT %s.rid FROM idx_ref %s WHERE %s AND (%s.id, %s.type) IN (SELECT %s.id, %s.type FROM resources %s WHERE %s)",
+			s, s, groups, s, s, t, t, t, where)
+	}
+	return fmt.Sprintf("%s.rid IN (%s)", a, b.unionGuarded(s, c.Param, s+"."+b.groups(c.Param), set)), nil
 }
 
 func (b *builder) hasCond(a string, c store.Has) (string, error) {
@@ -365,13 +395,19 @@ func (b *builder) hasCond(a string, c store.Has) (string, error) {
 	if b.perRow {
 		// Nested EXISTS fixes the order: the references to this row first
 		// (idx_ref_target), then their sources.
-		return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.%s AND %s.id = %s.id AND %s.type = %s.type AND EXISTS (SELECT 1 FROM resources %s WHERE %s.rid = %s.rid AND %s%s)%s)",
-			s, s, b.groups(c.Param), s, a, s, a, src, src, s, where, b.d.ProbeFence, b.d.ProbeFence), nil
+		probe := func(groups string) string {
+			return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s AND %s.id = %s.id AND %s.type = %s.type AND EXISTS (SELECT 1 FROM resources %s WHERE %s.rid = %s.rid AND %s%s)%s)",
+				s, groups, s, a, s, a, src, src, s, where, b.d.ProbeFence, b.d.ProbeFence)
+		}
+		return b.orGuarded(s, c.Param, s+"."+b.groups(c.Param), probe), nil
 	}
 	// The sources first, then what they reference; not correlated with
 	// the outer row, so evaluated once.
-	return fmt.Sprintf("(%s.id, %s.type) IN (SELECT %s.id, %s.type FROM idx_ref %s WHERE %s.%s AND %s.rid IN (SELECT %s.rid FROM resources %s WHERE %s))",
-		a, a, s, s, s, s, b.groups(c.Param), s, src, src, where), nil
+	set := func(groups string) string {
+		return fmt.Sprintf("SELECT %s.id, %s.type FROM idx_ref %s WHERE %s AND %s.rid IN (SELECT %s.rid FROM resources %s WHERE %s)",
+			s, s, s, groups, s, src, src, where)
+	}
+	return fmt.Sprintf("(%s.id, %s.type) IN (%s)", a, a, b.unionGuarded(s, c.Param, s+"."+b.groups(c.Param), set)), nil
 }
 
 // nearCond prefilters with a bounding box (index range on lat) and then
@@ -386,18 +422,19 @@ func (b *builder) nearCond(c store.Near) leafCond {
 // hierarchyCond matches references to a resource or to its descendants
 // (below) or ancestors (above) along the PartOf reference of its type,
 // walked with a recursive query (at most maxDepth levels: hierarchies are
-// shallow, and the bound stops cycles).
+// shallow, and the bound stops cycles). A step passes only through
+// resources and partof values the viewer sees.
 func (b *builder) hierarchyCond(a string, c store.Hierarchy) string {
 	const maxDepth = 32
 	var step string
 	if c.Below {
 		// children: resources whose partof points at a tree member
-		step = fmt.Sprintf("SELECT r2.type, r2.id, t.depth + 1 FROM tree t JOIN idx_ref x2 ON x2.type = t.type AND x2.id = t.id AND x2.%s JOIN resources r2 ON r2.rid = x2.rid AND r2.type = t.type AND r2.deleted = false WHERE t.depth < %d",
-			b.groups(c.PartOf), maxDepth)
+		step = fmt.Sprintf("SELECT hr.type, hr.id, t.depth + 1 FROM tree t JOIN idx_ref hx ON hx.type = t.type AND hx.id = t.id AND %s JOIN resources hr ON hr.rid = hx.rid AND hr.type = t.type AND hr.deleted = false%s WHERE t.depth < %d",
+			b.anyGroups("hx", c.PartOf), b.andVisible("hr"), maxDepth)
 	} else {
 		// parents: what a tree member's partof points at
-		step = fmt.Sprintf("SELECT x2.type, x2.id, t.depth + 1 FROM tree t JOIN resources r2 ON r2.type = t.type AND r2.id = t.id AND r2.deleted = false JOIN idx_ref x2 ON x2.rid = r2.rid AND x2.%s WHERE t.depth < %d",
-			b.groups(c.PartOf), maxDepth)
+		step = fmt.Sprintf("SELECT hx.type, hx.id, t.depth + 1 FROM tree t JOIN resources hr ON hr.type = t.type AND hr.id = t.id AND hr.deleted = false%s JOIN idx_ref hx ON hx.rid = hr.rid AND %s WHERE t.depth < %d",
+			b.andVisible("hr"), b.anyGroups("hx", c.PartOf), maxDepth)
 	}
 	tree := fmt.Sprintf("WITH RECURSIVE tree(type, id, depth) AS (SELECT %s, %s, 0 UNION %s) SELECT type, id FROM tree",
 		b.castText(b.arg(c.Type)), b.castText(b.arg(c.ID)), step)

@@ -9,6 +9,7 @@
 //     when it is replaced), so each body is stored once.
 //   - idx_*: search-index rows of current versions, keyed by the resource's
 //     internal row id (rid).
+//   - restriction_keys, guarded_groups: usage restrictions (restrict.go).
 //   - export_*: the export mark, and bulk export jobs and their files
 //     (export.go).
 package sqlstore
@@ -85,22 +86,26 @@ type Dialect struct {
 	// SnapshotTx begins the read-only transaction of an export snapshot:
 	// one consistent view for all its statements.
 	SnapshotTx sql.TxOptions
+	// BitOr is a format for the aggregate that ORs BIGINT bits (rule bits
+	// of restriction_keys, each a power of two), NULL over no rows.
+	BitOr string
 }
 
 // Statements are the fixed statements of a dialect. Column lists are part
 // of the contract with sqlstore's scanning code and must match the comments.
 type Statements struct {
-	// CurrentByKey: args type, id → rid, version, seq, last_updated, deleted, idx_tables, body.
+	// CurrentByKey: args type, id → rid, version, seq, last_updated, deleted, idx_tables, guard, restricted, body.
 	CurrentByKey string
 	// CurrentByKeyForUpdate is CurrentByKey locking the row in a write transaction.
 	CurrentByKeyForUpdate string
-	// HistoryVersion: args type, id, version → version, seq, last_updated, deleted, body.
+	// HistoryVersion: args type, id, version → version, seq, last_updated, deleted, guard, restricted, body.
 	HistoryVersion string
-	// InsertResource: args type, id, version, seq, last_updated, deleted, idx_tables, body → rid.
+	// InsertResource: args type, id, version, seq, last_updated, deleted, idx_tables, guard, restricted, body → rid.
 	InsertResource string
-	// ArchiveCurrent copies the current row to history: args rid.
+	// ArchiveCurrent copies the current row (guard and restricted
+	// included) to history: args rid.
 	ArchiveCurrent string
-	// UpdateResource: args version, seq, last_updated, deleted, idx_tables, body, rid.
+	// UpdateResource: args version, seq, last_updated, deleted, idx_tables, guard, restricted, body, rid.
 	UpdateResource string
 	// ReserveSeqs takes one argument n and reserves n write sequence
 	// numbers: it returns n rows of them, or (with SeqRange) one row, the
@@ -110,6 +115,9 @@ type Statements struct {
 	// InsertGroups and InsertGroupsEnd surround the VALUES of an insert
 	// into param_groups that ignores rows already there.
 	InsertGroups, InsertGroupsEnd string
+	// InsertGuardedGroups and InsertGuardedGroupsEnd do the same for
+	// guarded_groups (param, grp, mask).
+	InsertGuardedGroups, InsertGuardedGroupsEnd string
 	// ForUpdate is appended to a SELECT of current rows in a write
 	// transaction to lock them ("" where the transaction holds the whole
 	// database already).
@@ -156,6 +164,7 @@ type DB struct {
 
 	insertCache sync.Map // multi-row INSERT texts by table and row count
 	groups      sync.Map // parameter groups known to be in param_groups
+	guarded     sync.Map // guarded groups known to be in guarded_groups
 	est         estimates
 	group       groupCommit // small writes from concurrent callers, committed together
 	// preparedCache holds statements prepared once (preparedKey → *sql.Stmt).
@@ -278,7 +287,7 @@ func scanCurrent(row interface{ Scan(...any) error }, typ, id string) (*current,
 	var lu int64
 	var deleted bool
 	var body []byte
-	if err := row.Scan(&c.rid, &c.v.VersionID, &c.v.Seq, &lu, &deleted, &c.idxTables, &body); err != nil {
+	if err := row.Scan(&c.rid, &c.v.VersionID, &c.v.Seq, &lu, &deleted, &c.idxTables, &c.v.Guard, &c.v.Restricted, &body); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
 		}
@@ -291,11 +300,11 @@ func scanCurrent(row interface{ Scan(...any) error }, typ, id string) (*current,
 }
 
 // scanCurrentRow scans a row of type, id, rid, version, seq, last_updated,
-// deleted, idx_tables, body.
+// deleted, idx_tables, guard, restricted, body.
 func scanCurrentRow(rows *sql.Rows, typ, id *string) (*current, error) {
 	c := &current{}
 	var lu int64
-	if err := rows.Scan(typ, id, &c.rid, &c.v.VersionID, &c.v.Seq, &lu, &c.v.Deleted, &c.idxTables, &c.v.Body); err != nil {
+	if err := rows.Scan(typ, id, &c.rid, &c.v.VersionID, &c.v.Seq, &lu, &c.v.Deleted, &c.idxTables, &c.v.Guard, &c.v.Restricted, &c.v.Body); err != nil {
 		return nil, fmt.Errorf("read current rows: %w", err)
 	}
 	c.v.Type, c.v.ID = *typ, *id
@@ -329,7 +338,7 @@ func (db *DB) VRead(ctx context.Context, typ, id string, version int64) (*store.
 	}
 	v := &store.Version{Type: typ, ID: id}
 	var lu int64
-	err = db.readHistory.QueryRowContext(ctx, typ, id, version).Scan(&v.VersionID, &v.Seq, &lu, &v.Deleted, &v.Body)
+	err = db.readHistory.QueryRowContext(ctx, typ, id, version).Scan(&v.VersionID, &v.Seq, &lu, &v.Deleted, &v.Guard, &v.Restricted, &v.Body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -413,6 +422,11 @@ type tx struct {
 	// the transaction commits.
 	newGroups  map[int64][]int64
 	registered []int64
+	// newGuarded and registeredGuarded do the same for guarded groups;
+	// keyRows buffers restriction_keys rows (rid, version, key, bit).
+	newGuarded        map[int64]guardedGroup
+	registeredGuarded []int64
+	keyRows           pendingRows
 	// notBefore is the export mark read when the transaction began.
 	notBefore time.Time
 }

@@ -73,7 +73,7 @@ func (t *tx) CurrentMany(ctx context.Context, keys []store.Key) (map[store.Key]*
 
 func (t *tx) currentChunk(ctx context.Context, keys []store.Key, out map[store.Key]*store.Version) error {
 	var b strings.Builder
-	b.WriteString("SELECT type, id, rid, version, seq, last_updated, deleted, idx_tables, body FROM resources WHERE (type, id) IN (VALUES ")
+	b.WriteString("SELECT type, id, rid, version, seq, last_updated, deleted, idx_tables, guard, restricted, body FROM resources WHERE (type, id) IN (VALUES ")
 	args := make([]any, 0, 2*len(keys))
 	for i, k := range keys {
 		if i > 0 {
@@ -145,15 +145,22 @@ func (t *tx) Put(ctx context.Context, v *store.Version, idx *store.Index) error 
 }
 
 // PutMany stores versions in order. Runs of new resources are inserted with
-// multi-row INSERTs; replacements go one by one.
+// multi-row INSERTs; replacements go one by one. Each version's Guard and
+// Restricted are set from its index's Restriction (a delete without one
+// keeps its previous version's).
 func (t *tx) PutMany(ctx context.Context, vs []*store.Version, idxs []*store.Index) error {
 	if len(vs) != len(idxs) {
 		return fmt.Errorf("put: %d versions but %d indexes", len(vs), len(idxs))
 	}
-	for _, v := range vs {
+	for i, v := range vs {
 		if v.VersionID < 1 {
 			return fmt.Errorf("put %s/%s: version %d: %w", v.Type, v.ID, v.VersionID, store.ErrVersionConflict)
 		}
+		r := restrictionOf(idxs[i])
+		if err := checkRestriction(r); err != nil {
+			return fmt.Errorf("put %s/%s: %w", v.Type, v.ID, err)
+		}
+		v.Guard, v.Restricted = r.Root, r.Marked
 	}
 	seqs, err := t.reserveSeqs(ctx, len(vs))
 	if err != nil {
@@ -177,13 +184,14 @@ func (t *tx) PutMany(ctx context.Context, vs []*store.Version, idxs []*store.Ind
 		if err := flushRun(); err != nil {
 			return err
 		}
-		rid, err := t.replace(ctx, v, tableMask(idxs[i]))
+		rid, err := t.replace(ctx, v, idxs[i])
 		if err != nil {
 			return err
 		}
 		if err := writeIndex(ctx, t, rid, idxs[i]); err != nil {
 			return err
 		}
+		t.bufferKeys(rid, v.VersionID, restrictionOf(idxs[i]).Rules)
 	}
 	return flushRun()
 }
@@ -191,7 +199,7 @@ func (t *tx) PutMany(ctx context.Context, vs []*store.Version, idxs []*store.Ind
 // insertMany inserts the new resources vs[run…] with multi-row INSERTs,
 // learns their row ids and buffers their index rows.
 func (t *tx) insertMany(ctx context.Context, vs []*store.Version, idxs []*store.Index, run []int) error {
-	const cols = 8
+	const cols = 10
 	maxRows := 128
 	for maxRows*cols > t.db.d.MaxParams {
 		maxRows /= 2
@@ -214,11 +222,11 @@ func (t *tx) insertChunk(ctx context.Context, vs []*store.Version, idxs []*store
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, 8*len(part))
+	args := make([]any, 0, 10*len(part))
 	pos := make(map[store.Key]int, len(part))
 	for _, i := range part {
 		v := vs[i]
-		args = append(args, v.Type, v.ID, v.VersionID, v.Seq, v.LastUpdated.UnixMicro(), v.Deleted, tableMask(idxs[i]), nullBody(v.Body))
+		args = append(args, v.Type, v.ID, v.VersionID, v.Seq, v.LastUpdated.UnixMicro(), v.Deleted, tableMask(idxs[i]), v.Guard, v.Restricted, nullBody(v.Body))
 		pos[store.Key{Type: v.Type, ID: v.ID}] = i
 	}
 	rows, err := s.QueryContext(ctx, args...)
@@ -250,6 +258,7 @@ func (t *tx) insertChunk(ctx context.Context, vs []*store.Version, idxs []*store
 		if err := writeIndex(ctx, t, rids[i], idxs[i]); err != nil {
 			return err
 		}
+		t.bufferKeys(rids[i], v.VersionID, restrictionOf(idxs[i]).Rules)
 	}
 	return nil
 }
@@ -269,14 +278,14 @@ func (t *tx) insertResourcesSQL(n int) string {
 		return s.(string)
 	}
 	var b strings.Builder
-	b.WriteString("INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, body) VALUES ")
+	b.WriteString("INSERT INTO resources (type, id, version, seq, last_updated, deleted, idx_tables, guard, restricted, body) VALUES ")
 	p := 1
 	for r := 0; r < n; r++ {
 		if r > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteByte('(')
-		for c := 0; c < 8; c++ {
+		for c := 0; c < 10; c++ {
 			if c > 0 {
 				b.WriteString(", ")
 			}
@@ -291,7 +300,10 @@ func (t *tx) insertResourcesSQL(n int) string {
 	return s
 }
 
-func (t *tx) replace(ctx context.Context, v *store.Version, tables int64) (int64, error) {
+// replace makes v, with index idx, the current version of its resource
+// and returns the resource's rid. The index rows and restriction keys are
+// the caller's to write.
+func (t *tx) replace(ctx context.Context, v *store.Version, idx *store.Index) (int64, error) {
 	cur, err := t.currentRow(ctx, v.Type, v.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, fmt.Errorf("update %s/%s to version %d: no current version: %w", v.Type, v.ID, v.VersionID, store.ErrVersionConflict)
@@ -312,11 +324,15 @@ func (t *tx) replace(ctx context.Context, v *store.Version, tables int64) (int64
 	if err := deleteIndex(ctx, t, cur.rid, cur.idxTables); err != nil {
 		return 0, err
 	}
+	if err := t.keepRestriction(ctx, v, idx, cur); err != nil {
+		return 0, err
+	}
 	s, err = t.stmt(ctx, t.db.d.SQL.UpdateResource)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := s.ExecContext(ctx, v.VersionID, v.Seq, v.LastUpdated.UnixMicro(), v.Deleted, tables, nullBody(v.Body), cur.rid); err != nil {
+	tables := tableMask(idx)
+	if _, err := s.ExecContext(ctx, v.VersionID, v.Seq, v.LastUpdated.UnixMicro(), v.Deleted, tables, v.Guard, v.Restricted, nullBody(v.Body), cur.rid); err != nil {
 		return 0, fmt.Errorf("update %s/%s: %w", v.Type, v.ID, err)
 	}
 	t.remember(store.Key{Type: v.Type, ID: v.ID}, &current{rid: cur.rid, idxTables: tables, v: *v})
