@@ -393,6 +393,8 @@ func TestClientsCommands(t *testing.T) {
 		{"not an organization", []string{"clients", "add", "--name", "X", "--organization", "Practitioner/x", "--jwks-file", jwks, "--scope", "system/*.rs"}, 1, "Organization/123", ""},
 		{"user scope", []string{"clients", "add", "--name", "X", "--organization", "Organization/x", "--jwks-file", jwks, "--scope", "user/*.rs"}, 1, "system/", ""},
 		{"unknown type", []string{"clients", "add", "--name", "X", "--organization", "Organization/x", "--jwks-file", jwks, "--scope", "system/Patient.rs"}, 1, "not a resource type served here", ""},
+		{"steward", []string{"clients", "add", "--name", "Steward", "--organization", "Organization/op", "--jwks-file", jwks, "--scope", "system/*.rs", "--client-id", "steward", "--sees-restricted", "--role", "shelter-staff,http://example.org/roles|counsellor"}, 0, `"sees_restricted": true`, ""},
+		{"bad role", []string{"clients", "add", "--name", "X", "--organization", "Organization/x", "--jwks-file", jwks, "--scope", "system/*.rs", "--role", "a|b|c"}, 1, "role", ""},
 		{"list", []string{"clients", "list"}, 0, `"client_id": "hie"`, `"client_id": "X"`},
 		{"disable", []string{"clients", "disable", "hie"}, 0, `"status": "disabled"`, ""},
 		{"show disabled", []string{"clients", "show", "hie"}, 0, `"status": "disabled"`, ""},

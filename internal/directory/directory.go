@@ -134,6 +134,8 @@ type Change struct {
 	// Version is the version written (or found, for Matched and Unchanged);
 	// nil for Absent.
 	Version *store.Version
+
+	before *store.Version // for Deleted: the version deleted
 }
 
 // Wrote reports whether the change stored a new version.
@@ -289,7 +291,7 @@ func (w *Writer) PutAll(ctx context.Context, items []Item) ([]*Change, error) {
 		res.ID = id
 		v := &store.Version{Type: res.Type, ID: id, VersionID: version, LastUpdated: w.now, Body: jsontree.Marshal(res.Obj)}
 		stamp(v, it.Index)
-		if res.Type == verificationResult {
+		if follows(res.Type) {
 			vrs = append(vrs, len(vs))
 		} else if (cur != nil && cur.Restricted) || restricted(it.Index) {
 			cascades = append(cascades, key)
@@ -397,7 +399,7 @@ func (w *Writer) Delete(ctx context.Context, typ, id string, ifMatch int64) (*Ch
 	// No cascade: the VerificationResults of a deleted resource keep what
 	// they inherited from its last version (failing closed: they still
 	// describe data someone restricted).
-	return w.record(&Change{Action: Deleted, Type: typ, ID: id, Version: v}), nil
+	return w.record(&Change{Action: Deleted, Type: typ, ID: id, Version: v, before: cur}), nil
 }
 
 // ConditionalDelete deletes the one resource matching query; none is a

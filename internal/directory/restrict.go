@@ -14,8 +14,13 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// verificationResult is the type whose visibility follows its targets.
-const verificationResult = "VerificationResult"
+// followers are the types whose visibility follows their targets: a
+// VerificationResult (IG SHALL) and a Provenance (it names the version it
+// is about, so it would reveal a restricted resource to whoever reads it).
+var followers = []string{"VerificationResult", "Provenance"}
+
+// follows reports whether typ is one of followers.
+func follows(typ string) bool { return slices.Contains(followers, typ) }
 
 // cascadePage is how many VerificationResults a cascade reads at a time.
 const cascadePage = 100
@@ -29,7 +34,7 @@ func (w *Writer) restriction(ctx context.Context, res *fhir.Resource, idx *store
 	if err := checkRestrictions(res, idx); err != nil {
 		return nil, err
 	}
-	if res.Type != verificationResult {
+	if !follows(res.Type) {
 		return idx, nil
 	}
 	r, err := w.verificationRestriction(ctx, res.Obj, idx.Restriction, pending)
@@ -142,7 +147,9 @@ func (w *Writer) inherited(ctx context.Context, vr *jsontree.Object, pending map
 	// Serialize with writes of the targets (cascade): whichever commits
 	// second sees the other, even for a target not yet created. Sorted,
 	// so two writers of VerificationResults lock in one order.
-	locks := slices.Clone(keys)
+	// A target this transaction wrote is locked already (its row, and its
+	// cascade's lock): a Provenance of the write it records takes none.
+	locks := slices.DeleteFunc(slices.Clone(keys), func(k store.Key) bool { return w.written(k) != nil })
 	slices.SortFunc(locks, func(a, b store.Key) int { return strings.Compare(a.Type+"/"+a.ID, b.Type+"/"+b.ID) })
 	for _, k := range locks {
 		if err := w.tx.Lock(ctx, followLock(k.Type, k.ID)); err != nil {
@@ -154,6 +161,8 @@ func (w *Writer) inherited(ctx context.Context, vr *jsontree.Object, pending map
 	for _, k := range keys {
 		if v, ok := pending[k]; ok {
 			found[k] = v
+		} else if v := w.written(k); v != nil {
+			found[k] = v // no read: a Provenance's target was just written
 		} else {
 			missing = append(missing, k)
 		}
@@ -207,6 +216,23 @@ func (w *Writer) inherited(ctx context.Context, vr *jsontree.Object, pending map
 	return out, nil
 }
 
+// written returns the version of k this transaction wrote last, or nil;
+// for a delete, the version deleted: a Provenance of a deletion follows
+// what was deleted.
+func (w *Writer) written(k store.Key) *store.Version {
+	for i := len(w.changes) - 1; i >= 0; i-- {
+		c := w.changes[i]
+		switch {
+		case c.Type != k.Type || c.ID != k.ID || !c.Wrote():
+			continue
+		case c.Action == Deleted:
+			return c.before
+		}
+		return c.Version
+	}
+	return nil
+}
+
 // followLock names the lock that a write of typ/id with its cascade, and
 // the writes of VerificationResults reading typ/id, hold until they end:
 // without it, a VerificationResult written while its target changes (or
@@ -227,30 +253,19 @@ func locationType(loc string) string {
 // target is typ/id, after a write of typ/id changed (or may have changed)
 // what they inherit. It runs in the write's transaction.
 func (w *Writer) cascade(ctx context.Context, typ, id string) error {
-	if typ == verificationResult {
+	if follows(typ) {
 		return nil
 	}
 	if err := w.tx.Lock(ctx, followLock(typ, id)); err != nil {
 		return fmt.Errorf("lock %s/%s: %w", typ, id, err)
 	}
-	q, err := w.d.Indexer.Conditional(verificationResult, url.Values{"target": {typ + "/" + id}})
-	if err != nil {
-		return fmt.Errorf("VerificationResults of %s/%s: %w", typ, id, err)
-	}
-	q.Viewer = store.SeeAll
-	q.Count = cascadePage
-	// Read them all first: Restrict must not move what the paging walks.
 	var vrs []*store.Version
-	for {
-		page, err := w.tx.Search(ctx, q)
+	for _, f := range followers {
+		found, err := w.followersOf(ctx, f, typ, id)
 		if err != nil {
-			return fmt.Errorf("VerificationResults of %s/%s: %w", typ, id, err)
+			return err
 		}
-		vrs = append(vrs, page.Versions...)
-		if page.Next == nil {
-			break
-		}
-		q.After = page.Next
+		vrs = append(vrs, found...)
 	}
 	for _, v := range vrs {
 		if v.Deleted || v.Body == nil {
@@ -275,6 +290,30 @@ func (w *Writer) cascade(ctx context.Context, typ, id string) error {
 		}
 	}
 	return nil
+}
+
+// followersOf returns the current resources of type f whose target is
+// typ/id, all read before any is changed (Restrict must not move what the
+// paging walks).
+func (w *Writer) followersOf(ctx context.Context, f, typ, id string) ([]*store.Version, error) {
+	q, err := w.d.Indexer.Conditional(f, url.Values{"target": {typ + "/" + id}})
+	if err != nil {
+		return nil, fmt.Errorf("%s of %s/%s: %w", f, typ, id, err)
+	}
+	q.Viewer = store.SeeAll
+	q.Count = cascadePage
+	var out []*store.Version
+	for {
+		page, err := w.tx.Search(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("%s of %s/%s: %w", f, typ, id, err)
+		}
+		out = append(out, page.Versions...)
+		if page.Next == nil {
+			return out, nil
+		}
+		q.After = page.Next
+	}
 }
 
 // restricted reports whether a version written with idx carries

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -353,3 +354,53 @@ func TestConditionalWithViewer(t *testing.T) {
 		}
 	})
 }
+
+// TestProvenanceFollowsTarget: a Provenance written with its target (as
+// package provenance does, in the write's transaction) is restricted as
+// the target is, also when it records the target's deletion; and it
+// follows later changes of the target like a VerificationResult.
+func TestProvenanceFollowsTarget(t *testing.T) {
+	prov := func(id, target string) *fhir.Resource {
+		return resource(t, `{"resourceType":"Provenance","id":"`+id+`","recorded":"2026-05-06T07:08:09Z","target":[{"reference":"`+target+`"}],"agent":[{"who":{"reference":"Organization/acme"}}]}`)
+	}
+	eachBackend(t, func(t *testing.T, d *directory.Directory) {
+		withProvenance := func(id string, fn func(ctx context.Context, w *directory.Writer) (*directory.Change, error)) {
+			t.Helper()
+			if err := write(t, d, func(ctx context.Context, w *directory.Writer) error {
+				c, err := fn(ctx, w)
+				if err != nil {
+					return err
+				}
+				_, err = w.Put(ctx, prov(id, c.Type+"/"+c.ID+"/_history/"+itoa(c.Version.VersionID)), nil)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		withProvenance("p1", func(ctx context.Context, w *directory.Writer) (*directory.Change, error) {
+			return w.Create(ctx, resource(t, locationPlain), "l", nil)
+		})
+		if g := guard(t, d, "Provenance", "p1"); g != 0 {
+			t.Errorf("Provenance of an unrestricted write: Guard %d, want 0", g)
+		}
+		withProvenance("p2", func(ctx context.Context, w *directory.Writer) (*directory.Change, error) {
+			res := resource(t, locationRootRestricted)
+			return w.Update(ctx, res, res.ID, 0)
+		})
+		if g := guard(t, d, "Provenance", "p2"); g == 0 || visible(t, d, "Provenance", "p2", "Organization/other") || !visible(t, d, "Provenance", "p2", "Organization/acme") {
+			t.Errorf("Provenance of a restricted write: Guard %d; want it restricted as its target", g)
+		}
+		// The target's restriction reaches the earlier Provenance too.
+		if g := guard(t, d, "Provenance", "p1"); g == 0 {
+			t.Error("Provenance p1 did not follow its target becoming restricted")
+		}
+		withProvenance("p3", func(ctx context.Context, w *directory.Writer) (*directory.Change, error) {
+			return w.Delete(ctx, "Location", "l", 0)
+		})
+		if g := guard(t, d, "Provenance", "p3"); g == 0 {
+			t.Error("Provenance of the deletion of a restricted resource is unrestricted")
+		}
+	})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -97,20 +97,29 @@ func countExpr(ctx context.Context, q dbQuerier, d *Dialect, c store.Cond) (stri
 
 // count counts the matches. One condition on index rows is counted on its
 // index alone: rows exist only for live resources, and a parameter id
-// belongs to one type. That serves viewers that see unrestricted data
-// only: the main rows (param_groups) hold no value of a restricted element
-// and no row of a resource restricted at its root (store.GuardRoot), so
-// every main row is one such a viewer sees.
+// belongs to one type. The main rows (param_groups) hold no value of a
+// restricted element and no row of a resource restricted at its root
+// (store.GuardRoot), so each is one every viewer sees: that count is exact
+// for a viewer without permissions. A viewer that may see guarded rows
+// adds the resources that only guarded rows it sees match (few: guarded
+// rows are those of restricted resources).
 func count(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, where string) (int64, error) {
 	var n int64
-	if terms := topTerms(sq.Where); len(terms) == 1 && b.view.public() {
-		cb := &builder{d: b.d}
+	if terms := topTerms(sq.Where); len(terms) == 1 {
+		cb := &builder{d: b.d, view: b.view}
 		if l, err := cb.leaf(terms[0]); err == nil {
 			agg, err := countExpr(ctx, q, b.d, terms[0])
 			if err != nil {
 				return 0, err
 			}
 			text := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s", agg, l.table, cb.groups(l.param), l.inner)
+			if g := cb.guardedGroups("x", l.param, false); g != "" {
+				// inner's unqualified columns name x here, and m inside
+				// the NOT EXISTS: a probe per guarded row (fenced, or
+				// PostgreSQL hashes every main row to anti-join them).
+				text = fmt.Sprintf("SELECT (%s) + (SELECT COUNT(DISTINCT x.rid) FROM %s x WHERE %s AND %s AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.rid = x.rid AND m.%s AND %s%s))",
+					text, l.table, g, l.inner, l.table, cb.groups(l.param), l.inner, b.d.ProbeFence)
+			}
 			if err := q.QueryRowContext(ctx, text, cb.args...).Scan(&n); err != nil {
 				return 0, fmt.Errorf("search count: %w", err)
 			}

@@ -114,7 +114,7 @@ func (b *builder) cond(a string, c store.Cond) (string, error) {
 		probe := func(groups string) string {
 			return fmt.Sprintf("EXISTS (SELECT 1 FROM %s m WHERE m.rid = %s.rid AND %s)", tab, a, groups)
 		}
-		exists := b.orGuarded("m", c.Param, "m."+b.groups(c.Param), probe)
+		exists := b.orGuarded("m", c.Param, "m."+b.groups(c.Param), false, probe)
 		if c.Missing {
 			return "NOT " + exists, nil
 		}
@@ -185,7 +185,7 @@ func (b *builder) in(a, table string, param int64, inner string) string {
 		probe := func(groups string) string {
 			return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s AND %s%s)", table, x, x, a, groups, inner, b.d.ProbeFence)
 		}
-		return b.orGuarded(x, param, b.probeGroups(x, param), probe)
+		return b.orGuarded(x, param, b.probeGroups(x, param), true, probe)
 	}
 	if b.view.public() {
 		return fmt.Sprintf("%s.rid IN (SELECT rid FROM %s WHERE %s AND %s)", a, table, b.groups(param), inner)
@@ -370,7 +370,7 @@ func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 			return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s.rid = %s.rid AND %s AND EXISTS (SELECT 1 FROM resources %s WHERE %s.type = %s.type AND %s.id = %s.id AND %s%s)%s)",
 				s, s, a, groups, t, t, s, t, s, where, b.d.ProbeFence, b.d.ProbeFence)
 		}
-		return b.orGuarded(s, c.Param, b.probeGroups(s, c.Param), probe), nil
+		return b.orGuarded(s, c.Param, b.probeGroups(s, c.Param), true, probe), nil
 	}
 	// The targets first (few: the organizations of one city), then the
 	// references to them through idx_ref_target (grp, id, type).
@@ -399,7 +399,7 @@ func (b *builder) hasCond(a string, c store.Has) (string, error) {
 			return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s WHERE %s AND %s.id = %s.id AND %s.type = %s.type AND EXISTS (SELECT 1 FROM resources %s WHERE %s.rid = %s.rid AND %s%s)%s)",
 				s, groups, s, a, s, a, src, src, s, where, b.d.ProbeFence, b.d.ProbeFence)
 		}
-		return b.orGuarded(s, c.Param, s+"."+b.groups(c.Param), probe), nil
+		return b.orGuarded(s, c.Param, s+"."+b.groups(c.Param), false, probe), nil
 	}
 	// The sources first, then what they reference; not correlated with
 	// the outer row, so evaluated once.

@@ -135,43 +135,64 @@ func (b *builder) guardedGroups(x string, param int64, probe bool) string {
 	return in + " AND " + b.permitted(x+".rid", version, mask)
 }
 
-// orGuarded is probe over param's main rows (groups: their group
-// condition), OR the same probe over the guarded rows the viewer sees:
-// two EXISTS, each with its own index plan.
-func (b *builder) orGuarded(x string, param int64, groups string, probe func(groups string) string) string {
-	g := b.guardedGroups(x, param, true)
-	if g == "" {
+// orGuarded is probe over the rows of param the viewer may see: groups
+// (the main group condition, fenced says as probeGroups writes it: the
+// probe reads the (rid, grp…) key; unfenced, the value index, which leads
+// with grp, stays open: a _has probe by target id and type, a :missing
+// check) widened to the guarded groups, see anyOf.
+func (b *builder) orGuarded(x string, param int64, groups string, fenced bool, probe func(groups string) string) string {
+	if b.view.public() {
 		return probe(groups)
 	}
-	return "(" + probe(groups) + " OR " + probe(g) + ")"
+	return probe(b.anyOf(x, param, groups, fenced))
 }
 
-// unionGuarded is set over param's main rows, UNION ALL the same set over
-// the guarded rows the viewer sees.
+// unionGuarded is set over the rows of param the viewer may see (groups:
+// the main group condition), see anyOf.
 func (b *builder) unionGuarded(x string, param int64, groups string, set func(groups string) string) string {
-	g := b.guardedGroups(x, param, false)
-	if g == "" {
+	if b.view.public() {
 		return set(groups)
 	}
-	return set(groups) + " UNION ALL " + set(g)
+	return set(b.anyOf(x, param, groups, false))
+}
+
+// anyOf is the condition that index row x is a row of param the viewer
+// may see, for a viewer that may see guarded rows: one group list, main
+// and guarded (widen), so that each condition keeps one index plan and a
+// chain's target set is written once; then a main row passes at once (a
+// hashed list) and a guarded row, rare, only when its mask permits the
+// viewer. (The first version wrote a main branch UNION ALL a guarded one:
+// a chain's target set twice, 3 – 5 times slower for permitted viewers.)
+func (b *builder) anyOf(x string, param int64, groups string, fenced bool) string {
+	if b.view.all {
+		return widen(groups)
+	}
+	return fmt.Sprintf("%s AND (%s OR %s)", widen(groups), groups, b.guardedGroups(x, param, fenced))
+}
+
+// widen turns groups, a main group condition as groups or probeGroups
+// write it ("… IN (SELECT grp FROM param_groups WHERE param = $n)"), into
+// the condition that a row is of the parameter, main or guarded. The
+// placeholder is reused: every bound argument must appear in the
+// statement.
+func widen(groups string) string {
+	i := strings.LastIndex(groups, "param = ")
+	if i < 0 || !strings.HasSuffix(groups, ")") {
+		panic("sqlstore: widen: not a group condition: " + groups)
+	}
+	ph := strings.TrimSuffix(groups[i+len("param = "):], ")")
+	return strings.TrimSuffix(groups, ")") + " UNION ALL SELECT grp FROM guarded_groups WHERE param = " + ph + ")"
 }
 
 // anyGroups is the condition that index row x belongs to param among the
-// rows the viewer sees, main and guarded, as one condition: for joins
-// driven by a few rows (a page's includes, hierarchy steps), where the
-// group list only filters and where a recursive query allows no second
-// branch.
+// rows the viewer sees (anyOf; for a viewer without permissions the main
+// groups alone): for joins (a page's includes, hierarchy steps).
 func (b *builder) anyGroups(x string, param int64) string {
+	main := x + "." + b.groups(param)
 	if b.view.public() {
-		return x + "." + b.groups(param)
+		return main
 	}
-	p := b.arg(param)
-	main := fmt.Sprintf("%s.grp IN (SELECT grp FROM param_groups WHERE param = %s)", x, p)
-	both := fmt.Sprintf("%s.grp IN (SELECT grp FROM param_groups WHERE param = %s UNION ALL SELECT grp FROM guarded_groups WHERE param = %s)", x, p, p)
-	if b.view.all {
-		return both
-	}
-	return fmt.Sprintf("%s AND (%s OR %s)", both, main, b.guardedGroups(x, param, false))
+	return b.anyOf(x, param, main, false)
 }
 
 var _ store.RestrictStore = (*DB)(nil)

@@ -11,9 +11,6 @@ ALTER TABLE resources ADD COLUMN restricted BOOLEAN NOT NULL DEFAULT false;
 ALTER TABLE resource_history ADD COLUMN guard INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE resource_history ADD COLUMN restricted BOOLEAN NOT NULL DEFAULT false;
 
--- The few restricted resources, for counts read from index rows alone.
-CREATE INDEX resources_guarded ON resources (rid) WHERE guard <> 0;
-
 -- The permit keys of each rule of a version: bit is 1 << rule. Rows of
 -- earlier versions stay (history checks them); a rule without keys has no
 -- row (it permits only viewers that see everything).
