@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/vhdir/vhdir/internal/fhir"
@@ -28,6 +29,8 @@ func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 		return nil, notKnown(req)
 	case err != nil && !errors.Is(err, store.ErrGone):
 		return nil, err
+	case v == nil:
+		return nil, fmt.Errorf("read %s/%s: the store returned no version", req.Type, req.ID)
 	}
 	viewer, verr := s.Viewer(ctx)
 	if verr != nil {
