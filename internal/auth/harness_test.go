@@ -118,6 +118,12 @@ type testClient struct {
 // when rsaKey), its JWK Set by value.
 func (s *stack) register(scope string, rsaKey bool) *testClient {
 	s.t.Helper()
+	return s.registerWith(scope, rsaKey, nil)
+}
+
+// registerWith is register with the registration edited first.
+func (s *stack) registerWith(scope string, rsaKey bool, edit func(*auth.Registration)) *testClient {
+	s.t.Helper()
 	c := &testClient{kid: "k-" + randomHex(4)}
 	var err error
 	if rsaKey {
@@ -134,10 +140,14 @@ func (s *stack) register(scope string, rsaKey bool) *testClient {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	reg, err := s.reg.Add(context.Background(), auth.Registration{
+	r := auth.Registration{
 		Name: "Test client " + c.kid, Organization: "Organization/acme", OrganizationName: "Acme Health",
 		JWKS: set, Scope: scope,
-	})
+	}
+	if edit != nil {
+		edit(&r)
+	}
+	reg, err := s.reg.Add(context.Background(), r)
 	if err != nil {
 		s.t.Fatal(err)
 	}
