@@ -28,9 +28,8 @@ type Query struct {
 	// Viewer is who searches (nil: see only what no restriction hides).
 	// Resources it may not see are not matched, counted, included or
 	// chained through, and index rows it may not see are not matched (a
-	// value hidden from it is missing for :missing). Sort keys read only
-	// the values every viewer of the resource sees, whoever searches: a
-	// restricted value never orders results.
+	// value hidden from it is missing for :missing). Sort keys read the
+	// values it may see: a value hidden from it never orders its results.
 	Viewer *Viewer
 }
 

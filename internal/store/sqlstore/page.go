@@ -305,7 +305,9 @@ func (b *builder) sortExpr(a string, k store.SortKey) (string, error) {
 		agg = "MAX"
 	}
 	sub := func(table, col string) string {
-		return fmt.Sprintf("(SELECT %s(%s) FROM %s x WHERE x.rid = %s.rid AND %s)", agg, col, table, a, b.probeGroups("x", k.Param))
+		// The values the viewer may see: never a value hidden from it,
+		// and, for a viewer a restriction permits, the values it permits.
+		return fmt.Sprintf("(SELECT %s(%s) FROM %s x WHERE x.rid = %s.rid AND %s)", agg, col, table, a, b.orGuarded("x", k.Param, b.probeGroups("x", k.Param), true, func(g string) string { return g }))
 	}
 	switch k.Kind {
 	case store.SortLastUpdated:

@@ -613,3 +613,37 @@ func testTxRestrict(t *testing.T, newDB NewDB) {
 		t.Errorf("Restrict(mask with bit 63) = nil; want an error")
 	}
 }
+
+// testRestrictSort: results are ordered by the values the viewer may see:
+// a value hidden from it never orders them (the resource sorts by what is
+// left, or last), and a value a restriction permits it orders them for it.
+func testRestrictSort(t *testing.T, newDB NewDB) {
+	s := openOne(t, newDB)
+	name := func(n string) store.StringValue { return store.StringValue{Param: pName, Norm: n, Exact: n} }
+	put(t, s, "Practitioner", "mid", t0, &store.Index{Strings: []store.StringValue{name("mmm")}})
+	// Visible to holders of A only, and sorting first for them.
+	put(t, s, "Practitioner", "root", t0, &store.Index{Strings: []store.StringValue{name("aaa")}, Restriction: rootRule(keyA)})
+	// Visible to all as "zzz"; holders of B also see "bbb".
+	put(t, s, "Practitioner", "elem", t0, &store.Index{Strings: []store.StringValue{name("zzz")}, Restriction: &store.Restriction{
+		Rules: [][]string{{keyB}}, Marked: true,
+		Guarded: []store.GuardedIndex{{Mask: 1, Index: &store.Index{Strings: []store.StringValue{name("bbb")}}}},
+	}})
+	// Visible to all, its only name hidden from all but holders of B.
+	put(t, s, "Practitioner", "nameless", t0, &store.Index{Restriction: &store.Restriction{
+		Rules: [][]string{{keyB}}, Marked: true,
+		Guarded: []store.GuardedIndex{{Mask: 1, Index: &store.Index{Strings: []store.StringValue{name("ccc")}}}},
+	}})
+	want := perViewer{
+		none: "[mid elem nameless]",
+		a:    "[root mid elem nameless]",
+		b:    "[elem nameless mid]",
+		ab:   "[root elem nameless mid]",
+		all:  "[root elem nameless mid]",
+	}
+	want.each(t, func(t *testing.T, v *store.Viewer, want string) {
+		page := mustSearch(t, s, &store.Query{Types: []string{"Practitioner"}, Sort: []store.SortKey{{Param: pName, Kind: store.SortString}}, Count: 10, Viewer: v})
+		if got := fmt.Sprint(ids(page)); got != want {
+			t.Errorf("sorted by name = %s; want %s", got, want)
+		}
+	})
+}

@@ -58,6 +58,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"RestrictScan", testRestrictScan},
 		{"RestrictUpdate", testRestrictUpdate},
 		{"TxRestrict", testTxRestrict},
+		{"RestrictSort", testRestrictSort},
 		{"AuthClients", testAuthClients},
 		{"AuthClientsEmpty", testAuthClientsEmpty},
 		{"AuthAssertions", testAuthAssertions},
