@@ -55,6 +55,9 @@ func ForExport(rec bulk.Record, client *Agent) *Event {
 		if rec.FileType != "" {
 			f.Description = fmt.Sprintf("%d %s lines", rec.Count, rec.FileType)
 		}
+		if rec.Subsetted > 0 {
+			f.Detail = append(f.Detail, Detail{"usage-restriction", fmt.Sprintf("subsetted: %d of the lines", rec.Subsetted)})
+		}
 		e.Entities = append(e.Entities, f)
 	}
 	return e

@@ -665,6 +665,17 @@ func TestExportRestricted(t *testing.T) {
 		if !got["open"] || got["secret"] || !got["partial"] || strings.Contains(text, "555-0199") || strings.Contains(text, "Secret") {
 			t.Errorf("org-b exported %v: %s", got, text)
 		}
+		// The download's record says one line was subsetted.
+		noted := false
+		for _, e := range s.auditEvents("export-download") {
+			raw, _ := json.Marshal(e)
+			if strings.Contains(string(raw), first.Output[0].URL) && strings.Contains(string(raw), "subsetted: 1 of the lines") {
+				noted = true
+			}
+		}
+		if !noted {
+			t.Errorf("no export-download AuditEvent of %s notes the subsetted line", first.Output[0].URL)
+		}
 		got, text, _ = export("a", "")
 		if !got["open"] || !got["secret"] || !strings.Contains(text, "555-0199") {
 			t.Errorf("org-a exported %v: %s", got, text)

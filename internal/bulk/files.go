@@ -73,6 +73,14 @@ func (fw *fileWriter) line(b []byte) error {
 	return fw.err
 }
 
+// subsetted counts the line just written as one usage restrictions
+// removed elements from.
+func (fw *fileWriter) subsetted() {
+	if fw.cur != nil {
+		fw.cur.Subsetted++
+	}
+}
+
 // send queues the current chunk for storing.
 func (fw *fileWriter) send() {
 	if len(fw.chunk) == 0 || fw.err != nil {

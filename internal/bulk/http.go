@@ -188,7 +188,7 @@ func (s *Service) handleFile(w http.ResponseWriter, r *http.Request) {
 	rec := Record{Kind: Download, Job: id, Method: r.Method, URI: r.URL.RequestURI(), File: s.cfg.FHIRBase + strings.TrimPrefix(r.URL.Path, "/fhir")}
 	f, err := s.file(w, r, id)
 	if f != nil {
-		rec.FileType, rec.Count = f.Type, f.Count
+		rec.FileType, rec.Count, rec.Subsetted = f.Type, f.Count, f.Subsetted
 	}
 	if err != nil {
 		rec.Err = err

@@ -234,7 +234,13 @@ func (s *Service) exportType(ctx context.Context, snap store.Snapshot, spec *Spe
 				return err // invisible: the scan's filter left such resources out already
 			}
 			p.written.Add(1)
-			return fw.line(encodeLine(body, elements, subsetted))
+			if err := fw.line(encodeLine(body, elements, subsetted)); err != nil {
+				return err
+			}
+			if subsetted {
+				fw.subsetted()
+			}
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("export %s: %w", ts.Type, err)

@@ -92,10 +92,10 @@ type Record struct {
 	// Types are the types a kick-off exports.
 	Types []string
 	// File is the downloaded file's URL, Type its resource type, Count its
-	// lines.
-	File, FileType string
-	Count          int64
-	Status         int
+	// lines, Subsetted those with elements removed by usage restrictions.
+	File, FileType   string
+	Count, Subsetted int64
+	Status           int
 	// Err is why the request failed (nil on success).
 	Err error
 }

@@ -142,4 +142,7 @@ type ExportFile struct {
 	Type, Kind string
 	Count      int64 // lines
 	Bytes      int64
+	// Subsetted counts the lines served with elements removed by usage
+	// restrictions (the download's AuditEvent says so).
+	Subsetted int64
 }

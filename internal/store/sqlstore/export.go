@@ -290,11 +290,11 @@ func (db *DB) exportSQL() *exportStatements {
 		// locked (PostgreSQL) so that a claim or delete cannot pass it.
 		addChunk: fmt.Sprintf(`INSERT INTO export_chunks (job, n, chunk, data) SELECT id, %s, %s, %s FROM export_jobs WHERE id = %s AND owner = %s AND state = 'running'`,
 			p(2), p(3), p(4), p(1), p(5)) + db.d.SQL.ForUpdate,
-		chunkFile: fmt.Sprintf(`INSERT INTO export_files (job, n, type, kind, count, bytes) VALUES (%s, %s, %s, %s, %s, %s) `+
-			`ON CONFLICT (job, n) DO UPDATE SET count = excluded.count, bytes = export_files.bytes + excluded.bytes`, p(1), p(2), p(3), p(4), p(5), p(6)),
-		finishFile: fmt.Sprintf(`INSERT INTO export_files (job, n, type, kind, count, bytes) VALUES (%s, %s, %s, %s, %s, %s) `+
-			`ON CONFLICT (job, n) DO UPDATE SET type = excluded.type, kind = excluded.kind, count = excluded.count, bytes = excluded.bytes`, p(1), p(2), p(3), p(4), p(5), p(6)),
-		files:        fmt.Sprintf(`SELECT n, type, kind, count, bytes FROM export_files WHERE job = %s ORDER BY n`, p(1)),
+		chunkFile: fmt.Sprintf(`INSERT INTO export_files (job, n, type, kind, count, bytes, subsetted) VALUES (%s, %s, %s, %s, %s, %s, %s) `+
+			`ON CONFLICT (job, n) DO UPDATE SET count = excluded.count, bytes = export_files.bytes + excluded.bytes, subsetted = excluded.subsetted`, p(1), p(2), p(3), p(4), p(5), p(6), p(7)),
+		finishFile: fmt.Sprintf(`INSERT INTO export_files (job, n, type, kind, count, bytes, subsetted) VALUES (%s, %s, %s, %s, %s, %s, %s) `+
+			`ON CONFLICT (job, n) DO UPDATE SET type = excluded.type, kind = excluded.kind, count = excluded.count, bytes = excluded.bytes, subsetted = excluded.subsetted`, p(1), p(2), p(3), p(4), p(5), p(6), p(7)),
+		files:        fmt.Sprintf(`SELECT n, type, kind, count, bytes, subsetted FROM export_files WHERE job = %s ORDER BY n`, p(1)),
 		file:         fmt.Sprintf(`SELECT COUNT(*) FROM export_files WHERE job = %s AND n = %s`, p(1), p(2)),
 		readChunk:    fmt.Sprintf(`SELECT chunk, data FROM export_chunks WHERE job = %s AND n = %s AND chunk >= %s ORDER BY chunk LIMIT 1`, p(1), p(2), p(3)),
 		deleteChunks: fmt.Sprintf(`DELETE FROM export_chunks WHERE job = %s`, p(1)),
@@ -442,7 +442,7 @@ func (db *DB) AddExportChunk(ctx context.Context, owner string, f store.ExportFi
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return errors.Join(store.ErrNotFound, err)
 		}
-		_, err = tx.ExecContext(ctx, q.chunkFile, f.Job, f.N, f.Type, f.Kind, f.Count, int64(len(data)))
+		_, err = tx.ExecContext(ctx, q.chunkFile, f.Job, f.N, f.Type, f.Kind, f.Count, int64(len(data)), f.Subsetted)
 		return err
 	})
 	if err == nil && db.exportDir != "" {
@@ -475,7 +475,7 @@ func (db *DB) FinishExportJob(ctx context.Context, id, owner string, state store
 			return errors.Join(store.ErrNotFound, err)
 		}
 		for _, f := range files {
-			if _, err := tx.ExecContext(ctx, q.finishFile, id, f.N, f.Type, f.Kind, f.Count, f.Bytes); err != nil {
+			if _, err := tx.ExecContext(ctx, q.finishFile, id, f.N, f.Type, f.Kind, f.Count, f.Bytes, f.Subsetted); err != nil {
 				return fmt.Errorf("file %d: %w", f.N, err)
 			}
 		}
@@ -535,7 +535,7 @@ func (db *DB) ExportFiles(ctx context.Context, id string) ([]store.ExportFile, e
 	var out []store.ExportFile
 	for rows.Next() {
 		f := store.ExportFile{Job: id}
-		if err := rows.Scan(&f.N, &f.Type, &f.Kind, &f.Count, &f.Bytes); err != nil {
+		if err := rows.Scan(&f.N, &f.Type, &f.Kind, &f.Count, &f.Bytes, &f.Subsetted); err != nil {
 			return nil, fmt.Errorf("export job %s files: %w", id, err)
 		}
 		out = append(out, f)

@@ -36,6 +36,10 @@ CREATE TABLE guarded_groups (
     PRIMARY KEY (param, grp)
 );
 
+-- Export files count the lines served with elements removed by usage
+-- restrictions, for the download's AuditEvent.
+ALTER TABLE export_files ADD COLUMN subsetted BIGINT NOT NULL DEFAULT 0;
+
 -- Statistics for the new columns now: without them the planner takes
 -- "guard = 0" to keep 0.5 % of rows (it keeps nearly all) and picks other
 -- plans for every search, until autovacuum analyzes the table, which a

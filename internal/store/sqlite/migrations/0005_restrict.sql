@@ -35,3 +35,7 @@ CREATE TABLE guarded_groups (
     mask  INTEGER NOT NULL,
     PRIMARY KEY (param, grp)
 ) WITHOUT ROWID;
+
+-- Export files count the lines served with elements removed by usage
+-- restrictions, for the download's AuditEvent.
+ALTER TABLE export_files ADD COLUMN subsetted BIGINT NOT NULL DEFAULT 0;
