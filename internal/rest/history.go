@@ -81,15 +81,12 @@ func (s *Server) history(ctx context.Context, req *Request) (*Response, error) {
 	}
 	resp := newResponse(http.StatusOK, nil)
 	for _, v := range page.Versions {
-		body, visible, subsetted, err := ViewBody(v, viewer)
+		body, visible, err := resp.viewBody(v, viewer)
 		if err != nil {
 			return nil, err
 		}
 		if !visible {
-			continue // the store's filter already left such versions out
-		}
-		if subsetted {
-			resp.Restriction.subsetted(v)
+			continue
 		}
 		b.Entry(s.historyEntry(v, body))
 	}

@@ -137,15 +137,12 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 		sh       shaping
 	}{{"match", page.Versions, sh}, {"include", page.Included, incShape}} {
 		for _, v := range group.versions {
-			body, visible, subsetted, err := ViewBody(v, viewer)
+			body, visible, err := resp.viewBody(v, viewer)
 			if err != nil {
 				return nil, err
 			}
 			if !visible {
-				continue // the store's filter already left such resources out
-			}
-			if subsetted {
-				resp.Restriction.subsetted(v)
+				continue
 			}
 			res, err := group.sh.apply(body, v.Type)
 			if err != nil {

@@ -260,3 +260,14 @@ type RestrictionNote struct {
 func (n *RestrictionNote) subsetted(v *store.Version) {
 	n.Subsetted = append(n.Subsetted, v.Type+"/"+v.ID)
 }
+
+// viewBody is ViewBody for a version r serves, noting a subsetted body in
+// r's Restriction. A version not visible is one the store's filter
+// already left out of lists; the caller skips it.
+func (r *Response) viewBody(v *store.Version, viewer *Viewer) (body []byte, visible bool, err error) {
+	body, visible, subsetted, err := ViewBody(v, viewer)
+	if subsetted {
+		r.Restriction.subsetted(v)
+	}
+	return body, visible, err
+}

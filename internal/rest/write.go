@@ -156,14 +156,11 @@ func (s *Server) writeResponse(ctx context.Context, req *Request, c *directory.C
 		if err != nil {
 			return nil, err
 		}
-		body, _, subsetted, err := ViewBody(v, viewer)
+		body, _, err := resp.viewBody(v, viewer)
 		if err != nil {
 			return nil, err
 		}
 		resp.Body = jsontree.Raw(body)
-		if subsetted {
-			resp.Restriction.subsetted(v)
-		}
 	}
 	return resp, nil
 }
