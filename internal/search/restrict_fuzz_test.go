@@ -98,4 +98,3 @@ func (s rows) equal(o rows) bool {
 	}
 	return true
 }
-
