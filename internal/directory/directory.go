@@ -135,8 +135,12 @@ type Change struct {
 	// nil for Absent.
 	Version *store.Version
 
-	before *store.Version // for Deleted: the version deleted
+	before *store.Version // the version replaced, if any (see Replaced)
 }
+
+// Replaced is the version the write replaced: the current version before
+// an update, a delete, or a create over a deleted resource; nil for none.
+func (c *Change) Replaced() *store.Version { return c.before }
 
 // Wrote reports whether the change stored a new version.
 func (c *Change) Wrote() bool {
@@ -511,7 +515,7 @@ func (w *Writer) put(ctx context.Context, res *fhir.Resource, id string, cur *st
 			return nil, err
 		}
 	}
-	return w.record(&Change{Action: action, Type: res.Type, ID: id, Version: v}), nil
+	return w.record(&Change{Action: action, Type: res.Type, ID: id, Version: v, before: cur}), nil
 }
 
 // unchanged reports whether res, stamped like cur, is byte for byte cur's

@@ -344,6 +344,8 @@ func testRestrictedWrites(t *testing.T, srv *testServer) {
 		{"replace hidden", http.MethodPut, "/Practitioner/p-secret", `{"resourceType": "Practitioner", "id": "p-secret", "name": [{"family": "Taken"}]}`, asB, http.StatusForbidden},
 		{"delete hidden", http.MethodDelete, "/Practitioner/p-secret", "", asB, http.StatusForbidden},
 		{"replace subsetted", http.MethodPut, "/Location/loc-ws", `{"resourceType": "Location", "id": "loc-ws", "name": "Overwritten"}`, asB, http.StatusForbidden},
+		{"replace subsetted, matched by a condition", http.MethodPut, "/Location?name=The%20W%20Womens%20Shelter", `{"resourceType": "Location", "name": "Overwritten"}`, asB, http.StatusForbidden},
+		{"delete hidden by a condition: nothing matches", http.MethodDelete, "/Practitioner?identifier=http://example.org/npi%7C999", "", asB, http.StatusOK},
 		{"create restricted for others", http.MethodPost, "/Practitioner", `{"resourceType": "Practitioner",
 			"contained": [` + consent("Organization/org-a", "") + `], "extension": [` + restrictionExt + `], "name": [{"family": "Other"}]}`, asB, http.StatusForbidden},
 		{"create restricted for itself", http.MethodPost, "/Practitioner", `{"resourceType": "Practitioner",

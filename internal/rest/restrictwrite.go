@@ -2,12 +2,10 @@ package rest
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/restrict"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -24,17 +22,36 @@ func errRestrictedWrite(typ string) error {
 		"this %s carries a usage restriction that does not permit this client; only clients it permits may change it", typ)
 }
 
-// checkRestrictedTarget refuses an update or delete of a resource, named by
-// id, that viewer may not see whole. The row is locked by Current, so the
-// check cannot go stale before the write.
-func (s *Server) checkRestrictedTarget(ctx context.Context, tx store.Tx, req *Request, viewer *Viewer) error {
-	if viewer.Operator || req.Interaction == Create || req.ID == "" {
+// checkRestrictedWrite refuses, inside the write's transaction (so that a
+// refusal rolls everything back), a write viewer could not see whole: the
+// version it replaced (an update or delete of a resource hidden from the
+// writer in whole or in part, by id or matched by a condition), an update
+// identical to such a version, or the version written, whose own
+// restrictions, or those it inherits (a VerificationResult about
+// restricted data), do not permit the writer.
+func (s *Server) checkRestrictedWrite(ctx context.Context, tx store.Tx, c *directory.Change, viewer *Viewer) error {
+	if viewer.Operator || c == nil || c.Version == nil {
 		return nil
 	}
-	cur, err := tx.Current(ctx, req.Type, req.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+	switch c.Action {
+	case directory.Created, directory.Updated, directory.Deleted, directory.Unchanged:
+	default:
+		return nil // Matched: found through the writer's eyes, nothing written
 	}
+	// Committed before this transaction: the store judges it by its own
+	// keys.
+	if prev := c.Replaced(); prev != nil {
+		if err := s.checkWhole(ctx, nil, prev, viewer); err != nil {
+			return err
+		}
+	}
+	switch c.Action {
+	case directory.Deleted:
+		return nil
+	case directory.Unchanged:
+		return s.checkWhole(ctx, nil, c.Version, viewer)
+	}
+	cur, err := tx.Current(ctx, c.Type, c.ID)
 	if err != nil {
 		return err
 	}
@@ -42,7 +59,7 @@ func (s *Server) checkRestrictedTarget(ctx context.Context, tx store.Tx, req *Re
 }
 
 // checkWhole refuses when viewer may not see version v whole; inTx, when
-// set, is the transaction v was read in (else v is committed and the
+// set, is the transaction v was written in (else v is committed and the
 // store is asked).
 func (s *Server) checkWhole(ctx context.Context, inTx store.Tx, v *store.Version, viewer *Viewer) error {
 	if v.Deleted {
@@ -66,43 +83,4 @@ func (s *Server) checkWhole(ctx context.Context, inTx store.Tx, v *store.Version
 		return errRestrictedWrite(v.Type)
 	}
 	return nil
-}
-
-// checkRestrictedResult refuses a write whose result viewer could not see
-// whole: its own restrictions, or those it inherits (a VerificationResult
-// about restricted data), do not permit the writer. Conditional writes
-// matched through viewer's eyes (directory.WithViewer); a conditional
-// update must still not overwrite elements hidden from the writer, which
-// the version it replaced shows.
-func (s *Server) checkRestrictedResult(ctx context.Context, tx store.Tx, req *Request, c *directory.Change, viewer *Viewer) error {
-	if viewer.Operator || c == nil || c.Version == nil || !c.Wrote() {
-		return nil
-	}
-	if req.Conditional() && c.Version.VersionID > 1 && (c.Action == directory.Updated || c.Action == directory.Deleted) {
-		// Matched by a search: the version replaced was committed before
-		// this transaction, so the store can show it.
-		prev, err := s.cfg.Store.VRead(ctx, c.Type, c.ID, c.Version.VersionID-1)
-		if err != nil {
-			return err
-		}
-		if err := s.checkWhole(ctx, nil, prev, viewer); err != nil {
-			return err
-		}
-	}
-	if c.Action == directory.Deleted {
-		return nil
-	}
-	if req.Resource != nil {
-		rs := restrict.Parse(req.Resource.Obj)
-		for _, r := range rs.Applying() {
-			if !r.Rule.Permits(viewer.Restrict()) {
-				return errRestrictedWrite(c.Type)
-			}
-		}
-	}
-	cur, err := tx.Current(ctx, c.Type, c.ID)
-	if err != nil {
-		return err
-	}
-	return s.checkWhole(ctx, tx, cur, viewer)
 }

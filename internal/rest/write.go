@@ -41,9 +41,6 @@ func (s *Server) apply(ctx context.Context, w *directory.Writer, req *Request) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkRestrictedTarget(ctx, w.Tx(), req, viewer); err != nil {
-		return nil, err
-	}
 	var c *directory.Change
 	if cond == nil {
 		c, err = s.applyFree(directory.WithViewer(ctx, viewer.Store()), w, req)
@@ -53,7 +50,7 @@ func (s *Server) apply(ctx context.Context, w *directory.Writer, req *Request) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkRestrictedResult(ctx, w.Tx(), req, c, viewer); err != nil {
+	if err := s.checkRestrictedWrite(ctx, w.Tx(), c, viewer); err != nil {
 		return nil, err
 	}
 	return c, nil

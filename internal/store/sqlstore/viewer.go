@@ -14,11 +14,11 @@ import (
 // restrict.go). Every place a resources (or resource_history) row becomes
 // visible — matches, counts, chain targets, _has sources, includes,
 // hierarchy steps, history, export — adds visible(alias); every condition
-// on index rows goes through param_groups and so sees only main rows,
-// unless the viewer may see guarded ones: then a second branch (UNION ALL
-// of sets, OR of probes) reads the guarded rows the viewer is permitted,
-// and the first branch keeps its plan. Sorting reads main rows only, for
-// every viewer: a restricted value never orders results.
+// on index rows (and every sort key) goes through param_groups and so sees
+// only main rows, unless the viewer may see guarded ones: then its group
+// list is widened to the parameter's guarded groups and a guarded row
+// passes only when its mask permits the viewer (anyOf). A value hidden from
+// a viewer never matches, counts or orders its results.
 //
 // A viewer is permitted by mask on version (rid, version) when
 //
