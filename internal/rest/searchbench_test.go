@@ -324,12 +324,14 @@ func runShape(b *testing.B, srv *testServer, query string, header ...string) {
 	lat := concurrently(b, get)
 	elapsed := time.Since(start)
 	b.StopTimer()
-	pct := func(p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(percentileMs(lat, 0.50), "p50-ms")
+	b.ReportMetric(percentileMs(lat, 0.99), "p99-ms")
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
+}
+
+// percentileMs is the p-th percentile of sorted latencies, in ms.
+func percentileMs(lat []time.Duration, p float64) float64 {
+	return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
 }
 
 // concurrently runs fn b.N times from the benchmark's clients and returns
@@ -395,9 +397,6 @@ func runPageSQL(b *testing.B, st store.Store, query string) {
 		rows.Close()
 		return rows.Err()
 	})
-	pct := func(p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(pct(0.50), "sql-p50-ms")
-	b.ReportMetric(pct(0.99), "sql-p99-ms")
+	b.ReportMetric(percentileMs(lat, 0.50), "sql-p50-ms")
+	b.ReportMetric(percentileMs(lat, 0.99), "sql-p99-ms")
 }
