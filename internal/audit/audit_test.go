@@ -2,8 +2,10 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vhdir/vhdir/internal/audit"
@@ -246,4 +248,38 @@ func exec(t *testing.T, s *stack, q string, args ...any) {
 	if _, err := s.raw.ExecContext(context.Background(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
+}
+
+// TestGroupCommit commits records from many concurrent callers: every
+// caller's record is in the chain once, in a valid chain, and the callers
+// shared transactions (fewer commits than records), which Stats reports.
+func TestGroupCommit(t *testing.T) {
+	const callers = 64
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		before := s.log.Stats()
+		var wg sync.WaitGroup
+		errs := make(chan error, callers)
+		for i := range callers {
+			s.log.Arrive()
+			wg.Go(func() {
+				errs <- s.log.Commit(context.Background(), audit.ForLoad("group", "localhost", fmt.Sprint("file-", i), map[string]int{"Practitioner": i}, 0))
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("commit: %v", err)
+			}
+		}
+		got := s.log.Stats()
+		records, batches := got.Records-before.Records, got.Batches-before.Batches
+		if records != callers || batches < 1 || batches >= callers || got.Busy <= before.Busy {
+			t.Errorf("stats = %d records in %d commits (busy %v); want %d records in fewer commits", records, batches, got.Busy-before.Busy, callers)
+		}
+		rep, err := audit.Verify(context.Background(), s.store.(store.AuditStore), nil)
+		if err != nil || rep.Problem != nil || rep.Records != callers {
+			t.Fatalf("verify = %+v, %v; want %d records, no problem", rep, err, callers)
+		}
+	})
 }

@@ -33,6 +33,23 @@ type Log struct {
 	coming atomic.Int64
 	kick   chan struct{}
 	once   sync.Once
+
+	// What the group commits did, for Stats.
+	batches, records atomic.Int64
+	busy             atomic.Int64 // nanoseconds spent in group commits
+}
+
+// Stats is what the group commits of a Log have done since it started.
+type Stats struct {
+	Batches int64         // group commits (transactions) run
+	Records int64         // records they committed
+	Busy    time.Duration // time spent in them, from begin to commit
+}
+
+// Stats reports the group commits so far: records per batch and time per
+// batch show how well concurrent requests share their commits.
+func (l *Log) Stats() Stats {
+	return Stats{Batches: l.batches.Load(), Records: l.records.Load(), Busy: time.Duration(l.busy.Load())}
 }
 
 // commitOp is one caller's records waiting for a group commit.
@@ -162,6 +179,7 @@ func (l *Log) flush(ctx context.Context) {
 		for _, op := range batch {
 			items = append(items, op.items...)
 		}
+		began := time.Now()
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		var links []store.AuditLink
 		_, err := l.Dir.Write(wctx, func(w *directory.Writer) error {
@@ -170,6 +188,9 @@ func (l *Log) flush(ctx context.Context) {
 			return err
 		})
 		cancel()
+		l.batches.Add(1)
+		l.records.Add(int64(len(items)))
+		l.busy.Add(int64(time.Since(began)))
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		} else if l.Stream != nil {
