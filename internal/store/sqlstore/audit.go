@@ -120,6 +120,7 @@ func (t *tx) IndexAudit(ctx context.Context, from, to int64, items []store.Audit
 	if err != nil {
 		return false, err
 	}
+	masks := map[int64][]any{} // new idx_tables value → rids that take it
 	for _, it := range items {
 		cur, ok := rows[it.ID]
 		if !ok {
@@ -131,19 +132,40 @@ func (t *tx) IndexAudit(ctx context.Context, from, to int64, items []store.Audit
 		if err := writeIndex(ctx, t, cur.rid, it.Index); err != nil {
 			return false, err
 		}
-		mask := tableMask(it.Index)
-		if mask == cur.idxTables {
-			continue
+		if mask := tableMask(it.Index); mask != cur.idxTables {
+			masks[mask] = append(masks[mask], cur.rid)
 		}
-		upd, err := t.stmt(ctx, fmt.Sprintf(`UPDATE resources SET idx_tables = %s WHERE rid = %s`, p(1), p(2)))
-		if err != nil {
+	}
+	// Records of one kind share a mask: a few statements for the batch
+	// instead of one round trip per record.
+	for mask, rids := range masks {
+		if err := t.setIdxTables(ctx, mask, rids); err != nil {
 			return false, err
-		}
-		if _, err := upd.ExecContext(ctx, mask, cur.rid); err != nil {
-			return false, fmt.Errorf("audit index: %w", err)
 		}
 	}
 	return true, nil
+}
+
+// setIdxTables sets resources.idx_tables to mask on rows rids, in chunks of
+// at most 500.
+func (t *tx) setIdxTables(ctx context.Context, mask int64, rids []any) error {
+	p := t.db.d.Placeholder
+	for start := 0; start < len(rids); start += 500 {
+		part := rids[start:min(start+500, len(rids))]
+		var b strings.Builder
+		fmt.Fprintf(&b, "UPDATE resources SET idx_tables = %s WHERE rid IN (", p(1))
+		for i := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(p(i + 2))
+		}
+		b.WriteString(")")
+		if _, err := t.tx.ExecContext(ctx, b.String(), append([]any{mask}, part...)...); err != nil {
+			return fmt.Errorf("audit index: %w", err)
+		}
+	}
+	return nil
 }
 
 // auditRows finds the rows of AuditEvents by id (without their bodies,

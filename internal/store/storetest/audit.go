@@ -134,8 +134,21 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	if got, err := auditOf(t, h2).AuditIndexed(ctx); err != nil || got != 2 {
 		t.Errorf("indexed position = %d, %v; want 2", got, err)
 	}
-	page, err := h2.Search(ctx, &store.Query{Types: []string{"AuditEvent"}, Where: store.TokenMatch{Param: 7, System: ptr("s"), Code: ptr("c")}, Count: 10})
+	match := &store.Query{Types: []string{"AuditEvent"}, Where: store.TokenMatch{Param: 7, System: ptr("s"), Code: ptr("c")}, Count: 10}
+	page, err := h2.Search(ctx, match)
 	if err != nil || len(page.Versions) != 2 {
 		t.Errorf("search on the added rows = %v, %v; want a1 and a2", page, err)
+	}
+	// The rows are known to the resource's row (idx_tables), so a later
+	// version replaces them rather than leaving them behind.
+	err = h1.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, &store.Version{Type: "AuditEvent", ID: "a1", VersionID: 2, LastUpdated: t0, Body: body("AuditEvent", "a1", 2)}, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err = h2.Search(ctx, match)
+	if err != nil || len(page.Versions) != 1 || page.Versions[0].ID != "a2" {
+		t.Errorf("search after a1 lost its rows = %v, %v; want only a2", page, err)
 	}
 }
