@@ -357,11 +357,15 @@ func TestLoadExitCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for typ, want := range map[string]string{"Provenance": `"operator:`, "AuditEvent": `(vhdir load)`} {
-		page, err := st.History(context.Background(), store.HistoryQuery{Type: typ, Count: 10})
-		if err != nil || len(page.Versions) == 0 || !strings.Contains(string(page.Versions[0].Body), want) {
-			t.Errorf("%s after the load: %v, %v; want one naming %s", typ, page, err, want)
-		}
+	page, err := st.History(context.Background(), store.HistoryQuery{Type: "Provenance", Count: 10})
+	if err != nil || len(page.Versions) == 0 || !strings.Contains(string(page.Versions[0].Body), `"operator:`) {
+		t.Errorf("Provenance after the load: %v, %v; want one naming the operator", page, err)
+	}
+	// The load's record is in the chain (a server's indexer stores it as a
+	// resource later).
+	links, err := st.(store.AuditStore).AuditChain(context.Background(), 0, 100)
+	if err != nil || len(links) == 0 || !strings.Contains(string(links[len(links)-1].Body), `(vhdir load)`) {
+		t.Errorf("audit chain after the load: %d links, %v; want the last naming (vhdir load)", len(links), err)
 	}
 }
 

@@ -12,15 +12,16 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// Indexer adds the search-index rows of AuditEvents after they are
-// committed. Records are written without them (one row per record and one
-// chain link: the commit each request waits for stays small); the indexer
-// extracts their rows in batches of up to indexBatch records, which share
-// pages and commits. It runs in the background (Run) and on demand before
-// a search that can reach AuditEvents (CatchUp), so auditors find every
-// record committed before their search. Several nodes may run it: the
-// store moves the indexed position with a compare-and-set, and a node that
-// loses simply reads the new position.
+// Indexer stores committed AuditEvents as resources with their
+// search-index rows. Records are committed as chain links alone, their
+// bodies staged in them (one row per record: the commit every request
+// waits for stays small); the indexer stores them in batches of up to
+// indexBatch records, which share pages and commits. It runs in the
+// background (Run) and on demand before a search, read or history that
+// can reach AuditEvents (CatchUp), so auditors find every record committed
+// before they ask. Several nodes may run it: the store moves the indexed
+// position with a compare-and-set, and a node that loses simply reads the
+// new position.
 type Indexer struct {
 	Store   store.Store
 	Indexer directory.Indexer
@@ -31,7 +32,7 @@ type Indexer struct {
 
 const indexBatch = 1000
 
-// CatchUp indexes every record committed so far.
+// CatchUp stores and indexes every record committed so far.
 func (ix *Indexer) CatchUp(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -64,7 +65,11 @@ func (ix *Indexer) CatchUp(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("audit index: record %d: %w", l.Seq, err)
 			}
-			items = append(items, store.AuditIndexItem{ID: l.ID, Index: idx})
+			v, err := auditVersion(res, l)
+			if err != nil {
+				return fmt.Errorf("audit index: record %d: %w", l.Seq, err)
+			}
+			items = append(items, store.AuditIndexItem{ID: l.ID, Version: v, Index: idx})
 		}
 		to := links[len(links)-1].Seq
 		err = ix.Store.Update(ctx, func(tx store.Tx) error {
@@ -91,4 +96,19 @@ func (ix *Indexer) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// auditVersion is a chained record as the resource it is stored as: the
+// link's exact bytes, at the time its meta.lastUpdated says.
+func auditVersion(res *fhir.Resource, l store.AuditLink) (*store.Version, error) {
+	meta, _ := res.Obj.Object("meta")
+	var stamp string
+	if meta != nil {
+		stamp, _ = meta.String("lastUpdated")
+	}
+	at, err := time.Parse(time.RFC3339Nano, stamp)
+	if err != nil {
+		return nil, fmt.Errorf("meta.lastUpdated %q: %w", stamp, err)
+	}
+	return &store.Version{Type: "AuditEvent", ID: l.ID, VersionID: 1, LastUpdated: at.UTC(), Body: l.Body}, nil
 }

@@ -11,11 +11,13 @@ import (
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// Log writes AuditEvents: stored as resources (searchable like any other
-// type) and appended to the chain in the same transaction.
+// Log writes AuditEvents: each is committed as a link of the chain, its
+// body staged in the link; the Indexer later stores it as a resource
+// (searchable like any other type).
 type Log struct {
 	Dir    *directory.Directory
 	Clock  clock.Clock
@@ -54,8 +56,15 @@ func (l *Log) Stats() Stats {
 
 // commitOp is one caller's records waiting for a group commit.
 type commitOp struct {
-	items []directory.Item
-	done  chan error
+	records []record
+	done    chan error
+}
+
+// record is one AuditEvent ready to chain: id and meta set, serialized.
+type record struct {
+	tree *jsontree.Object
+	at   time.Time // its meta.lastUpdated
+	item store.AuditItem
 }
 
 // maxGroup bounds one group commit (a huge batch delays its first caller).
@@ -93,13 +102,13 @@ func (l *Log) Commit(ctx context.Context, events ...*Event) error {
 		l.settle()
 		return nil
 	}
-	items, err := l.prepare(events, l.Clock.Now())
+	records, err := l.prepare(events, l.Clock.Now())
 	if err != nil {
 		l.settle()
 		return err
 	}
 	l.once.Do(func() { l.kick = make(chan struct{}, 1) })
-	op := &commitOp{items: items, done: make(chan error, 1)}
+	op := &commitOp{records: records, done: make(chan error, 1)}
 	l.mu.Lock()
 	l.queue = append(l.queue, op)
 	l.settle()
@@ -175,21 +184,21 @@ func (l *Log) flush(ctx context.Context) {
 			return
 		}
 		l.mu.Unlock()
-		var items []directory.Item
+		var records []record
 		for _, op := range batch {
-			items = append(items, op.items...)
+			records = append(records, op.records...)
 		}
 		began := time.Now()
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		var links []store.AuditLink
 		_, err := l.Dir.Write(wctx, func(w *directory.Writer) error {
 			var err error
-			links, err = l.write(wctx, w, items)
+			links, err = l.write(wctx, w, records)
 			return err
 		})
 		cancel()
 		l.batches.Add(1)
-		l.records.Add(int64(len(items)))
+		l.records.Add(int64(len(records)))
 		l.busy.Add(int64(time.Since(began)))
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -215,17 +224,18 @@ func (l *Log) Check(ctx context.Context) error {
 // commit with the change they describe, or not at all. It returns their
 // links, to stream once the transaction has committed.
 func (l *Log) WriteTx(ctx context.Context, w *directory.Writer, events ...*Event) ([]store.AuditLink, error) {
-	items, err := l.prepare(events, w.Now())
+	records, err := l.prepare(events, w.Now())
 	if err != nil {
 		return nil, err
 	}
-	return l.write(ctx, w, items)
+	return l.write(ctx, w, records)
 }
 
-// prepare builds and checks records stamped at now. They are stored
-// without index rows; the Indexer adds those later.
-func (l *Log) prepare(events []*Event, now time.Time) ([]directory.Item, error) {
-	items := make([]directory.Item, 0, len(events))
+// prepare builds, checks and serializes records stamped at now, outside
+// any transaction: the commit only appends them to the chain.
+func (l *Log) prepare(events []*Event, now time.Time) ([]record, error) {
+	at := fhir.Truncate(now)
+	out := make([]record, 0, len(events))
 	for _, e := range events {
 		tree := e.resource(l.Source, now)
 		// The same structural check every stored resource passes: a record
@@ -233,24 +243,28 @@ func (l *Log) prepare(events []*Event, now time.Time) ([]directory.Item, error) 
 		if issues := fhir.Validate(tree); issues != nil {
 			return nil, fmt.Errorf("%w: an invalid record: %w", ErrUnavailable, &fhir.Error{Status: 500, Issues: issues})
 		}
-		items = append(items, directory.Item{Res: &fhir.Resource{Type: "AuditEvent", Obj: tree}, Index: &store.Index{}})
+		id := l.Dir.NewID()
+		fhir.SetMeta(tree, id, 1, at)
+		out = append(out, record{tree: tree, at: at, item: store.AuditItem{ID: id, Body: jsontree.Marshal(tree)}})
 	}
-	return items, nil
+	return out, nil
 }
 
-// write stores records and chains them, last in the transaction (the
-// chain's lock is held until commit).
-func (l *Log) write(ctx context.Context, w *directory.Writer, items []directory.Item) ([]store.AuditLink, error) {
-	if len(items) == 0 {
+// write chains records, last in the transaction (the chain's lock is held
+// until commit). A record stamped before the transaction's earliest time
+// (an export snapshot taken meanwhile: store.Tx.NotBefore) is stamped
+// again, so that a later _since export finds it.
+func (l *Log) write(ctx context.Context, w *directory.Writer, records []record) ([]store.AuditLink, error) {
+	if len(records) == 0 {
 		return nil, nil
 	}
-	changes, err := w.PutAll(ctx, items)
-	if err != nil {
-		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
-	}
-	chain := make([]store.AuditItem, len(changes))
-	for i, c := range changes {
-		chain[i] = store.AuditItem{ID: c.ID, Body: c.Version.Body}
+	chain := make([]store.AuditItem, len(records))
+	for i, r := range records {
+		if r.at.Before(w.Now()) && r.at.Before(w.Tx().NotBefore()) {
+			fhir.SetMeta(r.tree, r.item.ID, 1, w.Now())
+			r.item.Body = jsontree.Marshal(r.tree)
+		}
+		chain[i] = r.item
 	}
 	links, err := w.Tx().ChainAudit(ctx, chain)
 	if err != nil {

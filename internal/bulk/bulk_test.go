@@ -607,9 +607,9 @@ func TestExportJobsPerClient(t *testing.T) {
 	}
 }
 
-// TestExportAuditEventsFiltered: AuditEvents are indexed after they are
-// committed; a filtered export of them first brings the index up to date,
-// so it finds the records of the requests just made.
+// TestExportAuditEventsFiltered: AuditEvents are stored and indexed after
+// they are committed; an export of them, filtered or not, first brings
+// them up to date, so it finds the records of the requests just made.
 func TestExportAuditEventsFiltered(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *stack) {
 		s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Endpoint")) // leaves export records
@@ -634,6 +634,23 @@ func TestExportAuditEventsFiltered(t *testing.T) {
 		}
 		if !sawC1 {
 			t.Errorf("c1's kick-off record is not in the export")
+		}
+		// Unfiltered too: records are stored as resources after they are
+		// chained, and the export stores those not yet stored first.
+		s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Location"))
+		r = s.do("GET", "/fhir/$export?_type=AuditEvent", "auditor", h, "")
+		if r.status != http.StatusAccepted {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		m = s.wait("auditor", r.header.Get("Content-Location"))
+		sawLocation := false
+		for _, it := range m.Output {
+			for _, l := range s.lines("auditor", it) {
+				sawLocation = sawLocation || strings.Contains(string(l), `"description":"types: Location"`)
+			}
+		}
+		if !sawLocation {
+			t.Errorf("the unfiltered export lacks c1's latest kick-off record")
 		}
 	})
 }

@@ -180,14 +180,14 @@ func (s *Service) export(ctx context.Context, j *store.ExportJob, owner string, 
 		return nil, nil, err
 	}
 	p.types.Store(int32(len(spec.Types)))
-	// Before the snapshot, so that its view holds the index rows written
-	// (records committed before the export began are all found).
+	// Before the snapshot, so that its view holds the resources stored
+	// after the fact (records committed before the export began are all
+	// found; one committed meanwhile is stored no earlier than the
+	// snapshot, so the next _since export finds it).
 	if s.cfg.BeforeSearch != nil {
 		for _, ts := range spec.Types {
-			if len(ts.Filters) > 0 || ts.Scoped {
-				if err := s.cfg.BeforeSearch(ctx, []string{ts.Type}, conditionQuery(ts)); err != nil {
-					return nil, nil, fmt.Errorf("export %s: %w", ts.Type, err)
-				}
+			if err := s.cfg.BeforeSearch(ctx, []string{ts.Type}, conditionQuery(ts)); err != nil {
+				return nil, nil, fmt.Errorf("export %s: %w", ts.Type, err)
 			}
 		}
 	}

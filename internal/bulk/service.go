@@ -54,10 +54,11 @@ type Config struct {
 	// Poll is how often idle workers look for queued jobs (kick-offs on
 	// this node wake them at once).
 	Poll time.Duration
-	// BeforeSearch, when set, runs before a type is scanned with search
-	// conditions (_typeFilter, scope conditions), as rest.Config's hook of
-	// that name: index rows written after the fact (AuditEvents) are
-	// brought up to date there, so a filter cannot miss a record.
+	// BeforeSearch, when set, runs before a type is scanned, with its
+	// search conditions (_typeFilter, scope conditions), as rest.Config's
+	// hook of that name: resources stored after the fact (AuditEvents,
+	// chained first) are brought up to date there, so an export cannot
+	// miss a record.
 	BeforeSearch func(ctx context.Context, types []string, query url.Values) error
 	// OnRecord, when set, learns every request (the audit trail).
 	OnRecord func(ctx context.Context, rec Record)

@@ -28,6 +28,15 @@ func (s *Server) history(ctx context.Context, req *Request) (*Response, error) {
 	if err := s.checkHistory(ctx, req); err != nil {
 		return nil, err
 	}
+	if s.cfg.BeforeSearch != nil {
+		var types []string // none: the whole system
+		if req.Type != "" {
+			types = []string{req.Type}
+		}
+		if err := s.cfg.BeforeSearch(ctx, types, nil); err != nil {
+			return nil, err
+		}
+	}
 	q := store.HistoryQuery{Type: req.Type, ID: req.ID, Count: defaultCount, WantTotal: req.Interaction == HistoryInstance}
 	for k, vs := range req.Query {
 		v := vs[len(vs)-1]

@@ -10,17 +10,26 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
+// readStored reads the version a read or vread asks for.
+func (s *Server) readStored(ctx context.Context, req *Request) (*store.Version, error) {
+	if req.Interaction == VRead {
+		return s.cfg.Store.VRead(ctx, req.Type, req.ID, req.VersionID)
+	}
+	return s.cfg.Store.Read(ctx, req.Type, req.ID)
+}
+
 // read serves read and vread: the stored bytes, not re-encoded.
 func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 	if err := s.checkRead(ctx, req); err != nil {
 		return nil, err
 	}
-	var v *store.Version
-	var err error
-	if req.Interaction == VRead {
-		v, err = s.cfg.Store.VRead(ctx, req.Type, req.ID, req.VersionID)
-	} else {
-		v, err = s.cfg.Store.Read(ctx, req.Type, req.ID)
+	v, err := s.readStored(ctx, req)
+	if errors.Is(err, store.ErrNotFound) && s.cfg.BeforeSearch != nil {
+		// Perhaps written but not yet stored where reads look (AuditEvents).
+		if err := s.cfg.BeforeSearch(ctx, []string{req.Type}, nil); err != nil {
+			return nil, err
+		}
+		v, err = s.readStored(ctx, req)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound) && req.Interaction == VRead:

@@ -46,9 +46,10 @@ type Config struct {
 	// Execute ran, a Bundle's entries included: the audit trail's source.
 	// A write that succeeded has already passed through OnWrite.
 	OnExecuted func(ctx context.Context, req *Request, resp *Response, err error)
-	// BeforeSearch, when set, runs before a search over types with query:
-	// index rows written after the fact (AuditEvents) are brought up to
-	// date here.
+	// BeforeSearch, when set, runs before a search over types with query,
+	// before a history over types (none: the whole system), and before a
+	// read's second look after it found nothing: resources stored after
+	// the fact (AuditEvents, chained first) are brought up to date here.
 	BeforeSearch func(ctx context.Context, types []string, query url.Values) error
 	// Access, when set, returns the limits of the caller whose request ctx
 	// carries (nil: none). Authorize decides whether an interaction may

@@ -6,23 +6,28 @@ import (
 	"encoding/binary"
 )
 
-// The audit chain makes the audit trail tamper-evident. AuditEvents are
-// stored as ordinary resources (so that auditors search them like any
-// other type); each is also given a link in one chain, in commit order:
-// link n holds the hash of link n-1 and its own hash, which covers its
-// position, its AuditEvent's id and the exact stored bytes. Editing a
-// record changes its hash; deleting or reordering links breaks the
-// sequence or the prev/hash pairs. Tx.ChainAudit appends; AuditStore
-// walks the chain back for verification.
+// The audit chain makes the audit trail tamper-evident. Each AuditEvent
+// is given a link in one chain, in commit order: link n holds the hash of
+// link n-1 and its own hash, which covers its position, its AuditEvent's
+// id and the exact stored bytes. Editing a record changes its hash;
+// deleting or reordering links breaks the sequence or the prev/hash pairs.
+// Tx.ChainAudit appends; AuditStore walks the chain back for verification.
+//
+// A record is committed as its link alone, with its body staged in it: the
+// commit every request waits for writes one row per record. Tx.IndexAudit
+// later stores it as an ordinary resource (so that auditors search it like
+// any other type), with its index rows, and clears the staged body.
 
-// AuditItem is one AuditEvent to chain: its id and its stored body.
+// AuditItem is one AuditEvent to chain: its id and its body, the exact
+// bytes it will be stored and served as.
 type AuditItem struct {
 	ID   string
 	Body []byte
 }
 
 // AuditLink is one link of the chain as stored, with the body of the
-// AuditEvent it names (nil when that resource is missing).
+// AuditEvent it names: the stored resource's, or the body staged in the
+// link before the resource is stored; nil when both are missing.
 type AuditLink struct {
 	Seq        int64 // 1, 2, … without gaps
 	ID         string
@@ -54,16 +59,20 @@ func AuditHash(prev []byte, seq int64, id string, body []byte) []byte {
 type AuditStore interface {
 	// AuditChain returns up to limit links with Seq > after, in Seq order.
 	AuditChain(ctx context.Context, after int64, limit int) ([]AuditLink, error)
-	// AuditIndexed returns the position up to which AuditEvents have their
-	// index rows (see Tx.IndexAudit).
+	// AuditIndexed returns the position up to which AuditEvents are stored
+	// as resources with their index rows (see Tx.IndexAudit).
 	AuditIndexed(ctx context.Context) (int64, error)
 	// AuditWritable checks that the audit chain can be written now (a
 	// write transaction touching it, rolled back): readiness.
 	AuditWritable(ctx context.Context) error
 }
 
-// AuditIndexItem is the index rows of one AuditEvent, added later.
+// AuditIndexItem is one chained AuditEvent to store as a resource, with
+// its index rows.
 type AuditIndexItem struct {
-	ID    string
-	Index *Index
+	ID string
+	// Version is the AuditEvent as a resource: version 1, LastUpdated its
+	// meta.lastUpdated, Body the link's body.
+	Version *Version
+	Index   *Index
 }

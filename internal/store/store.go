@@ -98,10 +98,11 @@ type Tx interface {
 	// Lock serializes transactions that lock the same key until they end, so
 	// a conditional create cannot race another with the same condition.
 	Lock(ctx context.Context, key string) error
-	// ChainAudit appends AuditEvents, already stored in this transaction
-	// with Put, to the audit chain in order (see AuditHash), and returns
-	// their links (without bodies). Chain appends are serialized across
-	// nodes until the transaction ends, so call it last.
+	// ChainAudit appends AuditEvents to the audit chain in order (see
+	// AuditHash), each body staged in its link until IndexAudit stores it
+	// as a resource, and returns their links (without bodies). Chain
+	// appends are serialized across nodes until the transaction ends, so
+	// call it last.
 	ChainAudit(ctx context.Context, items []AuditItem) ([]AuditLink, error)
 	// NotBefore is the earliest LastUpdated this transaction may stamp on
 	// versions: the time of the latest export snapshot (see ExportStore).
@@ -112,11 +113,13 @@ type Tx interface {
 	// making a version: a VerificationResult's visibility follows its
 	// targets, which may change after it was written.
 	Restrict(ctx context.Context, typ, id string, idx *Index) error
-	// IndexAudit adds the index rows of AuditEvents stored without them
-	// (chain positions from+1 … to) and moves the indexed position from
-	// from to to. It returns false, changing nothing, when the position is
-	// no longer from (another node indexed them first). An AuditEvent that
-	// is gone is skipped.
+	// IndexAudit stores the AuditEvents of chain positions from+1 … to as
+	// resources with their index rows, clears their staged bodies, and
+	// moves the indexed position from from to to. Each is stamped
+	// (Version.LastUpdated) no earlier than NotBefore. An AuditEvent already
+	// stored (chained before staging existed) only gains its index rows;
+	// one that is gone is skipped. It returns false, changing nothing, when
+	// the position is no longer from (another node stored them first).
 	IndexAudit(ctx context.Context, from, to int64, items []AuditIndexItem) (bool, error)
 }
 

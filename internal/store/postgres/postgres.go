@@ -66,6 +66,7 @@ var dialect = &sqlstore.Dialect{
 		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock))
 		return err
 	},
+	AuditHead: `SELECT seq, hash FROM vhdir_audit_head($1)`,
 	Lock: func(ctx context.Context, tx *sql.Tx, key int64) error {
 		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", key)
 		return err

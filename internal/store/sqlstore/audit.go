@@ -11,7 +11,7 @@ import (
 )
 
 // The audit chain (store.AuditStore, Tx.ChainAudit): table audit_chain of
-// migration 0003. Appenders take one advisory lock (PostgreSQL; SQLite's
+// migrations 0003 and 0006 (the staged body). Appenders take one advisory lock (PostgreSQL; SQLite's
 // single writer needs none) and read the last link inside their
 // transaction, so nodes sharing a database extend one chain without forks;
 // the lock is held until commit, which is why ChainAudit comes last in a
@@ -27,16 +27,7 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 	if len(items) == 0 {
 		return nil, nil
 	}
-	if err := t.Lock(ctx, auditLockKey); err != nil {
-		return nil, fmt.Errorf("audit chain: lock: %w", err)
-	}
-	var seq int64
-	var prev []byte
-	last, err := t.stmt(ctx, `SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`)
-	if err != nil {
-		return nil, err
-	}
-	err = last.QueryRowContext(ctx).Scan(&seq, &prev)
+	seq, prev, err := t.auditHead(ctx)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		seq, prev = 0, []byte{}
@@ -48,8 +39,8 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 	for start := 0; start < len(items); start += 200 {
 		batch := items[start:min(start+200, len(items))]
 		var b strings.Builder
-		b.WriteString("INSERT INTO audit_chain (seq, res_id, prev, hash) VALUES ")
-		args := make([]any, 0, 4*len(batch))
+		b.WriteString("INSERT INTO audit_chain (seq, res_id, prev, hash, body) VALUES ")
+		args := make([]any, 0, 5*len(batch))
 		for i, it := range batch {
 			seq++
 			hash := store.AuditHash(prev, seq, it.ID, it.Body)
@@ -57,8 +48,8 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 				b.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&b, "(%s, %s, %s, %s)", p(n+1), p(n+2), p(n+3), p(n+4))
-			args = append(args, seq, it.ID, prev, hash)
+			fmt.Fprintf(&b, "(%s, %s, %s, %s, %s)", p(n+1), p(n+2), p(n+3), p(n+4), p(n+5))
+			args = append(args, seq, it.ID, prev, hash, it.Body)
 			out = append(out, store.AuditLink{Seq: seq, ID: it.ID, Prev: prev, Hash: hash})
 			prev = hash
 		}
@@ -73,12 +64,35 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 	return out, nil
 }
 
+// auditHead takes the chain's lock and reads its last link
+// (sql.ErrNoRows for an empty chain).
+func (t *tx) auditHead(ctx context.Context) (seq int64, hash []byte, err error) {
+	if t.db.d.AuditHead != "" {
+		head, err := t.stmt(ctx, t.db.d.AuditHead)
+		if err != nil {
+			return 0, nil, err
+		}
+		err = head.QueryRowContext(ctx, lockKey(auditLockKey)).Scan(&seq, &hash)
+		return seq, hash, err
+	}
+	if err := t.Lock(ctx, auditLockKey); err != nil {
+		return 0, nil, fmt.Errorf("audit chain: lock: %w", err)
+	}
+	head, err := t.stmt(ctx, `SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`)
+	if err != nil {
+		return 0, nil, err
+	}
+	err = head.QueryRowContext(ctx).Scan(&seq, &hash)
+	return seq, hash, err
+}
+
 // AuditChain returns links after a position, each with its AuditEvent's
-// current body: an AuditEvent is written once, so an edit in place or a
-// later version both show as a body that no longer hashes to the link.
+// current body (the stored resource's, else the one staged in the link):
+// an AuditEvent is written once, so an edit in place or a later version
+// both show as a body that no longer hashes to the link.
 func (db *DB) AuditChain(ctx context.Context, after int64, limit int) ([]store.AuditLink, error) {
 	p := db.d.Placeholder
-	q := fmt.Sprintf(`SELECT c.seq, c.res_id, c.prev, c.hash, r.body FROM audit_chain c `+
+	q := fmt.Sprintf(`SELECT c.seq, c.res_id, c.prev, c.hash, COALESCE(r.body, c.body) FROM audit_chain c `+
 		`LEFT JOIN resources r ON r.type = 'AuditEvent' AND r.id = c.res_id `+
 		`WHERE c.seq > %s ORDER BY c.seq LIMIT %s`, p(1), p(2))
 	rows, err := db.read.QueryContext(ctx, q, after, limit)
@@ -106,7 +120,8 @@ func (db *DB) AuditIndexed(ctx context.Context) (int64, error) {
 	return seq, nil
 }
 
-// IndexAudit adds index rows to AuditEvents (see store.Tx).
+// IndexAudit stores chained AuditEvents as resources with their index
+// rows (see store.Tx).
 func (t *tx) IndexAudit(ctx context.Context, from, to int64, items []store.AuditIndexItem) (bool, error) {
 	p := t.db.d.Placeholder
 	res, err := t.tx.ExecContext(ctx, fmt.Sprintf(`UPDATE audit_indexed SET seq = %s WHERE one = 1 AND seq = %s`, p(1), p(2)), to, from)
@@ -120,12 +135,26 @@ func (t *tx) IndexAudit(ctx context.Context, from, to int64, items []store.Audit
 	if err != nil {
 		return false, err
 	}
+	var vs []*store.Version
+	var idxs []*store.Index
 	masks := map[int64][]any{} // new idx_tables value → rids that take it
 	for _, it := range items {
 		cur, ok := rows[it.ID]
 		if !ok {
-			continue // gone: verify reports it
+			if it.Version == nil {
+				continue // gone: verify reports it
+			}
+			v := *it.Version
+			// Never before the latest export snapshot: a record chained
+			// just before a snapshot is stored after it, and the next
+			// _since export must find it (the body keeps its own time).
+			if v.LastUpdated.Before(t.notBefore) {
+				v.LastUpdated = t.notBefore
+			}
+			vs, idxs = append(vs, &v), append(idxs, it.Index)
+			continue
 		}
+		// Stored when it was chained (before migration 0006): add its rows.
 		if err := deleteIndex(ctx, t, cur.rid, cur.idxTables); err != nil {
 			return false, err
 		}
@@ -142,6 +171,15 @@ func (t *tx) IndexAudit(ctx context.Context, from, to int64, items []store.Audit
 		if err := t.setIdxTables(ctx, mask, rids); err != nil {
 			return false, err
 		}
+	}
+	if len(vs) > 0 {
+		if err := t.PutMany(ctx, vs, idxs); err != nil {
+			return false, fmt.Errorf("audit index: %w", err)
+		}
+	}
+	// Each record is kept once: as a resource from now on.
+	if _, err := t.tx.ExecContext(ctx, fmt.Sprintf(`UPDATE audit_chain SET body = NULL WHERE seq > %s AND seq <= %s AND body IS NOT NULL`, p(1), p(2)), from, to); err != nil {
+		return false, fmt.Errorf("audit index: clear staged bodies: %w", err)
 	}
 	return true, nil
 }

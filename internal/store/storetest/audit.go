@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -19,15 +20,18 @@ func auditOf(t *testing.T, s store.Store) store.AuditStore {
 	return as
 }
 
-// appendAudit stores AuditEvents with the given ids and chains them, in one
-// transaction.
-func appendAudit(ctx context.Context, s store.Store, ids ...string) error {
+// appendAudit chains AuditEvents with the given ids, in one transaction.
+// With stored, they are also stored as resources in it, as records were
+// before their bodies were staged in the chain (migration 0006).
+func appendAudit(ctx context.Context, s store.Store, stored bool, ids ...string) error {
 	return s.Update(ctx, func(tx store.Tx) error {
 		items := make([]store.AuditItem, len(ids))
 		for i, id := range ids {
-			v := &store.Version{Type: "AuditEvent", ID: id, VersionID: 1, LastUpdated: t0, Body: body("AuditEvent", id, 1)}
-			if err := tx.Put(ctx, v, nil); err != nil {
-				return err
+			v := auditVersion(id)
+			if stored {
+				if err := tx.Put(ctx, v, nil); err != nil {
+					return err
+				}
 			}
 			items[i] = store.AuditItem{ID: id, Body: v.Body}
 		}
@@ -39,6 +43,10 @@ func appendAudit(ctx context.Context, s store.Store, ids ...string) error {
 	})
 }
 
+func auditVersion(id string) *store.Version {
+	return &store.Version{Type: "AuditEvent", ID: id, VersionID: 1, LastUpdated: t0, Body: body("AuditEvent", id, 1)}
+}
+
 func testAuditChain(t *testing.T, newDB NewDB) {
 	open := newDB(t)
 	h1, h2 := open(), open()
@@ -47,7 +55,7 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	if links, err := auditOf(t, h1).AuditChain(ctx, 0, 10); err != nil || len(links) != 0 {
 		t.Fatalf("empty chain = %v, %v", links, err)
 	}
-	if err := appendAudit(ctx, h1, "a1", "a2"); err != nil {
+	if err := appendAudit(ctx, h1, true, "a1", "a2"); err != nil {
 		t.Fatal(err)
 	}
 	// A rolled-back transaction leaves no link.
@@ -66,7 +74,7 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	errs := make([]error, 2*n)
 	for i := range n {
 		for k, h := range []store.Store{h1, h2} {
-			wg.Go(func() { errs[2*i+k] = appendAudit(ctx, h, fmt.Sprintf("n%d-%d", k, i)) })
+			wg.Go(func() { errs[2*i+k] = appendAudit(ctx, h, false, fmt.Sprintf("n%d-%d", k, i)) })
 		}
 	}
 	wg.Wait()
@@ -118,17 +126,17 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	}
 	idx := &store.Index{Tokens: []store.TokenValue{{Param: 7, System: "s", Code: "c"}}}
 	items := []store.AuditIndexItem{{ID: "a1", Index: idx}, {ID: "a2", Index: idx}, {ID: "gone", Index: idx}}
-	index := func(h store.Store, from, to int64) (ok bool, err error) {
+	index := func(h store.Store, from, to int64, items []store.AuditIndexItem) (ok bool, err error) {
 		err = h.Update(ctx, func(tx store.Tx) error {
 			ok, err = tx.IndexAudit(ctx, from, to, items)
 			return err
 		})
 		return ok, err
 	}
-	if ok, err := index(h1, 0, 2); err != nil || !ok {
+	if ok, err := index(h1, 0, 2, items); err != nil || !ok {
 		t.Fatalf("IndexAudit(0, 2) = %v, %v; want true", ok, err)
 	}
-	if ok, err := index(h2, 0, 2); err != nil || ok {
+	if ok, err := index(h2, 0, 2, items); err != nil || ok {
 		t.Fatalf("IndexAudit(0, 2) again, on the other node = %v, %v; want false", ok, err)
 	}
 	if got, err := auditOf(t, h2).AuditIndexed(ctx); err != nil || got != 2 {
@@ -150,5 +158,38 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	page, err = h2.Search(ctx, match)
 	if err != nil || len(page.Versions) != 1 || page.Versions[0].ID != "a2" {
 		t.Errorf("search after a1 lost its rows = %v, %v; want only a2", page, err)
+	}
+
+	// Records staged in the chain are not resources until indexed; then
+	// they are, with their rows, and the chain still shows their bodies.
+	if _, err := h1.Read(ctx, "AuditEvent", "n0-0"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("read of a staged record = %v; want not found", err)
+	}
+	var staged []store.AuditIndexItem
+	for _, l := range all[2:] {
+		staged = append(staged, store.AuditIndexItem{ID: l.ID, Version: auditVersion(l.ID), Index: idx})
+	}
+	if ok, err := index(h2, 2, int64(len(all)), staged); err != nil || !ok {
+		t.Fatalf("IndexAudit of the staged records = %v, %v; want true", ok, err)
+	}
+	for _, l := range all[2:] {
+		v, err := h1.Read(ctx, "AuditEvent", l.ID)
+		if err != nil || !bytes.Equal(v.Body, l.Body) || !v.LastUpdated.Equal(t0) || v.VersionID != 1 {
+			t.Fatalf("read of stored record %s = %+v, %v", l.ID, v, err)
+		}
+	}
+	again, err := auditOf(t, h2).AuditChain(ctx, 0, 1000)
+	if err != nil || len(again) != len(all) {
+		t.Fatalf("chain after storing = %d links, %v", len(again), err)
+	}
+	for i, l := range again[2:] { // a1 has a later version by now
+		if !bytes.Equal(l.Body, all[2+i].Body) || !bytes.Equal(l.Hash, all[2+i].Hash) {
+			t.Errorf("link %d changed when its record was stored", l.Seq)
+		}
+	}
+	match.Count = 100
+	page, err = h2.Search(ctx, match)
+	if err != nil || len(page.Versions) != 1+2*n {
+		t.Errorf("search after storing = %v, %v; want a2 and the %d staged records", page, err, 2*n)
 	}
 }
