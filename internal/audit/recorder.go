@@ -20,15 +20,16 @@ import (
 // auth.Config.OnToken) and to the HTTP stack (Middleware).
 type Recorder struct {
 	Log *Log
-	// Indexer adds AuditEvents' index rows; searches that can reach them
+	// Indexer stores chained AuditEvents as resources with their index
+	// rows; searches, reads, histories and exports that can reach them
 	// bring it up to date first (BeforeSearch).
 	Indexer *Indexer
 }
 
-// BeforeSearch is rest's BeforeSearch hook: a search that can reach
-// AuditEvents (their type, a system search, or a chain, _has or include
-// naming them) first indexes every record committed so far, so an auditor
-// never misses one.
+// BeforeSearch is rest's and bulk's BeforeSearch hook: a search, read,
+// history or export that can reach AuditEvents (their type, the whole
+// system, or a chain, _has or include naming them) first stores and
+// indexes every record committed so far, so an auditor never misses one.
 func (rc *Recorder) BeforeSearch(ctx context.Context, types []string, query url.Values) error {
 	if rc.Indexer == nil || !reachesAudit(types, query) {
 		return nil
