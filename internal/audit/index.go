@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -54,22 +56,16 @@ func (ix *Indexer) CatchUp(ctx context.Context) error {
 		}
 		items := make([]store.AuditIndexItem, 0, len(links))
 		for _, l := range links {
-			if l.Body == nil {
-				continue // gone: verify reports it
-			}
-			res, err := fhir.ParseResource(l.Body)
+			it, err := ix.item(l)
 			if err != nil {
-				return fmt.Errorf("audit index: record %d: %w", l.Seq, err)
+				// One damaged record must not stop every auditor's search:
+				// it stays as it is, and vhdir audit verify names it.
+				if ix.Logger != nil {
+					ix.Logger.Error("audit record not stored: run vhdir audit verify", "seq", l.Seq, "id", l.ID, "err", err)
+				}
+				continue
 			}
-			idx, err := ix.Indexer.Index(res)
-			if err != nil {
-				return fmt.Errorf("audit index: record %d: %w", l.Seq, err)
-			}
-			v, err := auditVersion(res, l)
-			if err != nil {
-				return fmt.Errorf("audit index: record %d: %w", l.Seq, err)
-			}
-			items = append(items, store.AuditIndexItem{ID: l.ID, Version: v, Index: idx})
+			items = append(items, it)
 		}
 		to := links[len(links)-1].Seq
 		err = ix.Store.Update(ctx, func(tx store.Tx) error {
@@ -96,6 +92,30 @@ func (ix *Indexer) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// item is a chained record ready to store. Only a record that still
+// matches its link is stored (a damaged one would be served and searched).
+func (ix *Indexer) item(l store.AuditLink) (store.AuditIndexItem, error) {
+	switch {
+	case l.Body == nil:
+		return store.AuditIndexItem{}, errors.New("gone")
+	case !bytes.Equal(store.AuditHash(l.Prev, l.Seq, l.ID, l.Body), l.Hash):
+		return store.AuditIndexItem{}, errors.New("edited: it no longer matches its hash")
+	}
+	res, err := fhir.ParseResource(l.Body)
+	if err != nil {
+		return store.AuditIndexItem{}, err
+	}
+	idx, err := ix.Indexer.Index(res)
+	if err != nil {
+		return store.AuditIndexItem{}, err
+	}
+	v, err := auditVersion(res, l)
+	if err != nil {
+		return store.AuditIndexItem{}, err
+	}
+	return store.AuditIndexItem{ID: l.ID, Version: v, Index: idx}, nil
 }
 
 // auditVersion is a chained record as the resource it is stored as: the

@@ -114,7 +114,8 @@ type Tx interface {
 	// targets, which may change after it was written.
 	Restrict(ctx context.Context, typ, id string, idx *Index) error
 	// IndexAudit stores the AuditEvents of chain positions from+1 … to as
-	// resources with their index rows, clears their staged bodies, and
+	// resources with their index rows, clears the staged bodies of those
+	// stored (items left out keep theirs), and
 	// moves the indexed position from from to to. Each is stamped
 	// (Version.LastUpdated) no earlier than NotBefore. An AuditEvent already
 	// stored (chained before staging existed) only gains its index rows;

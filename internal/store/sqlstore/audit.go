@@ -177,8 +177,10 @@ func (t *tx) IndexAudit(ctx context.Context, from, to int64, items []store.Audit
 			return false, fmt.Errorf("audit index: %w", err)
 		}
 	}
-	// Each record is kept once: as a resource from now on.
-	if _, err := t.tx.ExecContext(ctx, fmt.Sprintf(`UPDATE audit_chain SET body = NULL WHERE seq > %s AND seq <= %s AND body IS NOT NULL`, p(1), p(2)), from, to); err != nil {
+	// Each record is kept once: as a resource from now on. A record left
+	// out (damaged) keeps its staged body for verify to judge.
+	if _, err := t.tx.ExecContext(ctx, fmt.Sprintf(`UPDATE audit_chain SET body = NULL WHERE seq > %s AND seq <= %s AND body IS NOT NULL `+
+		`AND EXISTS (SELECT 1 FROM resources r WHERE r.type = 'AuditEvent' AND r.id = audit_chain.res_id)`, p(1), p(2)), from, to); err != nil {
 		return false, fmt.Errorf("audit index: clear staged bodies: %w", err)
 	}
 	return true, nil
