@@ -24,7 +24,7 @@ func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	v, err := s.readStored(ctx, req)
-	if errors.Is(err, store.ErrNotFound) && s.cfg.BeforeSearch != nil {
+	if errors.Is(err, store.ErrNotFound) && serverKept[req.Type] && s.cfg.BeforeSearch != nil {
 		// Perhaps written but not yet stored where reads look (AuditEvents).
 		if err := s.cfg.BeforeSearch(ctx, []string{req.Type}, nil); err != nil {
 			return nil, err

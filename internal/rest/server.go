@@ -48,8 +48,9 @@ type Config struct {
 	OnExecuted func(ctx context.Context, req *Request, resp *Response, err error)
 	// BeforeSearch, when set, runs before a search over types with query,
 	// before a history over types (none: the whole system), and before a
-	// read's second look after it found nothing: resources stored after
-	// the fact (AuditEvents, chained first) are brought up to date here.
+	// second look when a read of a type only the server writes found
+	// nothing: resources stored after the fact (AuditEvents, chained
+	// first) are brought up to date here.
 	BeforeSearch func(ctx context.Context, types []string, query url.Values) error
 	// Access, when set, returns the limits of the caller whose request ctx
 	// carries (nil: none). Authorize decides whether an interaction may
