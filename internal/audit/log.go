@@ -56,15 +56,8 @@ func (l *Log) Stats() Stats {
 
 // commitOp is one caller's records waiting for a group commit.
 type commitOp struct {
-	records []record
+	records []store.AuditItem
 	done    chan error
-}
-
-// record is one AuditEvent ready to chain: id and meta set, serialized.
-type record struct {
-	tree *jsontree.Object
-	at   time.Time // its meta.lastUpdated
-	item store.AuditItem
 }
 
 // maxGroup bounds one group commit (a huge batch delays its first caller).
@@ -184,25 +177,18 @@ func (l *Log) flush(ctx context.Context) {
 			return
 		}
 		l.mu.Unlock()
-		var records []record
+		var records []store.AuditItem
 		for _, op := range batch {
 			records = append(records, op.records...)
 		}
 		began := time.Now()
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		var links []store.AuditLink
-		_, err := l.Dir.Write(wctx, func(w *directory.Writer) error {
-			var err error
-			links, err = l.write(wctx, w, records)
-			return err
-		})
+		links, err := l.append(wctx, records)
 		cancel()
 		l.batches.Add(1)
 		l.records.Add(int64(len(records)))
 		l.busy.Add(int64(time.Since(began)))
-		if err != nil {
-			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-		} else if l.Stream != nil {
+		if err == nil && l.Stream != nil {
 			l.Stream(links)
 		}
 		for _, op := range batch {
@@ -232,10 +218,12 @@ func (l *Log) WriteTx(ctx context.Context, w *directory.Writer, events ...*Event
 }
 
 // prepare builds, checks and serializes records stamped at now, outside
-// any transaction: the commit only appends them to the chain.
-func (l *Log) prepare(events []*Event, now time.Time) ([]record, error) {
+// any transaction: the commit only appends them to the chain. (The
+// indexer stores each no earlier than the latest export snapshot, so an
+// export cannot miss one chained as it began; see store.Tx.IndexAudit.)
+func (l *Log) prepare(events []*Event, now time.Time) ([]store.AuditItem, error) {
 	at := fhir.Truncate(now)
-	out := make([]record, 0, len(events))
+	out := make([]store.AuditItem, 0, len(events))
 	for _, e := range events {
 		tree := e.resource(l.Source, now)
 		// The same structural check every stored resource passes: a record
@@ -245,33 +233,39 @@ func (l *Log) prepare(events []*Event, now time.Time) ([]record, error) {
 		}
 		id := l.Dir.NewID()
 		fhir.SetMeta(tree, id, 1, at)
-		out = append(out, record{tree: tree, at: at, item: store.AuditItem{ID: id, Body: jsontree.Marshal(tree)}})
+		out = append(out, store.AuditItem{ID: id, Body: jsontree.Marshal(tree)})
 	}
 	return out, nil
 }
 
-// write chains records, last in the transaction (the chain's lock is held
-// until commit). A record stamped before the transaction's earliest time
-// (an export snapshot taken meanwhile: store.Tx.NotBefore) is stamped
-// again, so that a later _since export finds it.
-func (l *Log) write(ctx context.Context, w *directory.Writer, records []record) ([]store.AuditLink, error) {
+// write chains records, last in the write's transaction (the chain's lock
+// is held until commit).
+func (l *Log) write(ctx context.Context, w *directory.Writer, records []store.AuditItem) ([]store.AuditLink, error) {
 	if len(records) == 0 {
 		return nil, nil
 	}
-	chain := make([]store.AuditItem, len(records))
-	for i, r := range records {
-		if r.at.Before(w.Now()) && r.at.Before(w.Tx().NotBefore()) {
-			fhir.SetMeta(r.tree, r.item.ID, 1, w.Now())
-			r.item.Body = jsontree.Marshal(r.tree)
-		}
-		chain[i] = r.item
+	links, err := w.Tx().ChainAudit(ctx, records)
+	return withBodies(links, records, err)
+}
+
+// append chains records in a transaction of their own.
+func (l *Log) append(ctx context.Context, records []store.AuditItem) ([]store.AuditLink, error) {
+	as, ok := l.Dir.Store.(store.AuditStore)
+	if !ok {
+		return nil, fmt.Errorf("%w: the %s backend keeps no audit chain", ErrUnavailable, l.Dir.Store.Backend())
 	}
-	links, err := w.Tx().ChainAudit(ctx, chain)
+	links, err := as.AppendAudit(ctx, records)
+	return withBodies(links, records, err)
+}
+
+// withBodies gives the links of records their bodies (for Stream), or
+// wraps the error that failed the append.
+func withBodies(links []store.AuditLink, records []store.AuditItem, err error) ([]store.AuditLink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	for i := range links {
-		links[i].Body = chain[i].Body
+		links[i].Body = records[i].Body
 	}
 	return links, nil
 }

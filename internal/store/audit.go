@@ -57,6 +57,10 @@ func AuditHash(prev []byte, seq int64, id string, body []byte) []byte {
 
 // AuditStore reads the audit chain back.
 type AuditStore interface {
+	// AppendAudit appends AuditEvents to the chain in a transaction of its
+	// own, as Tx.ChainAudit does in a write's: the records of requests
+	// that write nothing.
+	AppendAudit(ctx context.Context, items []AuditItem) ([]AuditLink, error)
 	// AuditChain returns up to limit links with Seq > after, in Seq order.
 	AuditChain(ctx context.Context, after int64, limit int) ([]AuditLink, error)
 	// AuditIndexed returns the position up to which AuditEvents are stored

@@ -358,9 +358,16 @@ const maxAttempts = 8
 
 // Update runs fn in a write transaction.
 func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return db.update(ctx, true, fn)
+}
+
+// update runs fn in a write transaction, again while it loses races.
+// withMark reads the export mark first (see readMark): every transaction
+// that may write versions must.
+func (db *DB) update(ctx context.Context, withMark bool, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		err = db.updateOnce(ctx, fn)
+		err = db.updateOnce(ctx, withMark, fn)
 		if err == nil || !errors.Is(err, store.ErrRetry) || ctx.Err() != nil {
 			return err
 		}
@@ -368,7 +375,7 @@ func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return err
 }
 
-func (db *DB) updateOnce(ctx context.Context, fn func(store.Tx) error) (err error) {
+func (db *DB) updateOnce(ctx context.Context, withMark bool, fn func(store.Tx) error) (err error) {
 	db.prepareWanted(ctx)
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -381,8 +388,10 @@ func (db *DB) updateOnce(ctx context.Context, fn func(store.Tx) error) (err erro
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err = tx.readMark(ctx); err != nil {
-		return db.classify(err)
+	if withMark {
+		if err = tx.readMark(ctx); err != nil {
+			return db.classify(err)
+		}
 	}
 	if err = fn(tx); err != nil {
 		return db.classify(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -191,5 +192,25 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	page, err = h2.Search(ctx, match)
 	if err != nil || len(page.Versions) != 1+2*n {
 		t.Errorf("search after storing = %v, %v; want a2 and the %d staged records", page, err, 2*n)
+	}
+
+	// A record chained before an export snapshot but stored after it is
+	// stored no earlier than the snapshot, so the next _since export
+	// finds it; its body keeps its own time.
+	later := t0.Add(time.Hour)
+	if err := exportOf(t, h1).Snapshot(ctx, func() time.Time { return later }, func(store.Snapshot) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	late, err := auditOf(t, h1).AppendAudit(ctx, []store.AuditItem{{ID: "late", Body: auditVersion("late").Body}})
+	if err != nil || len(late) != 1 || late[0].Seq != int64(len(all))+1 {
+		t.Fatalf("AppendAudit = %+v, %v; want link %d", late, err, len(all)+1)
+	}
+	item := []store.AuditIndexItem{{ID: "late", Version: auditVersion("late"), Index: idx}}
+	if ok, err := index(h2, int64(len(all)), late[0].Seq, item); err != nil || !ok {
+		t.Fatalf("IndexAudit of the late record = %v, %v", ok, err)
+	}
+	v, err := h2.Read(ctx, "AuditEvent", "late")
+	if err != nil || v.LastUpdated.Before(later) || !bytes.Equal(v.Body, auditVersion("late").Body) {
+		t.Errorf("late record = %+v, %v; want stored at %v or later, body as chained", v, err, later)
 	}
 }
