@@ -46,9 +46,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	as, ok := st.(store.AuditStore)
-	if !ok {
-		return fmt.Errorf("the %s backend keeps no audit chain", st.Backend())
+	as, err := audit.Chain(st)
+	if err != nil {
+		return err
 	}
 	progress := func(int64) {}
 	if isTerminal(stderr) && !*quiet {

@@ -38,9 +38,9 @@ const indexBatch = 1000
 func (ix *Indexer) CatchUp(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	as, ok := ix.Store.(store.AuditStore)
-	if !ok {
-		return fmt.Errorf("the %s backend keeps no audit chain", ix.Store.Backend())
+	as, err := Chain(ix.Store)
+	if err != nil {
+		return err
 	}
 	for {
 		from, err := as.AuditIndexed(ctx)

@@ -199,11 +199,21 @@ func (l *Log) flush(ctx context.Context) {
 
 // Check reports whether records can be written now (readiness).
 func (l *Log) Check(ctx context.Context) error {
-	as, ok := l.Dir.Store.(store.AuditStore)
-	if !ok {
-		return fmt.Errorf("the %s backend keeps no audit chain", l.Dir.Store.Backend())
+	as, err := Chain(l.Dir.Store)
+	if err != nil {
+		return err
 	}
 	return as.AuditWritable(ctx)
+}
+
+// Chain returns st's audit chain, or an error naming a backend that keeps
+// none.
+func Chain(st store.Store) (store.AuditStore, error) {
+	as, ok := st.(store.AuditStore)
+	if !ok {
+		return nil, fmt.Errorf("the %s backend keeps no audit chain", st.Backend())
+	}
+	return as, nil
 }
 
 // WriteTx records events in the caller's write transaction, so that they
@@ -250,9 +260,9 @@ func (l *Log) write(ctx context.Context, w *directory.Writer, records []store.Au
 
 // append chains records in a transaction of their own.
 func (l *Log) append(ctx context.Context, records []store.AuditItem) ([]store.AuditLink, error) {
-	as, ok := l.Dir.Store.(store.AuditStore)
-	if !ok {
-		return nil, fmt.Errorf("%w: the %s backend keeps no audit chain", ErrUnavailable, l.Dir.Store.Backend())
+	as, err := Chain(l.Dir.Store)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	links, err := as.AppendAudit(ctx, records)
 	return withBodies(links, records, err)

@@ -230,8 +230,13 @@ func testRestrictedReads(t *testing.T, srv *testServer) {
 	}
 }
 
-func subsetted(o *jsontree.Object) bool {
-	meta, _ := o.Object("meta")
+// subsetted reports whether o is a resource tagged SUBSETTED.
+func subsetted(o any) bool {
+	obj, ok := o.(*jsontree.Object)
+	if !ok || obj == nil {
+		return false
+	}
+	meta, _ := obj.Object("meta")
 	if meta == nil {
 		return false
 	}

@@ -249,23 +249,6 @@ func TestSearchNearSorted(t *testing.T) {
 func TestSummaryAndElements(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, srv *testServer) {
 		loadExamples(t, srv)
-		subsetted := func(o any) bool {
-			obj, ok := o.(*jsontree.Object)
-			if !ok {
-				return false
-			}
-			meta, _ := obj.Object("meta")
-			if meta == nil {
-				return false
-			}
-			tags, _ := meta.Get("tag")
-			for _, tg := range asArray(tags) {
-				if c, _ := tg.(*jsontree.Object).String("code"); c == "SUBSETTED" {
-					return true
-				}
-			}
-			return false
-		}
 		r := srv.do(http.MethodGet, "/Practitioner/practitioner1?_elements=name", "").want(t, http.StatusOK)
 		if r.get("name") == nil || r.get("address") != nil || r.get("qualification") != nil || !subsetted(r.obj) {
 			t.Errorf("read _elements=name = %s", r.body)
