@@ -11,11 +11,11 @@ import (
 )
 
 // The audit chain (store.AuditStore, Tx.ChainAudit): table audit_chain of
-// migrations 0003 and 0006 (the staged body). Appenders take one advisory lock (PostgreSQL; SQLite's
-// single writer needs none) and read the last link inside their
-// transaction, so nodes sharing a database extend one chain without forks;
-// the lock is held until commit, which is why ChainAudit comes last in a
-// write.
+// migrations 0003 and 0006 (the staged body). Appenders take one advisory
+// lock (PostgreSQL; SQLite's single writer needs none) and read the last
+// link inside their transaction, so nodes sharing a database extend one
+// chain without forks; the lock is held until commit, which is why
+// ChainAudit comes last in a write.
 
 var _ store.AuditStore = (*DB)(nil)
 
