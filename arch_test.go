@@ -33,19 +33,32 @@ var allowed = map[string][]string{
 	"internal/store/postgres/pgtest": {},
 	"internal/store/testdb":          {"internal/store", "internal/store/sqlite", "internal/store/postgres", "internal/store/postgres/pgtest"},
 	"internal/store/storetest":       {"internal/store"},
+	"internal/restrict":              {"internal/fhir", "internal/jsontree"},
+	"internal/interaction":           {"internal/fhir", "internal/jsontree", "internal/restrict", "internal/store"},
 	"internal/search":                {"internal/fhir", "internal/fhirpath", "internal/ig", "internal/jsontree", "internal/r4", "internal/restrict", "internal/store"},
 	"internal/directory":             {"internal/clock", "internal/fhir", "internal/jsontree", "internal/restrict", "internal/store"},
+	"internal/membership":            {"internal/clock", "internal/fhir", "internal/interaction", "internal/jsontree", "internal/store"},
 	"internal/load":                  {"internal/directory", "internal/fhir", "internal/jsontree", "internal/store"},
-	"internal/provenance":            {"internal/directory", "internal/fhir", "internal/jsontree"},
-	"internal/restrict":              {"internal/fhir", "internal/jsontree"},
+	"internal/provenance":            {"internal/directory", "internal/fhir", "internal/interaction", "internal/jsontree"},
 	"internal/gen":                   {"internal/jsontree"},
-	"internal/rest":                  {"internal/clock", "internal/directory", "internal/fhir", "internal/ig", "internal/jsontree", "internal/provenance", "internal/r4", "internal/restrict", "internal/search", "internal/store"},
-	"internal/auth":                  {"internal/clock", "internal/fhir", "internal/jsontree", "internal/rest", "internal/search", "internal/store"},
-	"internal/bulk":                  {"internal/clock", "internal/fhir", "internal/jsontree", "internal/rest", "internal/restrict", "internal/search", "internal/store"},
-	"internal/audit":                 {"internal/auth", "internal/bulk", "internal/clock", "internal/directory", "internal/fhir", "internal/jsontree", "internal/rest", "internal/store"},
+	"internal/rest":                  {"internal/clock", "internal/directory", "internal/fhir", "internal/ig", "internal/interaction", "internal/jsontree", "internal/provenance", "internal/r4", "internal/search", "internal/store"},
+	"internal/auth":                  {"internal/clock", "internal/fhir", "internal/interaction", "internal/jsontree", "internal/store"},
+	"internal/bulk":                  {"internal/clock", "internal/fhir", "internal/interaction", "internal/jsontree", "internal/search", "internal/store"},
+	"internal/audit":                 {"internal/auth", "internal/bulk", "internal/clock", "internal/directory", "internal/fhir", "internal/interaction", "internal/jsontree", "internal/store"},
 	"internal/metrics":               {"internal/clock"},
 	"internal/clock/ntptest":         {},
+	"internal/server":                {"internal/audit", "internal/auth", "internal/bulk", "internal/clock", "internal/directory", "internal/ig", "internal/interaction", "internal/load", "internal/membership", "internal/metrics", "internal/rest", "internal/search", "internal/store"},
+	"internal/server/servertest":     {"internal/server"},
 	"cmd/vhdir":                      {"*"},
+}
+
+// onlyFrom lists packages that only the named ones may import, whatever
+// their tables say: the HTTP server is not a vocabulary (that is
+// internal/interaction), and only the composition root wires packages
+// together.
+var onlyFrom = map[string][]string{
+	"internal/rest":   {"internal/server", "cmd/vhdir"},
+	"internal/server": {"internal/server/servertest", "cmd/vhdir"},
 }
 
 func TestArchitecture(t *testing.T) {
@@ -87,6 +100,9 @@ func TestArchitecture(t *testing.T) {
 			dep := strings.TrimPrefix(p, module)
 			if !slices.Contains(rules, "*") && !slices.Contains(rules, dep) {
 				t.Errorf("%s imports %s, which its layer may not (see arch_test.go)", path, dep)
+			}
+			if only, ok := onlyFrom[dep]; ok && !slices.Contains(only, dir) {
+				t.Errorf("%s imports %s, which only %v may (see arch_test.go)", path, dep, only)
 			}
 		}
 		return nil

@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/auth"
 	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -47,42 +46,24 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return errUsage
 }
 
-// registryDB is the client registry on an open database, with the audit
-// trail its changes are recorded in.
-type registryDB struct {
-	*auth.Registry
-	audit *audit.Log
-}
+// cliBase names a command working on the database directly (no server
+// address) in its audit records.
+const cliBase = "urn:vhdir:cli"
 
-// record adds the audit record of a registration change by the operator.
-func (r *registryDB) record(ctx context.Context, change string, reg *auth.Registration) error {
-	host, _ := os.Hostname()
-	if err := r.audit.Commit(ctx, audit.ForRegistration(change, reg, operatorName(), host)); err != nil {
-		return fmt.Errorf("the change was made but its audit record could not be written: %w", err)
-	}
-	return nil
-}
-
-// openRegistry opens the database and the client registry on it.
-func openRegistry(ctx context.Context, db string) (*registryDB, func(), error) {
+// openRegistry opens the database and the client registry on it: each
+// change commits together with its audit record, naming the operator.
+func openRegistry(ctx context.Context, db string) (*auth.Registry, func(), error) {
 	st, err := openStore(ctx, db)
 	if err != nil {
 		return nil, nil, err
 	}
-	as, ok := st.(store.AuthStore)
-	if !ok {
-		st.Close()
-		return nil, nil, fmt.Errorf("the %s backend keeps no client registrations", st.Backend())
-	}
-	reg, err := search.NewRegistry()
+	host, _ := os.Hostname()
+	srv, err := server.New(server.Config{BaseURL: cliBase, Store: st, Clock: clock.System{}, AuditSite: strings.TrimSpace("cli " + host)})
 	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
-	clk := clock.System{}
-	r := &auth.Registry{Store: as, Types: reg.Types(), Now: clk.Now}
-	log := cliAuditLog(st, reg, clk)
-	return &registryDB{Registry: r, audit: log}, func() { st.Close() }, nil
+	return srv.Registry(), func() { st.Close() }, nil
 }
 
 // clientView is how the CLI prints a registration.
@@ -147,11 +128,8 @@ func clientsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer closeDB()
-	added, err := r.Add(ctx, reg)
+	added, err := r.Add(server.AsOperator(ctx, operatorName(), "clients"), reg)
 	if err != nil {
-		return err
-	}
-	if err := r.record(ctx, "add", added); err != nil {
 		return err
 	}
 	_, rec, err := r.Get(ctx, added.ClientID)
@@ -194,7 +172,7 @@ func clientsList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // oneClient parses the flags and the client id of show, disable, enable.
-func oneClient(ctx context.Context, name string, args []string, stderr io.Writer) (*registryDB, string, func(), error) {
+func oneClient(ctx context.Context, name string, args []string, stderr io.Writer) (*auth.Registry, string, func(), error) {
 	fs := newFlags("clients "+name, "clients "+name+" CLIENT_ID [--db URL]", stderr)
 	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://…")
 	// Accept the id before or after the flags.
@@ -237,15 +215,12 @@ func clientsSetDisabled(ctx context.Context, verb string, args []string, stdout,
 		return err
 	}
 	defer closeDB()
-	if err := r.SetDisabled(ctx, id, verb == "disable"); err != nil {
+	if err := r.SetDisabled(server.AsOperator(ctx, operatorName(), "clients"), id, verb == "disable"); err != nil {
 		return err
 	}
 	reg, rec, err := r.Get(ctx, id)
 	if err != nil {
 		return errors.Join(errors.New("changed, but cannot be read back"), err)
-	}
-	if err := r.record(ctx, verb, reg); err != nil {
-		return err
 	}
 	return printJSON(stdout, view(reg, rec))
 }

@@ -13,12 +13,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/server"
 )
-
-func (a *app) loadConfig() load.Config {
-	return load.Config{Directory: a.dir, Indexer: a.search, Bundle: a.rest.ExecuteBundle, Writable: a.rest.Writable}
-}
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("load", "load [flags] PATH...", stderr)
@@ -36,24 +34,30 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return errUsage
 	}
-	a, err := newApp(ctx, appConfig{db: *db, baseURL: *baseURL, maxBody: 1 << 62}, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
-	cfg := a.loadConfig()
+	defer st.Close()
+	srv, err := server.New(server.Config{BaseURL: *baseURL, Store: st, Clock: clock.System{}, MaxBodyBytes: 1 << 62,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return err
+	}
+	cfg := srv.LoadConfig()
 	cfg.BatchSize, cfg.Workers = *batch, *workers
 	show := *progress == "on" || *progress == "auto" && isTerminal(stderr)
 	if show {
 		cfg.Progress = func(p load.Progress) { drawProgress(stderr, p) }
 	}
-	sum, err := load.Run(asOperator(ctx), cfg, fs.Args())
+	ctx = server.AsOperator(ctx, operatorName(), "load")
+	sum, err := load.Run(ctx, cfg, fs.Args())
 	if show {
 		fmt.Fprintln(stderr)
 	}
 	if sum != nil {
 		printSummary(stdout, sum)
-		if aerr := a.recordLoad(ctx, strings.Join(fs.Args(), " "), sum); aerr != nil {
+		if aerr := srv.RecordLoad(ctx, strings.Join(fs.Args(), " "), sum); aerr != nil {
 			return errors.Join(err, aerr)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,11 +19,7 @@ import (
 	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/ig"
-	"github.com/vhdir/vhdir/internal/load"
-	"github.com/vhdir/vhdir/internal/metrics"
-	"github.com/vhdir/vhdir/internal/rest"
-	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/tlsconf"
 )
 
@@ -116,6 +111,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	// The host clock is the one time source; with --ntp a monitor checks it.
 	var monitor *clock.NTPMonitor
 	timeCheck := "unchecked (no --ntp)"
+	var clk clock.Clock = clock.System{}
 	if f.ntp != "" {
 		var err error
 		monitor, err = clock.NewNTPMonitor(clock.NTPConfig{Server: f.ntp, MaxOffset: f.maxClockOffset, Logger: log})
@@ -123,65 +119,37 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 			return fmt.Errorf("--ntp: %w", err)
 		}
 		timeCheck = fmt.Sprintf("ntp://%s every %v, max offset %v", monitor.Server(), monitor.Interval(), monitor.MaxOffset())
-	}
-	var clk clock.Clock = clock.System{}
-	if monitor != nil {
 		clk = clock.Checked{Monitor: monitor}
-	}
-	a, err := newApp(ctx, appConfig{db: f.db, baseURL: f.baseURL, maxBody: f.maxBody, hsts: !f.plainHTTP, jwksAllowPrivate: f.jwksAllowPrivate,
-		clock: clk, auditSite: f.auditSite, exportWorkers: f.exportWorkers, exportMaxJobs: f.exportMaxJobs, exportDir: f.exportDir, exportFileSize: f.exportFileSize, exportExpiry: f.exportExpiry}, log)
-	if err != nil {
-		return err
-	}
-	defer a.store.Close()
-	if f.auditSyslog != "" {
-		sl, err := auditSyslog(f, log)
-		if err != nil {
-			return err
-		}
-		a.audit.Log.Stream = sl.Send
-		go sl.Run(ctx)
-	}
-	if f.seedExamples {
-		if err := seedExamples(ctx, a, log); err != nil {
-			return err
-		}
-	}
-	mux := http.NewServeMux()
-	fhirAPI := http.NewServeMux()
-	a.rest.Routes(fhirAPI)
-	a.auth.Mount(mux, a.bulk.Handler(fhirAPI)) // the FHIR API ($export included) behind access tokens, and the token endpoints
-	checks := []rest.Check{{Name: "database", Run: a.store.Ping}, {Name: "audit", Run: a.audit.Log.Check}}
-	if monitor != nil {
-		checks = append(checks, rest.Check{Name: "clock", Run: monitor.Check})
-		go monitor.Run(ctx)
 	} else {
 		log.Warn("the host clock is not checked against a time source: set --ntp")
 	}
-	rest.HealthRoutes(mux, checks)
-	met := metrics.New(metrics.Config{Clock: monitor})
-	switch f.metrics {
-	case "loopback":
-		mux.Handle("GET /metrics", loopbackOnly(met.Handler()))
-	case "public":
-		mux.Handle("GET /metrics", met.Handler())
+	var syslog *audit.Syslog
+	if f.auditSyslog != "" {
+		var err error
+		if syslog, err = auditSyslog(f, log); err != nil {
+			return err
+		}
 	}
-	go purgeAuth(ctx, a, log)
-	go a.audit.Indexer.Run(ctx, time.Second) // AuditEvents' search rows, in the background
-	exportCtx, stopExports := context.WithCancel(ctx)
-	exportsDone := make(chan struct{})
-	go func() {
-		defer close(exportsDone)
-		a.bulk.Run(exportCtx) // $export jobs; on shutdown, running ones are handed back
-	}()
-	defer func() {
-		stopExports()
-		<-exportsDone
-	}()
-	handler := rest.Stack(met.Instrument(mux), rest.StackConfig{Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP,
-		Inner: []rest.Middleware{a.audit.Middleware(rest.RequestID)}})
-	srv := &http.Server{
-		Handler:           handler,
+	st, err := openStoreWith(ctx, f.db, f.exportDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := server.New(server.Config{
+		BaseURL: f.baseURL, Store: st, Clock: clk, Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP, Version: buildVersion(),
+		AuditSite: f.auditSite, JWKSAllowPrivate: f.jwksAllowPrivate, Metrics: f.metrics, Monitor: monitor, AuditSyslog: syslog,
+		Export: server.Export{Workers: f.exportWorkers, MaxJobsPerClient: f.exportMaxJobs, FileSize: f.exportFileSize, Expiry: f.exportExpiry},
+	})
+	if err != nil {
+		return err
+	}
+	if f.seedExamples {
+		if err := seedExamples(ctx, srv, log); err != nil {
+			return err
+		}
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
 		ReadHeaderTimeout: f.readHeaderTimout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -193,13 +161,13 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	tlsMode := "off (--plain-http: terminate TLS in front of this server)"
 	if !f.plainHTTP {
-		certs, err := loadCertificate(f, a)
+		certs, err := loadCertificate(f, clk)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		srv.TLSConfig = tlsconf.Server(certs)
-		ln = tls.NewListener(ln, srv.TLSConfig)
+		httpSrv.TLSConfig = tlsconf.Server(certs)
+		ln = tls.NewListener(ln, httpSrv.TLSConfig)
 		tlsMode = "TLS 1.2+ certificate sha256 " + certs.Fingerprint()
 		if f.tlsCert == "" {
 			tlsMode += " (self-signed development certificate in " + filepath.Join(f.dataDir, "tls") + ")"
@@ -208,10 +176,23 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	} else {
 		log.Warn("serving plain HTTP: only behind a TLS-terminating proxy on a secured network")
 	}
-	log.Info("vhdir serving", "base_url", a.rest.FHIRBase(), "listen", ln.Addr().String(), "db", redactDB(f.db),
-		"backend", a.store.Backend(), "tls", tlsMode, "fips140", fipsMode(), "time_source", a.clock.Source(), "time_check", timeCheck, "metrics", f.metrics, "version", buildVersion())
+	// The background work (audit indexer, $export jobs, NTP checks,
+	// syslog) runs until ctx ends; running export jobs are handed back
+	// before serve returns.
+	runCtx, stopRunners := context.WithCancel(ctx)
+	runnersDone := make(chan struct{})
+	go func() {
+		defer close(runnersDone)
+		srv.Run(runCtx)
+	}()
+	defer func() {
+		stopRunners()
+		<-runnersDone
+	}()
+	log.Info("vhdir serving", "base_url", srv.FHIRBase(), "listen", ln.Addr().String(), "db", redactDB(f.db),
+		"backend", st.Backend(), "tls", tlsMode, "fips140", fipsMode(), "time_source", clk.Source(), "time_check", timeCheck, "metrics", f.metrics, "version", buildVersion())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- httpSrv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
@@ -220,7 +201,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	log.Info("shutting down: draining in-flight requests", "timeout", f.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := httpSrv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -255,20 +236,7 @@ func auditSyslog(f serveFlags, log *slog.Logger) (*audit.Syslog, error) {
 	return audit.NewSyslog(f.auditSyslog, cfg, site, log), nil
 }
 
-// loopbackOnly serves h to clients on a loopback address and answers
-// others 403.
-func loopbackOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ap, err := netip.ParseAddrPort(r.RemoteAddr)
-		if err != nil || !ap.Addr().Unmap().IsLoopback() {
-			http.Error(w, "metrics are served to loopback clients only (--metrics)", http.StatusForbidden)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-func loadCertificate(f serveFlags, a *app) (*tlsconf.Certificate, error) {
+func loadCertificate(f serveFlags, clk clock.Clock) (*tlsconf.Certificate, error) {
 	if f.tlsCert != "" {
 		return tlsconf.Load(f.tlsCert, f.tlsKey)
 	}
@@ -276,7 +244,7 @@ func loadCertificate(f serveFlags, a *app) (*tlsconf.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--addr %q: %w", f.addr, err)
 	}
-	return tlsconf.DevCertificate(filepath.Join(f.dataDir, "tls"), []string{host}, a.clock.Now())
+	return tlsconf.DevCertificate(filepath.Join(f.dataDir, "tls"), []string{host}, clk.Now())
 }
 
 // reloadOnHUP re-reads the certificate files on SIGHUP.
@@ -298,51 +266,20 @@ func reloadOnHUP(ctx context.Context, certs *tlsconf.Certificate, log *slog.Logg
 	}
 }
 
-// seedExamples loads the IG examples into a directory that holds no
-// directory data yet (audit records of client registrations don't count).
-func seedExamples(ctx context.Context, a *app, log *slog.Logger) error {
-	for _, typ := range []string{"Organization", "Practitioner", "Location", "Endpoint"} {
-		page, err := a.store.History(ctx, store.HistoryQuery{Type: typ, Count: 1})
-		if err != nil {
-			return err
-		}
-		if len(page.Versions) > 0 {
-			log.Info("--seed-examples: the directory is not empty; examples not loaded")
-			return nil
-		}
-	}
-	var files []load.File
-	for _, f := range ig.Examples() {
-		files = append(files, load.File{Name: "ig:" + f.Name, Data: f.Data})
-	}
-	sum, err := load.RunFiles(asOperator(ctx), a.loadConfig(), files)
+// seedExamples loads the IG examples into an empty directory, as the
+// operator running serve.
+func seedExamples(ctx context.Context, srv *server.Server, log *slog.Logger) error {
+	loaded, sum, err := srv.SeedExamples(server.AsOperator(ctx, operatorName(), "serve --seed-examples"))
 	if err != nil {
 		return err
 	}
-	if err := a.recordLoad(ctx, "the VhDir IG examples (--seed-examples)", sum); err != nil {
-		return err
+	if !loaded {
+		log.Info("--seed-examples: the directory is not empty; examples not loaded")
+		return nil
 	}
 	for _, p := range sum.Problems {
 		log.Warn("seed example not loaded", "problem", p.String())
 	}
 	log.Info("seeded the VhDir IG examples", "resources", sum.Total())
 	return nil
-}
-
-// purgeAuth deletes expired access tokens and assertion ids now and then;
-// any node may do it, the database keeps it consistent.
-func purgeAuth(ctx context.Context, a *app, log *slog.Logger) {
-	as := a.store.(store.AuthStore)
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := as.PurgeAuth(ctx, a.clock.Now()); err != nil && ctx.Err() == nil {
-				log.Warn("purging expired tokens failed", "err", err)
-			}
-		}
-	}
 }

@@ -7,16 +7,9 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"os/user"
 	"strings"
-	"time"
 
-	"github.com/vhdir/vhdir/internal/audit"
-	"github.com/vhdir/vhdir/internal/auth"
-	"github.com/vhdir/vhdir/internal/bulk"
-	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/directory"
-	"github.com/vhdir/vhdir/internal/rest"
-	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/postgres"
 	"github.com/vhdir/vhdir/internal/store/sqlite"
@@ -52,118 +45,13 @@ func redactDB(dbURL string) string {
 	return dbURL
 }
 
-// app is the wired application core shared by serve and load.
-type app struct {
-	store  store.Store
-	clock  clock.Clock
-	search *search.Engine
-	dir    *directory.Directory
-	rest   *rest.Server
-	auth   *auth.Server
-	// audit records every request (rest and auth hooks, and the HTTP
-	// middleware serve puts in front of both).
-	audit *audit.Recorder
-	// bulk serves $export (its jobs run under serve only).
-	bulk *bulk.Service
-}
-
-// appConfig is what newApp needs from the command line.
-type appConfig struct {
-	db, baseURL string
-	maxBody     int64
-	hsts        bool
-	// jwksAllowPrivate lets client JWKS URLs point into private networks.
-	jwksAllowPrivate bool
-	// clock is the time source (default: the system clock, unchecked).
-	clock clock.Clock
-	// auditSite names this installation in audit records (source.site).
-	auditSite string
-	// $export settings (zero: bulk's defaults).
-	exportWorkers  int
-	exportMaxJobs  int
-	exportDir      string
-	exportFileSize int64
-	exportExpiry   time.Duration
-}
-
-func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (*app, error) {
-	dbURL, baseURL := cfg.db, cfg.baseURL
-	st, err := openStoreWith(ctx, dbURL, cfg.exportDir)
-	if err != nil {
-		return nil, err
+// operatorName is the operating-system user running a command: the
+// operator its audit records and Provenance name.
+func operatorName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
 	}
-	reg, err := search.NewRegistry()
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	var clk clock.Clock = clock.System{}
-	if cfg.clock != nil {
-		clk = cfg.clock
-	}
-	fhirBase := strings.TrimSuffix(baseURL, "/") + "/fhir"
-	eng := search.NewEngine(reg, fhirBase)
-	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng}
-	as, ok := st.(store.AuthStore)
-	if !ok {
-		st.Close()
-		return nil, fmt.Errorf("the %s backend keeps no client registrations", st.Backend())
-	}
-	site := cfg.auditSite
-	if site == "" {
-		site, _ = os.Hostname()
-	}
-	recorder := &audit.Recorder{Log: &audit.Log{Dir: dir, Clock: clk, Source: audit.Source{Site: site, FHIRBase: fhirBase, TimeSource: clk.Source()}},
-		Indexer: &audit.Indexer{Store: st, Indexer: eng, Logger: log}}
-	authSrv, err := auth.New(auth.Config{
-		BaseURL: baseURL, Store: as, Clock: clk, Logger: log, Types: reg.Types(), OnToken: recorder.OnToken, OnAuthenticated: recorder.OnAuthenticated,
-		Fetcher: &auth.JWKSFetcher{Clock: clk, AllowPrivate: cfg.jwksAllowPrivate},
-		CheckFilter: func(typ string, q url.Values) error {
-			_, err := eng.Filter(typ, q)
-			return err
-		},
-	})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	srv, err := rest.New(rest.Config{
-		BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: clk, Logger: log,
-		MaxBodyBytes: cfg.maxBody, HSTS: cfg.hsts, Version: buildVersion(),
-		Authorize: authSrv.Authorize, Access: authSrv.Access,
-		OnWrite: func(ctx context.Context, w *directory.Writer, req *rest.Request, changes []*directory.Change) error {
-			if err := recordWrite(ctx, w, req, changes); err != nil {
-				return err
-			}
-			return recorder.OnWrite(ctx, w, req, changes)
-		},
-		OnExecuted:   recorder.OnExecuted,
-		BeforeSearch: recorder.BeforeSearch,
-		Security:     &rest.Security{TokenURL: authSrv.TokenURL(), IntrospectURL: authSrv.IntrospectURL()},
-		Operations:   []rest.Operation{{Name: "export", Definition: bulk.OperationDefinition}},
-		Instantiates: []string{bulk.CapabilityStatement},
-	})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	exporter, err := bulk.New(bulk.Config{Store: st, Search: eng, Clock: clk, Logger: log, FHIRBase: fhirBase,
-		Access: authSrv.Access, Viewer: srv.Viewer, ClientID: clientID,
-		Workers: cfg.exportWorkers, MaxJobsPerClient: cfg.exportMaxJobs, FileSize: cfg.exportFileSize, Expiry: cfg.exportExpiry,
-		OnRecord: recorder.OnExport, BeforeStream: recorder.BeforeStream, BeforeSearch: recorder.BeforeSearch})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	return &app{store: st, clock: clk, search: eng, dir: dir, rest: srv, auth: authSrv, audit: recorder, bulk: exporter}, nil
-}
-
-// clientID is the authenticated client of a request ("" for none).
-func clientID(ctx context.Context) string {
-	if p := auth.PrincipalFrom(ctx); p != nil {
-		return p.ClientID
-	}
-	return ""
+	return os.Getenv("USER")
 }
 
 // newLogger logs to w: JSON when it is not a terminal, text when it is.

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/vhdir/vhdir/internal/audit"
-	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/interaction"
 )
 
 // prac is a Practitioner with id (none when "") and given name.
@@ -236,7 +236,7 @@ func TestFailClosed(t *testing.T) {
 		if r := s.do("GET", "/fhir/Practitioner/p1", "a", "", ""); r.status != 200 {
 			t.Errorf("read after repair = %d", r.status)
 		}
-		rep, err := audit.Verify(context.Background(), s.store.(store.AuditStore), nil)
+		rep, err := audit.Verify(context.Background(), s.store, nil)
 		if err != nil || rep.Problem != nil || rep.Records != int64(len(s.records())) {
 			t.Fatalf("verify = %+v, %v", rep, err)
 		}
@@ -262,7 +262,7 @@ func TestGroupCommit(t *testing.T) {
 		for i := range callers {
 			s.log.Arrive()
 			wg.Go(func() {
-				errs <- s.log.Commit(context.Background(), audit.ForLoad("group", "localhost", fmt.Sprint("file-", i), map[string]int{"Practitioner": i}, 0))
+				errs <- s.log.Commit(context.Background(), audit.ForLoad(&interaction.Caller{ClientID: "operator:group", Address: "localhost"}, fmt.Sprint("file-", i), map[string]int{"Practitioner": i}, 0))
 			})
 		}
 		wg.Wait()
@@ -277,7 +277,7 @@ func TestGroupCommit(t *testing.T) {
 		if records != callers || batches < 1 || batches >= callers || got.Busy <= before.Busy {
 			t.Errorf("stats = %d records in %d commits (busy %v); want %d records in fewer commits", records, batches, got.Busy-before.Busy, callers)
 		}
-		rep, err := audit.Verify(context.Background(), s.store.(store.AuditStore), nil)
+		rep, err := audit.Verify(context.Background(), s.store, nil)
 		if err != nil || rep.Problem != nil || rep.Records != callers {
 			t.Fatalf("verify = %+v, %v; want %d records, no problem", rep, err, callers)
 		}

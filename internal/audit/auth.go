@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -9,23 +8,12 @@ import (
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/auth"
+	"github.com/vhdir/vhdir/internal/interaction"
 )
 
-// AgentOf is the client of an authenticated request (nil for none).
-func AgentOf(ctx context.Context) *Agent {
-	return agentOfPrincipal(auth.PrincipalFrom(ctx))
-}
-
-func agentOfPrincipal(p *auth.Principal) *Agent {
-	if p == nil {
-		return nil
-	}
-	return &Agent{ClientID: p.ClientID, ClientName: p.ClientName, Organization: p.Organization,
-		OrganizationName: p.OrganizationName, TokenID: p.TokenID}
-}
-
-func agentOfRegistration(r *auth.Registration) *Agent {
-	return &Agent{ClientID: r.ClientID, ClientName: r.Name, Organization: r.Organization, OrganizationName: r.OrganizationName}
+// callerOfRegistration is the caller a token request proved to be.
+func callerOfRegistration(r *auth.Registration) *interaction.Caller {
+	return &interaction.Caller{ClientID: r.ClientID, ClientName: r.Name, Organization: r.Organization, OrganizationName: r.OrganizationName}
 }
 
 // ForToken is the record of a token request, after IHE IUA ITI-71 (Get
@@ -36,7 +24,7 @@ func ForToken(o auth.TokenOutcome) *Event {
 		Outcome: outcomeOf(o.Status), ClaimedClient: o.ClaimedClient, Address: o.Address,
 		clientRole: roleApp, serverRole: roleAuthz}
 	if o.Client != nil {
-		e.Client = agentOfRegistration(o.Client)
+		e.Client = callerOfRegistration(o.Client)
 		e.Client.TokenID = o.TokenID
 	}
 	req := Entity{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "24", "Query"},
@@ -58,16 +46,16 @@ func ForToken(o auth.TokenOutcome) *Event {
 	return e
 }
 
-// ForRegistration is the record of a change to a client registration made
-// by an operator on the command line (action C for add, U otherwise).
-func ForRegistration(change string, reg *auth.Registration, operator, host string) *Event {
+// ForRegistration is the record of a change to a client registration
+// (action C for add, U otherwise) made by an operator: by, the caller of
+// the command.
+func ForRegistration(change string, reg *auth.Registration, by *interaction.Caller) *Event {
 	action := "U"
 	if change == "add" {
 		action = "C"
 	}
 	e := &Event{Type: typeAdmin, Subtype: Coding{sysVhdirEvent, "clients-" + change, "vhdir clients " + change}, Action: action,
-		Outcome: Success, Address: host, clientRole: roleApp, serverRole: roleAuthz,
-		Client: &Agent{ClientID: "operator:" + operator, ClientName: "operator " + operator + " (vhdir clients)"}}
+		Outcome: Success, Address: by.Address, clientRole: roleApp, serverRole: roleAuthz, Client: by}
 	e.Entities = []Entity{{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "13", "Security Resource"},
 		Name: "client " + reg.ClientID, Description: strings.TrimSpace(reg.Name + " for " + reg.Organization),
 		Detail: []Detail{{"scope", reg.Scope}, {"disabled", boolText(reg.Disabled)}, {"sees-restricted", boolText(reg.SeesRestricted)}}}}
@@ -77,17 +65,16 @@ func ForRegistration(change string, reg *auth.Registration, operator, host strin
 	return e
 }
 
-// ForLoad is the record of a bulk load by an operator (vhdir load, serve
-// --seed-examples): what was loaded, from where, how many versions were
-// written and how many resources failed.
-func ForLoad(operator, host, source string, written map[string]int, failed int) *Event {
+// ForLoad is the record of a bulk load by an operator (by: vhdir load,
+// serve --seed-examples), or of one batch of it: what was loaded, from
+// where, how many versions were written and how many resources failed.
+func ForLoad(by *interaction.Caller, source string, written map[string]int, failed int) *Event {
 	outcome := Success
 	if failed > 0 {
 		outcome = MinorFailure
 	}
 	e := &Event{Type: Coding{sysDCM, "110107", "Import"}, Subtype: Coding{sysVhdirEvent, "load", "vhdir load"}, Action: "C",
-		Outcome: outcome, Address: host, clientRole: roleApp, serverRole: roleDest,
-		Client: &Agent{ClientID: "operator:" + operator, ClientName: "operator " + operator + " (vhdir load)"}}
+		Outcome: outcome, Address: by.Address, clientRole: roleApp, serverRole: roleDest, Client: by}
 	if failed > 0 {
 		e.OutcomeDesc = fmt.Sprintf("%d resources could not be loaded", failed)
 	}
@@ -114,11 +101,10 @@ func boolText(b bool) string {
 	return "false"
 }
 
-// Fallback describes a request that reached no handler that records (a
+// fallback describes a request that reached no handler that records (a
 // request refused for want of a token, an unknown path, introspection).
-func Fallback(t *Trail, r *http.Request, status int) *Event {
-	ctx := r.Context()
-	client := AgentOf(ctx)
+func fallback(t *Trail, r *http.Request, status int) *Event {
+	client := interaction.CallerFrom(r.Context())
 	if client == nil {
 		client = t.Client()
 	}

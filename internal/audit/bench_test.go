@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/audit"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
@@ -31,7 +32,7 @@ func BenchmarkAuditOverhead(b *testing.B) {
 		b.Run(be.Name+"/commit", func(b *testing.B) {
 			st, raw := open(b, be)
 			s := newStack(b, st, raw, true)
-			e := audit.ForLoad("bench", "localhost", "bench", map[string]int{"Practitioner": 1}, 0)
+			e := audit.ForLoad(&interaction.Caller{ClientID: "operator:bench", Address: "localhost"}, "bench", map[string]int{"Practitioner": 1}, 0)
 			b.ResetTimer()
 			for b.Loop() {
 				if err := s.log.Commit(context.Background(), e); err != nil {
@@ -80,7 +81,7 @@ func indexInBackground(b *testing.B, s *stack, audited bool) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.rec.Indexer.Run(ctx, time.Second); close(done) }()
+	go func() { s.ix.Run(ctx, time.Second); close(done) }()
 	b.Cleanup(func() { cancel(); <-done })
 }
 
@@ -125,7 +126,7 @@ func parallel(b *testing.B, s *stack, audited bool, clients int, do func(*http.C
 		}
 	})
 	if audited && *benchIndex {
-		if err := s.rec.Indexer.CatchUp(context.Background()); err != nil {
+		if err := s.ix.CatchUp(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -148,7 +149,7 @@ func BenchmarkIndexer(b *testing.B) {
 			for i := 0; i < b.N; i += 100 {
 				var events []*audit.Event
 				for j := i; j < min(i+100, b.N); j++ {
-					events = append(events, audit.ForLoad("bench", "localhost", fmt.Sprint("file-", j), map[string]int{"Practitioner": j}, 0))
+					events = append(events, audit.ForLoad(&interaction.Caller{ClientID: "operator:bench", Address: "localhost"}, fmt.Sprint("file-", j), map[string]int{"Practitioner": j}, 0))
 				}
 				if err := s.log.Commit(ctx, events...); err != nil {
 					b.Fatal(err)
@@ -156,7 +157,7 @@ func BenchmarkIndexer(b *testing.B) {
 			}
 			b.ResetTimer()
 			start := time.Now()
-			if err := s.rec.Indexer.CatchUp(ctx); err != nil {
+			if err := s.ix.CatchUp(ctx); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")

@@ -1,12 +1,12 @@
 package audit
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/bulk"
+	"github.com/vhdir/vhdir/internal/interaction"
 )
 
 // typeExport is DICOM's "Export": data leaving the system in bulk.
@@ -22,7 +22,7 @@ var exportDisplays = map[bulk.Kind]string{
 // ForExport is the record of one bulk export request: the kick-off (with
 // its query and the types exported), a status poll, a cancellation, or a
 // file download (the file, its type and its line count).
-func ForExport(rec bulk.Record, client *Agent) *Event {
+func ForExport(rec bulk.Record, client *interaction.Caller) *Event {
 	e := &Event{Type: typeExport, Subtype: Coding{sysVhdirEvent, string(rec.Kind), exportDisplays[rec.Kind]}, Action: "R",
 		Outcome: outcomeOf(rec.Status), Client: client, clientRole: roleDest, serverRole: roleSrc}
 	if rec.Kind == bulk.KickOff {
@@ -61,20 +61,4 @@ func ForExport(rec bulk.Record, client *Agent) *Event {
 		e.Entities = append(e.Entities, f)
 	}
 	return e
-}
-
-// OnExport is bulk's OnRecord hook: the request's record goes on its trail.
-func (rc *Recorder) OnExport(ctx context.Context, rec bulk.Record) {
-	if t := TrailFrom(ctx); t != nil {
-		t.Add(ForExport(rec, AgentOf(ctx)))
-	}
-}
-
-// BeforeStream is bulk's BeforeStream hook: the records so far are
-// committed and the response is released to stream (see Trail.Release).
-func (rc *Recorder) BeforeStream(ctx context.Context) error {
-	if t := TrailFrom(ctx); t != nil {
-		return t.Release(ctx)
-	}
-	return nil
 }

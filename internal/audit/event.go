@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"time"
 
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 )
 
@@ -49,15 +50,6 @@ var (
 	roleOrg   = Coding{sysRoleClass, "PROV", "healthcare provider"}
 )
 
-// Agent is the client system a request came from, as registered.
-type Agent struct {
-	ClientID, ClientName           string
-	Organization, OrganizationName string // Organization/…, its name
-	// TokenID identifies the access token used without revealing it
-	// (BALP puts a token identifier in agent.policy, never the token).
-	TokenID string
-}
-
 // Event is one audited happening, before it becomes an AuditEvent.
 type Event struct {
 	Type    Coding
@@ -70,7 +62,7 @@ type Event struct {
 	Profile string
 	// Client is the authenticated client (nil: none, e.g. a refused token);
 	// ClaimedClient is a client id the request claimed but did not prove.
-	Client        *Agent
+	Client        *interaction.Caller
 	ClaimedClient string
 	// Address is the source network address (IP).
 	Address string
@@ -182,6 +174,7 @@ func (e *Event) agents(src Source) []any {
 		client.Set("who", obj("display", "unauthenticated client"))
 	}
 	client.Set("requestor", true)
+	// BALP puts a token identifier in agent.policy, never the token.
 	if e.Client != nil && e.Client.TokenID != "" {
 		client.Set("policy", []any{"urn:vhdir:access-token:" + e.Client.TokenID})
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +16,10 @@ import (
 	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/auth"
 	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/rest"
-	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/interaction"
+	"github.com/vhdir/vhdir/internal/server"
+	"github.com/vhdir/vhdir/internal/server/servertest"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
@@ -32,19 +31,20 @@ func open(t testing.TB, b testdb.Backend) (store.Store, *sql.DB) {
 	return b.Open(t, addr), b.Raw(t, addr)
 }
 
-// stack is the REST server with the audit trail, behind a stand-in for
-// authentication: X-Test-Client names the client (its organization is
-// Organization/org-<client>); without it, 401. The real authentication is
-// tested in package auth and end to end in cmd/vhdir.
+// stack is vhdir as served, behind a stand-in for token checks:
+// X-Test-Client names the client (see testCaller); without it, 401. The
+// real token checks are tested in package auth and end to end in
+// cmd/vhdir.
 type stack struct {
 	t     testing.TB
+	srv   *servertest.Server
 	ts    *httptest.Server
 	store store.Store
 	raw   *sql.DB
 	clock *clock.Fake
 	base  string
 	log   *audit.Log
-	rec   *audit.Recorder
+	ix    *audit.Indexer
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, s *stack)) {
@@ -59,71 +59,43 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, s *stack)) {
 
 // newStack serves st; audited false leaves the trail out (benchmarks only).
 func newStack(t testing.TB, st store.Store, raw *sql.DB, audited bool) *stack {
-	ts := httptest.NewUnstartedServer(nil)
-	s := &stack{t: t, ts: ts, store: st, raw: raw, clock: clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))}
-	baseURL := "https://" + ts.Listener.Addr().String()
-	s.base = baseURL
-	reg, err := search.NewRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := search.NewEngine(reg, baseURL+"/fhir")
-	dir := &directory.Directory{Store: st, Clock: s.clock, Indexer: eng}
-	s.log = &audit.Log{Dir: dir, Clock: s.clock, Source: audit.Source{Site: "test-site", FHIRBase: baseURL + "/fhir", TimeSource: s.clock.Source()}}
-	rec := &audit.Recorder{Log: s.log, Indexer: &audit.Indexer{Store: st, Indexer: eng}}
-	s.rec = rec
-	cfg := rest.Config{BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: s.clock, MaxBodyBytes: 1 << 20, Version: "test", Access: testAccess}
-	var inner []rest.Middleware
-	if audited {
-		cfg.OnWrite, cfg.OnExecuted, cfg.BeforeSearch = rec.OnWrite, rec.OnExecuted, rec.BeforeSearch
-		inner = []rest.Middleware{rec.Middleware(rest.RequestID)}
-	}
-	srv, err := rest.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	fhirAPI := http.NewServeMux()
-	srv.Routes(fhirAPI)
-	mux.Handle("/fhir/", testAuth(fhirAPI))
-	mux.Handle("/fhir", testAuth(fhirAPI))
-	rest.HealthRoutes(mux, []rest.Check{{Name: "database", Run: st.Ping}})
-	ts.Config.Handler = rest.Stack(mux, rest.StackConfig{MaxBodyBytes: 1 << 20, Inner: inner})
-	ts.StartTLS()
+	s := &stack{t: t, store: st, raw: raw, clock: clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))}
+	s.srv = servertest.Start(t, server.Config{Store: st, Clock: s.clock, MaxBodyBytes: 1 << 20, Version: "test", AuditSite: "test-site",
+		Identify: testCaller, Unaudited: !audited})
+	s.ts, s.base = s.srv.TS, s.srv.URL
+	s.log, s.ix = s.srv.AuditLog(), s.srv.AuditIndexer()
 	t.Cleanup(func() {
-		ts.Close()
 		st.Close()
 		raw.Close()
 	})
 	return s
 }
 
-func testAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Test-Client")
-		if id == "" {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			http.Error(w, "no token", http.StatusUnauthorized)
-			return
-		}
-		org := "Organization/org-" + id
-		if strings.HasPrefix(id, "org-") {
-			org = "Organization/" + id
-		}
-		p := &auth.Principal{ClientID: id, ClientName: "Client " + id, Organization: org, OrganizationName: "Org " + id, TokenID: "tok-" + id}
-		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
-	})
+// rebuild serves a server built anew with tune applied to its
+// configuration, on the same store.
+func (s *stack) rebuild(tune func(*server.Config)) {
+	cfg := s.srv.Config
+	tune(&cfg)
+	s.srv.Rebuild(cfg)
+	s.log, s.ix = s.srv.AuditLog(), s.srv.AuditIndexer()
 }
 
-// testAccess grants everything; usage restrictions see clients named
-// org-… as that organization, every other client as an operator.
-func testAccess(ctx context.Context) *rest.Access {
-	p := auth.PrincipalFrom(ctx)
-	return &rest.Access{
-		Allowed:      func(string, byte) bool { return true },
-		Constraints:  func(string, byte) []url.Values { return nil },
-		Organization: p.Organization, Operator: !strings.HasPrefix(p.ClientID, "org-"),
+// testCaller stands in for token checks: X-Test-Client names the client
+// (none: no token), its organization is Organization/org-<client> (or
+// the client itself when it is named org-…). Every client holds every
+// scope, the audit trail's included; usage restrictions see clients named
+// org-… as their organization, every other client as an operator.
+func testCaller(r *http.Request) (*interaction.Caller, error) {
+	id := r.Header.Get("X-Test-Client")
+	if id == "" {
+		return nil, auth.ErrNoToken
 	}
+	org := "Organization/org-" + id
+	if strings.HasPrefix(id, "org-") {
+		org = "Organization/" + id
+	}
+	return &interaction.Caller{ClientID: id, ClientName: "Client " + id, Organization: org, OrganizationName: "Org " + id, TokenID: "tok-" + id,
+		Scope: "system/*.cruds system/AuditEvent.rs", SeesRestricted: !strings.HasPrefix(id, "org-")}, nil
 }
 
 type reply struct {
@@ -163,7 +135,7 @@ func (s *stack) do(method, path, client, reqID, body string) *reply {
 // records returns every AuditEvent in chain order, parsed.
 func (s *stack) records() []map[string]any {
 	s.t.Helper()
-	links, err := s.store.(store.AuditStore).AuditChain(context.Background(), 0, 100000)
+	links, err := s.store.AuditChain(context.Background(), 0, 100000)
 	if err != nil {
 		s.t.Fatal(err)
 	}

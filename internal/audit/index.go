@@ -38,10 +38,7 @@ const indexBatch = 1000
 func (ix *Indexer) CatchUp(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	as, err := Chain(ix.Store)
-	if err != nil {
-		return err
-	}
+	as := ix.Store
 	for {
 		from, err := as.AuditIndexed(ctx)
 		if err != nil {

@@ -199,32 +199,28 @@ func (l *Log) flush(ctx context.Context) {
 
 // Check reports whether records can be written now (readiness).
 func (l *Log) Check(ctx context.Context) error {
-	as, err := Chain(l.Dir.Store)
-	if err != nil {
-		return err
-	}
-	return as.AuditWritable(ctx)
-}
-
-// Chain returns st's audit chain, or an error naming a backend that keeps
-// none.
-func Chain(st store.Store) (store.AuditStore, error) {
-	as, ok := st.(store.AuditStore)
-	if !ok {
-		return nil, fmt.Errorf("the %s backend keeps no audit chain", st.Backend())
-	}
-	return as, nil
+	return l.Dir.Store.AuditWritable(ctx)
 }
 
 // WriteTx records events in the caller's write transaction, so that they
 // commit with the change they describe, or not at all. It returns their
 // links, to stream once the transaction has committed.
 func (l *Log) WriteTx(ctx context.Context, w *directory.Writer, events ...*Event) ([]store.AuditLink, error) {
-	records, err := l.prepare(events, w.Now())
+	return l.ChainTx(ctx, w.Tx(), w.Now(), events...)
+}
+
+// ChainTx records events, stamped at now, in the caller's transaction,
+// so that they commit with the change they describe, or not at all.
+func (l *Log) ChainTx(ctx context.Context, tx store.Tx, now time.Time, events ...*Event) ([]store.AuditLink, error) {
+	records, err := l.prepare(events, now)
 	if err != nil {
 		return nil, err
 	}
-	return l.write(ctx, w, records)
+	if len(records) == 0 {
+		return nil, nil
+	}
+	links, err := tx.ChainAudit(ctx, records)
+	return withBodies(links, records, err)
 }
 
 // prepare builds, checks and serializes records stamped at now, outside
@@ -248,23 +244,9 @@ func (l *Log) prepare(events []*Event, now time.Time) ([]store.AuditItem, error)
 	return out, nil
 }
 
-// write chains records, last in the write's transaction (the chain's lock
-// is held until commit).
-func (l *Log) write(ctx context.Context, w *directory.Writer, records []store.AuditItem) ([]store.AuditLink, error) {
-	if len(records) == 0 {
-		return nil, nil
-	}
-	links, err := w.Tx().ChainAudit(ctx, records)
-	return withBodies(links, records, err)
-}
-
 // append chains records in a transaction of their own.
 func (l *Log) append(ctx context.Context, records []store.AuditItem) ([]store.AuditLink, error) {
-	as, err := Chain(l.Dir.Store)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	links, err := as.AppendAudit(ctx, records)
+	links, err := l.Dir.Store.AppendAudit(ctx, records)
 	return withBodies(links, records, err)
 }
 

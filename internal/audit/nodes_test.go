@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/vhdir/vhdir/internal/audit"
-	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/postgres"
 	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
 )
@@ -47,7 +46,7 @@ func TestTwoNodesOneChain(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	rep, err := audit.Verify(context.Background(), nodes[0].store.(store.AuditStore), nil)
+	rep, err := audit.Verify(context.Background(), nodes[0].store, nil)
 	if err != nil || rep.Problem != nil {
 		t.Fatalf("verify = %+v, %v", rep, err)
 	}
@@ -58,7 +57,7 @@ func TestTwoNodesOneChain(t *testing.T) {
 	var iwg sync.WaitGroup
 	for _, s := range nodes {
 		iwg.Go(func() {
-			if err := s.rec.Indexer.CatchUp(context.Background()); err != nil {
+			if err := s.ix.CatchUp(context.Background()); err != nil {
 				t.Error(err)
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/directory"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/search"
 )
 
@@ -18,7 +19,7 @@ func BenchmarkPrepare(b *testing.B) {
 	eng := search.NewEngine(reg, "https://x/fhir")
 	l := &Log{Dir: &directory.Directory{Indexer: eng}, Source: Source{Site: "s", FHIRBase: "https://x/fhir", TimeSource: "system"}}
 	e := &Event{Type: typeRest, Subtype: Coding{sysRestful, "read", ""}, Action: "R", Outcome: Success, Profile: "IHE.BasicAudit.Read",
-		Client:  &Agent{ClientID: "c", ClientName: "C", Organization: "Organization/o", OrganizationName: "O", TokenID: "abc"},
+		Client:  &interaction.Caller{ClientID: "c", ClientName: "C", Organization: "Organization/o", OrganizationName: "O", TokenID: "abc"},
 		Address: "127.0.0.1", RequestID: "r1", clientRole: roleDest, serverRole: roleSrc,
 		Entities: []Entity{dataEntity("Practitioner/p/_history/1")}}
 	now := time.Now()

@@ -2,98 +2,87 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
+	"time"
 
 	"github.com/vhdir/vhdir/internal/auth"
+	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/jsontree"
-	"github.com/vhdir/vhdir/internal/rest"
+	"github.com/vhdir/vhdir/internal/interaction"
+	"github.com/vhdir/vhdir/internal/store"
 )
 
-// Recorder connects the audit trail to the REST server's and the
-// authorization server's hooks (rest.Config.OnWrite and OnExecuted,
-// auth.Config.OnToken) and to the HTTP stack (Middleware).
+// Recorder is the audit trail as the rest of the server meets it: the
+// auditor of the FHIR pipeline (rest.Auditor), of the authorization server
+// (auth.Auditor) and of bulk export (bulk.Auditor), and the HTTP
+// middleware that holds every response until its records are committed.
 type Recorder struct {
-	Log *Log
-	// Indexer stores chained AuditEvents as resources with their index
-	// rows; searches, reads, histories and exports that can reach them
-	// bring it up to date first (BeforeSearch).
-	Indexer *Indexer
+	log    *Log
+	logger *slog.Logger
 }
 
-// BeforeSearch is rest's and bulk's BeforeSearch hook: a search, read,
-// history or export that can reach AuditEvents (their type, the whole
-// system, or a chain, _has or include naming them) first stores and
-// indexes every record committed so far, so an auditor never misses one.
-func (rc *Recorder) BeforeSearch(ctx context.Context, types []string, query url.Values) error {
-	if rc.Indexer == nil || !reachesAudit(types, query) {
-		return nil
+// NewRecorder returns the recorder writing to l; logger learns why a
+// request failed closed.
+func NewRecorder(l *Log, logger *slog.Logger) (*Recorder, error) {
+	if l == nil {
+		return nil, errors.New("audit: a Log is required")
 	}
-	if err := rc.Indexer.CatchUp(ctx); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	return nil
+	return &Recorder{log: l, logger: logger}, nil
 }
 
-func reachesAudit(types []string, query url.Values) bool {
-	if len(types) != 1 || types[0] == "AuditEvent" {
-		return true
-	}
-	for k, vs := range query {
-		if strings.Contains(k, "AuditEvent") {
-			return true
-		}
-		for _, v := range vs {
-			if strings.Contains(v, "AuditEvent") {
-				return true
-			}
-		}
-	}
-	return false
-}
+// Log is the log the recorder writes to.
+func (rc *Recorder) Log() *Log { return rc.log }
 
-// OnWrite records a write's changes inside its transaction. Writes that
-// come through the HTTP API carry a trail (Middleware); writes without one
-// are an operator's bulk load (vhdir load, serve --seed-examples), recorded
-// once for the whole run by the command (ForLoad), not per resource.
-func (rc *Recorder) OnWrite(ctx context.Context, w *directory.Writer, req *rest.Request, changes []*directory.Change) error {
+// Written records a write's changes inside its transaction, so that they
+// commit with it or not at all. A write through the HTTP API carries a
+// trail, which streams the records once the transaction has committed; one
+// made by an operator on the command line (vhdir load) has none and is
+// recorded all the same, naming the operator.
+func (rc *Recorder) Written(ctx context.Context, w *directory.Writer, req *interaction.Request, changes []*directory.Change) error {
+	events := ForChanges(req, changes, interaction.CallerFrom(ctx))
 	t := TrailFrom(ctx)
-	if t == nil {
-		return nil
-	}
-	events := ForChanges(req, changes, AgentOf(ctx))
 	for _, e := range events {
-		e.RequestID, e.Address = t.RequestID, t.Address
+		if t != nil {
+			e.RequestID, e.Address = t.RequestID, t.Address
+		} else if e.Client != nil {
+			e.Address = e.Client.Address
+		}
 	}
-	links, err := rc.Log.WriteTx(ctx, w, events...)
+	links, err := rc.log.WriteTx(ctx, w, events...)
 	if err != nil {
 		return err
 	}
-	t.stash(links)
+	if t != nil {
+		t.stash(links)
+	}
 	return nil
 }
 
-// OnExecuted records an interaction's outcome on the request's trail. A
-// write that succeeded was recorded by OnWrite, in its transaction; one
+// Executed records an interaction's outcome on the request's trail. A
+// write that succeeded was recorded by Written, in its transaction; one
 // that failed rolled that record back, so its failure is recorded here.
-func (rc *Recorder) OnExecuted(ctx context.Context, req *rest.Request, resp *rest.Response, err error) {
+// Outside an HTTP request (the command line) only writes are recorded.
+func (rc *Recorder) Executed(ctx context.Context, req *interaction.Request, resp *interaction.Response, err error) {
 	t := TrailFrom(ctx)
 	if t == nil {
 		return
 	}
-	if req.Interaction.Writes() && req.Interaction != rest.Batch {
+	if req.Kind.Writes() && req.Kind != interaction.Batch {
 		// The write's transaction has ended: its records committed with it
 		// (stream them now) or were rolled back with it.
 		links := t.unstash()
 		if err == nil {
 			t.Recorded(1)
-			if rc.Log.Stream != nil && len(links) > 0 {
-				rc.Log.Stream(links)
+			if rc.log.Stream != nil && len(links) > 0 {
+				rc.log.Stream(links)
 			}
 			return
 		}
@@ -102,49 +91,92 @@ func (rc *Recorder) OnExecuted(ctx context.Context, req *rest.Request, resp *res
 	if req.Entry < 0 {
 		uri = t.URI
 	}
-	t.Add(ForInteraction(req, resp, err, AgentOf(ctx), uri))
+	t.Add(ForInteraction(req, resp, err, interaction.CallerFrom(ctx), uri))
 }
 
-// OnAuthenticated is auth's OnAuthenticated hook: the trail learns the
-// client, for records made outside the handlers (introspection, refusals
-// after authentication).
-func (rc *Recorder) OnAuthenticated(ctx context.Context, p *auth.Principal) {
+// Authenticated is auth's: the trail learns the caller, for records made
+// outside the handlers (introspection, refusals after authentication).
+func (rc *Recorder) Authenticated(ctx context.Context, c *interaction.Caller) {
 	if t := TrailFrom(ctx); t != nil {
-		t.SetClient(agentOfPrincipal(p))
+		t.SetClient(c)
 	}
 }
 
-// OnToken records a token request on its trail.
-func (rc *Recorder) OnToken(ctx context.Context, o auth.TokenOutcome) {
+// Token records a token request on its trail.
+func (rc *Recorder) Token(ctx context.Context, o auth.TokenOutcome) {
 	if t := TrailFrom(ctx); t != nil {
 		t.Add(ForToken(o))
 	}
 }
 
+// Registered is the client registry's: a registration change is recorded
+// in the transaction that makes it, naming the caller of ctx (the
+// operator), who must be known.
+func (rc *Recorder) Registered(ctx context.Context, tx store.Tx, now time.Time, change string, reg *auth.Registration) error {
+	by := interaction.CallerFrom(ctx)
+	if by == nil {
+		return fmt.Errorf("%w: a registration change names no one who made it", ErrUnavailable)
+	}
+	_, err := rc.log.ChainTx(ctx, tx, now, ForRegistration(change, reg, by))
+	return err
+}
+
+// Loaded is vhdir load's: a batch it wrote is recorded in the batch's
+// transaction, naming the operator (the caller of ctx).
+func (rc *Recorder) Loaded(ctx context.Context, w *directory.Writer, source string, changes []*directory.Change) error {
+	by := interaction.CallerFrom(ctx)
+	if by == nil {
+		return fmt.Errorf("%w: a load names no one who ran it", ErrUnavailable)
+	}
+	written := map[string]int{}
+	for _, c := range changes {
+		if c.Wrote() {
+			written[c.Type]++
+		}
+	}
+	if len(written) == 0 {
+		return nil // nothing changed: nothing to record
+	}
+	_, err := rc.log.WriteTx(ctx, w, ForLoad(by, "a batch of "+source, written, 0))
+	return err
+}
+
+// Exported is bulk's: the request's record goes on its trail.
+func (rc *Recorder) Exported(ctx context.Context, rec bulk.Record) {
+	if t := TrailFrom(ctx); t != nil {
+		t.Add(ForExport(rec, interaction.CallerFrom(ctx)))
+	}
+}
+
+// Release is bulk's, before a file's bytes are sent: the records so far
+// are committed and the response is released to stream (see
+// Trail.Release).
+func (rc *Recorder) Release(ctx context.Context) error {
+	if t := TrailFrom(ctx); t != nil {
+		return t.Release(ctx)
+	}
+	return nil
+}
+
+// unaudited are the paths not audited: probes that carry no data.
+var unaudited = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
 // Middleware is the audit middleware for the HTTP stack: everything but
 // the health probes and metrics is recorded before its answer leaves.
-func (rc *Recorder) Middleware(requestID func(context.Context) string) func(http.Handler) http.Handler {
-	return Middleware(MiddlewareConfig{
-		Log:       rc.Log,
-		RequestID: requestID,
-		Fallback:  Fallback,
-		Failed:    failed,
-		Skip:      map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true},
-	})
+func (rc *Recorder) Middleware(next http.Handler) http.Handler {
+	return middleware(rc.log, rc.failed)(next)
 }
 
 // failed answers a request whose record could not be written: 500, and
-// nothing of what the handler produced.
-func failed(w http.ResponseWriter, r *http.Request, err error) {
+// nothing of what the handler produced. The reason goes to the log.
+func (rc *Recorder) failed(w http.ResponseWriter, r *http.Request, err error) {
+	id := interaction.RequestID(r.Context())
+	rc.logger.ErrorContext(r.Context(), "request failed closed: its audit record could not be written", "err", err, "request_id", id, "path", r.URL.Path)
+	const msg = "the audit record of this request could not be written, so its result is withheld"
 	w.Header().Set("Cache-Control", "no-store")
 	if strings.HasPrefix(r.URL.Path, "/auth/") {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInternalServerError)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": "server_error", "error_description": "the audit record of this request could not be written, so its result is withheld"})
+		auth.WriteOAuthError(w, http.StatusInternalServerError, "server_error", msg)
 		return
 	}
-	w.Header().Set("Content-Type", "application/fhir+json")
-	w.WriteHeader(http.StatusInternalServerError)
-	oo := fhir.OutcomeOf(fhir.Issue{Severity: "fatal", Code: fhir.IssueException, Diagnostics: "the audit record of this request could not be written, so its result is withheld"})
-	_, _ = w.Write(jsontree.Marshal(oo))
+	fhir.WriteOutcome(w, &fhir.Error{Status: http.StatusInternalServerError, Issues: []fhir.Issue{{Severity: fhir.SeverityFatal, Code: fhir.IssueException, Diagnostics: msg}}, Err: err}, id)
 }

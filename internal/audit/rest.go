@@ -9,7 +9,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/rest"
+	"github.com/vhdir/vhdir/internal/interaction"
 )
 
 // BALP profiles by FHIR interaction, with the AuditEvent.action and the
@@ -28,17 +28,17 @@ var (
 	balpExec   = balp{"", "E", roleApp, roleDest}
 )
 
-func profileOf(in rest.Interaction) balp {
+func profileOf(in interaction.Kind) balp {
 	switch in {
-	case rest.Read, rest.VRead:
+	case interaction.Read, interaction.VRead:
 		return balpRead
-	case rest.HistoryInstance, rest.HistoryType, rest.HistorySystem, rest.SearchType, rest.SearchSystem:
+	case interaction.HistoryInstance, interaction.HistoryType, interaction.HistorySystem, interaction.SearchType, interaction.SearchSystem:
 		return balpQuery
-	case rest.Create:
+	case interaction.Create:
 		return balpCreate
-	case rest.Update:
+	case interaction.Update:
 		return balpUpdate
-	case rest.Delete:
+	case interaction.Delete:
 		return balpDelete
 	}
 	return balpExec
@@ -48,11 +48,11 @@ func profileOf(in rest.Interaction) balp {
 // (reads, searches, history, capabilities, a batch) or that failed. uri is
 // the request as sent for a plain HTTP request ("" for a Bundle entry,
 // which is described from its parsed form).
-func ForInteraction(req *rest.Request, resp *rest.Response, err error, client *Agent, uri string) *Event {
-	p := profileOf(req.Interaction)
+func ForInteraction(req *interaction.Request, resp *interaction.Response, err error, client *interaction.Caller, uri string) *Event {
+	p := profileOf(req.Kind)
 	e := &Event{Type: typeRest, Action: p.action, Client: client, clientRole: p.clientRole, serverRole: p.serverRole, Outcome: Success}
-	if req.Interaction != 0 { // 0: a Bundle entry refused before it could be read
-		e.Subtype = Coding{sysRestful, req.Interaction.String(), ""}
+	if req.Kind != 0 { // 0: a Bundle entry refused before it could be read
+		e.Subtype = Coding{sysRestful, req.Kind.String(), ""}
 	}
 	status := http.StatusOK
 	if resp != nil {
@@ -76,7 +76,7 @@ func ForInteraction(req *rest.Request, resp *rest.Response, err error, client *A
 		e.Entities = append(e.Entities, queryEntity(firstLine(req.Method, raw), ""))
 	default:
 		if ref := target(req, resp); ref != "" {
-			e.Entities = append(e.Entities, dataEntity(ref))
+			e.Entities = append(e.Entities, targetEntity(ref, req, uri))
 		}
 	}
 	noteRestriction(e, resp, err)
@@ -87,12 +87,26 @@ func ForInteraction(req *rest.Request, resp *rest.Response, err error, client *A
 	return e
 }
 
+// targetEntity names the resource a request is about when it is a valid
+// reference; a request naming something that cannot be a resource (an
+// invalid id, an unknown type) is recorded by its request line instead, so
+// that every request leaves its record, whatever it names.
+func targetEntity(ref string, req *interaction.Request, uri string) Entity {
+	if r, err := fhir.ParseReference(ref); err == nil && r.Kind == fhir.RefRelative {
+		return dataEntity(ref)
+	}
+	if uri == "" {
+		uri = entryURI(req)
+	}
+	return queryEntity(firstLine(req.Method, uri), "the request names no valid resource")
+}
+
 // noteRestriction records what usage restrictions did to the response: a
 // resource hidden (answered as unknown) or resources served with elements
 // removed. The record names them; the client was told neither.
-func noteRestriction(e *Event, resp *rest.Response, err error) {
+func noteRestriction(e *Event, resp *interaction.Response, err error) {
 	var d []Detail
-	if err != nil && rest.IsHidden(err) {
+	if err != nil && errors.Is(err, interaction.ErrHidden) {
 		d = append(d, Detail{"usage-restriction", "hidden: answered as not found"})
 	}
 	if resp != nil && len(resp.Restriction.Subsetted) > 0 {
@@ -110,7 +124,7 @@ func noteRestriction(e *Event, resp *rest.Response, err error) {
 // ForChanges are the records of a write that succeeded, one per resource
 // written (each entry of a transaction), plus one for the transaction
 // itself; they are committed with the write (Log.WriteTx).
-func ForChanges(req *rest.Request, changes []*directory.Change, client *Agent) []*Event {
+func ForChanges(req *interaction.Request, changes []*directory.Change, client *interaction.Caller) []*Event {
 	var out []*Event
 	for _, c := range changes {
 		if c.Type == "AuditEvent" || c.Type == "Provenance" {
@@ -132,16 +146,21 @@ func ForChanges(req *rest.Request, changes []*directory.Change, client *Agent) [
 		}
 		e := &Event{Type: typeRest, Subtype: Coding{sysRestful, sub, ""}, Action: p.action, Outcome: Success,
 			Profile: p.profile, Client: client, clientRole: p.clientRole, serverRole: p.serverRole}
-		ref := c.Type + "/" + c.ID
-		if c.Version != nil {
-			ref += "/_history/" + strconv.FormatInt(c.Version.VersionID, 10)
+		var en Entity
+		if c.ID == "" { // a conditional delete that matched nothing
+			en = Entity{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "4", "Domain Resource"}, Name: c.Type}
+		} else {
+			ref := c.Type + "/" + c.ID
+			if c.Version != nil {
+				ref += "/_history/" + strconv.FormatInt(c.Version.VersionID, 10)
+			}
+			en = dataEntity(ref)
 		}
-		en := dataEntity(ref)
 		en.Description = c.Action.String()
 		e.Entities = []Entity{en}
 		out = append(out, e)
 	}
-	if req.Interaction == rest.Transaction {
+	if req.Kind == interaction.Transaction {
 		out = append(out, &Event{Type: typeRest, Subtype: Coding{sysRestful, "transaction", ""}, Action: "E",
 			Outcome: Success, Client: client, clientRole: roleApp, serverRole: roleDest,
 			Entities: []Entity{{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "4", "Domain Resource"},
@@ -152,9 +171,9 @@ func ForChanges(req *rest.Request, changes []*directory.Change, client *Agent) [
 
 // target is the versioned reference a read answered with, or the
 // resource the request named.
-func target(req *rest.Request, resp *rest.Response) string {
+func target(req *interaction.Request, resp *interaction.Response) string {
 	if resp != nil {
-		if v := resp.Version(); v != nil {
+		if v := resp.Version; v != nil {
 			return v.Type + "/" + v.ID + "/_history/" + strconv.FormatInt(v.VersionID, 10)
 		}
 	}
@@ -169,7 +188,7 @@ func target(req *rest.Request, resp *rest.Response) string {
 }
 
 // entryURI describes a Bundle entry's query in URL form.
-func entryURI(req *rest.Request) string {
+func entryURI(req *interaction.Request) string {
 	u := "/fhir"
 	if req.Type != "" {
 		u += "/" + req.Type
@@ -177,8 +196,8 @@ func entryURI(req *rest.Request) string {
 	if req.ID != "" {
 		u += "/" + req.ID
 	}
-	switch req.Interaction {
-	case rest.HistoryInstance, rest.HistoryType, rest.HistorySystem:
+	switch req.Kind {
+	case interaction.HistoryInstance, interaction.HistoryType, interaction.HistorySystem:
 		u += "/_history"
 	}
 	if len(req.Query) > 0 {

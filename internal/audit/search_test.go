@@ -67,7 +67,7 @@ func TestSearchForAuditors(t *testing.T) {
 func TestReadRecordJustCommitted(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *stack) {
 		s.do("GET", "/fhir/Practitioner/zz", "a", "", "")
-		recs := s.store.(store.AuditStore)
+		recs := s.store
 		links, err := recs.AuditChain(context.Background(), 0, 10)
 		if err != nil || len(links) != 1 {
 			t.Fatalf("chain = %d links, %v", len(links), err)

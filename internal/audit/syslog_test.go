@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/audit"
-	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/server"
 )
 
 // collector is an RFC 5425 syslog receiver on a loopback TLS listener.
@@ -92,7 +92,7 @@ func TestSyslogStreamsCommittedRecords(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *stack) {
 		c := newCollector(t)
 		sl := audit.NewSyslog(c.ln.Addr().String(), &tls.Config{RootCAs: c.pool, MinVersion: tls.VersionTLS12}, "test site", nil)
-		s.log.Stream = sl.Send
+		s.rebuild(func(cfg *server.Config) { cfg.AuditSyslog = sl })
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go sl.Run(ctx)
@@ -100,7 +100,7 @@ func TestSyslogStreamsCommittedRecords(t *testing.T) {
 		s.do("PUT", "/fhir/Practitioner/p1", "a", "", prac("p1", "Ann"))                                         // in the write's tx
 		s.do("GET", "/fhir/Practitioner/p1", "a", "", "")                                                        // group commit
 		s.do("PUT", "/fhir/Practitioner/p2", "a", "", `{"resourceType":"Practitioner","id":"p2","active":"no"}`) // refused: one failure record
-		links, err := s.store.(store.AuditStore).AuditChain(context.Background(), 0, 100)
+		links, err := s.store.AuditChain(context.Background(), 0, 100)
 		if err != nil || len(links) != 3 {
 			t.Fatalf("chain = %d links, %v", len(links), err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -18,8 +19,8 @@ import (
 type Trail struct {
 	mu       sync.Mutex
 	events   []*Event
-	recorded int    // records already committed in a write transaction
-	client   *Agent // the authenticated client, once known
+	recorded int                 // records already committed in a write transaction
+	client   *interaction.Caller // the authenticated client, once known
 	// stashed are the links a write recorded in its transaction, until
 	// the transaction's outcome is known.
 	stashed []store.AuditLink
@@ -81,14 +82,14 @@ func (t *Trail) Add(events ...*Event) {
 
 // SetClient notes the authenticated client, for records made outside the
 // handlers that know it (Fallback).
-func (t *Trail) SetClient(a *Agent) {
+func (t *Trail) SetClient(a *interaction.Caller) {
 	t.mu.Lock()
 	t.client = a
 	t.mu.Unlock()
 }
 
 // Client is the authenticated client, if known.
-func (t *Trail) Client() *Agent {
+func (t *Trail) Client() *interaction.Caller {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.client
@@ -124,44 +125,31 @@ func (t *Trail) take() ([]*Event, bool) {
 	return ev, len(ev) > 0 || t.recorded > 0
 }
 
-// MiddlewareConfig configures Middleware.
-type MiddlewareConfig struct {
-	Log *Log
-	// RequestID returns the request's id (set by an outer middleware).
-	RequestID func(ctx context.Context) string
-	// Fallback describes a request no handler recorded (refused before
-	// reaching one: no token, unknown path) from its method, path and
-	// status.
-	Fallback func(t *Trail, r *http.Request, status int) *Event
-	// Failed writes the answer when the record cannot be committed.
-	Failed func(w http.ResponseWriter, r *http.Request, err error)
-	// Skip lists paths not audited: probes that carry no data.
-	Skip map[string]bool
-}
-
-// Middleware holds each response until the request's records are
-// committed; if they cannot be, the response is dropped and cfg.Failed
-// answers instead (fail-closed: no data leaves unaudited).
-func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
+// middleware holds each response until the request's records are
+// committed to log; if they cannot be, the response is dropped and failed
+// answers instead (fail-closed: no data leaves unaudited). A request no
+// handler recorded (refused before reaching one: no token, unknown path)
+// is described by fallback from its method, path and status.
+func middleware(log *Log, failed func(w http.ResponseWriter, r *http.Request, err error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if cfg.Skip[r.URL.Path] {
+			if unaudited[r.URL.Path] {
 				next.ServeHTTP(w, r)
 				return
 			}
-			t := &Trail{RequestID: cfg.RequestID(r.Context()), Address: hostOf(r.RemoteAddr), Method: r.Method, URI: r.URL.RequestURI()}
+			t := &Trail{RequestID: interaction.RequestID(r.Context()), Address: hostOf(r.RemoteAddr), Method: r.Method, URI: r.URL.RequestURI()}
 			bw := &heldResponse{header: http.Header{}}
-			cfg.Log.Arrive()
+			log.Arrive()
 			committing := false
 			defer func() {
 				if !committing { // a panic on the way: the request will not commit
-					cfg.Log.Leave()
+					log.Leave()
 				}
 			}()
 			t.release = func(ctx context.Context) error {
 				events, _ := t.take()
 				committing = true
-				if err := cfg.Log.Commit(ctx, events...); err != nil {
+				if err := log.Commit(ctx, events...); err != nil {
 					return err
 				}
 				bw.passThrough(w)
@@ -171,8 +159,8 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 			committing = true
 			if t.released {
 				if events, _ := t.take(); len(events) > 0 {
-					cfg.Log.Arrive()
-					if err := cfg.Log.Commit(r.Context(), events...); err != nil {
+					log.Arrive()
+					if err := log.Commit(r.Context(), events...); err != nil {
 						slog.ErrorContext(r.Context(), "audit records after a streamed response could not be committed", "err", err, "request_id", t.RequestID)
 					}
 				}
@@ -180,13 +168,11 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 			}
 			events, any := t.take()
 			if !any {
-				if e := cfg.Fallback(t, r, bw.statusCode()); e != nil {
-					t.Add(e)
-					events, _ = t.take()
-				}
+				t.Add(fallback(t, r, bw.statusCode()))
+				events, _ = t.take()
 			}
-			if err := cfg.Log.Commit(r.Context(), events...); err != nil {
-				cfg.Failed(w, r, err)
+			if err := log.Commit(r.Context(), events...); err != nil {
+				failed(w, r, err)
 				return
 			}
 			bw.release(w)

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/vhdir/vhdir/internal/audit"
-	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
@@ -67,7 +66,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 								t.Fatalf("read = %d", r.status)
 							}
 						}
-						links, err := st.(store.AuditStore).AuditChain(context.Background(), 0, 100)
+						links, err := st.AuditChain(context.Background(), 0, 100)
 						if err != nil || len(links) != 6 {
 							t.Fatalf("chain = %d links, %v", len(links), err)
 						}
@@ -76,7 +75,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 							ids[l.Seq] = l.ID
 						}
 						if stored {
-							if err := s.rec.Indexer.CatchUp(context.Background()); err != nil {
+							if err := s.ix.CatchUp(context.Background()); err != nil {
 								t.Fatal(err)
 							}
 							// Each record is kept once: the staged bodies are gone.
@@ -86,7 +85,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 							}
 						}
 						c.tamper(t, s, ids, stored)
-						rep, err := audit.Verify(context.Background(), st.(store.AuditStore), nil)
+						rep, err := audit.Verify(context.Background(), st, nil)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -141,12 +140,12 @@ func TestDamagedRecordNotStored(t *testing.T) {
 		for _, id := range []string{"p1", "p2", "p3"} {
 			s.do("GET", "/fhir/Practitioner/"+id, "a", "", "")
 		}
-		links, err := s.store.(store.AuditStore).AuditChain(context.Background(), 0, 10)
+		links, err := s.store.AuditChain(context.Background(), 0, 10)
 		if err != nil || len(links) != 3 {
 			t.Fatalf("chain = %d links, %v", len(links), err)
 		}
 		exec(t, s, "UPDATE audit_chain SET body = "+replaceIn(s, "Practitioner/p2", "Practitioner/p9")+" WHERE seq = 2")
-		if err := s.rec.Indexer.CatchUp(context.Background()); err != nil {
+		if err := s.ix.CatchUp(context.Background()); err != nil {
 			t.Fatalf("catch-up with a damaged record = %v; want the others stored", err)
 		}
 		for i, l := range links {
@@ -158,7 +157,7 @@ func TestDamagedRecordNotStored(t *testing.T) {
 		if r := s.do("GET", "/fhir/AuditEvent?outcome=4", "auditor", "", ""); r.status != 200 {
 			t.Errorf("search after a damaged record = %d %s", r.status, r.raw)
 		}
-		rep, err := audit.Verify(context.Background(), s.store.(store.AuditStore), nil)
+		rep, err := audit.Verify(context.Background(), s.store, nil)
 		if err != nil || rep.Problem == nil || rep.Problem.Seq != 2 || !strings.Contains(rep.Problem.Error(), "edited") {
 			t.Errorf("verify = %+v, %v; want record 2 edited", rep, err)
 		}

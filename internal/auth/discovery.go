@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 )
@@ -71,27 +72,27 @@ type introspection struct {
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
 	if !strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "introspection takes an application/x-www-form-urlencoded body")
+		WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "introspection takes an application/x-www-form-urlencoded body")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenForm)
 	if err := r.ParseForm(); err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "the form body cannot be read")
+		WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "the form body cannot be read")
 		return
 	}
 	token := r.PostForm.Get("token")
 	if token == "" {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "token is required")
+		WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "token is required")
 		return
 	}
 	p, err := s.Authenticate(r.Context(), token)
-	if err == errInvalidToken {
+	if errors.Is(err, ErrInvalidToken) {
 		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
 		return
 	}
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "introspection failed", "err", err)
-		oauthError(w, http.StatusInternalServerError, "server_error", "the token cannot be checked right now")
+		WriteOAuthError(w, http.StatusInternalServerError, "server_error", "the token cannot be checked right now")
 		return
 	}
 	writeJSON(w, http.StatusOK, introspection{

@@ -338,7 +338,7 @@ func TestEnforceAuditEvent(t *testing.T) {
 			if scope != "system/AuditEvent.rs" {
 				t.Errorf("scope = %q", scope)
 			}
-			if got := st.search(t, "/fhir/AuditEvent", tok).matches; !eq(got, []string{"AuditEvent/a1"}) {
+			if got := st.search(t, "/fhir/AuditEvent?_id=a1", tok).matches; !eq(got, []string{"AuditEvent/a1"}) {
 				t.Errorf("AuditEvent search = %v", got)
 			}
 			resp, body := st.do(http.MethodGet, "/fhir/AuditEvent/a1", tok, nil)
@@ -359,7 +359,7 @@ func TestEnforceAuditEvent(t *testing.T) {
 			if scope != "system/*.rs system/AuditEvent.rs" {
 				t.Errorf("scope = %q", scope)
 			}
-			if got := st.search(t, "/fhir/AuditEvent", tok).matches; !eq(got, []string{"AuditEvent/a1"}) {
+			if got := st.search(t, "/fhir/AuditEvent?_id=a1", tok).matches; !eq(got, []string{"AuditEvent/a1"}) {
 				t.Errorf("AuditEvent search = %v", got)
 			}
 		})

@@ -26,8 +26,9 @@ import (
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/server"
+	"github.com/vhdir/vhdir/internal/server/servertest"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 	"github.com/vhdir/vhdir/internal/tlsconf"
@@ -45,9 +46,10 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, st *stack)) {
 	}
 }
 
-// stack is a running vhdir: authorization server and FHIR API.
+// stack is a running vhdir, built as `vhdir serve` builds it.
 type stack struct {
 	t      testing.TB
+	srv    *servertest.Server
 	ts     *httptest.Server
 	base   string // https://host:port
 	store  store.Store
@@ -61,49 +63,24 @@ var t0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 
 func newStack(t testing.TB, st store.Store) *stack {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	s := &stack{t: t, ts: ts, store: st, clock: clock.NewFake(t0)}
-	s.base = "https://" + ts.Listener.Addr().String()
-	reg, err := search.NewRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := search.NewEngine(reg, s.base+"/fhir")
-	as := st.(store.AuthStore)
-	s.auth, err = auth.New(auth.Config{
-		BaseURL: s.base, Store: as, Clock: s.clock, Types: reg.Types(),
-		CheckFilter: func(typ string, q url.Values) error { _, err := eng.Filter(typ, q); return err },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.reg = &auth.Registry{Store: as, Types: reg.Types(), Now: s.clock.Now}
-	dir := &directory.Directory{Store: st, Clock: s.clock, Indexer: eng}
-	srv, err := rest.New(rest.Config{
-		BaseURL: s.base, Store: st, Directory: dir, Search: eng, Clock: s.clock, MaxBodyBytes: 1 << 20, HSTS: true, Version: "test",
-		Authorize: s.auth.Authorize, Access: s.auth.Access,
-		Security: &rest.Security{TokenURL: s.auth.TokenURL(), IntrospectURL: s.auth.IntrospectURL()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	fhirAPI := http.NewServeMux()
-	srv.Routes(fhirAPI)
-	s.auth.Mount(mux, fhirAPI)
-	ts.Config.Handler = rest.Stack(mux, rest.StackConfig{MaxBodyBytes: 1 << 20, HSTS: true})
+	s := &stack{t: t, store: st, clock: clock.NewFake(t0)}
+	s.srv = servertest.New(t, server.Config{Store: st, Clock: s.clock, MaxBodyBytes: 1 << 20, HSTS: true, Version: "test"})
+	s.ts, s.base = s.srv.TS, s.srv.URL
+	s.auth, s.reg = s.srv.Auth(), s.srv.Registry()
 	certs, err := tlsconf.DevCertificate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.TLS = tlsconf.Server(certs) // vhdir's own TLS posture
-	ts.StartTLS()
+	s.ts.TLS = tlsconf.Server(certs) // vhdir's own TLS posture
+	s.ts.StartTLS()
 	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	t.Cleanup(func() {
-		ts.Close()
-		st.Close()
-	})
+	t.Cleanup(func() { st.Close() })
 	return s
+}
+
+// asOperator is the context of the operator changing registrations.
+func asOperator() context.Context {
+	return server.AsOperator(context.Background(), "test", "clients")
 }
 
 // testClient is a registered client system and its private key.
@@ -147,7 +124,7 @@ func (s *stack) registerWith(scope string, rsaKey bool, edit func(*auth.Registra
 	if edit != nil {
 		edit(&r)
 	}
-	reg, err := s.reg.Add(context.Background(), r)
+	reg, err := s.reg.Add(asOperator(), r)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/fips140"
@@ -673,7 +672,7 @@ func TestAttackAssertions(t *testing.T) {
 			st.clock.Advance(2 * time.Minute)
 			d := st.register("system/Practitioner.rs", false)
 			st.token(d, "system/Practitioner.rs") // works while enabled
-			if err := st.reg.SetDisabled(context.Background(), d.id, true); err != nil {
+			if err := st.reg.SetDisabled(asOperator(), d.id, true); err != nil {
 				t.Fatal(err)
 			}
 			resp, body := st.tokenResponse(st.tokenForm(d, "system/Practitioner.rs"))
@@ -774,7 +773,7 @@ func TestAttackAccessTokens(t *testing.T) {
 			d := st.register("system/*.rs", false)
 			tok := st.token(d, "system/*.rs")
 			ok(t, tok)
-			if err := st.reg.SetDisabled(context.Background(), d.id, true); err != nil {
+			if err := st.reg.SetDisabled(asOperator(), d.id, true); err != nil {
 				t.Fatal(err)
 			}
 			st.clock.Advance(11 * time.Second)

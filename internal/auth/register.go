@@ -13,17 +13,35 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
 // Registry manages client registrations in the database: what `vhdir
-// clients` does. Every node reads the same registrations.
+// clients` does. Every node reads the same registrations. Each change
+// commits together with its audit record.
 type Registry struct {
-	Store store.AuthStore
-	// Types are the resource types scopes may name.
-	Types []string
-	Now   func() time.Time
+	store store.Store
+	types []string
+	clock clock.Clock
+	audit RegistrationAuditor
+}
+
+// RegistrationAuditor records a change to a registration inside the
+// transaction that makes it: the change and its record commit together or
+// not at all. The one who changes it is the caller of ctx (the operator).
+type RegistrationAuditor interface {
+	Registered(ctx context.Context, tx store.Tx, now time.Time, change string, reg *Registration) error
+}
+
+// NewRegistry returns the registry of st; types are the resource types
+// scopes may name. Every argument is required.
+func NewRegistry(st store.Store, types []string, clk clock.Clock, audit RegistrationAuditor) (*Registry, error) {
+	if st == nil || clk == nil || audit == nil || len(types) == 0 {
+		return nil, errors.New("auth: a registry needs a store, the served types, a clock and an auditor")
+	}
+	return &Registry{store: st, types: types, clock: clk, audit: audit}, nil
 }
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,64}$`)
@@ -41,12 +59,18 @@ func (r *Registry) Add(ctx context.Context, reg Registration) (*Registration, er
 	if err != nil {
 		return nil, err
 	}
-	now := r.Now()
+	now := r.clock.Now()
 	rec := &store.ClientRecord{ID: reg.ClientID, Data: data, Created: now, Updated: now}
-	if err := r.Store.CreateClient(ctx, rec); err != nil {
-		if errors.Is(err, store.ErrExists) {
-			return nil, fmt.Errorf("client_id %q is registered already", reg.ClientID)
+	err = r.store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateClient(ctx, rec); err != nil {
+			return err
 		}
+		return r.audit.Registered(ctx, tx, now, "add", &reg)
+	})
+	if errors.Is(err, store.ErrExists) {
+		return nil, fmt.Errorf("client_id %q is registered already", reg.ClientID)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &reg, nil
@@ -121,7 +145,7 @@ func (r *Registry) validateScope(scope string) error {
 		if sc.Context != "system" {
 			return fmt.Errorf("scope %s: backend services clients get system/ scopes", sc)
 		}
-		if sc.Type != "*" && !slices.Contains(r.Types, sc.Type) {
+		if sc.Type != "*" && !slices.Contains(r.types, sc.Type) {
 			return fmt.Errorf("scope %s: %s is not a resource type served here", sc, sc.Type)
 		}
 	}
@@ -156,7 +180,7 @@ func newClientID() string {
 
 // Get returns a registration, or an error naming the unknown id.
 func (r *Registry) Get(ctx context.Context, id string) (*Registration, *store.ClientRecord, error) {
-	rec, err := r.Store.Client(ctx, id)
+	rec, err := r.store.Client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, fmt.Errorf("no client %q is registered", id)
 	}
@@ -169,7 +193,7 @@ func (r *Registry) Get(ctx context.Context, id string) (*Registration, *store.Cl
 
 // List returns every registration with its record, ordered by client_id.
 func (r *Registry) List(ctx context.Context) ([]*Registration, []*store.ClientRecord, error) {
-	recs, err := r.Store.Clients(ctx)
+	recs, err := r.store.Clients(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -185,11 +209,21 @@ func (r *Registry) List(ctx context.Context) ([]*Registration, []*store.ClientRe
 // SetDisabled disables or enables a client. A disabled client gets no new
 // tokens, and its tokens stop working within seconds on every node.
 func (r *Registry) SetDisabled(ctx context.Context, id string, disabled bool) error {
-	_, rec, err := r.Get(ctx, id)
+	reg, rec, err := r.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	rec.Disabled = disabled
-	rec.Updated = r.Now()
-	return r.Store.UpdateClient(ctx, rec)
+	reg.Disabled = disabled
+	rec.Updated = r.clock.Now()
+	change := "enable"
+	if disabled {
+		change = "disable"
+	}
+	return r.store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.UpdateClient(ctx, rec); err != nil {
+			return err
+		}
+		return r.audit.Registered(ctx, tx, rec.Updated, change, reg)
+	})
 }

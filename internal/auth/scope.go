@@ -7,29 +7,17 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/vhdir/vhdir/internal/interaction"
 )
 
-// Perm is a set of SMART v2 permission letters.
-type Perm uint8
-
-// The SMART v2 permission letters, in their "cruds" order.
-const (
-	PermCreate Perm = 1 << iota
-	PermRead
-	PermUpdate
-	PermDelete
-	PermSearch
-)
-
-// permAll is every letter; bits above it are never granted.
-const permAll = PermCreate | PermRead | PermUpdate | PermDelete | PermSearch
-
+// permLetters are the SMART v2 letters in their "cruds" order.
 const permLetters = "cruds"
 
 // The v1 permission words and the v2 sets they stand for.
 const (
-	permV1Read  = PermRead | PermSearch
-	permV1Write = PermCreate | PermUpdate | PermDelete
+	permV1Read  = interaction.PermRead | interaction.PermSearch
+	permV1Write = interaction.PermCreate | interaction.PermUpdate | interaction.PermDelete
 )
 
 // Limits on a scope parameter, so that a hostile request cannot make the
@@ -43,24 +31,13 @@ const (
 // is readable only by clients explicitly registered for it.
 const auditEventType = "AuditEvent"
 
-// String lists the letters of p in "cruds" order, e.g. "rs".
-func (p Perm) String() string {
-	var b strings.Builder
-	for i := range len(permLetters) {
-		if p&(1<<i) != 0 {
-			b.WriteByte(permLetters[i])
-		}
-	}
-	return b.String()
-}
-
 // Scope is one parsed scope: context/type.perms[?query].
 type Scope struct {
-	Context string     // "system", "user" or "patient"
-	Type    string     // a resource type or "*"
-	Perms   Perm       // never empty for a parsed scope
-	Filter  url.Values // v2 query constraint (nil when none)
-	V1      bool       // written in v1 form (read, write, *)
+	Context string           // "system", "user" or "patient"
+	Type    string           // a resource type or "*"
+	Perms   interaction.Perm // never empty for a parsed scope
+	Filter  url.Values       // v2 query constraint (nil when none)
+	V1      bool             // written in v1 form (read, write, *)
 }
 
 // resultParams change what a search returns rather than which resources
@@ -162,18 +139,18 @@ func validType(t string) bool {
 
 // parsePerms reads v1 words or v2 letters; v2 letters must be a
 // non-empty subsequence of "cruds".
-func parsePerms(s string) (Perm, bool, error) {
+func parsePerms(s string) (interaction.Perm, bool, error) {
 	switch s {
 	case "read":
 		return permV1Read, true, nil
 	case "write":
 		return permV1Write, true, nil
 	case "*":
-		return permAll, true, nil
+		return interaction.PermAll, true, nil
 	case "":
 		return 0, false, errors.New("empty permissions")
 	}
-	var p Perm
+	var p interaction.Perm
 	next := 0 // index in permLetters the next letter may start at
 	for i := 0; i < len(s); i++ {
 		j := strings.IndexByte(permLetters[next:], s[i])
@@ -254,13 +231,13 @@ func (s Scope) String() string {
 }
 
 // v1Word is the v1 spelling of p, or "" when it has none.
-func v1Word(p Perm) string {
+func v1Word(p interaction.Perm) string {
 	switch p {
 	case permV1Read:
 		return "read"
 	case permV1Write:
 		return "write"
-	case permAll:
+	case interaction.PermAll:
 		return "*"
 	}
 	return ""
@@ -359,7 +336,7 @@ func intersect(r, g Scope) (Scope, bool) {
 		return Scope{}, false
 	}
 	typ, ok := intersectType(r.Type, g.Type)
-	perms := r.Perms & g.Perms & permAll
+	perms := r.Perms & g.Perms & interaction.PermAll
 	if !ok || perms == 0 {
 		return Scope{}, false
 	}
@@ -462,7 +439,7 @@ type Grants struct {
 }
 
 type grant struct {
-	perms  Perm
+	perms  interaction.Perm
 	filter url.Values // nil: unrestricted
 }
 
@@ -470,10 +447,10 @@ type grant struct {
 func NewGrants(ss []Scope) *Grants {
 	g := &Grants{byType: map[string][]grant{}}
 	for _, s := range ss {
-		if s.Context != "system" || s.Perms&permAll == 0 {
+		if s.Context != "system" || s.Perms&interaction.PermAll == 0 {
 			continue
 		}
-		g.byType[s.Type] = append(g.byType[s.Type], grant{s.Perms & permAll, cloneValues(s.Filter)})
+		g.byType[s.Type] = append(g.byType[s.Type], grant{s.Perms & interaction.PermAll, cloneValues(s.Filter)})
 	}
 	return g
 }
@@ -491,11 +468,11 @@ func (g *Grants) applicable(typ string) []grant {
 // Allows reports whether every letter of p is allowed on typ, possibly by
 // different scopes, with or without filters. An empty p is refused so a
 // caller's mistake fails closed.
-func (g *Grants) Allows(typ string, p Perm) bool {
-	if p == 0 || p&^permAll != 0 {
+func (g *Grants) Allows(typ string, p interaction.Perm) bool {
+	if p == 0 || p&^interaction.PermAll != 0 {
 		return false
 	}
-	var have Perm
+	var have interaction.Perm
 	for _, gr := range g.applicable(typ) {
 		have |= gr.perms
 	}
@@ -509,12 +486,12 @@ func (g *Grants) Allows(typ string, p Perm) bool {
 // several letters this is exact when one scope grants them all and
 // otherwise errs on the side of fewer filters; ask one letter at a time
 // for exact answers.
-func (g *Grants) Filters(typ string, p Perm) (filters []url.Values, unrestricted bool) {
-	if p == 0 || p&^permAll != 0 {
+func (g *Grants) Filters(typ string, p interaction.Perm) (filters []url.Values, unrestricted bool) {
+	if p == 0 || p&^interaction.PermAll != 0 {
 		return nil, false
 	}
 	gs := g.applicable(typ)
-	var free Perm
+	var free interaction.Perm
 	for _, gr := range gs {
 		if gr.filter == nil {
 			free |= gr.perms
@@ -535,5 +512,5 @@ func (g *Grants) Filters(typ string, p Perm) (filters []url.Values, unrestricted
 // Readable reports whether resources of typ may be returned at all; it is
 // used to drop included resources the token cannot see.
 func (g *Grants) Readable(typ string) bool {
-	return g.Allows(typ, PermRead) || g.Allows(typ, PermSearch)
+	return g.Allows(typ, interaction.PermRead) || g.Allows(typ, interaction.PermSearch)
 }

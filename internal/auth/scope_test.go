@@ -5,48 +5,35 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-)
 
-func TestPermString(t *testing.T) {
-	cases := map[Perm]string{
-		0:                       "",
-		PermRead | PermSearch:   "rs",
-		PermSearch | PermCreate: "cs",
-		permAll:                 "cruds",
-		PermDelete:              "d",
-	}
-	for p, want := range cases {
-		if got := p.String(); got != want {
-			t.Errorf("Perm(%d).String() = %q, want %q", p, got, want)
-		}
-	}
-}
+	"github.com/vhdir/vhdir/internal/interaction"
+)
 
 func TestParseScopeValid(t *testing.T) {
 	cases := []struct {
 		in   string
 		want Scope
 	}{
-		{"system/Practitioner.read", Scope{Context: "system", Type: "Practitioner", Perms: PermRead | PermSearch, V1: true}},
-		{"system/*.write", Scope{Context: "system", Type: "*", Perms: PermCreate | PermUpdate | PermDelete, V1: true}},
-		{"system/*.*", Scope{Context: "system", Type: "*", Perms: permAll, V1: true}},
-		{"user/Patient.read", Scope{Context: "user", Type: "Patient", Perms: PermRead | PermSearch, V1: true}},
-		{"patient/Observation.rs", Scope{Context: "patient", Type: "Observation", Perms: PermRead | PermSearch}},
-		{"system/Encounter.cud", Scope{Context: "system", Type: "Encounter", Perms: PermCreate | PermUpdate | PermDelete}},
-		{"system/*.cruds", Scope{Context: "system", Type: "*", Perms: permAll}},
-		{"system/Endpoint.s", Scope{Context: "system", Type: "Endpoint", Perms: PermSearch}},
-		{"system/Endpoint.cd", Scope{Context: "system", Type: "Endpoint", Perms: PermCreate | PermDelete}},
-		{"system/X1.rs", Scope{Context: "system", Type: "X1", Perms: PermRead | PermSearch}},
-		{"system/PractitionerRole.rs?active=true", Scope{Context: "system", Type: "PractitionerRole", Perms: PermRead | PermSearch,
+		{"system/Practitioner.read", Scope{Context: "system", Type: "Practitioner", Perms: interaction.PermRead | interaction.PermSearch, V1: true}},
+		{"system/*.write", Scope{Context: "system", Type: "*", Perms: interaction.PermCreate | interaction.PermUpdate | interaction.PermDelete, V1: true}},
+		{"system/*.*", Scope{Context: "system", Type: "*", Perms: interaction.PermAll, V1: true}},
+		{"user/Patient.read", Scope{Context: "user", Type: "Patient", Perms: interaction.PermRead | interaction.PermSearch, V1: true}},
+		{"patient/Observation.rs", Scope{Context: "patient", Type: "Observation", Perms: interaction.PermRead | interaction.PermSearch}},
+		{"system/Encounter.cud", Scope{Context: "system", Type: "Encounter", Perms: interaction.PermCreate | interaction.PermUpdate | interaction.PermDelete}},
+		{"system/*.cruds", Scope{Context: "system", Type: "*", Perms: interaction.PermAll}},
+		{"system/Endpoint.s", Scope{Context: "system", Type: "Endpoint", Perms: interaction.PermSearch}},
+		{"system/Endpoint.cd", Scope{Context: "system", Type: "Endpoint", Perms: interaction.PermCreate | interaction.PermDelete}},
+		{"system/X1.rs", Scope{Context: "system", Type: "X1", Perms: interaction.PermRead | interaction.PermSearch}},
+		{"system/PractitionerRole.rs?active=true", Scope{Context: "system", Type: "PractitionerRole", Perms: interaction.PermRead | interaction.PermSearch,
 			Filter: url.Values{"active": {"true"}}}},
 		{"system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
-			Scope{Context: "system", Type: "Observation", Perms: PermRead | PermSearch,
+			Scope{Context: "system", Type: "Observation", Perms: interaction.PermRead | interaction.PermSearch,
 				Filter: url.Values{"category": {"http://terminology.hl7.org/CodeSystem/observation-category|laboratory"}}}},
-		{"system/*.rs?_lastUpdated=gt2020&_id=a,b&_tag=x", Scope{Context: "system", Type: "*", Perms: PermRead | PermSearch,
+		{"system/*.rs?_lastUpdated=gt2020&_id=a,b&_tag=x", Scope{Context: "system", Type: "*", Perms: interaction.PermRead | interaction.PermSearch,
 			Filter: url.Values{"_lastUpdated": {"gt2020"}, "_id": {"a,b"}, "_tag": {"x"}}}},
-		{"system/Organization.r?name=A+B&name=%43", Scope{Context: "system", Type: "Organization", Perms: PermRead,
+		{"system/Organization.r?name=A+B&name=%43", Scope{Context: "system", Type: "Organization", Perms: interaction.PermRead,
 			Filter: url.Values{"name": {"A B", "C"}}}},
-		{"system/Location.s?address-state:exact=MA", Scope{Context: "system", Type: "Location", Perms: PermSearch,
+		{"system/Location.s?address-state:exact=MA", Scope{Context: "system", Type: "Location", Perms: interaction.PermSearch,
 			Filter: url.Values{"address-state:exact": {"MA"}}}},
 	}
 	for _, c := range cases {
@@ -118,7 +105,7 @@ func TestParseScopeRejects(t *testing.T) {
 }
 
 func TestParseScopes(t *testing.T) {
-	rs := PermRead | PermSearch
+	rs := interaction.PermRead | interaction.PermSearch
 	cases := []struct {
 		in   string
 		want []Scope
@@ -196,7 +183,7 @@ func TestScopeStringBuilt(t *testing.T) {
 		want string
 	}{
 		// V1 with perms that have no v1 word falls back to letters.
-		{Scope{Context: "system", Type: "A", Perms: PermRead, V1: true}, "system/A.r"},
+		{Scope{Context: "system", Type: "A", Perms: interaction.PermRead, V1: true}, "system/A.r"},
 		// v1 cannot carry a query.
 		{Scope{Context: "system", Type: "A", Perms: permV1Read, V1: true, Filter: url.Values{"a": {"1"}}}, "system/A.rs?a=1"},
 	}
@@ -294,23 +281,23 @@ func TestGrantsAllows(t *testing.T) {
 	g := NewGrants(mustScopes(t, "system/Practitioner.r system/Practitioner.s?active=true system/*.c user/Location.rs system/Endpoint.read"))
 	cases := []struct {
 		typ  string
-		p    Perm
+		p    interaction.Perm
 		want bool
 	}{
-		{"Practitioner", PermRead, true},
-		{"Practitioner", PermSearch, true},
-		{"Practitioner", PermRead | PermSearch, true}, // from two scopes
-		{"Practitioner", PermCreate, true},            // from the wildcard
-		{"Practitioner", PermCreate | PermRead | PermSearch, true},
-		{"Practitioner", PermUpdate, false},
-		{"Practitioner", PermRead | PermUpdate, false},
-		{"Organization", PermCreate, true},
-		{"Organization", PermRead, false},
-		{"Location", PermRead, false}, // user/ scopes do not count
-		{"Endpoint", PermRead | PermSearch, true},
-		{"AuditEvent", PermCreate, false}, // the wildcard does not reach it
+		{"Practitioner", interaction.PermRead, true},
+		{"Practitioner", interaction.PermSearch, true},
+		{"Practitioner", interaction.PermRead | interaction.PermSearch, true}, // from two scopes
+		{"Practitioner", interaction.PermCreate, true},                        // from the wildcard
+		{"Practitioner", interaction.PermCreate | interaction.PermRead | interaction.PermSearch, true},
+		{"Practitioner", interaction.PermUpdate, false},
+		{"Practitioner", interaction.PermRead | interaction.PermUpdate, false},
+		{"Organization", interaction.PermCreate, true},
+		{"Organization", interaction.PermRead, false},
+		{"Location", interaction.PermRead, false}, // user/ scopes do not count
+		{"Endpoint", interaction.PermRead | interaction.PermSearch, true},
+		{"AuditEvent", interaction.PermCreate, false}, // the wildcard does not reach it
 		{"Practitioner", 0, false},
-		{"Practitioner", PermRead | 1<<7, false},
+		{"Practitioner", interaction.PermRead | 1<<7, false},
 	}
 	for _, c := range cases {
 		if got := g.Allows(c.typ, c.p); got != c.want {
@@ -324,25 +311,25 @@ func TestGrantsFilters(t *testing.T) {
 	spec := url.Values{"specialty": {"X"}}
 	cases := []struct {
 		name, scopes, typ string
-		p                 Perm
+		p                 interaction.Perm
 		want              []url.Values
 		unrestricted      bool
 	}{
 		{"two filters", "system/PractitionerRole.rs?active=true system/PractitionerRole.rs?specialty=X",
-			"PractitionerRole", PermSearch, []url.Values{active, spec}, false},
+			"PractitionerRole", interaction.PermSearch, []url.Values{active, spec}, false},
 		{"wildcard lifts filters", "system/PractitionerRole.rs?active=true system/PractitionerRole.rs?specialty=X system/*.rs",
-			"PractitionerRole", PermSearch, nil, true},
+			"PractitionerRole", interaction.PermSearch, nil, true},
 		{"filter only for its letters", "system/PractitionerRole.r?active=true system/PractitionerRole.s?specialty=X",
-			"PractitionerRole", PermRead, []url.Values{active}, false},
-		{"not granted", "system/PractitionerRole.r?active=true", "PractitionerRole", PermSearch, nil, false},
-		{"other type", "system/PractitionerRole.rs?active=true", "Practitioner", PermRead, nil, false},
-		{"unrestricted type scope", "system/Practitioner.rs", "Practitioner", PermRead | PermSearch, nil, true},
-		{"letters from unfiltered scopes", "system/Practitioner.r system/Practitioner.s", "Practitioner", PermRead | PermSearch, nil, true},
+			"PractitionerRole", interaction.PermRead, []url.Values{active}, false},
+		{"not granted", "system/PractitionerRole.r?active=true", "PractitionerRole", interaction.PermSearch, nil, false},
+		{"other type", "system/PractitionerRole.rs?active=true", "Practitioner", interaction.PermRead, nil, false},
+		{"unrestricted type scope", "system/Practitioner.rs", "Practitioner", interaction.PermRead | interaction.PermSearch, nil, true},
+		{"letters from unfiltered scopes", "system/Practitioner.r system/Practitioner.s", "Practitioner", interaction.PermRead | interaction.PermSearch, nil, true},
 		{"remaining letter filtered", "system/Practitioner.r system/Practitioner.s?active=true", "Practitioner",
-			PermRead | PermSearch, []url.Values{active}, false},
-		{"wildcard filter", "system/*.rs?active=true", "Practitioner", PermRead, []url.Values{active}, false},
-		{"audit ignores wildcard", "system/*.rs", "AuditEvent", PermSearch, nil, false},
-		{"audit named", "system/*.rs?active=true system/AuditEvent.rs", "AuditEvent", PermSearch, nil, true},
+			interaction.PermRead | interaction.PermSearch, []url.Values{active}, false},
+		{"wildcard filter", "system/*.rs?active=true", "Practitioner", interaction.PermRead, []url.Values{active}, false},
+		{"audit ignores wildcard", "system/*.rs", "AuditEvent", interaction.PermSearch, nil, false},
+		{"audit named", "system/*.rs?active=true system/AuditEvent.rs", "AuditEvent", interaction.PermSearch, nil, true},
 		{"empty perm", "system/*.rs", "Practitioner", 0, nil, false},
 	}
 	for _, c := range cases {
@@ -378,9 +365,9 @@ func TestGrantsDoNotAlias(t *testing.T) {
 	ss := mustScopes(t, "system/A.rs?x=1")
 	g := NewGrants(ss)
 	ss[0].Filter.Set("x", "2")
-	f, _ := g.Filters("A", PermRead)
+	f, _ := g.Filters("A", interaction.PermRead)
 	f[0].Set("x", "3")
-	if f, _ := g.Filters("A", PermRead); f[0].Get("x") != "1" {
+	if f, _ := g.Filters("A", interaction.PermRead); f[0].Get("x") != "1" {
 		t.Errorf("grants changed through an alias: %v", f)
 	}
 }

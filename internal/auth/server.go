@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -55,19 +56,33 @@ type Config struct {
 	Fetcher *JWKSFetcher
 	// Types are the resource types scopes may name.
 	Types []string
-	// CheckFilter reports whether a query-filtered scope's condition is a
-	// search the server can run on typ; scopes it refuses are not granted.
-	CheckFilter func(typ string, q url.Values) error
+	// Filters decides whether a query-filtered scope's condition is a
+	// search the server can run on its type; scopes it refuses are not
+	// granted.
+	Filters Filters
+	// Auditor records token requests and learns who authenticated.
+	Auditor Auditor
 	// FailuresPerMinute limits failed token requests per client and per
 	// source address (default 30); beyond it, 429 until the budget refills.
 	FailuresPerMinute int
-	// OnToken, when set, learns the outcome of every token request before
-	// the answer is written (the audit trail).
-	OnToken func(ctx context.Context, o TokenOutcome)
-	// OnAuthenticated, when set, learns who a request with a valid access
-	// token comes from, with the request's context before the principal is
-	// added (the audit trail, which lives outside this middleware).
-	OnAuthenticated func(ctx context.Context, p *Principal)
+}
+
+// Filters compiles search parameters into conditions (package search's
+// Engine); an error means the server cannot run the search.
+type Filters interface {
+	Filter(typ string, q url.Values) (store.Cond, error)
+}
+
+// Auditor is the audit trail as the authorization server meets it. The
+// server cannot run without one: package audit's Recorder is it.
+type Auditor interface {
+	// Token learns the outcome of every token request before the answer
+	// is written.
+	Token(ctx context.Context, o TokenOutcome)
+	// Authenticated learns who a request with a valid access token comes
+	// from, with the request's context before the caller is added (the
+	// audit trail lives outside this middleware).
+	Authenticated(ctx context.Context, c *interaction.Caller)
 }
 
 // TokenOutcome is what the audit trail records of a token request: never
@@ -79,7 +94,7 @@ type TokenOutcome struct {
 	ClaimedClient string
 	Address       string
 	Scope         string // granted
-	TokenID       string // see Principal.TokenID
+	TokenID       string // see interaction.Caller.TokenID
 	// Status is the HTTP status; Error and Description the OAuth error
 	// the client was given (Reason, what was wrong, stays server-side in
 	// the log and in the record).
@@ -96,6 +111,7 @@ type Server struct {
 	tokenURL string
 	verifier *AssertionVerifier
 	tokens   tokenCache
+	grants   grantCache
 	clients  clientCache
 	limits   failureLimits
 }
@@ -105,8 +121,8 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.BaseURL == "":
 		return nil, errors.New("auth: BaseURL is required")
-	case cfg.Store == nil, cfg.Clock == nil:
-		return nil, errors.New("auth: Store and Clock are required")
+	case cfg.Store == nil, cfg.Clock == nil, cfg.Filters == nil, cfg.Auditor == nil:
+		return nil, errors.New("auth: Store, Clock, Filters and Auditor are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -164,13 +180,14 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	for _, p := range []string{TokenPath, IntrospectPath} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "POST")
-			oauthError(w, http.StatusMethodNotAllowed, "invalid_request", r.Method+" is not allowed; POST a form")
+			WriteOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", r.Method+" is not allowed; POST a form")
 		})
 	}
 }
 
-// oauthError writes an RFC 6749 §5.2 error.
-func oauthError(w http.ResponseWriter, status int, code, desc string) {
+// WriteOAuthError writes an RFC 6749 §5.2 error: the one way an OAuth
+// error reaches a client.
+func WriteOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
@@ -215,7 +232,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &te) {
 			s.log.ErrorContext(r.Context(), "token request failed", "err", err, "source", addr)
 			s.outcome(r, TokenOutcome{Address: addr, Status: http.StatusInternalServerError, Error: "server_error", Description: "the token could not be issued"})
-			oauthError(w, http.StatusInternalServerError, "server_error", "the token could not be issued; try again")
+			WriteOAuthError(w, http.StatusInternalServerError, "server_error", "the token could not be issued; try again")
 			return
 		}
 		if te.wait > 0 {
@@ -230,7 +247,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.WarnContext(r.Context(), "token refused", "error", te.Code, "reason", te.Desc, "detail", errString(te.Detail), "client_id", te.ClientID, "source", addr)
 		s.outcome(r, TokenOutcome{ClaimedClient: te.ClientID, Address: addr, Status: http.StatusBadRequest, Error: te.Code, Description: te.Desc, Reason: errString(te.Detail)})
-		oauthError(w, http.StatusBadRequest, te.Code, te.Desc)
+		WriteOAuthError(w, http.StatusBadRequest, te.Code, te.Desc)
 		return
 	}
 	s.log.InfoContext(r.Context(), "token issued", "client_id", resp.clientID, "scope", resp.Scope, "source", addr)
@@ -239,9 +256,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) outcome(r *http.Request, o TokenOutcome) {
-	if s.cfg.OnToken != nil {
-		s.cfg.OnToken(r.Context(), o)
-	}
+	s.cfg.Auditor.Token(r.Context(), o)
 }
 
 func errString(err error) string {
@@ -254,7 +269,7 @@ func errString(err error) string {
 func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration, clientID, addr string) {
 	s.log.Warn("token request refused: too many failures", "client_id", clientID, "source", addr)
 	w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-	oauthError(w, http.StatusTooManyRequests, "invalid_request", "too many failed token requests; retry later")
+	WriteOAuthError(w, http.StatusTooManyRequests, "invalid_request", "too many failed token requests; retry later")
 }
 
 // tokenResponse is RFC 6749 §5.1 as SMART shapes it.
@@ -379,8 +394,10 @@ func (s *Server) grant(requested string, reg *Registration) ([]Scope, *tokenErro
 		if sc.Type != "*" && !slices.Contains(s.cfg.Types, sc.Type) {
 			continue
 		}
-		if sc.Filter != nil && s.cfg.CheckFilter != nil && s.cfg.CheckFilter(sc.Type, sc.Filter) != nil {
-			continue
+		if sc.Filter != nil {
+			if _, err := s.cfg.Filters.Filter(sc.Type, sc.Filter); err != nil {
+				continue
+			}
 		}
 		out = append(out, sc)
 	}

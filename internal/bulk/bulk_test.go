@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/rest"
+	"github.com/vhdir/vhdir/internal/interaction"
+	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
@@ -51,7 +51,7 @@ func TestExportEverything(t *testing.T) {
 				v, err := s.store.Read(context.Background(), it.Type, r.ID)
 				want := v.Body
 				if err == nil && v.Restricted {
-					want, _, _, err = rest.ViewBody(v, &rest.Viewer{Organization: "Organization/org-c1"})
+					want, _, _, err = (&interaction.Viewer{Organization: "Organization/org-c1"}).Body(v)
 				}
 				if err != nil || !bytes.Equal(want, l) {
 					t.Fatalf("%s/%s: the line differs from the stored resource (%v)", it.Type, r.ID, err)
@@ -196,7 +196,7 @@ func TestExportSelect(t *testing.T) {
 
 // TestExportSplitsFiles writes files of at most FileSize bytes.
 func TestExportSplitsFiles(t *testing.T) {
-	s := newStack(t, testdb.All[0].Fresh(t), clock.System{}, func(c *bulk.Config) { c.FileSize = 4096 })
+	s := newStack(t, testdb.All[0].Fresh(t), clock.System{}, func(c *server.Export) { c.FileSize = 4096 })
 	s.start()
 	want := s.seed()
 	m := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Practitioner"))
@@ -350,7 +350,7 @@ func TestExportCancel(t *testing.T) {
 			t.Fatalf("cancel queued: %d", r.status)
 		}
 		id := status[strings.LastIndex(status, "/")+1:]
-		if _, err := s.store.(store.ExportStore).ExportJob(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.store.ExportJob(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("cancelled job still stored: %v", err)
 		}
 	})
@@ -363,7 +363,7 @@ func TestExportRestart(t *testing.T) {
 		want := s.seed()
 		s.halt()
 		status := s.kickoff("c1", "/fhir/$export?_type=Practitioner")
-		es := s.store.(store.ExportStore)
+		es := s.store
 		// A node claims the job, writes a stray chunk and dies.
 		now := time.Now()
 		j, err := es.ClaimExportJob(context.Background(), "dead-node", now, now.Add(300*time.Millisecond))
@@ -540,9 +540,6 @@ func TestExportScopedByQuery(t *testing.T) {
 // job still running at shutdown would be.
 type blockingSnapshots struct {
 	store.Store
-	store.ExportStore
-	store.AuthStore
-	store.AuditStore
 	started chan struct{}
 }
 
@@ -559,8 +556,8 @@ func TestExportShutdownHandsBack(t *testing.T) {
 	for _, b := range testdb.All {
 		t.Run(b.Name, func(t *testing.T) {
 			st := b.Fresh(t)
-			blocked := &blockingSnapshots{Store: st, ExportStore: st.(store.ExportStore), AuthStore: st.(store.AuthStore), AuditStore: st.(store.AuditStore), started: make(chan struct{})}
-			first := newStack(t, blocked, clock.System{}, func(c *bulk.Config) { c.Lease = time.Hour })
+			blocked := &blockingSnapshots{Store: st, started: make(chan struct{})}
+			first := newStack(t, blocked, clock.System{}, func(c *server.Export) { c.Lease = time.Hour })
 			first.start()
 			status := first.kickoff("c1", "/fhir/$export?_type=Endpoint")
 			select {
@@ -570,13 +567,13 @@ func TestExportShutdownHandsBack(t *testing.T) {
 			}
 			first.halt() // shutdown: the job is interrupted and handed back
 			id := status[strings.LastIndex(status, "/")+1:]
-			j, err := st.(store.ExportStore).ExportJob(context.Background(), id)
+			j, err := st.ExportJob(context.Background(), id)
 			if err != nil || j.State != store.ExportRunning || !j.LeaseUntil.Before(time.Now()) {
 				t.Fatalf("after shutdown: %+v, %v; want running with its lease ended", j, err)
 			}
 			// The next node: an hour-long lease would have kept the job from
 			// it had the lease not been handed back.
-			second := newStack(t, st, clock.System{}, func(c *bulk.Config) { c.Lease = time.Hour })
+			second := newStack(t, st, clock.System{}, func(c *server.Export) { c.Lease = time.Hour })
 			second.start()
 			m := second.wait("c1", strings.Replace(status, first.base, second.base, 1))
 			if len(m.Output) != 0 || len(m.Error) != 0 {
@@ -591,7 +588,7 @@ func TestExportShutdownHandsBack(t *testing.T) {
 func TestExportJobsPerClient(t *testing.T) {
 	for _, b := range testdb.All {
 		t.Run(b.Name, func(t *testing.T) {
-			s := newStack(t, b.Fresh(t), clock.System{}, func(c *bulk.Config) { c.MaxJobsPerClient = 2 })
+			s := newStack(t, b.Fresh(t), clock.System{}, func(c *server.Export) { c.MaxJobsPerClient = 2 })
 			first := s.kickoff("c1", "/fhir/$export?_type=Endpoint") // no workers: jobs stay queued
 			s.kickoff("c1", "/fhir/$export?_type=Endpoint")
 			r := s.do("GET", "/fhir/$export?_type=Endpoint", "c1", async, "")

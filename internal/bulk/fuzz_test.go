@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -10,8 +11,35 @@ import (
 	"testing"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/search"
 )
+
+// allowAll grants every caller everything, and sees it as an operator:
+// what parsing is checked under (the grants' own narrowing is tested
+// through the server).
+type allowAll struct{}
+
+func (allowAll) Grants(context.Context, *interaction.Caller) (interaction.Grants, error) {
+	return allowAll{}, nil
+}
+func (allowAll) Allows(string, interaction.Perm) bool { return true }
+func (allowAll) Filters(string, interaction.Perm) ([]url.Values, bool) {
+	return nil, true
+}
+func (allowAll) Viewer(context.Context, *interaction.Caller) (*interaction.Viewer, error) {
+	return &interaction.Viewer{Operator: true}, nil
+}
+
+// allowedAccess is the access of a caller allowAll decides for.
+func allowedAccess(t testing.TB) *interaction.Access {
+	ctx := interaction.WithCaller(context.Background(), &interaction.Caller{ClientID: "fuzz"})
+	acc, err := interaction.Decide(ctx, allowAll{}, allowAll{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acc
+}
 
 func parserService(t testing.TB) *Service {
 	reg, err := search.NewRegistry()
@@ -54,7 +82,7 @@ func FuzzParseKickoff(f *testing.F) {
 		}
 		r := &http.Request{Method: method, URL: &url.URL{Path: "/fhir/$export", RawQuery: query},
 			Header: http.Header{"Prefer": {prefer}, "Content-Type": {"application/fhir+json"}}, Body: io.NopCloser(strings.NewReader(body))}
-		spec, err := svc.parseKickoff(r, "")
+		spec, err := svc.parseKickoff(r, "", allowedAccess(t))
 		if err != nil {
 			var fe *fhir.Error
 			if !errors.As(err, &fe) || fe.Status < 400 || fe.Status >= 500 {

@@ -15,39 +15,31 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/auth"
-	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/gen"
 	"github.com/vhdir/vhdir/internal/ig"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/load"
-	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/server"
+	"github.com/vhdir/vhdir/internal/server/servertest"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
-// stack is the FHIR API with $export, the audit trail and scope
-// enforcement, behind a stand-in for token checking: X-Test-Client names
-// the client and X-Test-Scope its granted scopes (without a client: 401).
-// Token issuance itself is tested in package auth and end to end in
-// cmd/vhdir.
+// stack is vhdir as served, behind a stand-in for token checks:
+// X-Test-Client names the client and X-Test-Scope its granted scopes
+// (without a client: 401). Token issuance itself is tested in package auth
+// and end to end in cmd/vhdir.
 type stack struct {
-	t      testing.TB
-	ts     *httptest.Server
-	store  store.Store
-	clock  clock.Clock
-	base   string
-	bulk   *bulk.Service
-	cfg    bulk.Config
-	dir    *directory.Directory
-	rest   *rest.Server
-	search *search.Engine
-	stop   context.CancelFunc
-	done   chan struct{}
+	t     testing.TB
+	srv   *servertest.Server
+	ts    *httptest.Server
+	store store.Store
+	clock clock.Clock
+	base  string
 }
 
 const allScopes = "system/*.cruds"
@@ -62,102 +54,41 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, s *stack)) {
 	}
 }
 
-// newStack serves st; tune adjusts the bulk configuration.
-func newStack(t testing.TB, st store.Store, clk clock.Clock, tune func(*bulk.Config)) *stack {
-	ts := httptest.NewUnstartedServer(nil)
-	s := &stack{t: t, ts: ts, store: st, clock: clk, base: "https://" + ts.Listener.Addr().String()}
-	reg, err := search.NewRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := search.NewEngine(reg, s.base+"/fhir")
-	s.search = eng
-	s.dir = &directory.Directory{Store: st, Clock: clk, Indexer: eng}
-	authSrv, err := auth.New(auth.Config{BaseURL: s.base, Store: st.(store.AuthStore), Clock: clk, Types: reg.Types()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &audit.Recorder{Log: &audit.Log{Dir: s.dir, Clock: clk, Source: audit.Source{Site: "test", FHIRBase: s.base + "/fhir", TimeSource: clk.Source()}},
-		Indexer: &audit.Indexer{Store: st, Indexer: eng}}
-	srv, err := rest.New(rest.Config{BaseURL: s.base, Store: st, Directory: s.dir, Search: eng, Clock: clk, MaxBodyBytes: 1 << 20, Version: "test",
-		Authorize: authSrv.Authorize, Access: authSrv.Access, OnWrite: rec.OnWrite, OnExecuted: rec.OnExecuted, BeforeSearch: rec.BeforeSearch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.rest = srv
-	s.cfg = bulk.Config{Store: st, Search: eng, Clock: clk, FHIRBase: s.base + "/fhir", Access: authSrv.Access, Viewer: srv.Viewer,
-		ClientID: func(ctx context.Context) string {
-			if p := auth.PrincipalFrom(ctx); p != nil {
-				return p.ClientID
-			}
-			return ""
-		},
-		Poll: 20 * time.Millisecond, Lease: 600 * time.Millisecond,
-		OnRecord: rec.OnExport, BeforeStream: rec.BeforeStream, BeforeSearch: rec.BeforeSearch}
+// newStack serves st; tune adjusts the export settings.
+func newStack(t testing.TB, st store.Store, clk clock.Clock, tune func(*server.Export)) *stack {
+	ex := server.Export{Poll: 20 * time.Millisecond, Lease: 600 * time.Millisecond}
 	if tune != nil {
-		tune(&s.cfg)
+		tune(&ex)
 	}
-	s.bulk, err = bulk.New(s.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fhirAPI := http.NewServeMux()
-	srv.Routes(fhirAPI)
-	mux := http.NewServeMux()
-	h := testAuth(s.bulk.Handler(fhirAPI))
-	mux.Handle("/fhir/", h)
-	ts.Config.Handler = rest.Stack(mux, rest.StackConfig{MaxBodyBytes: 1 << 20, Inner: []rest.Middleware{rec.Middleware(rest.RequestID)}})
-	ts.StartTLS()
-	t.Cleanup(func() {
-		s.halt()
-		ts.Close()
-		st.Close()
-	})
+	s := &stack{t: t, store: st, clock: clk}
+	s.srv = servertest.Start(t, server.Config{Store: st, Clock: clk, MaxBodyBytes: 1 << 20, Version: "test", Export: ex, Identify: testCaller})
+	s.ts, s.base = s.srv.TS, s.srv.URL
+	t.Cleanup(func() { st.Close() })
 	return s
 }
 
-// start runs the job workers until halt (or the test's end).
-func (s *stack) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop, s.done = cancel, make(chan struct{})
-	go func() {
-		defer close(s.done)
-		s.bulk.Run(ctx)
-	}()
-}
+// start runs the job workers (and the rest of the server's background
+// work) until halt (or the test's end).
+func (s *stack) start() { s.srv.RunRunners() }
 
 // halt stops the workers as a shutdown does.
-func (s *stack) halt() {
-	if s.stop != nil {
-		s.stop()
-		<-s.done
-		s.stop = nil
-	}
-}
+func (s *stack) halt() { s.srv.StopRunners() }
 
-func testAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Test-Client")
-		if id == "" {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			w.Header().Set("Content-Type", "application/fhir+json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login"}]}`))
-			return
-		}
-		scope := r.Header.Get("X-Test-Scope")
-		if scope == "" {
-			scope = allScopes
-		}
-		ss, err := auth.ParseScopes(scope)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		p := &auth.Principal{ClientID: id, ClientName: "Client " + id, Organization: "Organization/org-" + id, Scope: scope, Grants: auth.NewGrants(ss), TokenID: "tok-" + id,
-			SeesRestricted: id == "writer"} // the operator's client writes restricted data for others
-		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
-	})
+// testCaller stands in for token checks: X-Test-Client names the client
+// (none: no token), X-Test-Scope what it was granted (default allScopes).
+// The client writer is the operator's, which writes restricted data for
+// others.
+func testCaller(r *http.Request) (*interaction.Caller, error) {
+	id := r.Header.Get("X-Test-Client")
+	if id == "" {
+		return nil, auth.ErrNoToken
+	}
+	scope := r.Header.Get("X-Test-Scope")
+	if scope == "" {
+		scope = allScopes
+	}
+	return &interaction.Caller{ClientID: id, ClientName: "Client " + id, Organization: "Organization/org-" + id, Scope: scope, TokenID: "tok-" + id,
+		SeesRestricted: id == "writer"}, nil
 }
 
 // seed loads the VhDir IG's example resources and a small generated
@@ -180,8 +111,8 @@ func (s *stack) seed() map[string]int {
 		}
 		files = append(files, load.File{Name: typ + ".ndjson", Data: data})
 	}
-	ctx := auth.WithPrincipal(context.Background(), operator())
-	sum, err := load.RunFiles(ctx, load.Config{Directory: s.dir, Indexer: s.search, Bundle: s.rest.ExecuteBundle, Writable: s.rest.Writable}, files)
+	ctx := server.AsOperator(context.Background(), "test", "load")
+	sum, err := load.RunFiles(ctx, s.srv.LoadConfig(), files)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -191,16 +122,20 @@ func (s *stack) seed() map[string]int {
 	return s.counts()
 }
 
-func operator() *auth.Principal {
-	ss, _ := auth.ParseScopes(allScopes)
-	return &auth.Principal{ClientID: "operator:test", Grants: auth.NewGrants(ss)}
+// servedTypes are the resource types the server serves.
+func servedTypes(t testing.TB) []string {
+	reg, err := search.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg.Types()
 }
 
 // counts are the live resources of each type, by search.
 func (s *stack) counts() map[string]int {
 	s.t.Helper()
 	out := map[string]int{}
-	for _, typ := range s.search.Registry().Types() {
+	for _, typ := range servedTypes(s.t) {
 		if typ == "AuditEvent" {
 			continue
 		}
@@ -396,7 +331,7 @@ func (s *stack) put(typ, id, body string) {
 // auditEvents returns the AuditEvents of subtype code, parsed.
 func (s *stack) auditEvents(code string) []map[string]any {
 	s.t.Helper()
-	links, err := s.store.(store.AuditStore).AuditChain(context.Background(), 0, 100000)
+	links, err := s.store.AuditChain(context.Background(), 0, 100000)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -51,11 +52,12 @@ func (s *Service) kickoff(w http.ResponseWriter, r *http.Request) (job string, t
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	client := s.clientID(r.Context())
-	if client == "" {
-		return "", nil, body, fhir.Errorf(http.StatusUnauthorized, fhir.IssueLogin, "an access token is required")
+	acc, err := interaction.Decide(r.Context(), s.cfg.Authorizer, s.cfg.Viewers)
+	if err != nil {
+		return "", nil, body, err
 	}
-	spec, err := s.parseKickoff(r, typ)
+	client := acc.Caller.ClientID
+	spec, err := s.parseKickoff(r, typ, acc)
 	if err != nil {
 		return "", nil, body, err
 	}
@@ -86,18 +88,19 @@ func (s *Service) kickoff(w http.ResponseWriter, r *http.Request) (job string, t
 	return j.ID, types, body, nil
 }
 
-func (s *Service) clientID(ctx context.Context) string {
-	if s.cfg.ClientID == nil {
-		return "anonymous"
+// clientID is the caller's ("" for none: it owns no job).
+func clientID(ctx context.Context) string {
+	if c := interaction.CallerFrom(ctx); c != nil {
+		return c.ClientID
 	}
-	return s.cfg.ClientID(ctx)
+	return ""
 }
 
 // ownJob returns the caller's job id, or 404: another client's job is
 // answered as if it did not exist.
 func (s *Service) ownJob(ctx context.Context, id string) (*store.ExportJob, error) {
 	j, err := s.es.ExportJob(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && j.ClientID != s.clientID(ctx) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && j.ClientID != clientID(ctx) {
 		return nil, notFound("no export job %s (it may have expired or been cancelled)", quote(id))
 	}
 	if err != nil {
@@ -200,11 +203,9 @@ func (s *Service) handleFile(w http.ResponseWriter, r *http.Request) {
 	// The download is recorded, and the record committed, before any byte
 	// leaves; a transfer that breaks off later stays recorded as started.
 	s.record(r.Context(), rec)
-	if s.cfg.BeforeStream != nil {
-		if err := s.cfg.BeforeStream(r.Context()); err != nil {
-			s.writeError(w, r, fmt.Errorf("audit before download: %w", err))
-			return
-		}
+	if err := s.cfg.Auditor.Release(r.Context()); err != nil {
+		s.writeError(w, r, fmt.Errorf("audit before download: %w", err))
+		return
 	}
 	s.stream(w, r, f)
 }

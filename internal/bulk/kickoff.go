@@ -1,7 +1,6 @@
 package bulk
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,8 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
-	"github.com/vhdir/vhdir/internal/rest"
 )
 
 // Spec is what a job exports, decided at kick-off and stored with the job
@@ -36,7 +35,7 @@ type Spec struct {
 	Notes []string `json:"notes,omitempty"`
 	// Viewer is who started the job, as usage restrictions see it: the
 	// export holds what it may see (nil: only unrestricted data).
-	Viewer *rest.Viewer `json:"viewer,omitempty"`
+	Viewer *interaction.Viewer `json:"viewer,omitempty"`
 }
 
 // TypeSpec is one exported type: its resources must match one of Filters
@@ -65,9 +64,9 @@ const maxListed = 200
 
 // parseKickoff reads a kick-off request into a Spec. typ is the type of a
 // type-level kick-off ("" at system level).
-func (s *Service) parseKickoff(r *http.Request, typ string) (*Spec, error) {
-	prefer := parsePrefer(r.Header.Values("Prefer"))
-	if !prefer.async {
+func (s *Service) parseKickoff(r *http.Request, typ string, acc *interaction.Access) (*Spec, error) {
+	prefer := interaction.ParsePrefer(r.Header.Values("Prefer"))
+	if !prefer.Async {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "$export runs asynchronously: send the header Prefer: respond-async")
 	}
 	if err := checkAccept(r.Header.Get("Accept")); err != nil {
@@ -81,7 +80,7 @@ func (s *Service) parseKickoff(r *http.Request, typ string) (*Spec, error) {
 	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
 		spec.Request += "?" + r.URL.RawQuery
 	}
-	lenient := prefer.lenient
+	lenient := prefer.Lenient()
 	for _, k := range slices.Sorted(mapsKeys(params)) {
 		if !slices.Contains(kickoffParams, k) {
 			if !lenient {
@@ -98,7 +97,7 @@ func (s *Service) parseKickoff(r *http.Request, typ string) (*Spec, error) {
 	if err := s.parseSince(spec, params["_since"]); err != nil {
 		return nil, err
 	}
-	types, err := s.parseTypes(r.Context(), spec, typ, params["_type"], lenient)
+	types, err := s.parseTypes(spec, typ, params["_type"], lenient, acc)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +114,7 @@ func (s *Service) parseKickoff(r *http.Request, typ string) (*Spec, error) {
 	if err := parseElements(spec, params["_elements"]); err != nil {
 		return nil, err
 	}
-	if spec.Viewer, err = s.viewer(r.Context()); err != nil {
+	if spec.Viewer, err = acc.Viewer(r.Context()); err != nil {
 		return nil, err
 	}
 	return spec, nil
@@ -261,7 +260,7 @@ func (s *Service) parseSince(spec *Spec, values []string) error {
 // readable by the caller. Types asked for but not served or not readable
 // are refused, or left out (and noted) when the request is lenient; when
 // no type was asked for, types the caller cannot read are left out.
-func (s *Service) parseTypes(ctx context.Context, spec *Spec, typ string, values []string, lenient bool) ([]string, error) {
+func (s *Service) parseTypes(spec *Spec, typ string, values []string, lenient bool, acc *interaction.Access) ([]string, error) {
 	var asked []string
 	seen := map[string]bool{}
 	for _, v := range values {
@@ -284,11 +283,10 @@ func (s *Service) parseTypes(ctx context.Context, spec *Spec, typ string, values
 		asked = []string{typ}
 	}
 	reg := s.cfg.Search.Registry()
-	access := s.access(ctx)
 	var types []string
 	if len(asked) == 0 {
 		for _, t := range reg.Types() {
-			if access.readable(t) {
+			if acc.MayRead(t) {
 				types = append(types, t)
 			}
 		}
@@ -300,7 +298,7 @@ func (s *Service) parseTypes(ctx context.Context, spec *Spec, typ string, values
 				return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "_type: %s is not a resource type this server exports (types: %s)", quote(t), strings.Join(reg.Types(), ", "))
 			}
 			spec.Notes = append(spec.Notes, fmt.Sprintf("_type: %s is not served here and was left out", t))
-		case !access.readable(t):
+		case !acc.MayRead(t):
 			if !lenient {
 				return nil, fhir.Errorf(http.StatusForbidden, fhir.IssueForbidden, "the access token does not allow reading %s; ask for it in the scope or leave it out of _type", t)
 			}
@@ -313,8 +311,8 @@ func (s *Service) parseTypes(ctx context.Context, spec *Spec, typ string, values
 		return nil, fhir.Errorf(http.StatusForbidden, fhir.IssueForbidden, "the access token allows reading none of the types asked for")
 	}
 	for _, t := range types {
-		conds, scoped := access.conditions(t)
-		spec.Types = append(spec.Types, TypeSpec{Type: t, Scoped: scoped, Scope: conds})
+		conds, scoped := acc.ReadConditions(t)
+		spec.Types = append(spec.Types, TypeSpec{Type: t, Scoped: scoped, Scope: encodeQueries(conds)})
 	}
 	return types, nil
 }
@@ -450,25 +448,6 @@ func decodeSpec(b []byte) (*Spec, error) {
 	return &spec, nil
 }
 
-// prefer is the part of the Prefer header a kick-off uses.
-type prefer struct{ async, lenient bool }
-
-func parsePrefer(values []string) prefer {
-	var p prefer
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ",") {
-			k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
-			switch strings.ToLower(strings.TrimSpace(k)) {
-			case "respond-async":
-				p.async = true
-			case "handling":
-				p.lenient = strings.Trim(strings.TrimSpace(val), `"`) == "lenient"
-			}
-		}
-	}
-	return p
-}
-
 func badParam(format string, args ...any) error {
 	return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, format, args...)
 }
@@ -481,47 +460,11 @@ func quote(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-// callerAccess wraps rest.Access (nil: no limits) with what export asks.
-type callerAccess struct{ a *rest.Access }
-
-func (s *Service) access(ctx context.Context) callerAccess {
-	if s.cfg.Access == nil {
-		return callerAccess{}
+// encodeQueries writes conditions as query strings (a Spec is stored).
+func encodeQueries(qs []url.Values) []string {
+	var out []string
+	for _, q := range qs {
+		out = append(out, q.Encode())
 	}
-	return callerAccess{s.cfg.Access(ctx)}
-}
-
-// readable: read or search permission on typ, with or without condition.
-func (c callerAccess) readable(typ string) bool {
-	return c.a == nil || c.a.Allowed(typ, rest.PermRead) || c.a.Allowed(typ, rest.PermSearch)
-}
-
-// conditions are the caller's query-filtered scope conditions on reading
-// typ (encoded queries, OR-ed); scoped is false when some grant is
-// unconditional.
-func (c callerAccess) conditions(typ string) (conds []string, scoped bool) {
-	if c.a == nil {
-		return nil, false
-	}
-	for _, p := range []byte{rest.PermRead, rest.PermSearch} {
-		if !c.a.Allowed(typ, p) {
-			continue
-		}
-		alts := c.a.Constraints(typ, p)
-		if alts == nil {
-			return nil, false
-		}
-		for _, q := range alts {
-			conds = append(conds, q.Encode())
-		}
-	}
-	return conds, true
-}
-
-// viewer is the caller as usage restrictions see it.
-func (s *Service) viewer(ctx context.Context) (*rest.Viewer, error) {
-	if s.cfg.Viewer == nil {
-		return &rest.Viewer{Operator: true}, nil
-	}
-	return s.cfg.Viewer(ctx)
+	return out
 }

@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/jsontree"
-	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -180,17 +178,6 @@ func (s *Service) export(ctx context.Context, j *store.ExportJob, owner string, 
 		return nil, nil, err
 	}
 	p.types.Store(int32(len(spec.Types)))
-	// Before the snapshot, so that its view holds the resources stored
-	// after the fact (records committed before the export began are all
-	// found; one committed meanwhile is stored no earlier than the
-	// snapshot, so the next _since export finds it).
-	if s.cfg.BeforeSearch != nil {
-		for _, ts := range spec.Types {
-			if err := s.cfg.BeforeSearch(ctx, []string{ts.Type}, conditionQuery(ts)); err != nil {
-				return nil, nil, fmt.Errorf("export %s: %w", ts.Type, err)
-			}
-		}
-	}
 	fw := &fileWriter{s: s, ctx: ctx, job: j.ID, owner: owner}
 	var txTime time.Time
 	now := func() time.Time { return fhir.Truncate(s.cfg.Clock.Now()) }
@@ -229,7 +216,7 @@ func (s *Service) exportType(ctx context.Context, snap store.Snapshot, spec *Spe
 		fw.start(ts.Type, "output")
 		viewer := spec.Viewer
 		err := snap.Scan(ctx, store.ExportScan{Type: ts.Type, Since: spec.Since, Cond: cond, Viewer: viewer.Store()}, func(v *store.Version) error {
-			body, visible, subsetted, err := rest.ViewBody(v, viewer)
+			body, visible, subsetted, err := viewer.Body(v)
 			if err != nil || !visible {
 				return err // invisible: the scan's filter left such resources out already
 			}
@@ -294,18 +281,6 @@ func decodeQueries(enc []string) []url.Values {
 		out = append(out, q)
 	}
 	return out
-}
-
-// conditionQuery is a type's filter and scope queries as one set of
-// parameters, for the BeforeSearch hook (which looks at what they name).
-func conditionQuery(ts TypeSpec) url.Values {
-	q := url.Values{}
-	for _, v := range decodeQueries(append(slices.Clone(ts.Filters), ts.Scope...)) {
-		for k, vs := range v {
-			q[k] = append(q[k], vs...)
-		}
-	}
-	return q
 }
 
 // encodeLine is a resource as one NDJSON line: the stored bytes as they

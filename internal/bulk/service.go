@@ -8,36 +8,33 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/jsontree"
-	"github.com/vhdir/vhdir/internal/rest"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
 // Config is what a Service needs. Zero durations and sizes take the
-// defaults below.
+// defaults below; every collaborator is required.
 type Config struct {
-	Store  store.Store // must implement store.ExportStore
+	Store  store.Store
 	Search *search.Engine
 	Clock  clock.Clock
 	Logger *slog.Logger
 	// FHIRBase is the public FHIR base URL (https://host/fhir).
 	FHIRBase string
-	// Access returns the caller's limits (as rest.Config.Access); nil: none.
-	Access func(ctx context.Context) *rest.Access
-	// Viewer returns the caller as usage restrictions see it (as
-	// rest.Server.Viewer); nil: every caller sees everything (a server
-	// without authorization). A job keeps the viewer of its kick-off.
-	Viewer func(ctx context.Context) (*rest.Viewer, error)
-	// ClientID returns the authenticated client's id ("" when none: the
-	// request is refused).
-	ClientID func(ctx context.Context) string
+	// Authorizer and Viewers decide the caller's access, as for every
+	// FHIR interaction (interaction.Decide): the types it may export, the
+	// conditions of its query-filtered scopes, and the viewer usage
+	// restrictions judge (a job keeps the viewer of its kick-off).
+	Authorizer interaction.Authorizer
+	Viewers    interaction.ViewerResolver
+	// Auditor records every request.
+	Auditor Auditor
 	// Workers bounds the jobs this node runs at once.
 	Workers int
 	// MaxJobsPerClient bounds a client's queued and running jobs: a
@@ -54,18 +51,17 @@ type Config struct {
 	// Poll is how often idle workers look for queued jobs (kick-offs on
 	// this node wake them at once).
 	Poll time.Duration
-	// BeforeSearch, when set, runs before a type is scanned, with its
-	// search conditions (_typeFilter, scope conditions), as rest.Config's
-	// hook of that name: resources stored after the fact (AuditEvents,
-	// chained first) are brought up to date there, so an export cannot
-	// miss a record.
-	BeforeSearch func(ctx context.Context, types []string, query url.Values) error
-	// OnRecord, when set, learns every request (the audit trail).
-	OnRecord func(ctx context.Context, rec Record)
-	// BeforeStream, when set, runs before a file's bytes are sent: the
-	// audit record of the download is committed there, since a streamed
-	// body cannot be held back until after it.
-	BeforeStream func(ctx context.Context) error
+}
+
+// Auditor is the audit trail as bulk export meets it. The service cannot
+// run without one: package audit's Recorder is it.
+type Auditor interface {
+	// Exported learns every request.
+	Exported(ctx context.Context, rec Record)
+	// Release runs before a file's bytes are sent: the audit record of the
+	// download is committed there, since a streamed body cannot be held
+	// back until after it. An error refuses the download.
+	Release(ctx context.Context) error
 }
 
 // Defaults.
@@ -126,12 +122,11 @@ type Service struct {
 
 // New checks cfg and returns a service. Run must run for jobs to progress.
 func New(cfg Config) (*Service, error) {
-	es, ok := cfg.Store.(store.ExportStore)
 	switch {
-	case !ok:
-		return nil, fmt.Errorf("bulk: the %s backend cannot export", cfg.Store.Backend())
-	case cfg.Search == nil, cfg.Clock == nil, cfg.FHIRBase == "":
-		return nil, errors.New("bulk: Search, Clock and FHIRBase are required")
+	case cfg.Store == nil, cfg.Search == nil, cfg.Clock == nil, cfg.FHIRBase == "":
+		return nil, errors.New("bulk: Store, Search, Clock and FHIRBase are required")
+	case cfg.Authorizer == nil, cfg.Viewers == nil, cfg.Auditor == nil:
+		return nil, errors.New("bulk: Authorizer, Viewers and Auditor are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -155,7 +150,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Poll = defaultPoll
 	}
 	cfg.FHIRBase = strings.TrimSuffix(cfg.FHIRBase, "/")
-	s := &Service{cfg: cfg, es: es, log: cfg.Logger, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers)}
+	s := &Service{cfg: cfg, es: cfg.Store, log: cfg.Logger, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers)}
 	s.routes()
 	return s, nil
 }
@@ -227,12 +222,11 @@ func (s *Service) fileURL(job string, n int) string {
 
 // writeError answers with err's OperationOutcome.
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) int {
-	status, oo := fhir.Outcome(err, rest.RequestID(r.Context()))
-	if status >= 500 {
+	if fhir.StatusOf(err) >= 500 {
 		s.log.ErrorContext(r.Context(), "bulk request failed", "err", err, "path", r.URL.Path)
 	}
-	writeJSON(w, status, "application/fhir+json", jsontree.Marshal(oo))
-	return status
+	w.Header().Set("Cache-Control", "no-store")
+	return fhir.WriteOutcome(w, err, interaction.RequestID(r.Context()))
 }
 
 func writeJSON(w http.ResponseWriter, status int, contentType string, body []byte) {
@@ -243,9 +237,7 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, body []byt
 }
 
 func (s *Service) record(ctx context.Context, rec Record) {
-	if s.cfg.OnRecord != nil {
-		s.cfg.OnRecord(ctx, rec)
-	}
+	s.cfg.Auditor.Exported(ctx, rec)
 }
 
 func notFound(format string, args ...any) error {

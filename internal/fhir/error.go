@@ -159,3 +159,14 @@ func OutcomeOf(issues ...Issue) *jsontree.Object {
 	oo.Set("issue", arr)
 	return oo
 }
+
+// WriteOutcome answers with err's status and OperationOutcome (Outcome):
+// how handlers outside the FHIR pipeline (authentication, the audit
+// trail's refusals, bulk export) write one. It returns the status.
+func WriteOutcome(w http.ResponseWriter, err error, requestID string) int {
+	status, oo := Outcome(err, requestID)
+	w.Header().Set("Content-Type", "application/fhir+json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(jsontree.Marshal(oo))
+	return status
+}

@@ -1,7 +1,6 @@
 package load_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -105,7 +104,7 @@ func benchLoad(b *testing.B, open func(*testing.B) store.Store, files []load.Fil
 		cfg := config(b, st)
 		cfg.BatchSize = batchSize
 		b.StartTimer()
-		sum, err := load.RunFiles(context.Background(), cfg, files)
+		sum, err := load.RunFiles(operator, cfg, files)
 		if err != nil || len(sum.Problems) > 0 || sum.Total() != n {
 			b.Fatalf("load: %v, %d written, problems %v", err, sum.Total(), sum.Problems[:min(3, len(sum.Problems))])
 		}

@@ -34,6 +34,8 @@ import (
 type Config struct {
 	Directory *directory.Directory
 	Indexer   directory.Indexer
+	// Audit records every batch in the transaction that writes it.
+	Audit Auditor
 	// Bundle runs a batch or transaction Bundle through the FHIR pipeline
 	// and returns the response Bundle; nil refuses such Bundles.
 	Bundle func(ctx context.Context, bundle *fhir.Resource) (*jsontree.Object, error)
@@ -45,6 +47,15 @@ type Config struct {
 	Workers int
 	// Progress receives a progress line now and then (nil: none).
 	Progress func(p Progress)
+}
+
+// Auditor records the batches of a load. The one who loads is the caller
+// of ctx (the operator).
+type Auditor interface {
+	// Loaded runs inside the transaction that wrote changes (from source,
+	// the files the batch came from): its record commits with them or not
+	// at all.
+	Loaded(ctx context.Context, w *directory.Writer, source string, changes []*directory.Change) error
 }
 
 // Progress is a snapshot of a running load.
@@ -124,6 +135,9 @@ type File struct {
 
 // Run loads every path (files, or folders searched for *.json and *.ndjson).
 func Run(ctx context.Context, cfg Config, paths []string) (*Summary, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	files, total, err := expand(paths)
 	if err != nil {
 		return nil, err
@@ -142,6 +156,9 @@ func Run(ctx context.Context, cfg Config, paths []string) (*Summary, error) {
 
 // RunFiles loads files held in memory (the embedded IG examples).
 func RunFiles(ctx context.Context, cfg Config, files []File) (*Summary, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	var total int64
 	for _, f := range files {
 		total += int64(len(f.Data))
@@ -162,6 +179,14 @@ func RunFiles(ctx context.Context, cfg Config, files []File) (*Summary, error) {
 		}
 	}
 	return l.finish(), nil
+}
+
+// check refuses a configuration without a required collaborator.
+func (cfg *Config) check() error {
+	if cfg.Directory == nil || cfg.Indexer == nil || cfg.Audit == nil {
+		return errors.New("load: Directory, Indexer and Audit are required")
+	}
+	return nil
 }
 
 func newLoader(cfg Config, files int, total int64) *loader {
@@ -409,8 +434,11 @@ func (l *loader) commit(ctx context.Context, chunk []*item) error {
 		batch[i] = directory.Item{Res: it.res, Index: it.idx}
 	}
 	changes, err := l.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
-		_, err := w.PutAll(ctx, batch)
-		return err
+		changes, err := w.PutAll(ctx, batch)
+		if err != nil {
+			return err
+		}
+		return l.cfg.Audit.Loaded(ctx, w, sources(good), changes)
 	})
 	if err == nil {
 		l.count(changes)
@@ -429,6 +457,17 @@ func (l *loader) commit(ctx context.Context, chunk []*item) error {
 		}
 	}
 	return nil
+}
+
+// sources names the files a batch came from, in order.
+func sources(items []*item) string {
+	var names []string
+	for _, it := range items {
+		if len(names) == 0 || names[len(names)-1] != it.file {
+			names = append(names, it.file)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func (l *loader) count(changes []*directory.Change) {

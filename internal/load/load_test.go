@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/load"
-	"github.com/vhdir/vhdir/internal/rest"
-	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
@@ -29,21 +27,21 @@ func openBackends(t *testing.T) map[string]store.Store {
 	return out
 }
 
+// config is what vhdir load runs with on st: the server built as serve
+// builds it, in batches of 7.
 func config(t testing.TB, st store.Store) load.Config {
 	t.Helper()
-	reg, err := search.NewRegistry()
+	srv, err := server.New(server.Config{BaseURL: "https://dir.example", Store: st, Clock: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	eng := search.NewEngine(reg, "https://dir.example/fhir")
-	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng}
-	srv, err := rest.New(rest.Config{BaseURL: "https://dir.example", Store: st, Directory: dir, Search: eng, Clock: clk, MaxBodyBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return load.Config{Directory: dir, Indexer: eng, Bundle: srv.ExecuteBundle, Writable: srv.Writable, BatchSize: 7}
+	cfg := srv.LoadConfig()
+	cfg.BatchSize = 7
+	return cfg
 }
+
+// operator is the context of the operator running the loads.
+var operator = server.AsOperator(context.Background(), "test", "load")
 
 const fixtures = "../ig/examples" // the IG examples package ig embeds
 
@@ -53,7 +51,7 @@ func TestLoadIGExamples(t *testing.T) {
 	}
 	for name, st := range openBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			sum, err := load.Run(context.Background(), config(t, st), []string{fixtures})
+			sum, err := load.Run(operator, config(t, st), []string{fixtures})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +64,7 @@ func TestLoadIGExamples(t *testing.T) {
 			if sum.Unchanged != 2 {
 				t.Errorf("unchanged = %d; want the 2 Bundle copies of hcs-ws and loc-ws", sum.Unchanged)
 			}
-			again, err := load.Run(context.Background(), config(t, st), []string{fixtures})
+			again, err := load.Run(operator, config(t, st), []string{fixtures})
 			if err != nil || again.Total() != 0 || again.Unchanged != 25 {
 				t.Errorf("second load = %d written, %d unchanged, %v; want 0 and 25", again.Total(), again.Unchanged, err)
 			}
@@ -107,7 +105,7 @@ func TestLoadMessyInput(t *testing.T) {
 	write("ignored.txt", `not loaded`)
 	for name, st := range openBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			sum, err := load.Run(context.Background(), config(t, st), []string{dir})
+			sum, err := load.Run(operator, config(t, st), []string{dir})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +155,7 @@ func TestLoadBigNDJSONBatches(t *testing.T) {
 			cfg.BatchSize = 100
 			var progress int
 			cfg.Progress = func(load.Progress) { progress++ }
-			sum, err := load.RunFiles(context.Background(), cfg, []load.File{{Name: "many.ndjson", Data: []byte(b.String())}})
+			sum, err := load.RunFiles(operator, cfg, []load.File{{Name: "many.ndjson", Data: []byte(b.String())}})
 			if err != nil || len(sum.Problems) != 0 || sum.Total() != 1201 {
 				t.Fatalf("load = %d written, problems %v, err %v; want 1201", sum.Total(), sum.Problems, err)
 			}

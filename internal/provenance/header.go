@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 )
 
@@ -70,7 +71,7 @@ func withServerElements(obj *jsontree.Object) *jsontree.Object {
 		probe.Set("recorded", "2000-01-01T00:00:00Z")
 	}
 	if _, ok := probe.Get("agent"); !ok {
-		probe.Set("agent", []any{serverAgent(Agent{ClientName: "placeholder"})})
+		probe.Set("agent", []any{serverAgent(&interaction.Caller{ClientName: "placeholder"})})
 	}
 	return probe
 }

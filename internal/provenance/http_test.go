@@ -1,7 +1,6 @@
 package provenance_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,17 +10,16 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
-	"github.com/vhdir/vhdir/internal/provenance"
-	"github.com/vhdir/vhdir/internal/rest"
-	"github.com/vhdir/vhdir/internal/search"
+	vhdir "github.com/vhdir/vhdir/internal/server"
+	"github.com/vhdir/vhdir/internal/server/servertest"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
-// server is the real rest server, with OnWrite recording Provenance for
-// the client acme as cmd/vhdir's hook does for the token's client.
+// server is vhdir as served, with every request made by the client acme
+// (a stand-in for its access token).
 type server struct {
 	t     *testing.T
 	ts    *httptest.Server
@@ -34,29 +32,14 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, srv *server)) {
 		t.Run(b.Name, func(t *testing.T) {
 			st := b.Fresh(t)
 			t.Cleanup(func() { st.Close() })
-			ts := httptest.NewUnstartedServer(nil)
-			srv := &server{t: t, ts: ts, clock: clock.NewFake(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))}
-			baseURL := "https://" + ts.Listener.Addr().String()
-			srv.base = baseURL + "/fhir"
-			reg, err := search.NewRegistry()
-			if err != nil {
-				t.Fatal(err)
-			}
-			eng := search.NewEngine(reg, srv.base)
-			dir := &directory.Directory{Store: st, Clock: srv.clock, Indexer: eng}
-			api, err := rest.New(rest.Config{BaseURL: baseURL, Store: st, Directory: dir, Search: eng, Clock: srv.clock, MaxBodyBytes: 1 << 20, Version: "test",
-				OnWrite: func(ctx context.Context, w *directory.Writer, req *rest.Request, changes []*directory.Change) error {
-					return provenance.Record(ctx, w, changes, acme, req.Provenance)
+			clk := clock.NewFake(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
+			ts := servertest.Start(t, vhdir.Config{Store: st, Clock: clk, MaxBodyBytes: 1 << 20, Version: "test",
+				Identify: func(*http.Request) (*interaction.Caller, error) {
+					c := *acme
+					c.Scope = "system/*.cruds"
+					return &c, nil
 				}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			mux := http.NewServeMux()
-			api.Routes(mux)
-			ts.Config.Handler = rest.Stack(mux, rest.StackConfig{MaxBodyBytes: 1 << 20})
-			ts.StartTLS()
-			t.Cleanup(ts.Close)
-			fn(t, srv)
+			fn(t, &server{t: t, ts: ts.TS, clock: clk, base: ts.URL + "/fhir"})
 		})
 	}
 }

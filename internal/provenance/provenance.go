@@ -8,6 +8,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 )
 
@@ -26,16 +27,6 @@ const (
 	// Provenance?agent:identifier=urn:vhdir:client-id|ID a stable search.
 	ClientIDSystem = "urn:vhdir:client-id"
 )
-
-// Agent is who made a change: the authenticated client and the
-// Organization it was registered for. A zero ClientID means no client
-// (a command-line load): ClientName then names the program.
-type Agent struct {
-	ClientID         string
-	ClientName       string
-	Organization     string // "Organization/x"; empty for none
-	OrganizationName string
-}
 
 // activities maps the actions that store a version to their
 // v3-DataOperation code and display.
@@ -61,7 +52,7 @@ var activities = map[directory.Action][2]string{
 // a reader needs both to judge the claim.
 //
 // header is not modified; one header may serve many changes.
-func Build(c *directory.Change, agent Agent, header *fhir.Resource, now time.Time) (*fhir.Resource, error) {
+func Build(c *directory.Change, caller *interaction.Caller, header *fhir.Resource, now time.Time) (*fhir.Resource, error) {
 	act, ok := activities[c.Action]
 	if !ok || c.Version == nil {
 		return nil, fmt.Errorf("provenance: %s of %s/%s stored no version", c.Action, c.Type, c.ID)
@@ -81,7 +72,7 @@ func Build(c *directory.Change, agent Agent, header *fhir.Resource, now time.Tim
 	src.Set("activity", codeable(ActivitySystem, act[0], act[1]))
 	agents, _ := src.Get("agent")
 	list, _ := agents.([]any)
-	src.Set("agent", append(list, serverAgent(agent)))
+	src.Set("agent", append(list, serverAgent(caller)))
 	obj := ordered(src)
 	if issues := fhir.Validate(obj); issues != nil {
 		// A server fault (a header passed ParseHeader; the rest is ours):
@@ -96,13 +87,14 @@ func Build(c *directory.Change, agent Agent, header *fhir.Resource, now time.Tim
 // update, a conditional create that matched, a delete of nothing) get
 // none, nor do changes to AuditEvent and Provenance, which only the server
 // writes and which would otherwise record themselves. It must be called
-// inside the write transaction, after the changes (rest's OnWrite hook).
-func Record(ctx context.Context, w *directory.Writer, changes []*directory.Change, agent Agent, header *fhir.Resource) error {
+// inside the write transaction, after the changes (rest's write pipeline
+// does).
+func Record(ctx context.Context, w *directory.Writer, changes []*directory.Change, caller *interaction.Caller, header *fhir.Resource) error {
 	for _, c := range changes {
 		if !c.Wrote() || c.Type == "Provenance" || c.Type == "AuditEvent" {
 			continue
 		}
-		p, err := Build(c, agent, header, w.Now())
+		p, err := Build(c, caller, header, w.Now())
 		if err != nil {
 			return err
 		}
@@ -115,7 +107,7 @@ func Record(ctx context.Context, w *directory.Writer, changes []*directory.Chang
 
 // serverAgent is the agent the server adds: the client as author, on
 // behalf of its Organization.
-func serverAgent(a Agent) *jsontree.Object {
+func serverAgent(a *interaction.Caller) *jsontree.Object {
 	who := &jsontree.Object{}
 	who.Set("type", "Device") // a software system acting for the organization
 	if a.ClientID != "" {

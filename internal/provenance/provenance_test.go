@@ -13,6 +13,7 @@ import (
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/provenance"
 	"github.com/vhdir/vhdir/internal/search"
@@ -20,7 +21,7 @@ import (
 	"github.com/vhdir/vhdir/internal/store/sqlite"
 )
 
-var acme = provenance.Agent{ClientID: "acme", ClientName: "Acme Health Plan", Organization: "Organization/acme-org", OrganizationName: "Acme"}
+var acme = &interaction.Caller{ClientID: "acme", ClientName: "Acme Health Plan", Organization: "Organization/acme-org", OrganizationName: "Acme"}
 
 // at walks a JSON value by member names and array indexes.
 func at(v any, path ...string) any {
@@ -129,7 +130,7 @@ func TestBuild(t *testing.T) {
 	tests := []struct {
 		name     string
 		change   *directory.Change
-		agent    provenance.Agent
+		agent    *interaction.Caller
 		header   string
 		target   string
 		activity string
@@ -159,7 +160,7 @@ func TestBuild(t *testing.T) {
 			target: "Practitioner/p1/_history/2", activity: "UPDATE", agents: 1},
 		{name: "delete", change: &directory.Change{Action: directory.Deleted, Type: "Practitioner", ID: "p1", Version: v(3)}, agent: acme,
 			target: "Practitioner/p1/_history/3", activity: "DELETE", agents: 1},
-		{name: "loader", change: &directory.Change{Action: directory.Created, Type: "Practitioner", ID: "p1", Version: v(1)}, agent: provenance.Agent{ClientName: "vhdir load"},
+		{name: "loader", change: &directory.Change{Action: directory.Created, Type: "Practitioner", ID: "p1", Version: v(1)}, agent: &interaction.Caller{ClientName: "vhdir load"},
 			target: "Practitioner/p1/_history/1", activity: "CREATE", agents: 1,
 			check: func(t *testing.T, p *jsontree.Object) {
 				if got := str(p, "agent", "0", "who", "display"); got != "vhdir load" {

@@ -3,62 +3,12 @@ package rest
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"slices"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/store"
 )
-
-// Permission letters, as SMART v2 writes them.
-const (
-	PermCreate byte = 'c'
-	PermRead   byte = 'r'
-	PermUpdate byte = 'u'
-	PermDelete byte = 'd'
-	PermSearch byte = 's'
-)
-
-// Access limits what one caller may see and do. Config.Access returns it
-// for a request's context; nil means no limits (the server without
-// authorization, and tests).
-type Access struct {
-	// Allowed reports whether the caller holds permission perm on typ.
-	Allowed func(typ string, perm byte) bool
-	// Constraints returns the alternative search conditions (OR-ed) that a
-	// resource of typ must match for perm, from query-filtered scopes; nil
-	// when some grant of perm on typ has no condition.
-	Constraints func(typ string, perm byte) []url.Values
-	// Organization (Organization/id) and Roles are the caller's, as
-	// registered; usage restrictions permit by them (see Server.Viewer).
-	// Operator marks a caller registered to see restricted data
-	// (--sees-restricted).
-	Organization string
-	Roles        []string
-	Operator     bool
-}
-
-// access returns the caller's limits, or nil.
-func (s *Server) access(ctx context.Context) *Access {
-	if s.cfg.Access == nil {
-		return nil
-	}
-	return s.cfg.Access(ctx)
-}
-
-// readable reports whether included or system-level results of typ may be
-// shown: read or search permission, without a condition.
-func (a *Access) readable(typ string) bool {
-	if a == nil {
-		return true
-	}
-	for _, p := range []byte{PermRead, PermSearch} {
-		if a.Allowed(typ, p) && a.Constraints(typ, p) == nil {
-			return true
-		}
-	}
-	return false
-}
 
 func forbidden(format string, args ...any) error {
 	return fhir.Errorf(http.StatusForbidden, fhir.IssueForbidden, format, args...)
@@ -66,11 +16,8 @@ func forbidden(format string, args ...any) error {
 
 // constraint compiles the caller's conditions on typ for perm into one
 // condition (nil: unconstrained).
-func (s *Server) constraint(a *Access, typ string, perm byte) (store.Cond, error) {
-	if a == nil {
-		return nil, nil
-	}
-	alts := a.Constraints(typ, perm)
+func (s *Server) constraint(acc *interaction.Access, typ string, perm interaction.Perm) (store.Cond, error) {
+	alts := acc.Constraints(typ, perm)
 	if alts == nil {
 		return nil, nil
 	}
@@ -98,13 +45,12 @@ func matches(ctx context.Context, st searcher, typ, id string, cond store.Cond, 
 
 // checkRead hides a resource the caller may read only under conditions it
 // does not meet: 404, as if it did not exist.
-func (s *Server) checkRead(ctx context.Context, req *Request) error {
-	a := s.access(ctx)
-	cond, err := s.constraint(a, req.Type, PermRead)
+func (s *Server) checkRead(ctx context.Context, req *interaction.Request, acc *interaction.Access) error {
+	cond, err := s.constraint(acc, req.Type, interaction.PermRead)
 	if err != nil || cond == nil {
 		return err
 	}
-	viewer, err := s.Viewer(ctx)
+	viewer, err := acc.Viewer(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,17 +66,13 @@ func (s *Server) checkRead(ctx context.Context, req *Request) error {
 
 // checkSearchTypes narrows a system search's types to those the caller
 // may search without conditions, and refuses named types it may not.
-func (s *Server) checkSearchTypes(ctx context.Context, types []string, named bool) ([]string, error) {
-	a := s.access(ctx)
-	if a == nil {
-		return types, nil
-	}
+func (s *Server) checkSearchTypes(acc *interaction.Access, types []string, named bool) ([]string, error) {
 	if !named {
 		types = s.cfg.Search.Registry().Types()
 	}
 	var out []string
 	for _, t := range types {
-		ok := a.Allowed(t, PermSearch) && a.Constraints(t, PermSearch) == nil
+		ok := acc.Allowed(t, interaction.PermSearch) && acc.Constraints(t, interaction.PermSearch) == nil
 		switch {
 		case ok:
 			out = append(out, t)
@@ -146,10 +88,7 @@ func (s *Server) checkSearchTypes(ctx context.Context, types []string, named boo
 
 // checkTraversals refuses chains and _has through types the caller may not
 // read: their values would leak through which resources match.
-func checkTraversals(a *Access, c store.Cond) error {
-	if a == nil {
-		return nil
-	}
+func checkTraversals(acc *interaction.Access, c store.Cond) error {
 	var err error
 	walkCond(c, func(c store.Cond) {
 		var types []string
@@ -160,7 +99,7 @@ func checkTraversals(a *Access, c store.Cond) error {
 			types = []string{c.Type}
 		}
 		for _, t := range types {
-			if err == nil && !a.readable(t) {
+			if err == nil && !acc.Readable(t) {
 				err = forbidden("the access token does not allow reading %s, so searches may not chain through it", t)
 			}
 		}
@@ -190,9 +129,6 @@ func walkCond(c store.Cond, fn func(store.Cond)) {
 }
 
 // visibleIncludes drops included resources the caller may not read.
-func visibleIncludes(a *Access, vs []*store.Version) []*store.Version {
-	if a == nil {
-		return vs
-	}
-	return slices.DeleteFunc(vs, func(v *store.Version) bool { return !a.readable(v.Type) })
+func visibleIncludes(acc *interaction.Access, vs []*store.Version) []*store.Version {
+	return slices.DeleteFunc(vs, func(v *store.Version) bool { return !acc.Readable(v.Type) })
 }

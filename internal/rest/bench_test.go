@@ -35,7 +35,7 @@ func seedPractitioners(b *testing.B, srv *testServer, n int) {
 func BenchmarkReadByID(b *testing.B) {
 	for _, be := range testdb.All {
 		b.Run(be.Name, func(b *testing.B) {
-			srv := startServer(b, opener(b, be))
+			srv := startBenchServer(b, opener(b, be))
 			seedPractitioners(b, srv, benchResources)
 			runReads(b, srv.ts, srv.base+"/Practitioner/prac-")
 		})

@@ -12,12 +12,13 @@ import (
 
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-func (s *Server) parseBundle(r *http.Request) (*Request, error) {
-	req := s.newRequest(r, Batch)
+func (s *Server) parseBundle(r *http.Request) (*interaction.Request, error) {
+	req := s.newRequest(r, interaction.Batch)
 	data, err := readBody(r)
 	if err != nil {
 		return nil, err
@@ -32,7 +33,7 @@ func (s *Server) parseBundle(r *http.Request) (*Request, error) {
 	switch typ, _ := res.Obj.String("type"); typ {
 	case "batch":
 	case "transaction":
-		req.Interaction = Transaction
+		req.Kind = interaction.Transaction
 	default:
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "Bundle.type is %q; POST to the base takes batch or transaction (load other Bundles with vhdir load)", typ).At("Bundle.type")
 	}
@@ -78,7 +79,7 @@ func entryError(i int, err error) error {
 // parseEntry turns a batch or transaction entry into a Request, checked
 // like the HTTP request it stands for. It inherits the Bundle request's
 // Prefer and X-Provenance headers.
-func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *Request) (*Request, error) {
+func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *interaction.Request) (*interaction.Request, error) {
 	reqObj, ok := e.Object("request")
 	if !ok {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "entry has no request (method and url)").At(fmt.Sprintf("Bundle.entry[%d].request", i))
@@ -90,7 +91,7 @@ func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *Request) (*Reques
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.url %q is not a URL relative to this server's base", rawURL).At(fmt.Sprintf("Bundle.entry[%d].request.url", i))
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	req := &Request{Entry: i, Method: method, Query: u.Query(), Prefer: bundle.Prefer, Provenance: bundle.Provenance, Type: parts[0]}
+	req := &interaction.Request{Entry: i, Method: method, Query: u.Query(), Prefer: bundle.Prefer, Provenance: bundle.Provenance, Type: parts[0]}
 	if len(parts) > 1 {
 		req.ID = parts[1]
 	}
@@ -110,7 +111,7 @@ func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *Request) (*Reques
 	case http.MethodPost, http.MethodPut:
 		err = s.entryPut(req, parts, e)
 	case http.MethodDelete:
-		req.Interaction = Delete
+		req.Kind = interaction.Delete
 		err = s.entryTarget(req, parts, len(parts) == 2 || len(parts) == 1 && len(req.Query) > 0)
 	default:
 		err = fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "request.method %q is not supported (GET, POST, PUT, DELETE)", method)
@@ -121,24 +122,24 @@ func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *Request) (*Reques
 	return req, nil
 }
 
-func (s *Server) entryGet(req *Request, parts []string) error {
+func (s *Server) entryGet(req *interaction.Request, parts []string) error {
 	switch {
 	case len(parts) == 1 && parts[0] == "metadata":
-		req.Interaction, req.Type = Capabilities, ""
+		req.Kind, req.Type = interaction.Capabilities, ""
 		return nil
 	case len(parts) == 1 && parts[0] == "_history":
-		req.Interaction, req.Type = HistorySystem, ""
+		req.Kind, req.Type = interaction.HistorySystem, ""
 		return nil
 	case len(parts) == 1:
-		req.Interaction = SearchType
+		req.Kind = interaction.SearchType
 	case len(parts) == 2 && parts[1] == "_history":
-		req.Interaction, req.ID = HistoryType, ""
+		req.Kind, req.ID = interaction.HistoryType, ""
 	case len(parts) == 2:
-		req.Interaction = Read
+		req.Kind = interaction.Read
 	case len(parts) == 3 && parts[2] == "_history":
-		req.Interaction = HistoryInstance
+		req.Kind = interaction.HistoryInstance
 	case len(parts) == 4 && parts[2] == "_history":
-		req.Interaction = VRead
+		req.Kind = interaction.VRead
 		v, err := parseVersion(parts[3])
 		if err != nil {
 			return err
@@ -158,7 +159,7 @@ func (s *Server) entryGet(req *Request, parts []string) error {
 
 // entryPut handles POST (create) and PUT (update) entries, whose resource
 // must match the type the URL names.
-func (s *Server) entryPut(req *Request, parts []string, e *jsontree.Object) error {
+func (s *Server) entryPut(req *interaction.Request, parts []string, e *jsontree.Object) error {
 	obj, ok := e.Object("resource")
 	if !ok {
 		return fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "%s entry has no resource", req.Method).At(fmt.Sprintf("Bundle.entry[%d].resource", req.Entry))
@@ -167,12 +168,12 @@ func (s *Server) entryPut(req *Request, parts []string, e *jsontree.Object) erro
 	id, _ := obj.String("id")
 	req.Resource = &fhir.Resource{Type: typ, ID: id, Obj: obj}
 	if req.Method == http.MethodPost {
-		req.Interaction = Create
+		req.Kind = interaction.Create
 		if len(parts) != 1 {
 			return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "POST entries create: request.url must be the type, e.g. %q", parts[0])
 		}
 	} else {
-		req.Interaction = Update
+		req.Kind = interaction.Update
 		if err := s.entryTarget(req, parts, len(parts) == 2 || len(parts) == 1 && len(req.Query) > 0); err != nil {
 			return err
 		}
@@ -186,7 +187,7 @@ func (s *Server) entryPut(req *Request, parts []string, e *jsontree.Object) erro
 	return s.checkWritable(req.Type)
 }
 
-func (s *Server) entryTarget(req *Request, parts []string, ok bool) error {
+func (s *Server) entryTarget(req *interaction.Request, parts []string, ok bool) error {
 	if !ok {
 		return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "%s needs Type/id or Type?criteria, not %q", req.Method, strings.Join(parts, "/"))
 	}
@@ -200,17 +201,18 @@ func (s *Server) entryTarget(req *Request, parts []string, ok bool) error {
 	return nil
 }
 
-// batch runs each entry on its own, as if sent alone; failures are
-// reported in their entry and do not affect the others.
-func (s *Server) batch(ctx context.Context, req *Request) (*Response, error) {
+// batch runs each entry on its own, as if sent alone (under the Bundle's
+// access); failures are reported in their entry and do not affect the
+// others.
+func (s *Server) batch(ctx context.Context, req *interaction.Request, acc *interaction.Access) (*interaction.Response, error) {
 	out := fhir.NewBundle("batch-response", "", fhir.FormatInstant(s.cfg.Clock.Now()))
 	for i, e := range bundleEntries(req.Bundle) {
 		entryReq, err := s.parseEntry(i, e, req)
-		var resp *Response
+		var resp *interaction.Response
 		if err == nil {
-			resp, err = s.Execute(ctx, entryReq)
-		} else if s.cfg.OnExecuted != nil { // refused before Execute: still reported
-			s.cfg.OnExecuted(ctx, &Request{Entry: i, Method: entryMethod(e)}, nil, err)
+			resp, err = s.run(ctx, entryReq, acc)
+		} else { // refused before it could run: still reported
+			s.cfg.Auditor.Executed(ctx, &interaction.Request{Entry: i, Method: entryMethod(e)}, nil, err)
 		}
 		if err != nil {
 			resp = errorResponse(ctx, s.log, entryError(i, err))
@@ -225,26 +227,24 @@ func (s *Server) batch(ctx context.Context, req *Request) (*Response, error) {
 // between entries, and conditional references, are rewritten before any
 // resource is stored; then DELETE, POST and PUT entries run in that order
 // (FHIR R4 http.html#trules). GET entries run after the commit and see it.
-func (s *Server) transaction(ctx context.Context, req *Request) (*Response, error) {
+func (s *Server) transaction(ctx context.Context, req *interaction.Request, acc *interaction.Access) (*interaction.Response, error) {
 	entries := bundleEntries(req.Bundle)
-	reqs := make([]*Request, len(entries))
+	reqs := make([]*interaction.Request, len(entries))
 	for i, e := range entries {
 		r, err := s.parseEntry(i, e, req)
 		if err != nil {
 			return nil, entryError(i, err)
 		}
-		if r.Interaction == Batch || r.Interaction == Transaction {
+		if r.Kind == interaction.Batch || r.Kind == interaction.Transaction {
 			return nil, entryError(i, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "Bundles do not nest"))
 		}
-		if s.cfg.Authorize != nil {
-			if err := s.cfg.Authorize(ctx, r); err != nil {
-				return nil, entryError(i, err)
-			}
+		if err := acc.Permit(r); err != nil {
+			return nil, entryError(i, err)
 		}
 		reqs[i] = r
 	}
-	results := make([]*Response, len(entries))
-	viewer, err := s.Viewer(ctx)
+	results := make([]*interaction.Response, len(entries))
+	viewer, err := acc.Viewer(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -256,19 +256,19 @@ func (s *Server) transaction(ctx context.Context, req *Request) (*Response, erro
 		}
 		for phase := range 3 {
 			for i, r := range reqs {
-				if !r.Interaction.Writes() || writePhase(r) != phase {
+				if !r.Kind.Writes() || writePhase(r) != phase {
 					continue
 				}
-				c, err := s.apply(ctx, w, r)
+				c, err := s.apply(ctx, w, r, acc)
 				if err != nil {
 					return entryError(i, err)
 				}
-				if results[i], err = s.writeResponse(ctx, r, c); err != nil {
+				if results[i], err = s.writeResponse(ctx, r, c, acc); err != nil {
 					return err
 				}
 			}
 		}
-		return s.onWrite(ctx, w, req)
+		return s.recordWrite(ctx, w, req, acc)
 	})
 	if err != nil {
 		return nil, err
@@ -276,7 +276,7 @@ func (s *Server) transaction(ctx context.Context, req *Request) (*Response, erro
 	out := fhir.NewBundle("transaction-response", "", fhir.FormatInstant(s.cfg.Clock.Now()))
 	for i, r := range reqs {
 		if results[i] == nil { // a GET entry
-			resp, err := s.Execute(ctx, r)
+			resp, err := s.run(ctx, r, acc)
 			if err != nil {
 				resp = errorResponse(ctx, s.log, entryError(i, err))
 			}
@@ -289,11 +289,11 @@ func (s *Server) transaction(ctx context.Context, req *Request) (*Response, erro
 
 // writePhase orders a transaction's writes: deletes, then creates, then
 // updates.
-func writePhase(r *Request) int {
+func writePhase(r *interaction.Request) int {
 	switch {
-	case r.Interaction == Delete:
+	case r.Kind == interaction.Delete:
 		return 0
-	case r.Interaction == Create || r.Method == http.MethodPost:
+	case r.Kind == interaction.Create || r.Method == http.MethodPost:
 		return 1
 	}
 	return 2
@@ -302,14 +302,14 @@ func writePhase(r *Request) int {
 // prepareTransaction assigns the id of every created resource, resolves
 // conditional creates and updates, and rewrites references to entries'
 // fullUrls and conditional references in all entry resources.
-func (s *Server) prepareTransaction(ctx context.Context, w *directory.Writer, entries []*jsontree.Object, reqs []*Request) error {
+func (s *Server) prepareTransaction(ctx context.Context, w *directory.Writer, entries []*jsontree.Object, reqs []*interaction.Request) error {
 	ids := map[string]string{}  // fullUrl → Type/id
 	targets := map[string]int{} // Type/id → entry, to refuse two writes of one resource
 	for i, r := range reqs {
-		if !r.Interaction.Writes() {
+		if !r.Kind.Writes() {
 			continue
 		}
-		if r.Interaction == Create {
+		if r.Kind == interaction.Create {
 			id := s.cfg.Directory.NewID()
 			if len(r.IfNoneExist) > 0 {
 				found, err := w.Resolve(ctx, r.Type, r.IfNoneExist)
@@ -333,18 +333,18 @@ func (s *Server) prepareTransaction(ctx context.Context, w *directory.Writer, en
 			}
 			switch len(found) {
 			case 0:
-				if r.Interaction == Update && r.Resource.ID == "" {
+				if r.Kind == interaction.Update && r.Resource.ID == "" {
 					r.Resource.ID = s.cfg.Directory.NewID()
 				}
 			case 1:
-				if r.Interaction == Update && r.Resource.ID != "" && r.Resource.ID != found[0] {
+				if r.Kind == interaction.Update && r.Resource.ID != "" && r.Resource.ID != found[0] {
 					return entryError(i, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "the resource id %q differs from the resource the condition matches", r.Resource.ID))
 				}
 				r.ID = found[0]
 			default:
 				return entryError(i, fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueMultipleMatch, "the condition matches %d resources", len(found)))
 			}
-			if r.ID == "" && r.Interaction == Update {
+			if r.ID == "" && r.Kind == interaction.Update {
 				r.ID = r.Resource.ID
 			}
 			if r.ID != "" {
@@ -372,8 +372,8 @@ func (s *Server) prepareTransaction(ctx context.Context, w *directory.Writer, en
 		if err := s.rewriteRefs(ctx, w, r.Resource.Obj, ids); err != nil {
 			return entryError(i, err)
 		}
-		if r.Interaction == Create && len(r.IfNoneExist) == 0 {
-			r.Interaction = Update // create with the id assigned above
+		if r.Kind == interaction.Create && len(r.IfNoneExist) == 0 {
+			r.Kind = interaction.Update // create with the id assigned above
 			r.Resource.ID = r.ID
 			r.Method = http.MethodPost
 		}
@@ -450,7 +450,7 @@ func (s *Server) resolveRef(ctx context.Context, w *directory.Writer, ref string
 }
 
 // responseEntry turns an interaction's response into a *-response entry.
-func responseEntry(resp *Response) *jsontree.Object {
+func responseEntry(resp *interaction.Response) *jsontree.Object {
 	e := &jsontree.Object{}
 	r := &jsontree.Object{}
 	r.Set("status", strconv.Itoa(resp.Status)+" "+http.StatusText(resp.Status))
@@ -460,8 +460,8 @@ func responseEntry(resp *Response) *jsontree.Object {
 	if et := resp.Header.Get("ETag"); et != "" {
 		r.Set("etag", et)
 	}
-	if resp.version != nil {
-		r.Set("lastModified", fhir.FormatInstant(resp.version.LastUpdated))
+	if resp.Version != nil {
+		r.Set("lastModified", fhir.FormatInstant(resp.Version.LastUpdated))
 	}
 	if resp.Status >= 400 {
 		if resp.Body != nil {
@@ -484,9 +484,9 @@ func responseEntry(resp *Response) *jsontree.Object {
 // ExecuteBundle runs a batch or transaction Bundle through the pipeline,
 // as POST [base] would, and returns the response Bundle (vhdir load).
 func (s *Server) ExecuteBundle(ctx context.Context, b *fhir.Resource) (*jsontree.Object, error) {
-	req := &Request{Interaction: Batch, Bundle: b, Entry: -1, Method: http.MethodPost}
+	req := &interaction.Request{Kind: interaction.Batch, Bundle: b, Entry: -1, Method: http.MethodPost}
 	if typ, _ := b.Obj.String("type"); typ == "transaction" {
-		req.Interaction = Transaction
+		req.Kind = interaction.Transaction
 	}
 	resp, err := s.Execute(ctx, req)
 	if err != nil {
@@ -494,7 +494,7 @@ func (s *Server) ExecuteBundle(ctx context.Context, b *fhir.Resource) (*jsontree
 	}
 	out, ok := resp.Body.(*jsontree.Object)
 	if !ok {
-		return nil, fmt.Errorf("rest: %v produced no Bundle", req.Interaction)
+		return nil, fmt.Errorf("rest: %v produced no Bundle", req.Kind)
 	}
 	return out, nil
 }

@@ -7,13 +7,14 @@ import (
 
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/ig"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/r4"
 	"github.com/vhdir/vhdir/internal/search"
 )
 
 // capabilities serves /metadata.
-func (s *Server) capabilities() (*Response, error) {
+func (s *Server) capabilities() (*interaction.Response, error) {
 	cs, err := s.CapabilityStatement()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,6 @@
 // Package rest serves the FHIR R4 REST API: routing, content negotiation,
 // and the interaction pipeline. Every request — from HTTP or from a batch or
-// transaction entry — is parsed once into a Request and runs through
+// transaction entry — is parsed once into an interaction.Request and runs through
 // Server.Execute: authorization (a hook for the auth package), then its
 // interaction (read, vread, history, search, create, update, delete, batch,
 // transaction, capabilities). Writes run inside one directory transaction

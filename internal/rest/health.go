@@ -14,8 +14,8 @@ type Check struct {
 }
 
 // HealthRoutes registers /healthz (the process answers) and /readyz (every
-// check passes: database reachable, and what later issues add: audit
-// writable, clock within its offset).
+// check passes: the server's are the database reachable, the audit chain
+// writable, and the clock within its offset).
 func HealthRoutes(mux *http.ServeMux, checks []Check) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeHealth(w, http.StatusOK, map[string]any{"status": "ok"})

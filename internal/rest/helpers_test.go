@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/directory"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
-	"github.com/vhdir/vhdir/internal/rest"
-	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/server"
+	"github.com/vhdir/vhdir/internal/server/servertest"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
@@ -35,9 +35,11 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, srv *testServer)) {
 	}
 }
 
-// testServer is vhdir's handler on a real TLS listener.
+// testServer is vhdir, built as `vhdir serve` builds it, on a real TLS
+// listener; callers are stood in by headers (see caller).
 type testServer struct {
 	t     testing.TB
+	srv   *servertest.Server
 	ts    *httptest.Server
 	open  func() store.Store
 	store store.Store
@@ -47,39 +49,43 @@ type testServer struct {
 
 const testMaxBody = 1 << 20
 
+// startServer serves a fresh store handle from open, audited as served.
 func startServer(t testing.TB, open func() store.Store) *testServer {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	s := &testServer{t: t, ts: ts, open: open, clock: clock.NewFake(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))}
-	baseURL := "https://" + ts.Listener.Addr().String()
-	s.base = baseURL + "/fhir"
-	ts.Config.Handler = s.handler(baseURL)
-	ts.StartTLS()
-	t.Cleanup(func() {
-		ts.Close()
-		s.store.Close()
-	})
+	return start(t, open, false)
+}
+
+// startBenchServer is startServer without the audit trail: benchmarks of
+// the REST layer alone (the trail's cost is BenchmarkAuditOverhead's).
+func startBenchServer(b *testing.B, open func() store.Store) *testServer {
+	b.Helper()
+	return start(b, open, true)
+}
+
+func start(t testing.TB, open func() store.Store, unaudited bool) *testServer {
+	s := &testServer{t: t, open: open, clock: clock.NewFake(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))}
+	s.store = open()
+	s.srv = servertest.Start(t, server.Config{Store: s.store, Clock: s.clock, MaxBodyBytes: testMaxBody, HSTS: true, Version: "test",
+		Identify: caller, Unaudited: unaudited})
+	s.ts, s.base = s.srv.TS, s.srv.URL+"/fhir"
+	t.Cleanup(func() { s.store.Close() })
 	return s
 }
 
-// handler wires a fresh store handle into a server (also used by restart).
-func (s *testServer) handler(baseURL string) http.Handler {
-	s.t.Helper()
-	s.store = s.open()
-	reg, err := search.NewRegistry()
-	if err != nil {
-		s.t.Fatal(err)
+// caller stands in for token checks: X-Org names the caller's
+// organization, X-Roles its roles (comma-separated), X-Operator: true
+// makes it see restricted data. Without X-Org it is an operator. Every
+// caller holds every scope, the audit trail's included.
+func caller(r *http.Request) (*interaction.Caller, error) {
+	c := &interaction.Caller{ClientID: "test-client", ClientName: "Test client", Scope: "system/*.cruds system/AuditEvent.rs",
+		Organization: r.Header.Get("X-Org"), SeesRestricted: r.Header.Get("X-Operator") == "true", TokenID: "test-token"}
+	if c.Organization == "" {
+		c.SeesRestricted = true
 	}
-	eng := search.NewEngine(reg, baseURL+"/fhir")
-	dir := &directory.Directory{Store: s.store, Clock: s.clock, Indexer: eng}
-	srv, err := rest.New(rest.Config{BaseURL: baseURL, Store: s.store, Directory: dir, Search: eng, Clock: s.clock, MaxBodyBytes: testMaxBody, HSTS: true, Version: "test"})
-	if err != nil {
-		s.t.Fatal(err)
+	if roles := r.Header.Get("X-Roles"); roles != "" {
+		c.Roles = strings.Split(roles, ",")
 	}
-	mux := http.NewServeMux()
-	srv.Routes(mux)
-	rest.HealthRoutes(mux, []rest.Check{{Name: "database", Run: s.store.Ping}})
-	return rest.Stack(mux, rest.StackConfig{MaxBodyBytes: testMaxBody, HSTS: true})
+	return c, nil
 }
 
 // restart closes the store and serves from a new handle to the same
@@ -89,7 +95,10 @@ func (s *testServer) restart() {
 	if err := s.store.Close(); err != nil {
 		s.t.Fatal(err)
 	}
-	s.ts.Config.Handler = s.handler(strings.TrimSuffix(s.base, "/fhir"))
+	s.store = s.open()
+	cfg := s.srv.Config
+	cfg.Store = s.store
+	s.srv.Rebuild(cfg)
 }
 
 // response is a decoded HTTP response.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
@@ -24,20 +25,11 @@ const (
 // history serves _history at instance, type and system level, newest
 // first, paged by an opaque cursor on the write sequence so that pages stay
 // exact while writes continue.
-func (s *Server) history(ctx context.Context, req *Request) (*Response, error) {
-	if err := s.checkHistory(ctx, req); err != nil {
+func (s *Server) history(ctx context.Context, req *interaction.Request, acc *interaction.Access) (*interaction.Response, error) {
+	if err := s.checkHistory(ctx, req, acc); err != nil {
 		return nil, err
 	}
-	if s.cfg.BeforeSearch != nil {
-		var types []string // none: the whole system
-		if req.Type != "" {
-			types = []string{req.Type}
-		}
-		if err := s.cfg.BeforeSearch(ctx, types, nil); err != nil {
-			return nil, err
-		}
-	}
-	q := store.HistoryQuery{Type: req.Type, ID: req.ID, Count: defaultCount, WantTotal: req.Interaction == HistoryInstance}
+	q := store.HistoryQuery{Type: req.Type, ID: req.ID, Count: defaultCount, WantTotal: req.Kind == interaction.HistoryInstance}
 	for k, vs := range req.Query {
 		v := vs[len(vs)-1]
 		switch k {
@@ -63,7 +55,7 @@ func (s *Server) history(ctx context.Context, req *Request) (*Response, error) {
 		case "_at", "_list":
 			return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "history parameter %s is not supported", k)
 		default:
-			if req.Prefer.Handling != "lenient" {
+			if !req.Prefer.Lenient() {
 				return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "unknown history parameter %q (supported: _count, _since)", k)
 			}
 		}
@@ -71,7 +63,7 @@ func (s *Server) history(ctx context.Context, req *Request) (*Response, error) {
 	if q.Count == 0 {
 		q.Count = 1 // _count=0 still answers with the total; pages need a size
 	}
-	viewer, err := s.Viewer(ctx)
+	viewer, err := acc.Viewer(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +82,7 @@ func (s *Server) history(ctx context.Context, req *Request) (*Response, error) {
 	}
 	resp := newResponse(http.StatusOK, nil)
 	for _, v := range page.Versions {
-		body, visible, err := resp.viewBody(v, viewer)
+		body, visible, err := viewBody(resp, v, viewer)
 		if err != nil {
 			return nil, err
 		}
@@ -133,16 +125,16 @@ func (s *Server) historyEntry(v *store.Version, body []byte) *jsontree.Object {
 }
 
 // selfURL rebuilds the request URL with replacements applied.
-func (s *Server) selfURL(req *Request, replace url.Values) string {
+func (s *Server) selfURL(req *interaction.Request, replace url.Values) string {
 	u := s.fhirBase
-	switch req.Interaction {
-	case HistoryInstance:
+	switch req.Kind {
+	case interaction.HistoryInstance:
 		u += "/" + req.Type + "/" + req.ID + "/_history"
-	case HistoryType:
+	case interaction.HistoryType:
 		u += "/" + req.Type + "/_history"
-	case HistorySystem:
+	case interaction.HistorySystem:
 		u += "/_history"
-	case SearchType:
+	case interaction.SearchType:
 		u += "/" + req.Type
 	}
 	q := url.Values{}
@@ -188,21 +180,17 @@ func decodeCursor(kind byte, s string) (int64, error) {
 // versions, which conditions on current content cannot vouch for: under a
 // query-filtered scope only an instance's history is offered (when its
 // current version qualifies), and system history needs every type.
-func (s *Server) checkHistory(ctx context.Context, req *Request) error {
-	a := s.access(ctx)
-	if a == nil {
-		return nil
-	}
-	switch req.Interaction {
-	case HistoryInstance:
-		return s.checkRead(ctx, req)
-	case HistoryType:
-		if a.Constraints(req.Type, PermSearch) != nil {
+func (s *Server) checkHistory(ctx context.Context, req *interaction.Request, acc *interaction.Access) error {
+	switch req.Kind {
+	case interaction.HistoryInstance:
+		return s.checkRead(ctx, req, acc)
+	case interaction.HistoryType:
+		if acc.Constraints(req.Type, interaction.PermSearch) != nil {
 			return forbidden("the access token limits %s by a query, which type history cannot honour; use search", req.Type)
 		}
-	case HistorySystem:
+	case interaction.HistorySystem:
 		for _, t := range s.cfg.Search.Registry().Types() {
-			if !a.Allowed(t, PermSearch) || a.Constraints(t, PermSearch) != nil {
+			if !acc.Allowed(t, interaction.PermSearch) || acc.Constraints(t, interaction.PermSearch) != nil {
 				return forbidden("system history needs search access to every type, and the access token lacks %s; use type history", t)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 )
 
 // Middleware wraps a handler.
@@ -22,9 +23,9 @@ type StackConfig struct {
 	MaxBodyBytes int64
 	// HSTS adds Strict-Transport-Security to every response (TLS only).
 	HSTS bool
-	// Inner middleware run after the standard ones, outermost first: audit
-	// and authentication (later issues) go here, so that refused requests
-	// are still logged and limited.
+	// Inner middleware run after the standard ones, outermost first: the
+	// audit trail goes here, so that refused requests are still logged and
+	// limited.
 	Inner []Middleware
 }
 
@@ -48,20 +49,8 @@ func Stack(h http.Handler, cfg StackConfig) http.Handler {
 	return h
 }
 
-type ctxKey int
-
-const requestIDKey ctxKey = iota
-
 // RequestID returns the request's ID ("" outside a request).
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
-
-// WithRequestID returns ctx carrying id.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
-}
+func RequestID(ctx context.Context) string { return interaction.RequestID(ctx) }
 
 // requestID takes X-Request-Id from the client when it is a sane token
 // (so IDs can be traced across systems), else makes one, and echoes it.
@@ -74,7 +63,7 @@ func requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(interaction.WithRequestID(r.Context(), id)))
 	})
 }
 
@@ -171,8 +160,7 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 			}
 			log.ErrorContext(r.Context(), "panic serving request", "err", fmt.Sprint(p), "request_id", RequestID(r.Context()), "stack", string(debug.Stack()))
 			status, oo := fhir.Outcome(fmt.Errorf("panic: %v", p), RequestID(r.Context()))
-			resp := newResponse(status, oo)
-			resp.write(w, format{contentType: "application/fhir+json; charset=utf-8"})
+			writeResponse(w, newResponse(status, oo), format{contentType: "application/fhir+json; charset=utf-8"})
 		}()
 		next.ServeHTTP(w, r)
 	})

@@ -2,119 +2,16 @@ package rest
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/provenance"
 )
-
-// Interaction is a FHIR RESTful interaction
-// (http://hl7.org/fhir/restful-interaction).
-type Interaction uint8
-
-// Interactions.
-const (
-	Read Interaction = iota + 1
-	VRead
-	Update
-	Delete
-	HistoryInstance
-	HistoryType
-	HistorySystem
-	Create
-	SearchType
-	SearchSystem
-	Capabilities
-	Batch
-	Transaction
-)
-
-var interactionCodes = map[Interaction]string{
-	Read: "read", VRead: "vread", Update: "update", Delete: "delete",
-	HistoryInstance: "history-instance", HistoryType: "history-type", HistorySystem: "history-system",
-	Create: "create", SearchType: "search-type", SearchSystem: "search-system",
-	Capabilities: "capabilities", Batch: "batch", Transaction: "transaction",
-}
-
-// String returns the interaction's FHIR code.
-func (i Interaction) String() string {
-	if s, ok := interactionCodes[i]; ok {
-		return s
-	}
-	return fmt.Sprintf("Interaction(%d)", uint8(i))
-}
-
-// Writes reports whether the interaction changes data.
-func (i Interaction) Writes() bool {
-	return i == Create || i == Update || i == Delete || i == Batch || i == Transaction
-}
-
-// Request is one FHIR interaction, parsed once from HTTP (or from a Bundle
-// entry) and then run through the same pipeline either way.
-type Request struct {
-	Interaction Interaction
-	Type        string
-	ID          string
-	VersionID   int64
-	// Query holds search parameters and, for conditional update and
-	// delete, the condition.
-	Query url.Values
-	// Resource is the body of create and update (nil otherwise).
-	Resource *fhir.Resource
-	// Bundle is the body of batch and transaction.
-	Bundle *fhir.Resource
-	// Provenance is the client's X-Provenance header of a create, update
-	// or delete, parsed and validated (nil when absent). A batch or
-	// transaction Bundle's header applies to every one of its entries, and
-	// their Requests carry it too: one header describes the one
-	// submission. The OnWrite hook records it with each write.
-	Provenance *fhir.Resource
-
-	IfMatch         int64       // 0 when absent
-	IfNoneExist     url.Values  // conditional create
-	IfNoneMatch     int64       // read: 304 when the current version is this one
-	IfModifiedSince time.Time   // read: 304 when not modified since
-	Prefer          Prefer      // the Prefer header
-	Entry           int         // Bundle entry index, -1 for a plain HTTP request
-	Method          string      // HTTP method (or Bundle entry request.method)
-	Header          http.Header // the HTTP request's headers (nil for entries)
-}
-
-// Conditional reports whether an update or delete is by condition.
-func (r *Request) Conditional() bool { return r.ID == "" && r.Query != nil }
-
-// Prefer holds the parts of the Prefer header vhdir honours.
-type Prefer struct {
-	Return   string // minimal, representation, OperationOutcome
-	Handling string // strict, lenient
-	Async    bool   // respond-async
-}
-
-func parsePrefer(values []string) Prefer {
-	var p Prefer
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
-			val = strings.Trim(strings.TrimSpace(val), `"`)
-			switch strings.ToLower(strings.TrimSpace(k)) {
-			case "return":
-				p.Return = val
-			case "handling":
-				p.Handling = val
-			case "respond-async":
-				p.Async = true
-			}
-		}
-	}
-	return p
-}
 
 // format is the representation negotiated for the response.
 type format struct {

@@ -9,42 +9,25 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// Response is what an interaction produces; the adapter writes it.
-type Response struct {
-	Status int
-	Header http.Header
-	// Body is a JSON tree (*jsontree.Object) or stored JSON
-	// (jsontree.Raw); nil for no body.
-	Body any
-
-	// Restriction notes what usage restrictions removed from the body.
-	Restriction RestrictionNote
-
-	version *store.Version // the version the response is about, if any
+func newResponse(status int, body any) *interaction.Response {
+	return &interaction.Response{Status: status, Header: http.Header{}, Body: body}
 }
 
-// Version is the resource version the response is about (nil for none):
-// what a read returned, what a write stored.
-func (r *Response) Version() *store.Version { return r.version }
-
-func newResponse(status int, body any) *Response {
-	return &Response{Status: status, Header: http.Header{}, Body: body}
-}
-
-// versionHeaders sets ETag and Last-Modified for a version.
-func (r *Response) versionHeaders(v *store.Version) *Response {
-	r.version = v
+// withVersion makes r about version v: ETag and Last-Modified.
+func withVersion(r *interaction.Response, v *store.Version) *interaction.Response {
+	r.Version = v
 	r.Header.Set("ETag", fhir.ETag(v.VersionID))
 	r.Header.Set("Last-Modified", v.LastUpdated.UTC().Format(http.TimeFormat))
 	return r
 }
 
-// write sends the response.
-func (r *Response) write(w http.ResponseWriter, f format) {
+// writeResponse sends r in format f.
+func writeResponse(w http.ResponseWriter, r *interaction.Response, f format) {
 	h := w.Header()
 	for k, vs := range r.Header {
 		h[k] = vs
@@ -71,8 +54,8 @@ func (r *Response) write(w http.ResponseWriter, f format) {
 // errorResponse maps an error to its OperationOutcome response: the one
 // place handlers' errors become client answers. Internal errors are logged
 // with the request ID and shown only as "internal error".
-func errorResponse(ctx context.Context, log *slog.Logger, err error) *Response {
-	id := RequestID(ctx)
+func errorResponse(ctx context.Context, log *slog.Logger, err error) *interaction.Response {
+	id := interaction.RequestID(ctx)
 	status, oo := fhir.Outcome(err, id)
 	switch {
 	case status >= 500:

@@ -3,6 +3,7 @@ package rest_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -214,12 +215,29 @@ func TestBadInput(t *testing.T) {
 				}
 			})
 		}
-		// Nothing of the above was stored.
-		h := srv.do(http.MethodGet, "/_history", "").want(t, http.StatusOK)
-		if n := len(asArray(h.get("entry"))); n != 0 {
-			t.Errorf("after refused requests the history has %d entries; want 0", n)
+		// Nothing of the above was stored: the history holds their audit
+		// records alone.
+		h := srv.do(http.MethodGet, "/_history?_count=1000", "").want(t, http.StatusOK)
+		if got := historyRefs(h, "AuditEvent"); len(got) != 0 {
+			t.Errorf("after refused requests the history has %v; want no entries but AuditEvents", got)
 		}
 	})
+}
+
+// historyRefs lists a history Bundle's entries (fullUrl and ETag), leaving
+// out those of the types skipped.
+func historyRefs(r *response, skip ...string) []string {
+	var out []string
+	for _, e := range asArray(r.get("entry")) {
+		eo := e.(*jsontree.Object)
+		u, _ := eo.String("fullUrl")
+		resp, _ := eo.Object("response")
+		etag, _ := resp.String("etag")
+		if !slices.ContainsFunc(skip, func(typ string) bool { return strings.Contains(u, "/"+typ+"/") }) {
+			out = append(out, u+" "+etag)
+		}
+	}
+	return out
 }
 
 func asArray(v any) []any {
@@ -297,18 +315,14 @@ func TestHistory(t *testing.T) {
 		if inst.get("entry", "0", "resource") != nil {
 			t.Errorf("the delete entry carries a resource")
 		}
-		// Paging through the system history with _count=2 sees every version once.
+		// Paging through the system history with _count=2 sees every version
+		// once: the five written, one Provenance of each, and the audit
+		// records.
 		var seen []string
 		next := srv.base + "/_history?_count=2"
 		for next != "" {
 			page := srv.do(http.MethodGet, next, "").want(t, http.StatusOK)
-			for _, e := range asArray(page.get("entry")) {
-				eo := e.(*jsontree.Object)
-				resp, _ := eo.Object("response")
-				etag, _ := resp.String("etag")
-				url, _ := eo.String("fullUrl")
-				seen = append(seen, url+" "+etag)
-			}
+			seen = append(seen, historyRefs(page)...)
 			next = ""
 			for _, l := range asArray(page.get("link")) {
 				lo := l.(*jsontree.Object)
@@ -317,8 +331,20 @@ func TestHistory(t *testing.T) {
 				}
 			}
 		}
-		if len(seen) != 5 {
-			t.Errorf("paged system history = %v; want 5 versions", seen)
+		var data, provenances []string
+		for _, v := range seen {
+			switch {
+			case strings.Contains(v, "/Provenance/"):
+				provenances = append(provenances, v)
+			case !strings.Contains(v, "/AuditEvent/"):
+				data = append(data, v)
+			}
+		}
+		if len(data) != 5 || len(provenances) != 5 {
+			t.Errorf("paged system history = %v; want 5 versions and 5 Provenances", seen)
+		}
+		if dups := len(seen) - len(slices.Compact(slices.Sorted(slices.Values(seen)))); dups != 0 {
+			t.Errorf("paged system history lists %d versions twice: %v", dups, seen)
 		}
 		typ := srv.do(http.MethodGet, "/Location/_history", "").want(t, http.StatusOK)
 		if n := len(asArray(typ.get("entry"))); n != 1 {

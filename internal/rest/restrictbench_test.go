@@ -25,7 +25,7 @@ func BenchmarkRestrictedSearch(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			st := benchStore(b, backend, *benchPractitioners)
-			srv := startRestrictServer(b, func() store.Store { return st })
+			srv := startBenchServer(b, func() store.Store { return st })
 			permitted := restrictedActor(b, benchData(b, *benchPractitioners))
 			callers := []struct {
 				name   string

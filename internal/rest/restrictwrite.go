@@ -6,6 +6,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -29,7 +30,7 @@ func errRestrictedWrite(typ string) error {
 // identical to such a version, or the version written, whose own
 // restrictions, or those it inherits (a VerificationResult about
 // restricted data), do not permit the writer.
-func (s *Server) checkRestrictedWrite(ctx context.Context, tx store.Tx, c *directory.Change, viewer *Viewer) error {
+func (s *Server) checkRestrictedWrite(ctx context.Context, tx store.Tx, c *directory.Change, viewer *interaction.Viewer) error {
 	if viewer.Operator || c == nil || c.Version == nil {
 		return nil
 	}
@@ -61,7 +62,7 @@ func (s *Server) checkRestrictedWrite(ctx context.Context, tx store.Tx, c *direc
 // checkWhole refuses when viewer may not see version v whole; inTx, when
 // set, is the transaction v was written in (else v is committed and the
 // store is asked).
-func (s *Server) checkWhole(ctx context.Context, inTx store.Tx, v *store.Version, viewer *Viewer) error {
+func (s *Server) checkWhole(ctx context.Context, inTx store.Tx, v *store.Version, viewer *interaction.Viewer) error {
 	if v.Deleted {
 		return nil // nothing left to destroy or reveal
 	}
@@ -75,7 +76,7 @@ func (s *Server) checkWhole(ctx context.Context, inTx store.Tx, v *store.Version
 	if err != nil {
 		return err
 	}
-	_, whole, subsetted, err := ViewBody(v, viewer)
+	_, whole, subsetted, err := viewer.Body(v)
 	if err != nil {
 		return err
 	}

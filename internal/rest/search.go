@@ -9,13 +9,14 @@ import (
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-func (s *Server) parseSearchType(r *http.Request) (*Request, error) {
-	req := s.newRequest(r, SearchType)
+func (s *Server) parseSearchType(r *http.Request) (*interaction.Request, error) {
+	req := s.newRequest(r, interaction.SearchType)
 	if err := s.checkType(req.Type); err != nil {
 		return nil, err
 	}
@@ -27,8 +28,8 @@ func (s *Server) parseSearchType(r *http.Request) (*Request, error) {
 	return req, nil
 }
 
-func (s *Server) parseSearchSystem(r *http.Request) (*Request, error) {
-	req := s.newRequest(r, SearchSystem)
+func (s *Server) parseSearchSystem(r *http.Request) (*interaction.Request, error) {
+	req := s.newRequest(r, interaction.SearchSystem)
 	q, err := searchParams(r)
 	if err != nil {
 		return nil, err
@@ -56,32 +57,26 @@ func searchParams(r *http.Request) (url.Values, error) {
 }
 
 // search serves type and system searches.
-func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
+func (s *Server) search(ctx context.Context, req *interaction.Request, acc *interaction.Access) (*interaction.Response, error) {
 	types := []string{req.Type}
-	if req.Interaction == SearchSystem {
+	if req.Kind == interaction.SearchSystem {
 		var err error
 		if types, err = s.searchTypes(req.Query); err != nil {
 			return nil, err
 		}
-		if types, err = s.checkSearchTypes(ctx, types, req.Query.Has("_type")); err != nil {
+		if types, err = s.checkSearchTypes(acc, types, req.Query.Has("_type")); err != nil {
 			return nil, err
 		}
 	}
-	if s.cfg.BeforeSearch != nil {
-		if err := s.cfg.BeforeSearch(ctx, types, req.Query); err != nil {
-			return nil, err
-		}
-	}
-	plan, err := s.cfg.Search.Compile(types, req.Query, search.Options{Lenient: req.Prefer.Handling == "lenient"})
+	plan, err := s.cfg.Search.Compile(types, req.Query, search.Options{Lenient: req.Prefer.Lenient()})
 	if err != nil {
 		return nil, err
 	}
-	access := s.access(ctx)
-	if err := checkTraversals(access, plan.Query.Where); err != nil {
+	if err := checkTraversals(acc, plan.Query.Where); err != nil {
 		return nil, err
 	}
-	if req.Interaction == SearchType {
-		cond, err := s.constraint(access, req.Type, PermSearch)
+	if req.Kind == interaction.SearchType {
+		cond, err := s.constraint(acc, req.Type, interaction.PermSearch)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +97,7 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 			plan.Applied[k] = req.Query[k]
 		}
 	}
-	viewer, err := s.Viewer(ctx)
+	viewer, err := acc.Viewer(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -114,16 +109,16 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	page.Included = visibleIncludes(access, page.Included)
+	page.Included = visibleIncludes(acc, page.Included)
 	b := fhir.NewBundle("searchset", "", fhir.FormatInstant(s.cfg.Clock.Now()))
 	if page.Total >= 0 {
 		b.SetTotal(page.Total)
 	}
 	applied := plan.Applied
-	if req.Interaction == SearchSystem && req.Query.Has("_type") {
+	if req.Kind == interaction.SearchSystem && req.Query.Has("_type") {
 		applied["_type"] = req.Query["_type"]
 	}
-	self := &Request{Interaction: req.Interaction, Type: req.Type, Query: applied}
+	self := &interaction.Request{Kind: req.Kind, Type: req.Type, Query: applied}
 	b.Link("self", s.selfURL(self, nil))
 	if page.Next != nil {
 		b.Link("next", s.selfURL(self, url.Values{"_page": {search.EncodeCursor(page.Next)}}))
@@ -137,7 +132,7 @@ func (s *Server) search(ctx context.Context, req *Request) (*Response, error) {
 		sh       shaping
 	}{{"match", page.Versions, sh}, {"include", page.Included, incShape}} {
 		for _, v := range group.versions {
-			body, visible, err := resp.viewBody(v, viewer)
+			body, visible, err := viewBody(resp, v, viewer)
 			if err != nil {
 				return nil, err
 			}

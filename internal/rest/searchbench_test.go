@@ -254,7 +254,7 @@ func BenchmarkSearch(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			st := benchStore(b, backend, *benchPractitioners)
-			srv := startServer(b, func() store.Store { return st })
+			srv := startBenchServer(b, func() store.Store { return st })
 			shapes := benchShapes(b, st)
 			for _, sh := range shapes {
 				b.Run(sh.name, func(b *testing.B) {

@@ -6,18 +6,20 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// Config is what a Server needs. New validates it.
+// Config is what a Server needs. New validates it: every collaborator is
+// required, so that a wiring mistake fails at start instead of opening the
+// data.
 type Config struct {
 	// BaseURL is the public base URL clients use (https://host:port); the
 	// FHIR base is BaseURL + "/fhir".
@@ -34,29 +36,14 @@ type Config struct {
 	// Version is vhdir's version, shown in the CapabilityStatement.
 	Version string
 
-	// Authorize, when set, decides whether the caller may perform req; it
-	// runs for every interaction, including each Bundle entry. An error is
-	// returned to the client (a *fhir.Error with 401/403).
-	Authorize func(ctx context.Context, req *Request) error
-	// OnWrite, when set, runs inside the write transaction after the
-	// interaction's own writes, so that records it adds (Provenance,
-	// AuditEvent) commit with them or not at all.
-	OnWrite func(ctx context.Context, w *directory.Writer, req *Request, changes []*directory.Change) error
-	// OnExecuted, when set, learns the outcome of every interaction that
-	// Execute ran, a Bundle's entries included: the audit trail's source.
-	// A write that succeeded has already passed through OnWrite.
-	OnExecuted func(ctx context.Context, req *Request, resp *Response, err error)
-	// BeforeSearch, when set, runs before a search over types with query,
-	// before a history over types (none: the whole system), and before a
-	// second look when a read of a type only the server writes found
-	// nothing: resources stored after the fact (AuditEvents, chained
-	// first) are brought up to date here.
-	BeforeSearch func(ctx context.Context, types []string, query url.Values) error
-	// Access, when set, returns the limits of the caller whose request ctx
-	// carries (nil: none). Authorize decides whether an interaction may
-	// run at all; Access narrows what it sees: included resources, the
-	// types of system-level searches, query-filtered scopes.
-	Access func(ctx context.Context) *Access
+	// Authorizer decides what each caller's token grants, and Viewers
+	// who it is for usage restrictions: together they make the access
+	// decision every interaction runs under (interaction.Decide).
+	Authorizer interaction.Authorizer
+	Viewers    interaction.ViewerResolver
+	// Auditor records every interaction (see Auditor).
+	Auditor Auditor
+
 	// Security, when set, is described in the CapabilityStatement's
 	// rest.security.
 	Security *Security
@@ -65,6 +52,19 @@ type Config struct {
 	// the capability statements they conform to.
 	Operations   []Operation
 	Instantiates []string
+}
+
+// Auditor records what the pipeline does. The server cannot run without
+// one: package audit's Recorder is the production auditor.
+type Auditor interface {
+	// Written runs inside a write's transaction, after the interaction's
+	// own writes and their Provenance, so that the records it adds commit
+	// with them or not at all. An error rolls the write back.
+	Written(ctx context.Context, w *directory.Writer, req *interaction.Request, changes []*directory.Change) error
+	// Executed learns the outcome of every interaction that Execute ran or
+	// refused, a Bundle's entries included. A write that succeeded has
+	// already passed through Written.
+	Executed(ctx context.Context, req *interaction.Request, resp *interaction.Response, err error)
 }
 
 // Operation is a FHIR operation the server offers.
@@ -83,7 +83,6 @@ type Server struct {
 	log      *slog.Logger
 	fhirBase string
 	writable map[string]bool
-	viewers  viewers
 }
 
 // New checks cfg and returns a server.
@@ -91,6 +90,8 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Store == nil, cfg.Directory == nil, cfg.Search == nil, cfg.Clock == nil:
 		return nil, errors.New("rest: Store, Directory, Search and Clock are required")
+	case cfg.Authorizer == nil, cfg.Viewers == nil, cfg.Auditor == nil:
+		return nil, errors.New("rest: Authorizer, Viewers and Auditor are required")
 	case cfg.BaseURL == "":
 		return nil, errors.New("rest: BaseURL is required")
 	case cfg.MaxBodyBytes <= 0:
@@ -114,43 +115,43 @@ func (s *Server) FHIRBase() string { return s.fhirBase }
 
 // Routes registers the FHIR API on mux. Each route names its interaction,
 // so that a request refused while it is parsed is still reported as what
-// it tried to be (OnExecuted).
+// it tried to be (Auditor.Executed).
 func (s *Server) Routes(mux *http.ServeMux) {
-	route := func(pattern string, in Interaction, parse func(*http.Request) (*Request, error)) {
+	route := func(pattern string, in interaction.Kind, parse func(*http.Request) (*interaction.Request, error)) {
 		mux.Handle(pattern, s.handle(in, parse))
 	}
-	route("GET /fhir/metadata", Capabilities, s.parseCapabilities)
-	route("GET /fhir", SearchSystem, s.parseSearchSystem)
-	route("GET /fhir/{$}", SearchSystem, s.parseSearchSystem)
-	route("POST /fhir", Transaction, s.parseBundle)
-	route("POST /fhir/{$}", Transaction, s.parseBundle)
-	route("GET /fhir/_history", HistorySystem, s.parseHistory)
-	route("GET /fhir/_search", SearchSystem, s.parseSearchSystem)
-	route("POST /fhir/_search", SearchSystem, s.parseSearchSystem)
-	route("GET /fhir/{type}", SearchType, s.parseSearchType)
-	route("POST /fhir/{type}", Create, s.parseCreate)
-	route("PUT /fhir/{type}", Update, s.parseUpdate)
-	route("DELETE /fhir/{type}", Delete, s.parseDelete)
-	route("GET /fhir/{type}/_search", SearchType, s.parseSearchType)
-	route("POST /fhir/{type}/_search", SearchType, s.parseSearchType)
-	route("GET /fhir/{type}/_history", HistoryType, s.parseHistory)
-	route("GET /fhir/{type}/{id}", Read, s.parseRead)
-	route("PUT /fhir/{type}/{id}", Update, s.parseUpdate)
-	route("DELETE /fhir/{type}/{id}", Delete, s.parseDelete)
-	route("GET /fhir/{type}/{id}/_history", HistoryInstance, s.parseHistory)
-	route("GET /fhir/{type}/{id}/_history/{vid}", VRead, s.parseRead)
+	route("GET /fhir/metadata", interaction.Capabilities, s.parseCapabilities)
+	route("GET /fhir", interaction.SearchSystem, s.parseSearchSystem)
+	route("GET /fhir/{$}", interaction.SearchSystem, s.parseSearchSystem)
+	route("POST /fhir", interaction.Transaction, s.parseBundle)
+	route("POST /fhir/{$}", interaction.Transaction, s.parseBundle)
+	route("GET /fhir/_history", interaction.HistorySystem, s.parseHistory)
+	route("GET /fhir/_search", interaction.SearchSystem, s.parseSearchSystem)
+	route("POST /fhir/_search", interaction.SearchSystem, s.parseSearchSystem)
+	route("GET /fhir/{type}", interaction.SearchType, s.parseSearchType)
+	route("POST /fhir/{type}", interaction.Create, s.parseCreate)
+	route("PUT /fhir/{type}", interaction.Update, s.parseUpdate)
+	route("DELETE /fhir/{type}", interaction.Delete, s.parseDelete)
+	route("GET /fhir/{type}/_search", interaction.SearchType, s.parseSearchType)
+	route("POST /fhir/{type}/_search", interaction.SearchType, s.parseSearchType)
+	route("GET /fhir/{type}/_history", interaction.HistoryType, s.parseHistory)
+	route("GET /fhir/{type}/{id}", interaction.Read, s.parseRead)
+	route("PUT /fhir/{type}/{id}", interaction.Update, s.parseUpdate)
+	route("DELETE /fhir/{type}/{id}", interaction.Delete, s.parseDelete)
+	route("GET /fhir/{type}/{id}/_history", interaction.HistoryInstance, s.parseHistory)
+	route("GET /fhir/{type}/{id}/_history/{vid}", interaction.VRead, s.parseRead)
 	// Anything else under /fhir: a FHIR-shaped 404 or 405, not net/http's text.
 	route("/fhir/", 0, s.parseUnrouted)
 }
 
 // handle adapts a request parser to an http.Handler: negotiate the format,
 // parse the request once, run it through the pipeline, write the answer.
-func (s *Server) handle(in Interaction, parse func(*http.Request) (*Request, error)) http.Handler {
+func (s *Server) handle(in interaction.Kind, parse func(*http.Request) (*interaction.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		f, err := negotiate(r)
-		var resp *Response
-		var req *Request
+		var resp *interaction.Response
+		var req *interaction.Request
 		if err == nil {
 			if req, err = parse(r); err == nil {
 				resp, err = s.Execute(ctx, req)
@@ -158,42 +159,57 @@ func (s *Server) handle(in Interaction, parse func(*http.Request) (*Request, err
 		}
 		if err != nil {
 			resp = errorResponse(ctx, s.log, err)
-			if req == nil && s.cfg.OnExecuted != nil { // refused before Execute
-				s.cfg.OnExecuted(ctx, &Request{Interaction: in, Type: r.PathValue("type"), ID: r.PathValue("id"), Entry: -1, Method: r.Method, Header: r.Header}, nil, err)
+			if req == nil { // refused before Execute
+				s.cfg.Auditor.Executed(ctx, &interaction.Request{Kind: in, Type: r.PathValue("type"), ID: r.PathValue("id"), Entry: -1, Method: r.Method, Header: r.Header}, nil, err)
 			}
 		}
-		resp.write(w, f)
+		writeResponse(w, resp, f)
 	})
 }
 
-// Execute runs one interaction through the pipeline: authorization, then
-// the interaction itself. Bundle entries come through here too.
-func (s *Server) Execute(ctx context.Context, req *Request) (resp *Response, err error) {
-	if s.cfg.OnExecuted != nil {
-		defer func() { s.cfg.OnExecuted(ctx, req, resp, err) }()
+// Execute runs one interaction through the pipeline, in this order: the
+// caller (authenticated before, in the request's context: none is a 401),
+// its access decided once (interaction.Decide), the interaction's
+// permission, the interaction itself under that access, and its audit
+// record (Auditor.Executed), whatever the outcome. Only the
+// CapabilityStatement is public.
+func (s *Server) Execute(ctx context.Context, req *interaction.Request) (*interaction.Response, error) {
+	if req.Kind == interaction.Capabilities {
+		return s.run(ctx, req, nil)
 	}
-	if s.cfg.Authorize != nil {
-		if err := s.cfg.Authorize(ctx, req); err != nil {
-			return nil, err
-		}
+	acc, err := interaction.Decide(ctx, s.cfg.Authorizer, s.cfg.Viewers)
+	if err != nil {
+		s.cfg.Auditor.Executed(ctx, req, nil, err)
+		return nil, err
 	}
-	switch req.Interaction {
-	case Capabilities:
+	return s.run(ctx, req, acc)
+}
+
+// run is Execute for a caller whose access is decided: a Bundle's entries
+// run under their Bundle's.
+func (s *Server) run(ctx context.Context, req *interaction.Request, acc *interaction.Access) (resp *interaction.Response, err error) {
+	defer func() { s.cfg.Auditor.Executed(ctx, req, resp, err) }()
+	if req.Kind == interaction.Capabilities {
 		return s.capabilities()
-	case Read, VRead:
-		return s.read(ctx, req)
-	case HistoryInstance, HistoryType, HistorySystem:
-		return s.history(ctx, req)
-	case SearchType, SearchSystem:
-		return s.search(ctx, req)
-	case Create, Update, Delete:
-		return s.write(ctx, req)
-	case Batch:
-		return s.batch(ctx, req)
-	case Transaction:
-		return s.transaction(ctx, req)
 	}
-	return nil, fmt.Errorf("rest: no handler for %v", req.Interaction)
+	if err := acc.Permit(req); err != nil {
+		return nil, err
+	}
+	switch req.Kind {
+	case interaction.Read, interaction.VRead:
+		return s.read(ctx, req, acc)
+	case interaction.HistoryInstance, interaction.HistoryType, interaction.HistorySystem:
+		return s.history(ctx, req, acc)
+	case interaction.SearchType, interaction.SearchSystem:
+		return s.search(ctx, req, acc)
+	case interaction.Create, interaction.Update, interaction.Delete:
+		return s.write(ctx, req, acc)
+	case interaction.Batch:
+		return s.batch(ctx, req, acc)
+	case interaction.Transaction:
+		return s.transaction(ctx, req, acc)
+	}
+	return nil, fmt.Errorf("rest: no handler for %v", req.Kind)
 }
 
 // checkType validates a resource type from a URL.
@@ -221,17 +237,17 @@ func checkID(id string) error {
 	return nil
 }
 
-func (s *Server) newRequest(r *http.Request, in Interaction) *Request {
-	return &Request{Interaction: in, Type: r.PathValue("type"), ID: r.PathValue("id"), Entry: -1,
-		Method: r.Method, Header: r.Header, Prefer: parsePrefer(r.Header.Values("Prefer"))}
+func (s *Server) newRequest(r *http.Request, in interaction.Kind) *interaction.Request {
+	return &interaction.Request{Kind: in, Type: r.PathValue("type"), ID: r.PathValue("id"), Entry: -1,
+		Method: r.Method, Header: r.Header, Prefer: interaction.ParsePrefer(r.Header.Values("Prefer"))}
 }
 
-func (s *Server) parseCapabilities(r *http.Request) (*Request, error) {
-	return s.newRequest(r, Capabilities), nil
+func (s *Server) parseCapabilities(r *http.Request) (*interaction.Request, error) {
+	return s.newRequest(r, interaction.Capabilities), nil
 }
 
-func (s *Server) parseRead(r *http.Request) (*Request, error) {
-	req := s.newRequest(r, Read)
+func (s *Server) parseRead(r *http.Request) (*interaction.Request, error) {
+	req := s.newRequest(r, interaction.Read)
 	if err := s.checkType(req.Type); err != nil {
 		return nil, err
 	}
@@ -239,7 +255,7 @@ func (s *Server) parseRead(r *http.Request) (*Request, error) {
 		return nil, err
 	}
 	if vid := r.PathValue("vid"); vid != "" {
-		req.Interaction = VRead
+		req.Kind = interaction.VRead
 		v, err := parseVersion(vid)
 		if err != nil {
 			return nil, err
@@ -258,18 +274,18 @@ func (s *Server) parseRead(r *http.Request) (*Request, error) {
 	return req, nil
 }
 
-func (s *Server) parseHistory(r *http.Request) (*Request, error) {
-	req := s.newRequest(r, HistorySystem)
+func (s *Server) parseHistory(r *http.Request) (*interaction.Request, error) {
+	req := s.newRequest(r, interaction.HistorySystem)
 	switch {
 	case req.ID != "":
-		req.Interaction = HistoryInstance
+		req.Kind = interaction.HistoryInstance
 		if err := checkID(req.ID); err != nil {
 			return nil, err
 		}
 		fallthrough
 	case req.Type != "":
 		if req.ID == "" {
-			req.Interaction = HistoryType
+			req.Kind = interaction.HistoryType
 		}
 		if err := s.checkType(req.Type); err != nil {
 			return nil, err
@@ -279,8 +295,8 @@ func (s *Server) parseHistory(r *http.Request) (*Request, error) {
 	return req, nil
 }
 
-func (s *Server) parseCreate(r *http.Request) (*Request, error) {
-	req := s.newRequest(r, Create)
+func (s *Server) parseCreate(r *http.Request) (*interaction.Request, error) {
+	req := s.newRequest(r, interaction.Create)
 	if err := s.checkWritable(req.Type); err != nil {
 		return nil, err
 	}
@@ -298,8 +314,8 @@ func (s *Server) parseCreate(r *http.Request) (*Request, error) {
 	return req, nil
 }
 
-func (s *Server) parseUpdate(r *http.Request) (*Request, error) {
-	req := s.newRequest(r, Update)
+func (s *Server) parseUpdate(r *http.Request) (*interaction.Request, error) {
+	req := s.newRequest(r, interaction.Update)
 	if err := s.checkWritable(req.Type); err != nil {
 		return nil, err
 	}
@@ -335,8 +351,8 @@ func (s *Server) parseUpdate(r *http.Request) (*Request, error) {
 	return req, nil
 }
 
-func (s *Server) parseDelete(r *http.Request) (*Request, error) {
-	req := s.newRequest(r, Delete)
+func (s *Server) parseDelete(r *http.Request) (*interaction.Request, error) {
+	req := s.newRequest(r, interaction.Delete)
 	if err := s.checkWritable(req.Type); err != nil {
 		return nil, err
 	}
@@ -359,7 +375,7 @@ func (s *Server) parseDelete(r *http.Request) (*Request, error) {
 	return req, nil
 }
 
-func (s *Server) parseUnrouted(r *http.Request) (*Request, error) {
+func (s *Server) parseUnrouted(r *http.Request) (*interaction.Request, error) {
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/fhir/"), "/"), "/")
 	if len(parts) > 0 && parts[0] != "" && !strings.HasPrefix(parts[0], "_") && !strings.HasPrefix(parts[0], "$") {
 		if err := s.checkType(parts[0]); err != nil {

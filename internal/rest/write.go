@@ -9,35 +9,40 @@ import (
 
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/provenance"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// write runs a create, update or delete in its own transaction.
-func (s *Server) write(ctx context.Context, req *Request) (*Response, error) {
+// write runs a create, update or delete in its own transaction: the
+// write, its Provenance and its audit records commit together or not at
+// all.
+func (s *Server) write(ctx context.Context, req *interaction.Request, acc *interaction.Access) (*interaction.Response, error) {
 	var change *directory.Change
 	_, err := s.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
-		c, err := s.apply(ctx, w, req)
+		c, err := s.apply(ctx, w, req, acc)
 		if err != nil {
 			return err
 		}
 		change = c
-		return s.onWrite(ctx, w, req)
+		return s.recordWrite(ctx, w, req, acc)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.writeResponse(ctx, req, change)
+	return s.writeResponse(ctx, req, change, acc)
 }
 
 // apply performs one write interaction with w, within the caller's
 // query-filtered scopes if it has any.
-func (s *Server) apply(ctx context.Context, w *directory.Writer, req *Request) (*directory.Change, error) {
-	cond, err := s.writeConstraint(ctx, req)
+func (s *Server) apply(ctx context.Context, w *directory.Writer, req *interaction.Request, acc *interaction.Access) (*directory.Change, error) {
+	perm := map[interaction.Kind]interaction.Perm{interaction.Create: interaction.PermCreate, interaction.Update: interaction.PermUpdate, interaction.Delete: interaction.PermDelete}[req.Kind]
+	cond, err := s.constraint(acc, req.Type, perm)
 	if err != nil {
 		return nil, err
 	}
-	viewer, err := s.Viewer(ctx)
+	viewer, err := acc.Viewer(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -56,22 +61,16 @@ func (s *Server) apply(ctx context.Context, w *directory.Writer, req *Request) (
 	return c, nil
 }
 
-// writeConstraint is the condition the caller's scope puts on this write.
-func (s *Server) writeConstraint(ctx context.Context, req *Request) (store.Cond, error) {
-	perm := map[Interaction]byte{Create: PermCreate, Update: PermUpdate, Delete: PermDelete}[req.Interaction]
-	return s.constraint(s.access(ctx), req.Type, perm)
-}
-
 // applyConstrained performs a write under a query-filtered scope: the
 // resource replaced or deleted must match the condition before, and the
 // one written must match it after, inside the same transaction (the row
 // is locked first, so the check cannot go stale).
-func (s *Server) applyConstrained(ctx context.Context, w *directory.Writer, req *Request, cond store.Cond) (*directory.Change, error) {
+func (s *Server) applyConstrained(ctx context.Context, w *directory.Writer, req *interaction.Request, cond store.Cond) (*directory.Change, error) {
 	if req.Conditional() {
 		return nil, forbidden("the access token limits %s writes by a query; conditional update and delete are not available under it", req.Type)
 	}
 	tx := w.Tx()
-	if req.Interaction != Create {
+	if req.Kind != interaction.Create {
 		cur, err := tx.Current(ctx, req.Type, req.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
@@ -101,34 +100,38 @@ func (s *Server) applyConstrained(ctx context.Context, w *directory.Writer, req 
 }
 
 // applyFree performs one write interaction with w.
-func (s *Server) applyFree(ctx context.Context, w *directory.Writer, req *Request) (*directory.Change, error) {
-	switch req.Interaction {
-	case Create:
+func (s *Server) applyFree(ctx context.Context, w *directory.Writer, req *interaction.Request) (*directory.Change, error) {
+	switch req.Kind {
+	case interaction.Create:
 		return w.Create(ctx, req.Resource, "", req.IfNoneExist)
-	case Update:
+	case interaction.Update:
 		if req.Conditional() {
 			return w.ConditionalUpdate(ctx, req.Resource, req.Query, req.IfMatch)
 		}
 		return w.Update(ctx, req.Resource, req.ID, req.IfMatch)
-	case Delete:
+	case interaction.Delete:
 		if req.Conditional() {
 			return w.ConditionalDelete(ctx, req.Type, req.Query)
 		}
 		return w.Delete(ctx, req.Type, req.ID, req.IfMatch)
 	}
-	return nil, fmt.Errorf("rest: %v is not a write", req.Interaction)
+	return nil, fmt.Errorf("rest: %v is not a write", req.Kind)
 }
 
-func (s *Server) onWrite(ctx context.Context, w *directory.Writer, req *Request) error {
-	if s.cfg.OnWrite == nil {
-		return nil
+// recordWrite adds, inside the write's transaction, what every write
+// leaves: one Provenance per version stored, naming the caller (and the
+// request's X-Provenance, if any), then the write's audit records.
+func (s *Server) recordWrite(ctx context.Context, w *directory.Writer, req *interaction.Request, acc *interaction.Access) error {
+	changes := w.Changes()
+	if err := provenance.Record(ctx, w, changes, acc.Caller, req.Provenance); err != nil {
+		return err
 	}
-	return s.cfg.OnWrite(ctx, w, req, w.Changes())
+	return s.cfg.Auditor.Written(ctx, w, req, changes)
 }
 
 // writeResponse answers a write per FHIR: status by outcome, Location,
 // ETag and Last-Modified, and a body chosen by Prefer: return.
-func (s *Server) writeResponse(ctx context.Context, req *Request, c *directory.Change) (*Response, error) {
+func (s *Server) writeResponse(ctx context.Context, req *interaction.Request, c *directory.Change, acc *interaction.Access) (*interaction.Response, error) {
 	status := http.StatusOK
 	switch c.Action {
 	case directory.Created:
@@ -137,7 +140,7 @@ func (s *Server) writeResponse(ctx context.Context, req *Request, c *directory.C
 		return s.deleteResponse(req, c), nil
 	}
 	v := c.Version
-	resp := newResponse(status, nil).versionHeaders(v)
+	resp := withVersion(newResponse(status, nil), v)
 	if c.Action == directory.Created || c.Action == directory.Updated || c.Action == directory.Unchanged {
 		resp.Header.Set("Location", s.fullURL(v.Type, v.ID)+"/_history/"+strconv.FormatInt(v.VersionID, 10))
 	}
@@ -149,11 +152,11 @@ func (s *Server) writeResponse(ctx context.Context, req *Request, c *directory.C
 	default:
 		// What the caller may see of it: a conditional create may have
 		// matched a resource with elements hidden from the caller.
-		viewer, err := s.Viewer(ctx)
+		viewer, err := acc.Viewer(ctx)
 		if err != nil {
 			return nil, err
 		}
-		body, _, err := resp.viewBody(v, viewer)
+		body, _, err := viewBody(resp, v, viewer)
 		if err != nil {
 			return nil, err
 		}
@@ -162,11 +165,11 @@ func (s *Server) writeResponse(ctx context.Context, req *Request, c *directory.C
 	return resp, nil
 }
 
-func (s *Server) deleteResponse(req *Request, c *directory.Change) *Response {
+func (s *Server) deleteResponse(req *interaction.Request, c *directory.Change) *interaction.Response {
 	if req.Prefer.Return == "minimal" {
 		resp := newResponse(http.StatusNoContent, nil)
 		if c.Version != nil && c.Action == directory.Deleted {
-			resp.versionHeaders(c.Version)
+			withVersion(resp, c.Version)
 		}
 		return resp
 	}
@@ -178,7 +181,7 @@ func (s *Server) deleteResponse(req *Request, c *directory.Change) *Response {
 	}
 	resp := newResponse(http.StatusOK, fhir.OutcomeOf(fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.IssueInformational, Diagnostics: msg}))
 	if c.Version != nil && c.Action == directory.Deleted {
-		resp.versionHeaders(c.Version)
+		withVersion(resp, c.Version)
 	}
 	return resp
 }
@@ -196,5 +199,3 @@ func describe(a directory.Action) string {
 	}
 	return a.String()
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

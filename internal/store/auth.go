@@ -36,17 +36,14 @@ type AssertionUse struct {
 
 // AuthStore keeps what authorization shares between nodes: client
 // registrations, the assertion ids (jti) already used, and access tokens.
-// Both backends implement it; storetest checks them alike.
+// Registrations change inside a write transaction (Tx.CreateClient,
+// Tx.UpdateClient), so that the change and its audit record commit
+// together.
 type AuthStore interface {
-	// CreateClient registers a client; ErrExists when the id is taken.
-	CreateClient(ctx context.Context, c *ClientRecord) error
 	// Client returns a registration, or ErrNotFound.
 	Client(ctx context.Context, id string) (*ClientRecord, error)
 	// Clients lists every registration, ordered by id.
 	Clients(ctx context.Context) ([]*ClientRecord, error)
-	// UpdateClient replaces a registration's Data and Disabled and sets
-	// Updated; ErrNotFound when absent.
-	UpdateClient(ctx context.Context, c *ClientRecord) error
 	// UseAssertion records a use of an assertion id. It reports false (and
 	// records nothing) when the same client already used the id and that
 	// use has not expired by u.Now: a replay. Safe when nodes race:

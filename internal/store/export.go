@@ -24,12 +24,13 @@ import (
 // not in the view carries LastUpdated >= T, and "LastUpdated >= T" finds
 // it.
 
-// ExportStore is implemented by stores that serve bulk export.
+// ExportStore serves bulk export.
 type ExportStore interface {
 	// Snapshot runs fn over a consistent read-only view of the store, taken
 	// at now() (or at the previous snapshot's time, if later: times never
-	// go back). now must give times as versions are stamped (truncated to
-	// the millisecond). The view stays valid until fn returns.
+	// go back). now is the caller's clock and must give times as versions
+	// are stamped (truncated to the millisecond). The view stays valid
+	// until fn returns.
 	Snapshot(ctx context.Context, now func() time.Time, fn func(Snapshot) error) error
 
 	// CreateExportJob stores a new job (State ExportQueued). ID, ClientID,

@@ -64,8 +64,7 @@ type Viewer struct {
 // SeeAll is the Viewer of the server's own lookups.
 var SeeAll = &Viewer{All: true}
 
-// RestrictStore is implemented by stores that enforce usage restrictions:
-// both backends. Query, HistoryQuery and ExportScan carry their Viewer;
+// RestrictStore enforces usage restrictions. Query, HistoryQuery and ExportScan carry their Viewer;
 // reads (Read, VRead) return versions whatever their restriction, with
 // Version.Restricted and Version.Guard set, and the caller asks Visible.
 type RestrictStore interface {

@@ -49,9 +49,19 @@ type Key struct {
 	Type, ID string
 }
 
-// Store keeps FHIR resources. All methods take ctx first and are safe for
-// concurrent use.
+// Store keeps FHIR resources, and what the server shares between nodes
+// beside them: client registrations and tokens (AuthStore), the audit
+// chain (AuditStore), export jobs and snapshots (ExportStore), and the
+// visibility of restricted versions (RestrictStore). Every backend
+// implements all of it; storetest checks them alike. All methods take ctx
+// first and are safe for concurrent use. Times are the caller's (its
+// clock.Clock): a store never reads the wall clock for data it keeps.
 type Store interface {
+	AuthStore
+	AuditStore
+	ExportStore
+	RestrictStore
+
 	// Read returns the current version of a resource. It returns ErrNotFound
 	// when it never existed and ErrGone (with the deletion version, so the
 	// caller can report it) when its current version is a delete.
@@ -95,6 +105,12 @@ type Tx interface {
 	PutMany(ctx context.Context, vs []*Version, idxs []*Index) error
 	// Search runs a query inside the transaction (conditional interactions).
 	Search(ctx context.Context, q *Query) (*SearchPage, error)
+	// CreateClient registers a client; ErrExists when the id is taken.
+	// Created and Updated must be set.
+	CreateClient(ctx context.Context, c *ClientRecord) error
+	// UpdateClient replaces a registration's Data, Disabled and Updated
+	// (which must be set); ErrNotFound when absent.
+	UpdateClient(ctx context.Context, c *ClientRecord) error
 	// Lock serializes transactions that lock the same key until they end, so
 	// a conditional create cannot race another with the same condition.
 	Lock(ctx context.Context, key string) error

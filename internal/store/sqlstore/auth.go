@@ -75,10 +75,6 @@ func (db *DB) writeExec(ctx context.Context, query string, args ...any) (int64, 
 	return 0, err
 }
 
-// nowMicro is the store's clock for times a caller left zero: microseconds, as
-// stored.
-func nowMicro() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
 // nonNil keeps an empty registration from becoming NULL (drivers bind a nil
 // []byte as NULL).
 func nonNil(b []byte) []byte {
@@ -88,21 +84,17 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// CreateClient registers a client, setting c.Created and c.Updated to now
-// when zero.
-func (db *DB) CreateClient(ctx context.Context, c *store.ClientRecord) error {
-	if c.Created.IsZero() {
-		c.Created = nowMicro()
+// CreateClient registers a client inside the transaction.
+func (t *tx) CreateClient(ctx context.Context, c *store.ClientRecord) error {
+	if c.Created.IsZero() || c.Updated.IsZero() {
+		return fmt.Errorf("auth client %s: Created and Updated must be set", c.ID)
 	}
-	if c.Updated.IsZero() {
-		c.Updated = c.Created
-	}
-	n, err := db.writeExec(ctx, db.authSQL().insertClient, c.ID, nonNil(c.Data), c.Disabled, c.Created.UnixMicro(), c.Updated.UnixMicro())
+	res, err := t.tx.ExecContext(ctx, t.db.authSQL().insertClient, c.ID, nonNil(c.Data), c.Disabled, c.Created.UnixMicro(), c.Updated.UnixMicro())
 	if err != nil {
-		return fmt.Errorf("auth client %s: %w", c.ID, err)
+		return fmt.Errorf("auth client %s: %w", c.ID, t.db.classify(err))
 	}
-	if n == 0 {
-		return fmt.Errorf("auth client %s: %w", c.ID, store.ErrExists)
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("auth client %s: %w", c.ID, errors.Join(store.ErrExists, err))
 	}
 	return nil
 }
@@ -161,18 +153,17 @@ func (db *DB) Clients(ctx context.Context) ([]*store.ClientRecord, error) {
 	return out, nil
 }
 
-// UpdateClient replaces Data and Disabled and sets Updated (c.Updated, or
-// now when zero, which it then holds).
-func (db *DB) UpdateClient(ctx context.Context, c *store.ClientRecord) error {
+// UpdateClient replaces Data, Disabled and Updated inside the transaction.
+func (t *tx) UpdateClient(ctx context.Context, c *store.ClientRecord) error {
 	if c.Updated.IsZero() {
-		c.Updated = nowMicro()
+		return fmt.Errorf("auth client %s: Updated must be set", c.ID)
 	}
-	n, err := db.writeExec(ctx, db.authSQL().updateClient, nonNil(c.Data), c.Disabled, c.Updated.UnixMicro(), c.ID)
+	res, err := t.tx.ExecContext(ctx, t.db.authSQL().updateClient, nonNil(c.Data), c.Disabled, c.Updated.UnixMicro(), c.ID)
 	if err != nil {
-		return fmt.Errorf("auth client %s: %w", c.ID, err)
+		return fmt.Errorf("auth client %s: %w", c.ID, t.db.classify(err))
 	}
-	if n == 0 {
-		return fmt.Errorf("auth client %s: %w", c.ID, store.ErrNotFound)
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("auth client %s: %w", c.ID, errors.Join(store.ErrNotFound, err))
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ type snapshot struct {
 // one write connection, which the transaction holds.
 func (db *DB) Snapshot(ctx context.Context, now func() time.Time, fn func(store.Snapshot) error) error {
 	if now == nil {
-		now = func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+		return errors.New("export snapshot: the caller's clock (now) is required")
 	}
 	var (
 		conn *sql.Conn

@@ -12,15 +12,6 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-func auditOf(t *testing.T, s store.Store) store.AuditStore {
-	t.Helper()
-	as, ok := s.(store.AuditStore)
-	if !ok {
-		t.Fatalf("%s store does not keep an audit chain", s.Backend())
-	}
-	return as
-}
-
 // appendAudit chains AuditEvents with the given ids, in one transaction.
 // With stored, they are also stored as resources in it, as records were
 // before their bodies were staged in the chain (migration 0006).
@@ -53,7 +44,7 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	h1, h2 := open(), open()
 	t.Cleanup(func() { h1.Close(); h2.Close() })
 	ctx := context.Background()
-	if links, err := auditOf(t, h1).AuditChain(ctx, 0, 10); err != nil || len(links) != 0 {
+	if links, err := h1.AuditChain(ctx, 0, 10); err != nil || len(links) != 0 {
 		t.Fatalf("empty chain = %v, %v", links, err)
 	}
 	if err := appendAudit(ctx, h1, true, "a1", "a2"); err != nil {
@@ -86,7 +77,7 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	}
 	var all []store.AuditLink
 	for after := int64(0); ; {
-		page, err := auditOf(t, h2).AuditChain(ctx, after, 5)
+		page, err := h2.AuditChain(ctx, after, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +113,7 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	}
 
 	// Index rows come later, once per position, whichever node is first.
-	if got, err := auditOf(t, h1).AuditIndexed(ctx); err != nil || got != 0 {
+	if got, err := h1.AuditIndexed(ctx); err != nil || got != 0 {
 		t.Fatalf("indexed position = %d, %v; want 0", got, err)
 	}
 	idx := &store.Index{Tokens: []store.TokenValue{{Param: 7, System: "s", Code: "c"}}}
@@ -140,7 +131,7 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	if ok, err := index(h2, 0, 2, items); err != nil || ok {
 		t.Fatalf("IndexAudit(0, 2) again, on the other node = %v, %v; want false", ok, err)
 	}
-	if got, err := auditOf(t, h2).AuditIndexed(ctx); err != nil || got != 2 {
+	if got, err := h2.AuditIndexed(ctx); err != nil || got != 2 {
 		t.Errorf("indexed position = %d, %v; want 2", got, err)
 	}
 	match := &store.Query{Types: []string{"AuditEvent"}, Where: store.TokenMatch{Param: 7, System: ptr("s"), Code: ptr("c")}, Count: 10}
@@ -179,7 +170,7 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 			t.Fatalf("read of stored record %s = %+v, %v", l.ID, v, err)
 		}
 	}
-	again, err := auditOf(t, h2).AuditChain(ctx, 0, 1000)
+	again, err := h2.AuditChain(ctx, 0, 1000)
 	if err != nil || len(again) != len(all) {
 		t.Fatalf("chain after storing = %d links, %v", len(again), err)
 	}
@@ -198,10 +189,10 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	// stored no earlier than the snapshot, so the next _since export
 	// finds it; its body keeps its own time.
 	later := t0.Add(time.Hour)
-	if err := exportOf(t, h1).Snapshot(ctx, func() time.Time { return later }, func(store.Snapshot) error { return nil }); err != nil {
+	if err := h1.Snapshot(ctx, func() time.Time { return later }, func(store.Snapshot) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	late, err := auditOf(t, h1).AppendAudit(ctx, []store.AuditItem{{ID: "late", Body: auditVersion("late").Body}})
+	late, err := h1.AppendAudit(ctx, []store.AuditItem{{ID: "late", Body: auditVersion("late").Body}})
 	if err != nil || len(late) != 1 || late[0].Seq != int64(len(all))+1 {
 		t.Fatalf("AppendAudit = %+v, %v; want link %d", late, err, len(all)+1)
 	}

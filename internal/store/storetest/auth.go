@@ -14,14 +14,14 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// authOf returns the backend's store.AuthStore; every backend must have one.
-func authOf(t *testing.T, s store.Store) store.AuthStore {
-	t.Helper()
-	a, ok := s.(store.AuthStore)
-	if !ok {
-		t.Fatalf("backend %s (%T) does not implement store.AuthStore", s.Backend(), s)
-	}
-	return a
+// createClient registers c in a transaction of its own.
+func createClient(ctx context.Context, s store.Store, c *store.ClientRecord) error {
+	return s.Update(ctx, func(tx store.Tx) error { return tx.CreateClient(ctx, c) })
+}
+
+// updateClient changes c in a transaction of its own.
+func updateClient(ctx context.Context, s store.Store, c *store.ClientRecord) error {
+	return s.Update(ctx, func(tx store.Tx) error { return tx.UpdateClient(ctx, c) })
 }
 
 // sameTime reports whether got is want as stored: UTC, to the microsecond.
@@ -29,14 +29,8 @@ func sameTime(got, want time.Time) bool {
 	return got.Equal(want.Truncate(time.Microsecond)) && got.Location() == time.UTC
 }
 
-// within reports whether got (stored to the microsecond, UTC) lies between
-// before and after, read around the call that set it.
-func within(got, before, after time.Time) bool {
-	return got.Location() == time.UTC && !got.Before(before.Truncate(time.Microsecond)) && !got.After(after)
-}
-
 func testAuthClients(t *testing.T, newDB NewDB) {
-	a := authOf(t, openOne(t, newDB))
+	a := openOne(t, newDB)
 	ctx := context.Background()
 	cet := time.FixedZone("CET", 3600)
 	created := time.Date(2026, 3, 4, 5, 6, 7, 123456789, cet)
@@ -53,7 +47,7 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.c
-			if err := a.CreateClient(ctx, &in); err != nil {
+			if err := createClient(ctx, a, &in); err != nil {
 				t.Fatalf("CreateClient(%s): %v", tt.c.ID, err)
 			}
 			got, err := a.Client(ctx, tt.c.ID)
@@ -67,7 +61,7 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 				t.Errorf("Client(%s) times = %v, %v; want %v, %v in UTC to the microsecond", tt.c.ID, got.Created, got.Updated, tt.c.Created, tt.c.Updated)
 			}
 			dup := store.ClientRecord{ID: tt.c.ID, Data: []byte(`{"other":true}`), Created: updated, Updated: updated}
-			if err := a.CreateClient(ctx, &dup); !errors.Is(err, store.ErrExists) {
+			if err := createClient(ctx, a, &dup); !errors.Is(err, store.ErrExists) {
 				t.Errorf("CreateClient(%s) again error = %v; want ErrExists", tt.c.ID, err)
 			}
 			if again, err := a.Client(ctx, tt.c.ID); err != nil || !bytes.Equal(again.Data, tt.c.Data) {
@@ -76,19 +70,30 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 		})
 	}
 
-	t.Run("zero times are now", func(t *testing.T) {
-		before := time.Now()
-		c := &store.ClientRecord{ID: "now", Data: []byte(`{}`)}
-		if err := a.CreateClient(ctx, c); err != nil {
-			t.Fatal(err)
+	t.Run("zero times are refused: the store keeps the caller's times only", func(t *testing.T) {
+		for _, c := range []*store.ClientRecord{{ID: "no-times", Data: []byte(`{}`)}, {ID: "no-updated", Data: []byte(`{}`), Created: created}} {
+			if err := createClient(ctx, a, c); err == nil {
+				t.Errorf("CreateClient(%s) with a zero time succeeded; want an error", c.ID)
+			}
+			if got, err := a.Client(ctx, c.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("after a refused create Client(%s) = %+v, %v; want ErrNotFound", c.ID, got, err)
+			}
 		}
-		after := time.Now()
-		got, err := a.Client(ctx, "now")
-		if err != nil {
-			t.Fatal(err)
+	})
+
+	t.Run("a registration rolled back is not kept", func(t *testing.T) {
+		boom := errors.New("boom")
+		err := a.Update(ctx, func(tx store.Tx) error {
+			if err := tx.CreateClient(ctx, &store.ClientRecord{ID: "rolled-back", Data: []byte(`{}`), Created: created, Updated: created}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("Update error = %v; want boom", err)
 		}
-		if !within(got.Created, before, after) || !within(got.Updated, before, after) {
-			t.Errorf("times of a client created with none = %v, %v; want between %v and %v", got.Created, got.Updated, before, after)
+		if got, err := a.Client(ctx, "rolled-back"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Client(rolled-back) = %+v, %v; want ErrNotFound", got, err)
 		}
 	})
 
@@ -96,7 +101,7 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 		if c, err := a.Client(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Client(unknown) = %+v, %v; want ErrNotFound", c, err)
 		}
-		if err := a.UpdateClient(ctx, &store.ClientRecord{ID: "nobody", Data: []byte(`{}`)}); !errors.Is(err, store.ErrNotFound) {
+		if err := updateClient(ctx, a, &store.ClientRecord{ID: "nobody", Data: []byte(`{}`), Updated: created}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("UpdateClient(unknown) error = %v; want ErrNotFound", err)
 		}
 		if _, err := a.Client(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
@@ -110,11 +115,11 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 			id       string
 			data     []byte
 			disabled bool
-			updated  time.Time // zero: now
+			updated  time.Time // zero: refused
 		}{
 			{"disable with new data", "json", []byte(`{"client_name":"renamed"}`), true, updated.Add(time.Hour)},
 			{"enable again", "off", []byte(`{"enabled": 1}`), false, updated.Add(2 * time.Hour)},
-			{"zero Updated is now", "bin", []byte(`[]`), true, time.Time{}},
+			{"zero Updated is refused", "bin", []byte(`[]`), true, time.Time{}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -122,11 +127,19 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				before := time.Now()
-				if err := a.UpdateClient(ctx, &store.ClientRecord{ID: tt.id, Data: tt.data, Disabled: tt.disabled, Updated: tt.updated}); err != nil {
+				err = updateClient(ctx, a, &store.ClientRecord{ID: tt.id, Data: tt.data, Disabled: tt.disabled, Updated: tt.updated})
+				if tt.updated.IsZero() {
+					if err == nil {
+						t.Errorf("UpdateClient(%s) with a zero Updated succeeded; want an error", tt.id)
+					}
+					if got, err := a.Client(ctx, tt.id); err != nil || !bytes.Equal(got.Data, old.Data) || !got.Updated.Equal(old.Updated) {
+						t.Errorf("after a refused update Client(%s) = %+v, %v; want it unchanged", tt.id, got, err)
+					}
+					return
+				}
+				if err != nil {
 					t.Fatalf("UpdateClient(%s): %v", tt.id, err)
 				}
-				after := time.Now()
 				got, err := a.Client(ctx, tt.id)
 				if err != nil {
 					t.Fatal(err)
@@ -137,11 +150,7 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 				if !got.Created.Equal(old.Created) {
 					t.Errorf("UpdateClient changed Created from %v to %v", old.Created, got.Created)
 				}
-				if tt.updated.IsZero() {
-					if !within(got.Updated, before, after) {
-						t.Errorf("Updated = %v; want now (between %v and %v)", got.Updated, before, after)
-					}
-				} else if !sameTime(got.Updated, tt.updated) {
+				if !sameTime(got.Updated, tt.updated) {
 					t.Errorf("Updated = %v; want %v", got.Updated, tt.updated)
 				}
 			})
@@ -150,7 +159,7 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 
 	t.Run("list ordered by id", func(t *testing.T) {
 		for _, id := range []string{"b", "B", "a", "_z", "A-1", "\u00c4"} {
-			if err := a.CreateClient(ctx, &store.ClientRecord{ID: id, Data: []byte(id), Created: created, Updated: created}); err != nil {
+			if err := createClient(ctx, a, &store.ClientRecord{ID: id, Data: []byte(id), Created: created, Updated: created}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -166,7 +175,7 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 				t.Errorf("Clients entry %+v differs from Client(%s) = %+v, %v", c, c.ID, one, err)
 			}
 		}
-		want := []string{"b", "B", "a", "_z", "A-1", "\u00c4", "json", "off", "bin", "empty", "now"}
+		want := []string{"b", "B", "a", "_z", "A-1", "\u00c4", "json", "off", "bin", "empty"}
 		sort.Strings(want) // byte order
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("Clients ids = %q; want %q", got, want)
@@ -175,7 +184,7 @@ func testAuthClients(t *testing.T, newDB NewDB) {
 }
 
 func testAuthClientsEmpty(t *testing.T, newDB NewDB) {
-	a := authOf(t, openOne(t, newDB))
+	a := openOne(t, newDB)
 	list, err := a.Clients(context.Background())
 	if err != nil || len(list) != 0 {
 		t.Errorf("Clients of an empty store = %d clients, %v; want none", len(list), err)
@@ -183,7 +192,7 @@ func testAuthClientsEmpty(t *testing.T, newDB NewDB) {
 }
 
 func testAuthAssertions(t *testing.T, newDB NewDB) {
-	a := authOf(t, openOne(t, newDB))
+	a := openOne(t, newDB)
 	ctx := context.Background()
 	now := time.Now()
 	steps := []struct {
@@ -233,7 +242,7 @@ func testAuthAssertionRace(t *testing.T, newDB NewDB) {
 	open := newDB(t)
 	h1, h2 := open(), open()
 	t.Cleanup(func() { h1.Close(); h2.Close() })
-	nodes := [2]store.AuthStore{authOf(t, h1), authOf(t, h2)}
+	nodes := [2]store.Store{h1, h2}
 	ctx := context.Background()
 	until := time.Now().Add(time.Hour)
 	const rounds = 50
@@ -277,7 +286,7 @@ func tokenHash(s string) []byte {
 }
 
 func testAuthTokens(t *testing.T, newDB NewDB) {
-	a := authOf(t, openOne(t, newDB))
+	a := openOne(t, newDB)
 	ctx := context.Background()
 	issued := time.Date(2026, 5, 6, 7, 8, 9, 987654321, time.FixedZone("EST", -5*3600))
 	tests := []struct {
@@ -322,7 +331,7 @@ func testAuthTokens(t *testing.T, newDB NewDB) {
 // testAuthPurge checks both sides of PurgeAuth's boundary: rows expiring
 // before now go, rows expiring at now or later stay.
 func testAuthPurge(t *testing.T, newDB NewDB) {
-	a := authOf(t, openOne(t, newDB))
+	a := openOne(t, newDB)
 	ctx := context.Background()
 	// In the future, so that assertions kept are still unexpired when
 	// checked.
@@ -338,7 +347,7 @@ func testAuthPurge(t *testing.T, newDB NewDB) {
 		{"a microsecond after", cut.Add(time.Microsecond), true},
 		{"much later", cut.Add(24 * time.Hour), true},
 	}
-	if err := a.CreateClient(ctx, &store.ClientRecord{ID: "c", Data: []byte(`{}`)}); err != nil {
+	if err := createClient(ctx, a, &store.ClientRecord{ID: "c", Data: []byte(`{}`), Created: time.Now(), Updated: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rows {
@@ -381,7 +390,7 @@ func testAuthIssueToken(t *testing.T, newDB NewDB) {
 	open := newDB(t)
 	h1, h2 := open(), open()
 	t.Cleanup(func() { h1.Close(); h2.Close() })
-	nodes := [2]store.AuthStore{authOf(t, h1), authOf(t, h2)}
+	nodes := [2]store.Store{h1, h2}
 	ctx := context.Background()
 	// A clock far from the database's: expiry is judged by it.
 	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -18,15 +18,6 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-func exportOf(t testing.TB, s store.Store) store.ExportStore {
-	t.Helper()
-	es, ok := s.(store.ExportStore)
-	if !ok {
-		t.Fatalf("%s store does not serve bulk export", s.Backend())
-	}
-	return es
-}
-
 // exportCtx bounds a test that could deadlock.
 func exportCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -122,7 +113,7 @@ func testExportSnapshot(t *testing.T, newDB NewDB) {
 	a, b := open(), open()
 	t.Cleanup(func() { a.Close(); b.Close() })
 	ctx := exportCtx(t)
-	ea := exportOf(t, a)
+	ea := a
 
 	mustWrite(t, ctx, a, "Organization", "o1", t0, orgIndex("x"), false)
 	mustWrite(t, ctx, a, "Organization", "o2", t0, orgIndex("y"), false)
@@ -186,7 +177,7 @@ func testExportSnapshot(t *testing.T, newDB NewDB) {
 	}
 
 	// An exporter whose clock is behind the mark: times never go back.
-	err = exportOf(t, b).Snapshot(ctx, func() time.Time { return t0 }, func(snap store.Snapshot) error {
+	err = b.Snapshot(ctx, func() time.Time { return t0 }, func(snap store.Snapshot) error {
 		if !snap.Time().Equal(T1) {
 			t.Errorf("Time() with an earlier clock = %v; want the previous mark %v", snap.Time(), T1)
 		}
@@ -244,7 +235,7 @@ func testExportSnapshot(t *testing.T, newDB NewDB) {
 	}
 	// fn's error is Snapshot's.
 	boom := errors.New("boom")
-	if err := ea.Snapshot(ctx, nil, func(store.Snapshot) error { return boom }); !errors.Is(err, boom) {
+	if err := ea.Snapshot(ctx, func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }, func(store.Snapshot) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("Snapshot with fn failing = %v; want boom", err)
 	}
 }
@@ -303,7 +294,7 @@ func testExportSnapshotWaits(t *testing.T, newDB NewDB) {
 			T := t0.Add(time.Hour)
 			var inView []string
 			snapshot := make(chan error, 1)
-			eb := exportOf(t, b)
+			eb := b
 			go func() {
 				snapshot <- eb.Snapshot(ctx, func() time.Time { return T }, func(snap store.Snapshot) error {
 					var err error
@@ -381,7 +372,7 @@ func testExportSnapshotLongWriter(t *testing.T, newDB NewDB) {
 	var inView []string
 	snapshot := make(chan error, 1)
 	go func() {
-		snapshot <- exportOf(t, s).Snapshot(ctx, func() time.Time { return T }, func(snap store.Snapshot) error {
+		snapshot <- s.Snapshot(ctx, func() time.Time { return T }, func(snap store.Snapshot) error {
 			var err error
 			inView, err = scanKeys(ctx, snap, store.ExportScan{Type: "Organization"})
 			return err
@@ -484,7 +475,7 @@ func testExportSnapshotUnderLoad(t *testing.T, newDB NewDB) {
 	var inView []string
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err := exportOf(t, a).Snapshot(sctx, func() time.Time { return T }, func(snap store.Snapshot) error {
+	err := a.Snapshot(sctx, func() time.Time { return T }, func(snap store.Snapshot) error {
 		var err error
 		inView, err = scanKeys(ctx, snap, store.ExportScan{Type: "Organization"})
 		return err
@@ -542,7 +533,7 @@ func readFile(ctx context.Context, es store.ExportStore, job string, n int) ([]b
 
 func testExportJobs(t *testing.T, newDB NewDB) {
 	s := openOne(t, newDB)
-	es := exportOf(t, s)
+	es := s
 	ctx := exportCtx(t)
 
 	j := exportJob("job1", t0)
@@ -739,7 +730,7 @@ func testExportJobReclaim(t *testing.T, newDB NewDB) {
 	open := newDB(t)
 	a, b := open(), open()
 	t.Cleanup(func() { a.Close(); b.Close() })
-	ea, eb := exportOf(t, a), exportOf(t, b)
+	ea, eb := a, b
 	ctx := exportCtx(t)
 	if err := ea.CreateExportJob(ctx, exportJob("j", t0)); err != nil {
 		t.Fatal(err)
@@ -800,7 +791,7 @@ func testExportClaimRace(t *testing.T, newDB NewDB) {
 	ctx := exportCtx(t)
 	const jobs = 12
 	for i := range jobs {
-		if err := exportOf(t, a).CreateExportJob(ctx, exportJob(fmt.Sprintf("r%02d", i), t0.Add(time.Duration(i)*time.Millisecond))); err != nil {
+		if err := a.CreateExportJob(ctx, exportJob(fmt.Sprintf("r%02d", i), t0.Add(time.Duration(i)*time.Millisecond))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -810,7 +801,7 @@ func testExportClaimRace(t *testing.T, newDB NewDB) {
 		wg      sync.WaitGroup
 	)
 	for w := range 6 {
-		es := exportOf(t, []store.Store{a, b}[w%2])
+		es := []store.Store{a, b}[w%2]
 		owner := fmt.Sprintf("worker-%d", w)
 		wg.Go(func() {
 			for {
@@ -839,7 +830,7 @@ func testExportClaimRace(t *testing.T, newDB NewDB) {
 
 func testExportPurge(t *testing.T, newDB NewDB) {
 	s := openOne(t, newDB)
-	es := exportOf(t, s)
+	es := s
 	ctx := exportCtx(t)
 	for i, id := range []string{"e1", "e2", "e3"} {
 		j := exportJob(id, t0)
@@ -899,11 +890,11 @@ func BenchSnapshotScan(b *testing.B, s store.Store, n int) {
 			b.Fatalf("load: %v", err)
 		}
 	}
-	es := exportOf(b, s)
+	es := s
 	b.ResetTimer()
 	var rows, size int64
 	for b.Loop() {
-		err := es.Snapshot(ctx, nil, func(snap store.Snapshot) error {
+		err := es.Snapshot(ctx, func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }, func(snap store.Snapshot) error {
 			return snap.Scan(ctx, store.ExportScan{Type: "Organization"}, func(v *store.Version) error {
 				rows++
 				size += int64(len(v.Body))

@@ -352,7 +352,7 @@ func testRestrictHistory(t *testing.T, newDB NewDB) {
 		})
 	}
 
-	rs := s.(store.RestrictStore)
+	rs := s
 	read := func(id string, version int64) *store.Version {
 		t.Helper()
 		typ := "Organization"
@@ -415,7 +415,7 @@ func testRestrictScan(t *testing.T, newDB NewDB) {
 		{"live matching", store.ExportScan{Type: "Organization", Cond: store.StringMatch{Param: pName, Mode: store.StringPrefix, Value: "secret"}}, hiddenFromNone("[]", "[sec]")},
 		{"deleted", store.ExportScan{Type: "Organization", Deleted: true}, hiddenFromNone("[gone-pub]", "[gone-pub gone-sec]")},
 	}
-	err := s.(store.ExportStore).Snapshot(ctx, nil, func(snap store.Snapshot) error {
+	err := s.Snapshot(ctx, func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }, func(snap store.Snapshot) error {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				tt.want.each(t, func(t *testing.T, v *store.Viewer, want string) {

@@ -13,56 +13,28 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/store"
 )
-
-// Principal is the authenticated caller of a FHIR request: the client
-// system, the organization it acts for, and what its token grants.
-type Principal struct {
-	ClientID         string
-	ClientName       string
-	Organization     string // Organization/…
-	OrganizationName string
-	Scope            string // granted scopes, as issued
-	// Roles and SeesRestricted are the registration's, for usage
-	// restrictions.
-	Roles          []string
-	SeesRestricted bool
-	Grants         *Grants
-	IssuedAt       time.Time
-	Expires        time.Time
-	// TokenID names the access token in records without revealing it: the
-	// first 16 hex digits of its SHA-256 (the database keeps the hash).
-	TokenID string
-}
 
 // tokenID is the record name of a token hash.
 func tokenID(hash []byte) string { return hex.EncodeToString(hash[:8]) }
 
-type principalKey struct{}
+// Why a request has no caller: ErrNoToken when it carries no bearer
+// token, ErrInvalidToken for every reason a token is refused (the client
+// learns no more than that: RFC 6750 invalid_token).
+var (
+	ErrNoToken      = errors.New("no access token")
+	ErrInvalidToken = errors.New("invalid_token")
+)
 
-// WithPrincipal returns ctx carrying p.
-func WithPrincipal(ctx context.Context, p *Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// PrincipalFrom returns the caller, or nil for an unauthenticated context.
-func PrincipalFrom(ctx context.Context) *Principal {
-	p, _ := ctx.Value(principalKey{}).(*Principal)
-	return p
-}
-
-// errInvalidToken is every reason a bearer token is refused; the client
-// learns no more than that (RFC 6750 invalid_token).
-var errInvalidToken = errors.New("invalid_token")
-
-// Authenticate returns the principal of an access token. Tokens are
+// Authenticate returns the caller of an access token. Tokens are
 // looked up by hash; what is found is cached for at most recheckAfter, so
 // a FHIR request costs a hash and a map lookup, and a disabled client or
 // expired token stops working everywhere within seconds.
-func (s *Server) Authenticate(ctx context.Context, token string) (*Principal, error) {
+func (s *Server) Authenticate(ctx context.Context, token string) (*interaction.Caller, error) {
 	if token == "" || len(token) > 512 {
-		return nil, errInvalidToken
+		return nil, ErrInvalidToken
 	}
 	hash := sha256.Sum256([]byte(token))
 	now := s.cfg.Clock.Now()
@@ -71,30 +43,29 @@ func (s *Server) Authenticate(ctx context.Context, token string) (*Principal, er
 	}
 	rec, err := s.cfg.Store.Token(ctx, hash[:])
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errInvalidToken
+		return nil, ErrInvalidToken
 	}
 	if err != nil {
 		return nil, fmt.Errorf("token lookup: %w", err)
 	}
 	if !now.Before(rec.Expires) {
-		return nil, errInvalidToken
+		return nil, ErrInvalidToken
 	}
 	reg, err := s.clients.get(ctx, rec.ClientID)
 	if err != nil {
 		return nil, err
 	}
 	if reg == nil || reg.Disabled {
-		return nil, errInvalidToken
+		return nil, ErrInvalidToken
 	}
-	scopes, err := ParseScopes(rec.Scope)
-	if err != nil {
-		return nil, fmt.Errorf("stored token scope %q: %w", rec.Scope, err)
+	if _, err := s.grants.get(rec.Scope); err != nil {
+		return nil, err
 	}
-	p := &Principal{
+	p := &interaction.Caller{
 		ClientID: reg.ClientID, ClientName: reg.Name,
 		Organization: reg.Organization, OrganizationName: reg.OrganizationName,
 		Roles: reg.Roles, SeesRestricted: reg.SeesRestricted,
-		Scope: rec.Scope, Grants: NewGrants(scopes), IssuedAt: rec.IssuedAt, Expires: rec.Expires,
+		Scope: rec.Scope, IssuedAt: rec.IssuedAt, Expires: rec.Expires,
 		TokenID: tokenID(hash[:]),
 	}
 	s.tokens.put(hash, p, earliest(rec.Expires, now.Add(recheckAfter)))
@@ -119,11 +90,11 @@ type tokenCache struct {
 }
 
 type tokenEntry struct {
-	p     *Principal
+	p     *interaction.Caller
 	until time.Time
 }
 
-func (c *tokenCache) get(hash [32]byte, now time.Time) (*Principal, bool) {
+func (c *tokenCache) get(hash [32]byte, now time.Time) (*interaction.Caller, bool) {
 	c.mu.RLock()
 	e, ok := c.m[hash]
 	c.mu.RUnlock()
@@ -133,7 +104,7 @@ func (c *tokenCache) get(hash [32]byte, now time.Time) (*Principal, bool) {
 	return e.p, true
 }
 
-func (c *tokenCache) put(hash [32]byte, p *Principal, until time.Time) {
+func (c *tokenCache) put(hash [32]byte, p *interaction.Caller, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= 100_000 {
@@ -148,6 +119,42 @@ func (c *tokenCache) put(hash [32]byte, p *Principal, until time.Time) {
 		}
 	}
 	c.m[hash] = tokenEntry{p: p, until: until}
+}
+
+// Grants is the server's interaction.Authorizer: what c's access token
+// grants, from its scope.
+func (s *Server) Grants(_ context.Context, c *interaction.Caller) (interaction.Grants, error) {
+	return s.grants.get(c.Scope)
+}
+
+// grantCache keeps parsed scopes by their text: every request of a token
+// asks for the same grants.
+type grantCache struct {
+	mu sync.Mutex
+	m  map[string]*Grants
+}
+
+// get returns the grants of scope; a scope that does not parse grants
+// nothing and is an error (it was stored by this server).
+func (c *grantCache) get(scope string) (*Grants, error) {
+	c.mu.Lock()
+	g, ok := c.m[scope]
+	c.mu.Unlock()
+	if ok {
+		return g, nil
+	}
+	scopes, err := ParseScopes(scope)
+	if err != nil {
+		return nil, fmt.Errorf("stored token scope %q: %w", scope, err)
+	}
+	g = NewGrants(scopes)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= 10_000 {
+		c.m = map[string]*Grants{}
+	}
+	c.m[scope] = g
+	c.mu.Unlock()
+	return g, nil
 }
 
 // clientCache reads registrations, remembering them for recheckAfter.
