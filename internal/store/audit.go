@@ -36,8 +36,10 @@ type AuditLink struct {
 }
 
 // AuditHash is the hash of link seq: SHA-256 over a version tag, the
-// previous link's hash, seq, the id and the body, each length-prefixed so
-// that no two different links hash the same input.
+// previous link's hash (empty for link 1), seq as 8 bytes big-endian, the
+// id and the body; every field but seq is prefixed with its length (8
+// bytes big-endian), so that no two different links hash the same input.
+// docs/format/audit-chain.md specifies it byte for byte.
 func AuditHash(prev []byte, seq int64, id string, body []byte) []byte {
 	h := sha256.New()
 	var n [8]byte
