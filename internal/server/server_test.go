@@ -310,3 +310,34 @@ func TestRunStops(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 }
+
+// TestReadyWhenAuditWritable: /readyz fails while the audit chain refuses
+// inserts, as every request then does, and recovers with it.
+func TestReadyWhenAuditWritable(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *Server, st store.Store, raw *sql.DB) {
+		ready := func() int {
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			return rec.Code
+		}
+		if got := ready(); got != http.StatusOK {
+			t.Fatalf("/readyz = %d; want 200", got)
+		}
+		block, unblock := "CREATE TRIGGER no_audit BEFORE INSERT ON audit_chain BEGIN SELECT RAISE(ABORT, 'audit refused'); END", "DROP TRIGGER no_audit"
+		if st.Backend() == "postgres" {
+			exec(t, raw, "CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$")
+			block, unblock = "CREATE TRIGGER no_audit BEFORE INSERT ON audit_chain FOR EACH ROW EXECUTE FUNCTION no_audit()", "DROP TRIGGER no_audit ON audit_chain"
+		}
+		exec(t, raw, block)
+		if got := ready(); got != http.StatusServiceUnavailable {
+			t.Errorf("/readyz with inserts into the audit chain refused = %d; want 503", got)
+		}
+		exec(t, raw, unblock)
+		if got := ready(); got != http.StatusOK {
+			t.Errorf("/readyz after repair = %d; want 200", got)
+		}
+		if n := chainLength(t, st); n != 0 {
+			t.Errorf("the readiness probes left %d records in the chain", n)
+		}
+	})
+}

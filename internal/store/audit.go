@@ -68,8 +68,8 @@ type AuditStore interface {
 	// AuditIndexed returns the position up to which AuditEvents are stored
 	// as resources with their index rows (see Tx.IndexAudit).
 	AuditIndexed(ctx context.Context) (int64, error)
-	// AuditWritable checks that the audit chain can be written now (a
-	// write transaction touching it, rolled back): readiness.
+	// AuditWritable checks that records can be appended now: an append
+	// as requests make it, rolled back (readiness).
 	AuditWritable(ctx context.Context) error
 }
 

@@ -262,17 +262,22 @@ func (t *tx) auditRows(ctx context.Context, items []store.AuditIndexItem) (map[s
 	return out, nil
 }
 
-// AuditWritable runs a write transaction that updates no audit row and
-// rolls it back: it fails when the database takes no writes or the chain
-// table is gone.
+// errProbe rolls back AuditWritable's probe.
+var errProbe = errors.New("audit probe: rolled back")
+
+// AuditWritable appends a probe link as every request's records are
+// appended (the chain's lock, its head, the insert), then rolls it back:
+// a chain that refuses inserts (a revoked privilege, a trigger, a full
+// disk) makes it fail, as it makes every request fail.
 func (db *DB) AuditWritable(ctx context.Context) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("audit: begin: %w", err)
+	err := db.update(ctx, false, func(tx store.Tx) error {
+		if _, err := tx.ChainAudit(ctx, []store.AuditItem{{ID: "readiness-probe", Body: []byte("{}")}}); err != nil {
+			return err
+		}
+		return errProbe
+	})
+	if errors.Is(err, errProbe) {
+		return nil
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET seq = seq WHERE seq < 0`); err != nil {
-		return fmt.Errorf("audit chain not writable: %w", err)
-	}
-	return nil
+	return fmt.Errorf("audit chain not writable: %w", err)
 }
