@@ -47,7 +47,7 @@ var allowed = map[string][]string{
 	"internal/audit":                 {"internal/auth", "internal/bulk", "internal/clock", "internal/directory", "internal/fhir", "internal/interaction", "internal/jsontree", "internal/store"},
 	"internal/metrics":               {"internal/clock"},
 	"internal/clock/ntptest":         {},
-	"internal/server":                {"internal/audit", "internal/auth", "internal/bulk", "internal/clock", "internal/directory", "internal/ig", "internal/interaction", "internal/load", "internal/membership", "internal/metrics", "internal/rest", "internal/search", "internal/store"},
+	"internal/server":                {"internal/audit", "internal/auth", "internal/bulk", "internal/clock", "internal/directory", "internal/ig", "internal/interaction", "internal/load", "internal/membership", "internal/metrics", "internal/provenance", "internal/rest", "internal/search", "internal/store"},
 	"internal/server/servertest":     {"internal/server"},
 	"cmd/vhdir":                      {"*"},
 }

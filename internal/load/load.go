@@ -34,8 +34,9 @@ import (
 type Config struct {
 	Directory *directory.Directory
 	Indexer   directory.Indexer
-	// Audit records every batch in the transaction that writes it.
-	Audit Auditor
+	// Record records every batch (its Provenance, its audit record) in
+	// the transaction that writes it.
+	Record Recorder
 	// Bundle runs a batch or transaction Bundle through the FHIR pipeline
 	// and returns the response Bundle; nil refuses such Bundles.
 	Bundle func(ctx context.Context, bundle *fhir.Resource) (*jsontree.Object, error)
@@ -49,12 +50,12 @@ type Config struct {
 	Progress func(p Progress)
 }
 
-// Auditor records the batches of a load. The one who loads is the caller
+// Recorder records the batches of a load. The one who loads is the caller
 // of ctx (the operator).
-type Auditor interface {
+type Recorder interface {
 	// Loaded runs inside the transaction that wrote changes (from source,
-	// the files the batch came from): its record commits with them or not
-	// at all.
+	// the files the batch came from): what it records commits with them or
+	// not at all.
 	Loaded(ctx context.Context, w *directory.Writer, source string, changes []*directory.Change) error
 }
 
@@ -183,8 +184,8 @@ func RunFiles(ctx context.Context, cfg Config, files []File) (*Summary, error) {
 
 // check refuses a configuration without a required collaborator.
 func (cfg *Config) check() error {
-	if cfg.Directory == nil || cfg.Indexer == nil || cfg.Audit == nil {
-		return errors.New("load: Directory, Indexer and Audit are required")
+	if cfg.Directory == nil || cfg.Indexer == nil || cfg.Record == nil {
+		return errors.New("load: Directory, Indexer and Record are required")
 	}
 	return nil
 }
@@ -433,15 +434,17 @@ func (l *loader) commit(ctx context.Context, chunk []*item) error {
 	for i, it := range good {
 		batch[i] = directory.Item{Res: it.res, Index: it.idx}
 	}
-	changes, err := l.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
+	var loaded []*directory.Change // the batch's own, not what recording it adds
+	_, err := l.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
 		changes, err := w.PutAll(ctx, batch)
 		if err != nil {
 			return err
 		}
-		return l.cfg.Audit.Loaded(ctx, w, sources(good), changes)
+		loaded = changes
+		return l.cfg.Record.Loaded(ctx, w, sources(good), changes)
 	})
 	if err == nil {
-		l.count(changes)
+		l.count(loaded)
 		return nil
 	}
 	if ctx.Err() != nil {

@@ -176,3 +176,53 @@ func ordered(o *jsontree.Object) *jsontree.Object {
 	}
 	return out
 }
+
+// RecordBatch creates, through w and so in its transaction, one Provenance
+// for a batch of an operator's bulk load (vhdir load): its targets are
+// every version the batch stored, its agent the operator, its activity
+// the data operation when all changes share one (CREATE or
+// UPDATE), and its entity the files the batch came from (source). A load
+// of a million resources stores one Provenance per batch, not one per
+// resource. A batch that stored nothing gets none.
+func RecordBatch(ctx context.Context, w *directory.Writer, changes []*directory.Change, caller *interaction.Caller, source string) error {
+	var targets []any
+	acts := map[directory.Action]bool{}
+	for _, c := range changes {
+		if !c.Wrote() || c.Type == "Provenance" || c.Type == "AuditEvent" {
+			continue
+		}
+		target := &jsontree.Object{}
+		target.Set("reference", c.Type+"/"+c.ID+"/_history/"+strconv.FormatInt(c.Version.VersionID, 10))
+		targets = append(targets, target)
+		acts[c.Action] = true
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	src := &jsontree.Object{}
+	src.Set("resourceType", "Provenance")
+	src.Set("target", targets)
+	src.Set("recorded", fhir.FormatInstant(w.Now()))
+	if len(acts) == 1 {
+		for a := range acts {
+			if act, ok := activities[a]; ok {
+				src.Set("activity", codeable(ActivitySystem, act[0], act[1]))
+			}
+		}
+	}
+	src.Set("agent", []any{serverAgent(caller)})
+	what := &jsontree.Object{}
+	what.Set("display", "vhdir load of "+source)
+	entity := &jsontree.Object{}
+	entity.Set("role", "source")
+	entity.Set("what", what)
+	src.Set("entity", []any{entity})
+	obj := ordered(src)
+	if issues := fhir.Validate(obj); issues != nil {
+		return fmt.Errorf("provenance: the Provenance of a load batch is invalid: %s %s", issues[0].Expression, issues[0].Diagnostics)
+	}
+	if _, err := w.Create(ctx, &fhir.Resource{Type: "Provenance", Obj: obj}, "", nil); err != nil {
+		return fmt.Errorf("provenance of a load batch: %w", err)
+	}
+	return nil
+}

@@ -32,6 +32,7 @@ import (
 	"github.com/vhdir/vhdir/internal/load"
 	"github.com/vhdir/vhdir/internal/membership"
 	"github.com/vhdir/vhdir/internal/metrics"
+	"github.com/vhdir/vhdir/internal/provenance"
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
@@ -299,7 +300,22 @@ func (s *Server) purgeAuth(ctx context.Context) {
 // LoadConfig is what vhdir load needs: the directory, the indexer,
 // Bundles through the FHIR pipeline, and the batches' auditor.
 func (s *Server) LoadConfig() load.Config {
-	return load.Config{Directory: s.dir, Indexer: s.search, Audit: s.recorder, Bundle: s.rest.ExecuteBundle, Writable: s.rest.Writable}
+	return load.Config{Directory: s.dir, Indexer: s.search, Record: batchRecorder{s.recorder}, Bundle: s.rest.ExecuteBundle, Writable: s.rest.Writable}
+}
+
+// batchRecorder records a load batch inside its transaction: one
+// Provenance naming every version it stored, then its audit record.
+type batchRecorder struct{ audit *audit.Recorder }
+
+func (b batchRecorder) Loaded(ctx context.Context, w *directory.Writer, source string, changes []*directory.Change) error {
+	by := interaction.CallerFrom(ctx)
+	if by == nil {
+		return errors.New("a load names no one who ran it")
+	}
+	if err := provenance.RecordBatch(ctx, w, changes, by, source); err != nil {
+		return err
+	}
+	return b.audit.Loaded(ctx, w, source, changes)
 }
 
 // RecordLoad commits the record of a whole load run by the caller of ctx

@@ -92,7 +92,7 @@ func TestRequiredCollaborators(t *testing.T) {
 		{"membership without a store", func() error { _, err := membership.New(nil, eng, clk); return err }},
 		{"load without an auditor", func() error {
 			cfg := full.LoadConfig()
-			cfg.Audit = nil
+			cfg.Record = nil
 			_, err := load.RunFiles(context.Background(), cfg, nil)
 			return err
 		}},
@@ -216,6 +216,23 @@ func TestOperatorChangesAuditedInTheirTransaction(t *testing.T) {
 		}
 		if got := strings.Join(subtypes, " "); got != "clients-add clients-disable load" {
 			t.Errorf("records = %s; want clients-add clients-disable load", got)
+		}
+		// The batch's Provenance names what it wrote and who loaded it.
+		page, err := st.Search(context.Background(), &store.Query{Types: []string{"Provenance"}, Count: 10, Viewer: store.SeeAll})
+		if err != nil || len(page.Versions) != 1 {
+			t.Fatalf("Provenance after the load = %v, %v; want one", page, err)
+		}
+		var p struct {
+			Target []struct{ Reference string }
+			Agent  []struct {
+				Who struct{ Identifier struct{ Value string } }
+			}
+		}
+		if err := json.Unmarshal(page.Versions[0].Body, &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Target) != 1 || p.Target[0].Reference != "Organization/o1/_history/1" || p.Agent[0].Who.Identifier.Value != "operator:alice" {
+			t.Errorf("the batch's Provenance = %s; want target Organization/o1/_history/1 by operator:alice", page.Versions[0].Body)
 		}
 	})
 }
