@@ -26,6 +26,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	batch := fs.Int("batch-size", 2000, "resources written per database transaction")
 	workers := fs.Int("workers", 0, "parallel parse, validate and index workers (default: one per CPU)")
 	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), on or off")
+	lenient := fs.Bool("lenient", false, "repair unambiguous primitive type mismatches (a number where a string belongs, \"1.50\" where a decimal belongs), each printed as a warning")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	cfg := srv.LoadConfig()
-	cfg.BatchSize, cfg.Workers = *batch, *workers
+	cfg.BatchSize, cfg.Workers, cfg.Lenient = *batch, *workers, *lenient
 	show := *progress == "on" || *progress == "auto" && isTerminal(stderr)
 	if show {
 		cfg.Progress = func(p load.Progress) { drawProgress(stderr, p) }
@@ -100,6 +101,12 @@ func printSummary(w io.Writer, sum *load.Summary) {
 		sum.Files, sum.Duration.Round(time.Millisecond), sum.Total(), float64(sum.Total())/secs, sum.Unchanged, len(sum.Problems))
 	for _, t := range types {
 		fmt.Fprintf(w, "  %-24s %d\n", t, sum.Written[t])
+	}
+	if len(sum.Warnings) > 0 {
+		fmt.Fprintf(w, "warnings:\n")
+		for _, x := range sum.Warnings {
+			fmt.Fprintf(w, "  %s\n", x)
+		}
 	}
 	if len(sum.Problems) > 0 {
 		fmt.Fprintf(w, "problems:\n")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"github.com/vhdir/vhdir/internal/store"
 	"io"
 	"net"
@@ -371,6 +372,59 @@ func TestLoadExitCode(t *testing.T) {
 
 // TestClientsCommands: registration through the CLI, on the database
 // directly; bad registrations are refused with a reason and store nothing.
+// TestLoadLenient runs vhdir load on internal/load's lenient fixture:
+// strictly every mismatched primitive fails; --lenient (or its env twin)
+// loads the repairable ones and prints a warning per repair, and the exit
+// status counts only what failed.
+func TestLoadLenient(t *testing.T) {
+	const fixture = "../../internal/load/testdata/lenient"
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		args    []string
+		env     string // VHDIR_LENIENT
+		code    int
+		want    []string
+		notWant string
+	}{
+		{"strict", []string{fixture}, "", 1,
+			[]string{"0 resources written", "data.ndjson:1 (Practitioner/p1): Practitioner.identifier[0].value: expected string (a string), got a number"}, "warnings:"},
+		{"lenient", []string{"--lenient", fixture}, "", 1, []string{
+			"8 resources written", "1 failed",
+			"warnings:\n  " + fixture + "/batch.json entry 0 (Practitioner/p5): repaired Practitioner.identifier[0].value: number 1234567801 → string\n",
+			"  " + fixture + "/data.ndjson:1 (Practitioner/p1): repaired Practitioner.identifier[0].value: number 1234567893 → string\n",
+			"  " + fixture + `/data.ndjson:3 (Location/l1): repaired Location.position.latitude: string "38.50" → decimal` + "\n",
+			"problems:\n  " + fixture + "/data.ndjson:6 (Practitioner/p4): ",
+		}, ""},
+		{"env twin, nothing failed", []string{fixture + "/single.json"}, "true", 0, []string{
+			"1 resources written", "0 failed",
+			"warnings:\n  " + fixture + `/single.json (Practitioner/p6): repaired Practitioner.active: string "false" → boolean` + "\n",
+		}, "problems:"},
+		{"env twin off", []string{fixture + "/single.json"}, "false", 1, []string{"1 failed"}, "warnings:"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("VHDIR_LENIENT", tt.env)
+			}
+			db := "sqlite:" + filepath.Join(dir, fmt.Sprintf("db%d", i))
+			var out, errs bytes.Buffer
+			args := append([]string{"load", "--db", db}, tt.args...)
+			if code := run(context.Background(), args, &out, &errs); code != tt.code {
+				t.Errorf("vhdir %v exit = %d; want %d: %s %s", args, code, tt.code, out.String(), errs.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("vhdir %v printed\n%s\nwant it to contain %q", args, out.String(), w)
+				}
+			}
+			if tt.notWant != "" && strings.Contains(out.String(), tt.notWant) {
+				t.Errorf("vhdir %v printed\n%s\nwant no %q", args, out.String(), tt.notWant)
+			}
+		})
+	}
+}
+
 func TestClientsCommands(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("VHDIR_DB", "sqlite:"+filepath.Join(dir, "vhdir.db"))

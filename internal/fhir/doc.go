@@ -1,5 +1,6 @@
 // Package fhir gives JSON trees their FHIR R4 meaning: parsing and validating
-// resources against the R4 type system (package r4), ids and references,
+// resources against the R4 type system (package r4), repairing the
+// unambiguous primitive mismatches of lenient loading, ids and references,
 // resource metadata, Bundles, and the one mapping from a Go error to an
 // OperationOutcome with its HTTP status.
 //

@@ -137,9 +137,13 @@ func (v *validator) pop() { v.path = v.path[:len(v.path)-1] }
 // pathString renders the current path. It is built only for an issue, a
 // contained resource or a #id reference, which may need it once the whole
 // resource is seen; other valid elements never pay for it.
-func (v *validator) pathString() string {
+func (v *validator) pathString() string { return pathOf(v.path) }
+
+// pathOf renders a path as FHIRPath: Practitioner.name[0].given[1],
+// Observation.value.ofType(integer).
+func pathOf(path []step) string {
 	var b strings.Builder
-	for i, s := range v.path {
+	for i, s := range path {
 		if i > 0 {
 			b.WriteByte('.')
 		}

@@ -4,7 +4,8 @@
 // resources. It is built for volume: resources are parsed, validated and
 // indexed on all cores while one transaction at a time writes a batch of
 // them, in input order. Every problem is reported with its file and line or
-// entry; one bad resource never stops the others.
+// entry; one bad resource never stops the others. Lenient loads repair
+// unambiguous primitive mismatches first (fhir.Repair), each a Warning.
 package load
 
 import (
@@ -48,6 +49,9 @@ type Config struct {
 	Workers int
 	// Progress receives a progress line now and then (nil: none).
 	Progress func(p Progress)
+	// Lenient repairs the unambiguous primitive mismatches of every
+	// resource (fhir.Repair) before it is validated, each repair a Warning.
+	Lenient bool
 }
 
 // Recorder records the batches of a load. The one who loads is the caller
@@ -76,18 +80,34 @@ type Problem struct {
 	Reason string
 }
 
-func (p Problem) String() string {
-	where := p.File
-	if p.Line > 0 {
-		where += fmt.Sprintf(":%d", p.Line)
+func (p Problem) String() string { return place(p.File, p.Line, p.Entry, p.Target) + ": " + p.Reason }
+
+// Warning is a change made to a resource that was loaded: a repair of
+// Config.Lenient.
+type Warning struct {
+	File    string
+	Line    int    // NDJSON line, 0 otherwise
+	Entry   int    // Bundle entry, -1 otherwise
+	Target  string // Type/id when known
+	Message string
+}
+
+func (w Warning) String() string { return place(w.File, w.Line, w.Entry, w.Target) + ": " + w.Message }
+
+// place names where in the input a resource came from:
+// data.ndjson:3 (Practitioner/p1), batch.json entry 0.
+func place(file string, line, entry int, target string) string {
+	where := file
+	if line > 0 {
+		where += fmt.Sprintf(":%d", line)
 	}
-	if p.Entry >= 0 {
-		where += fmt.Sprintf(" entry %d", p.Entry)
+	if entry >= 0 {
+		where += fmt.Sprintf(" entry %d", entry)
 	}
-	if p.Target != "" {
-		where += " (" + p.Target + ")"
+	if target != "" {
+		where += " (" + target + ")"
 	}
-	return where + ": " + p.Reason
+	return where
 }
 
 // Summary is the outcome of a load.
@@ -95,6 +115,7 @@ type Summary struct {
 	Written   map[string]int // new versions by type
 	Unchanged int            // resources identical to what was stored
 	Problems  []Problem
+	Warnings  []Warning // about resources loaded
 	Files     int
 	Duration  time.Duration
 }
@@ -118,14 +139,24 @@ type item struct {
 	res   *fhir.Resource
 	idx   *store.Index
 	err   error
+	// repairs made to obj (Config.Lenient), warned of once it is loaded
+	repairs []fhir.Repaired
 }
 
 func (it *item) problem(reason string) Problem {
 	p := Problem{File: it.file, Line: it.line, Entry: it.entry, Reason: reason}
-	if it.res != nil && it.res.ID != "" {
-		p.Target = it.res.Type + "/" + it.res.ID
+	if it.res != nil {
+		p.Target = target(it.res.Type, it.res.ID)
 	}
 	return p
+}
+
+// target names a resource in a report: Type/id, or nothing without an id.
+func target(typ, id string) string {
+	if id == "" {
+		return ""
+	}
+	return typ + "/" + id
 }
 
 // File is an in-memory file to load.
@@ -384,6 +415,9 @@ func (l *loader) prepare(items []*item) {
 }
 
 func (l *loader) prepareOne(it *item) {
+	if l.cfg.Lenient {
+		repair(it)
+	}
 	if it.obj == nil {
 		res, err := fhir.ParseResource(it.data)
 		if err != nil {
@@ -413,6 +447,20 @@ func (l *loader) prepareOne(it *item) {
 		return
 	}
 	it.idx, it.err = l.cfg.Indexer.Index(it.res)
+}
+
+// repair repairs the resource of it before it is validated
+// (Config.Lenient). An NDJSON line is parsed here; one that is not JSON is
+// left for ParseResource to report.
+func repair(it *item) {
+	if it.obj == nil {
+		obj, err := jsontree.ParseObject(it.data)
+		if err != nil {
+			return
+		}
+		it.obj = obj
+	}
+	it.repairs = fhir.Repair(it.obj)
 }
 
 // commit writes the good items of a chunk in one transaction. Should the
@@ -445,6 +493,9 @@ func (l *loader) commit(ctx context.Context, chunk []*item) error {
 	})
 	if err == nil {
 		l.count(loaded)
+		for _, it := range good {
+			l.repaired(it.file, it.line, it.entry, target(it.res.Type, it.res.ID), it.repairs)
+		}
 		return nil
 	}
 	if ctx.Err() != nil {
@@ -490,6 +541,10 @@ func (l *loader) bundle(ctx context.Context, path string, obj *jsontree.Object, 
 		l.problem(Problem{File: path, Entry: -1, Reason: btype + " Bundles are not supported here"})
 		return nil
 	}
+	var repairs [][]fhir.Repaired
+	if l.cfg.Lenient {
+		repairs = fhir.RepairEntries(obj)
+	}
 	if issues := fhir.Validate(obj); issues != nil {
 		reasons := make([]string, len(issues))
 		for i, is := range issues {
@@ -506,10 +561,17 @@ func (l *loader) bundle(ctx context.Context, path string, obj *jsontree.Object, 
 		l.problem(Problem{File: path, Entry: -1, Reason: btype + " failed, nothing loaded: " + reason(err)})
 		return nil
 	}
+	requests := entries(obj)
 	for i, e := range entries(resp) {
 		r, _ := e.Object("response")
 		status, _ := r.String("status")
 		if strings.HasPrefix(status, "2") {
+			if i < len(repairs) && i < len(requests) {
+				res, _ := requests[i].Object("resource")
+				typ, _ := res.String("resourceType")
+				id, _ := res.String("id")
+				l.repaired(path, 0, i, target(typ, id), repairs[i])
+			}
 			if loc, ok := r.String("location"); ok {
 				l.sum.Written[typeOfLocation(loc)]++
 			} else {
@@ -575,6 +637,13 @@ func issueText(is fhir.Issue) string {
 
 func (l *loader) problem(p Problem) {
 	l.sum.Problems = append(l.sum.Problems, p)
+}
+
+// repaired warns of the repairs made to a resource that was loaded.
+func (l *loader) repaired(file string, line, entry int, target string, repairs []fhir.Repaired) {
+	for _, r := range repairs {
+		l.sum.Warnings = append(l.sum.Warnings, Warning{File: file, Line: line, Entry: entry, Target: target, Message: "repaired " + r.String()})
+	}
 }
 
 func (l *loader) advance(n int64) {

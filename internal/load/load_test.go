@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,95 @@ func TestLoadBigNDJSONBatches(t *testing.T) {
 			}
 			if progress == 0 {
 				t.Errorf("no progress reported")
+			}
+		})
+	}
+}
+
+// lenientFixture holds one resource per kind of repair, one that cannot be
+// repaired (data.ndjson line 6), a batch Bundle with one repairable entry
+// and a single repairable resource.
+const lenientFixture = "testdata/lenient"
+
+// TestLoadLenient loads the same files strictly, where every mismatched
+// primitive is refused, and with Lenient, where the unambiguous ones are
+// repaired, loaded and warned of, and the rest refused as before.
+func TestLoadLenient(t *testing.T) {
+	const unrepairable = "Practitioner.extension[0].value.ofType(integer): expected integer (a number), got a string"
+	tests := []struct {
+		lenient  bool
+		problems []string
+		warnings []string
+		written  int
+	}{
+		{false, []string{
+			"batch.json: batch Bundle is invalid, nothing loaded: Bundle.entry[0].resource.identifier[0].value: expected string (a string), got a number",
+			"data.ndjson:1 (Practitioner/p1): Practitioner.identifier[0].value: expected string (a string), got a number",
+			"data.ndjson:2 (Organization/o1): Organization.type[0].coding[0].code: expected code (a string), got a boolean",
+			"data.ndjson:3 (Location/l1): Location.position.latitude: expected decimal (a number), got a string",
+			"data.ndjson:4 (Practitioner/p2): Practitioner.extension[0].value.ofType(integer): expected integer (a number), got a string",
+			"data.ndjson:5 (Practitioner/p3): Practitioner.active: expected boolean (a boolean), got a string",
+			"data.ndjson:6 (Practitioner/p4): " + unrepairable,
+			"single.json (Practitioner/p6): Practitioner.active: expected boolean (a boolean), got a string",
+		}, nil, 0},
+		{true, []string{
+			"data.ndjson:6 (Practitioner/p4): " + unrepairable,
+		}, []string{
+			"batch.json entry 0 (Practitioner/p5): repaired Practitioner.identifier[0].value: number 1234567801 → string",
+			"data.ndjson:1 (Practitioner/p1): repaired Practitioner.identifier[0].value: number 1234567893 → string",
+			"data.ndjson:2 (Organization/o1): repaired Organization.type[0].coding[0].code: boolean true → code",
+			`data.ndjson:3 (Location/l1): repaired Location.position.latitude: string "38.50" → decimal`,
+			`data.ndjson:4 (Practitioner/p2): repaired Practitioner.extension[0].value.ofType(integer): string "7" → integer`,
+			`data.ndjson:5 (Practitioner/p3): repaired Practitioner.active: string "true" → boolean`,
+			`single.json (Practitioner/p6): repaired Practitioner.active: string "false" → boolean`,
+		}, 8},
+	}
+	for name, st := range openBackends(t) {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/lenient=%v", name, tt.lenient), func(t *testing.T) {
+				cfg := config(t, st)
+				cfg.Lenient = tt.lenient
+				sum, err := load.Run(operator, cfg, []string{lenientFixture})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var problems, warnings []string
+				for _, p := range sum.Problems {
+					problems = append(problems, strings.TrimPrefix(p.String(), lenientFixture+"/"))
+				}
+				for _, w := range sum.Warnings {
+					warnings = append(warnings, strings.TrimPrefix(w.String(), lenientFixture+"/"))
+				}
+				if !slices.Equal(problems, tt.problems) {
+					t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(problems, "\n"), strings.Join(tt.problems, "\n"))
+				}
+				if !slices.Equal(warnings, tt.warnings) {
+					t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(tt.warnings, "\n"))
+				}
+				if sum.Total() != tt.written {
+					t.Errorf("written = %d (%v); want %d", sum.Total(), sum.Written, tt.written)
+				}
+			})
+		}
+		t.Run(name+"/stored", func(t *testing.T) {
+			for key, want := range map[[2]string]string{
+				{"Practitioner", "p1"}: `"value":"1234567893"`,
+				{"Organization", "o1"}: `"code":"true"`,
+				{"Location", "l1"}:     `"latitude":38.50`,
+				{"Practitioner", "p2"}: `"valueInteger":7`,
+				{"Practitioner", "p3"}: `"active":true`,
+				{"Practitioner", "p5"}: `"value":"1234567801"`,
+				{"Practitioner", "p6"}: `"active":false`,
+			} {
+				v, err := st.Read(context.Background(), key[0], key[1])
+				if err != nil {
+					t.Errorf("%s/%s not stored: %v", key[0], key[1], err)
+				} else if !strings.Contains(string(v.Body), want) {
+					t.Errorf("%s/%s = %s; want it stored with %s", key[0], key[1], v.Body, want)
+				}
+			}
+			if _, err := st.Read(context.Background(), "Practitioner", "p4"); err == nil {
+				t.Errorf("Practitioner/p4 was stored although it cannot be repaired")
 			}
 		})
 	}
