@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/fips140"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -24,10 +25,35 @@ func TestVersion(t *testing.T) {
 	if code := run(context.Background(), []string{"version"}, &out, io.Discard); code != 0 {
 		t.Fatalf("vhdir version exit = %d", code)
 	}
-	// The test runs in both modes (make test-fips sets GODEBUG=fips140=on).
-	for _, want := range []string{"vhdir ", "go go1.", "fips140 " + fipsMode()} {
+	// The test runs in both modes (make test-fips sets GODEBUG=fips140=on),
+	// and under GOFIPS140=v1.0.0 too: the mode and the module's version
+	// are named either way.
+	mode := "off"
+	if fips140.Enabled() {
+		mode = "on"
+	}
+	for _, want := range []string{"vhdir ", "go go1.", "fips140 " + mode + ", module " + fips140.Version() + " ("} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("version output %q lacks %q", out.String(), want)
+		}
+	}
+}
+
+func TestFIPSDescription(t *testing.T) {
+	tests := []struct {
+		enabled bool
+		module  string
+		want    string
+	}{
+		{true, "v1.0.0", "on, module v1.0.0 (CMVP validated)"},
+		{false, "v1.0.0", "off, module v1.0.0 (CMVP validated)"},
+		{true, "latest", "on, module latest (not validated)"},
+		{false, "latest", "off, module latest (not validated)"},
+		{true, "v1.26.0", "on, module v1.26.0 (not validated)"},
+	}
+	for _, tt := range tests {
+		if got := fipsDescription(tt.enabled, tt.module); got != tt.want {
+			t.Errorf("fipsDescription(%v, %q) = %q; want %q", tt.enabled, tt.module, got, tt.want)
 		}
 	}
 }

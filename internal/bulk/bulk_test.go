@@ -103,18 +103,7 @@ func joinLines(lines [][]byte) []byte {
 func TestExportSelect(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *stack) {
 		want := s.seed()
-		search := func(q string) map[string]bool {
-			r := s.do("GET", "/fhir/"+q+"&_count=1000&_elements=id", "c1", nil, "")
-			if r.status != 200 {
-				t.Fatalf("search %s: %d %s", q, r.status, r.raw)
-			}
-			out := map[string]bool{}
-			entries, _ := r.body["entry"].([]any)
-			for _, e := range entries {
-				out[e.(map[string]any)["resource"].(map[string]any)["id"].(string)] = true
-			}
-			return out
-		}
+		search := func(q string) map[string]bool { return s.searchIDs("c1", q) }
 		t.Run("_type", func(t *testing.T) {
 			m := s.wait("c1", s.kickoff("c1", "/fhir/$export?_type=Practitioner,Location"))
 			got := map[string]int{}
@@ -486,6 +475,62 @@ func TestExportLenient(t *testing.T) {
 		for _, it := range m.Output {
 			if it.Type != "Location" && it.Type != "Endpoint" {
 				t.Errorf("exported %s, which the token cannot read", it.Type)
+			}
+		}
+	})
+}
+
+// TestExportLenientTypeFilter: under Prefer: handling=lenient, what a
+// _typeFilter query asks that the server does not support is ignored and
+// noted, as other unsupported kick-off parameters are; the rest of the
+// query still filters. Strict handling refuses the kick-off.
+func TestExportLenientTypeFilter(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		want := s.seed()
+		dc := s.searchIDs("c1", "Location?address-state=DC")
+		if len(dc) == 0 || len(dc) == want["Location"] {
+			t.Fatalf("address-state=DC matches %d of %d Locations; the test needs a proper subset", len(dc), want["Location"])
+		}
+		filters := []string{"Location?address-state=DC&colour=blue", "Practitioner?colour=red", "Patient?name=x"}
+		var enc []string
+		for _, f := range filters {
+			enc = append(enc, url.QueryEscape(f))
+		}
+		path := "/fhir/$export?_type=Location,Practitioner&_typeFilter=" + strings.Join(enc, ",")
+		if r := s.do("GET", path, "c1", async, ""); r.status != http.StatusBadRequest || !strings.Contains(string(r.raw), "colour") {
+			t.Errorf("strict kick-off: %d %s; want 400 naming colour", r.status, r.raw)
+		}
+		r := s.do("GET", path, "c1", http.Header{"Prefer": {"respond-async, handling=lenient"}}, "")
+		if r.status != http.StatusAccepted {
+			t.Fatalf("lenient kick-off: %d %s; want 202", r.status, r.raw)
+		}
+		m := s.wait("c1", r.header.Get("Content-Location"))
+		got := map[string]map[string]bool{}
+		for _, it := range m.Output {
+			got[it.Type] = ids(s.lines("c1", it))
+		}
+		// colour is dropped from the Location query, which still filters;
+		// nothing is left of the Practitioner query, so every Practitioner
+		// is exported; Patient is not served, and its query is ignored.
+		if fmt.Sprint(got["Location"]) != fmt.Sprint(dc) {
+			t.Errorf("exported Locations %v; want those with address-state=DC %v", got["Location"], dc)
+		}
+		if len(got["Practitioner"]) != want["Practitioner"] {
+			t.Errorf("exported %d Practitioners; want all %d", len(got["Practitioner"]), want["Practitioner"])
+		}
+		if len(m.Error) != 1 || m.Error[0].Type != "OperationOutcome" || m.Error[0].Count != len(filters) {
+			t.Fatalf("error %+v; want one OperationOutcome file of %d lines", m.Error, len(filters))
+		}
+		notes := diagnostics(s.lines("c1", m.Error[0]))
+		for i, want := range [][]string{
+			{"Location?address-state=DC&colour=blue", `"colour"`, "address-state=DC"},
+			{"Practitioner?colour=red", `"colour"`, "Practitioner is exported unfiltered"},
+			{"Patient?name=x", "Patient", "not a resource type served here"},
+		} {
+			for _, w := range want {
+				if !strings.Contains(notes[i], w) {
+					t.Errorf("error line %d %q; want it to mention %s", i, notes[i], w)
+				}
 			}
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,7 +53,8 @@ func parserService(t testing.TB) *Service {
 // FuzzParseKickoff: a kick-off's query, Parameters body and Prefer header
 // come from the client. Parsing never panics, refuses only with a 4xx
 // *fhir.Error, and what it accepts names served types whose filters
-// compile, and survives the trip through the job record unchanged.
+// compile and are not empty (no filter is written "none"), and survives
+// the trip through the job record unchanged.
 // Crashers go to testdata/fuzz/FuzzParseKickoff.
 func FuzzParseKickoff(f *testing.F) {
 	for _, s := range []struct {
@@ -64,6 +66,7 @@ func FuzzParseKickoff(f *testing.F) {
 		{false, "_typeFilter=" + url.QueryEscape("Practitioner?active=true,Location?address-city=Ann Arbor,Boston"), "", "respond-async, handling=lenient"},
 		{false, "_elements=identifier,Organization.name&_outputFormat=ndjson", "", "respond-async"},
 		{false, "patient=Patient/1&_type=Patient", "", "respond-async; handling=lenient"},
+		{false, "_typeFilter=" + url.QueryEscape("Practitioner?active=true&colour=blue,Location?colour=red,Patient?name=x"), "", "respond-async, handling=lenient"},
 		{true, "", `{"resourceType":"Parameters","parameter":[{"name":"_type","valueString":"Endpoint"},{"name":"_since","valueInstant":"2026-01-01T00:00:00Z"}]}`, "respond-async"},
 		{true, "_type=Endpoint", "", "respond-async"},
 		{true, "", `{"resourceType":"Parameters","parameter":[{"name":"_typeFilter"}]}`, "respond-async"},
@@ -99,6 +102,9 @@ func FuzzParseKickoff(f *testing.F) {
 			}
 			if _, _, err := svc.condition(ts); err != nil {
 				t.Fatalf("accepted filters that do not compile: %v (%+v)", err, ts)
+			}
+			if slices.Contains(ts.Filters, "") {
+				t.Fatalf("accepted an empty filter, which would match everything beside the others: %+v", ts)
 			}
 		}
 		b, err := encodeSpec(spec)

@@ -306,6 +306,41 @@ func (s *stack) gunzip(client, url string) []byte {
 	return b
 }
 
+// diagnostics returns each OperationOutcome line's first diagnostics.
+func diagnostics(lines [][]byte) []string {
+	var out []string
+	for _, l := range lines {
+		var oo struct {
+			Issue []struct {
+				Diagnostics string `json:"diagnostics"`
+			} `json:"issue"`
+		}
+		_ = json.Unmarshal(l, &oo)
+		d := ""
+		if len(oo.Issue) > 0 {
+			d = oo.Issue[0].Diagnostics
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// searchIDs returns the ids a search as client finds (one page of up to
+// 1000).
+func (s *stack) searchIDs(client, query string) map[string]bool {
+	s.t.Helper()
+	r := s.do("GET", "/fhir/"+query+"&_count=1000&_elements=id", client, nil, "")
+	if r.status != 200 {
+		s.t.Fatalf("search %s: %d %s", query, r.status, r.raw)
+	}
+	out := map[string]bool{}
+	entries, _ := r.body["entry"].([]any)
+	for _, e := range entries {
+		out[e.(map[string]any)["resource"].(map[string]any)["id"].(string)] = true
+	}
+	return out
+}
+
 // ids returns the ids of NDJSON resources.
 func ids(lines [][]byte) map[string]bool {
 	out := map[string]bool{}

@@ -108,7 +108,7 @@ func (s *Service) parseKickoff(r *http.Request, typ string, acc *interaction.Acc
 			}
 		}
 	}
-	if err := s.parseTypeFilters(spec, types, params["_typeFilter"]); err != nil {
+	if err := s.parseTypeFilters(spec, types, params["_typeFilter"], lenient); err != nil {
 		return nil, err
 	}
 	if err := parseElements(spec, params["_elements"]); err != nil {
@@ -320,34 +320,86 @@ func (s *Service) parseTypes(spec *Spec, typ string, values []string, lenient bo
 // parseTypeFilters reads _typeFilter: search queries "Type?params", OR-ed
 // per type. Each must compile (unknown parameters and result parameters
 // such as _sort are refused); filters on types not exported are ignored,
-// as Bulk Data says.
-func (s *Service) parseTypeFilters(spec *Spec, types []string, values []string) error {
+// as Bulk Data says. Under lenient handling what a query asks that the
+// server does not support is ignored and noted instead (typeFilter): the
+// rest of the query still filters, and a query with nothing left filters
+// nothing, so that its type is exported unfiltered. The export then holds
+// more than asked, never less: the spec's reading of a server that
+// ignores _typeFilter, and what the note lets a client filter again.
+func (s *Service) parseTypeFilters(spec *Spec, types []string, values []string, lenient bool) error {
 	n := 0
+	unfiltered := map[int]bool{}
 	for _, v := range values {
 		for _, f := range splitTypeFilters(v) {
 			if n++; n > maxListed {
 				return badParam("_typeFilter holds more than %d queries", maxListed)
 			}
-			typ, query, ok := strings.Cut(f, "?")
-			if !ok || typ == "" {
-				return badParam("_typeFilter %s: write it as Type?search-parameters, e.g. Practitioner?active=true", quote(f))
+			typ, q, ignored, err := s.typeFilter(f, lenient)
+			if err != nil {
+				return err
 			}
-			q, err := url.ParseQuery(query)
-			if err != nil || len(q) == 0 {
-				return badParam("_typeFilter %s: the query is malformed or empty", quote(f))
+			i := slices.Index(types, typ)
+			if len(ignored) > 0 {
+				spec.Notes = append(spec.Notes, ignoredNote(f, typ, q, ignored, i >= 0))
 			}
-			if !s.cfg.Search.Registry().Serves(typ) {
-				return badParam("_typeFilter %s: %s is not a resource type served here", quote(f), quote(typ))
-			}
-			if _, err := s.cfg.Search.Filter(typ, q); err != nil {
-				return fmt.Errorf("_typeFilter %s: %w", quote(f), err)
-			}
-			if i := slices.Index(types, typ); i >= 0 {
+			switch {
+			case q == nil || i < 0:
+			case len(q) == 0:
+				unfiltered[i] = true
+			default:
 				spec.Types[i].Filters = append(spec.Types[i].Filters, q.Encode())
 			}
 		}
 	}
+	for i := range unfiltered {
+		spec.Types[i].Filters = nil
+	}
 	return nil
+}
+
+// typeFilter reads one _typeFilter query. Under lenient handling what
+// cannot be applied is left out and said in ignored: a query on a type not
+// served (q nil), or the terms the search engine does not support (q holds
+// the rest, maybe nothing). A malformed query, or a term that is invalid
+// rather than unsupported, is refused either way.
+func (s *Service) typeFilter(f string, lenient bool) (typ string, q url.Values, ignored []string, err error) {
+	typ, query, ok := strings.Cut(f, "?")
+	if !ok || typ == "" {
+		return "", nil, nil, badParam("_typeFilter %s: write it as Type?search-parameters, e.g. Practitioner?active=true", quote(f))
+	}
+	q, err = url.ParseQuery(query)
+	if err != nil || len(q) == 0 {
+		return "", nil, nil, badParam("_typeFilter %s: the query is malformed or empty", quote(f))
+	}
+	switch {
+	case !s.cfg.Search.Registry().Serves(typ) && lenient:
+		return typ, nil, []string{quote(typ) + " is not a resource type served here"}, nil
+	case !s.cfg.Search.Registry().Serves(typ):
+		return "", nil, nil, badParam("_typeFilter %s: %s is not a resource type served here", quote(f), quote(typ))
+	case lenient:
+		q, ignored, err = s.cfg.Search.FilterLenient(typ, q)
+	default:
+		_, err = s.cfg.Search.Filter(typ, q)
+	}
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("_typeFilter %s: %w", quote(f), err)
+	}
+	return typ, q, ignored, nil
+}
+
+// ignoredNote says what of _typeFilter query f lenient handling ignored,
+// and why, and what of it still applies (kept: the rest of the query; nil
+// when none of it is used).
+func ignoredNote(f, typ string, kept url.Values, why []string, exported bool) string {
+	applied := "the query is not applied"
+	switch {
+	case kept == nil || !exported:
+	case len(kept) == 0:
+		applied = fmt.Sprintf("nothing of the query is left, so %s is exported unfiltered", typ)
+	default:
+		applied = fmt.Sprintf("the query applied is %s?%s", typ, kept.Encode())
+	}
+	return fmt.Sprintf("_typeFilter %s: %s: ignored; %s", quote(f), strings.Join(why, "; "), applied)
 }
 
 // splitTypeFilters splits a _typeFilter value at the commas that start

@@ -72,9 +72,8 @@ func (s *Server) checkSearchTypes(acc *interaction.Access, types []string, named
 	}
 	var out []string
 	for _, t := range types {
-		ok := acc.Allowed(t, interaction.PermSearch) && acc.Constraints(t, interaction.PermSearch) == nil
 		switch {
-		case ok:
+		case searchable(acc, t):
 			out = append(out, t)
 		case named:
 			return nil, forbidden("the access token does not allow searching %s across types (a type-level search may be allowed)", t)
@@ -84,6 +83,13 @@ func (s *Server) checkSearchTypes(acc *interaction.Access, types []string, named
 		return nil, forbidden("the access token allows no type to be searched")
 	}
 	return out, nil
+}
+
+// searchable reports whether the caller may search typ without conditions:
+// across types (system search and history), where a query-filtered
+// scope's condition is not applied.
+func searchable(acc *interaction.Access, typ string) bool {
+	return acc.Allowed(typ, interaction.PermSearch) && acc.Constraints(typ, interaction.PermSearch) == nil
 }
 
 // checkTraversals refuses chains and _has through types the caller may not

@@ -49,6 +49,9 @@ type testServer struct {
 
 const testMaxBody = 1 << 20
 
+// allScopes is the scope of a caller that names none (see caller).
+const allScopes = "system/*.cruds system/AuditEvent.rs"
+
 // startServer serves a fresh store handle from open, audited as served.
 func startServer(t testing.TB, open func() store.Store) *testServer {
 	t.Helper()
@@ -74,10 +77,15 @@ func start(t testing.TB, open func() store.Store, unaudited bool) *testServer {
 
 // caller stands in for token checks: X-Org names the caller's
 // organization, X-Roles its roles (comma-separated), X-Operator: true
-// makes it see restricted data. Without X-Org it is an operator. Every
-// caller holds every scope, the audit trail's included.
+// makes it see restricted data. Without X-Org it is an operator. X-Scope
+// is the token's scope; without it the caller holds every scope, the
+// audit trail's included.
 func caller(r *http.Request) (*interaction.Caller, error) {
-	c := &interaction.Caller{ClientID: "test-client", ClientName: "Test client", Scope: "system/*.cruds system/AuditEvent.rs",
+	scope := r.Header.Get("X-Scope")
+	if scope == "" {
+		scope = allScopes
+	}
+	c := &interaction.Caller{ClientID: "test-client", ClientName: "Test client", Scope: scope,
 		Organization: r.Header.Get("X-Org"), SeesRestricted: r.Header.Get("X-Operator") == "true", TokenID: "test-token"}
 	if c.Organization == "" {
 		c.SeesRestricted = true

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,10 +27,11 @@ const (
 // first, paged by an opaque cursor on the write sequence so that pages stay
 // exact while writes continue.
 func (s *Server) history(ctx context.Context, req *interaction.Request, acc *interaction.Access) (*interaction.Response, error) {
-	if err := s.checkHistory(ctx, req, acc); err != nil {
+	types, err := s.checkHistory(ctx, req, acc)
+	if err != nil {
 		return nil, err
 	}
-	q := store.HistoryQuery{Type: req.Type, ID: req.ID, Count: defaultCount, WantTotal: req.Kind == interaction.HistoryInstance}
+	q := store.HistoryQuery{Type: req.Type, ID: req.ID, Types: types, Count: defaultCount, WantTotal: req.Kind == interaction.HistoryInstance}
 	for k, vs := range req.Query {
 		v := vs[len(vs)-1]
 		switch k {
@@ -176,24 +178,26 @@ func decodeCursor(kind byte, s string) (int64, error) {
 	return 0, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_page %q is not a page token this server issued", s)
 }
 
-// checkHistory applies the caller's limits to history. History shows past
-// versions, which conditions on current content cannot vouch for: under a
-// query-filtered scope only an instance's history is offered (when its
-// current version qualifies), and system history needs every type.
-func (s *Server) checkHistory(ctx context.Context, req *interaction.Request, acc *interaction.Access) error {
+// checkHistory applies the caller's limits to history, and returns the
+// types a system history lists. History shows past versions, which
+// conditions on current content cannot vouch for: under a query-filtered
+// scope only an instance's history is offered (when its current version
+// qualifies), and system history, like system search, lists the types the
+// caller may search without conditions.
+func (s *Server) checkHistory(ctx context.Context, req *interaction.Request, acc *interaction.Access) ([]string, error) {
 	switch req.Kind {
 	case interaction.HistoryInstance:
-		return s.checkRead(ctx, req, acc)
+		return nil, s.checkRead(ctx, req, acc)
 	case interaction.HistoryType:
 		if acc.Constraints(req.Type, interaction.PermSearch) != nil {
-			return forbidden("the access token limits %s by a query, which type history cannot honour; use search", req.Type)
+			return nil, forbidden("the access token limits %s by a query, which type history cannot honour; use search", req.Type)
 		}
 	case interaction.HistorySystem:
-		for _, t := range s.cfg.Search.Registry().Types() {
-			if !acc.Allowed(t, interaction.PermSearch) || acc.Constraints(t, interaction.PermSearch) != nil {
-				return forbidden("system history needs search access to every type, and the access token lacks %s; use type history", t)
-			}
+		types := slices.DeleteFunc(s.cfg.Search.Registry().Types(), func(t string) bool { return !searchable(acc, t) })
+		if len(types) == 0 {
+			return nil, forbidden("system history needs search access without conditions to some type, and the access token allows none")
 		}
+		return types, nil
 	}
-	return nil
+	return nil, nil
 }

@@ -66,6 +66,30 @@ func (e *Engine) Filter(typ string, q url.Values) (store.Cond, error) {
 	return store.AllOf(and...), nil
 }
 
+// FilterLenient is Filter under Prefer: handling=lenient, as a lenient
+// search compiles its parameters: a term the engine does not support (an
+// unknown parameter, a chain through one) is left out rather than
+// refusing the query. It returns the terms kept, which Filter compiles,
+// and why each other was left out; a supported term that is invalid (a
+// malformed value, a modifier the parameter does not take) still refuses
+// the query.
+func (e *Engine) FilterLenient(typ string, q url.Values) (kept url.Values, ignored []string, err error) {
+	kept = url.Values{}
+	for _, k := range sortedKeys(q) {
+		for _, v := range q[k] {
+			if _, err := e.term(typ, k, v, 0); err != nil {
+				if !isNotSupported(err) {
+					return nil, nil, err
+				}
+				ignored = append(ignored, err.Error())
+				continue
+			}
+			kept[k] = append(kept[k], v)
+		}
+	}
+	return kept, ignored, nil
+}
+
 // FilterAny compiles alternative queries on typ into one condition that
 // any of them satisfies, leaving out the ones that do not compile; nil
 // when none does. For conditions checked when they were granted (the

@@ -201,6 +201,41 @@ func TestCompileLenient(t *testing.T) {
 	}
 }
 
+func TestFilterLenient(t *testing.T) {
+	e := newEngine(t)
+	tests := []struct {
+		typ, query string
+		kept       string // kept terms, encoded; "error" when refused
+		ignored    int
+	}{
+		{"Practitioner", "active=true", "active=true", 0},
+		{"Practitioner", "active=true&colour=blue", "active=true", 1},
+		{"Practitioner", "colour=blue&name=x&name=y&size=9", "name=x&name=y", 2},
+		{"Practitioner", "colour=blue", "", 1},
+		{"Practitioner", "_sort=name", "", 1},
+		{"PractitionerRole", "organization.bogus=x&active=true", "active=true", 1},
+		{"Practitioner", "colour=blue&name:below=x", "error", 0},
+		{"Practitioner", "colour=blue&_lastUpdated=ge2018-13-45", "error", 0},
+	}
+	for _, tt := range tests {
+		q, _ := url.ParseQuery(tt.query)
+		kept, ignored, err := e.FilterLenient(tt.typ, q)
+		if tt.kept == "error" {
+			if err == nil {
+				t.Errorf("FilterLenient(%s?%s) = %v, %v; want an error", tt.typ, tt.query, kept, ignored)
+			}
+			continue
+		}
+		if err != nil || kept.Encode() != tt.kept || len(ignored) != tt.ignored {
+			t.Errorf("FilterLenient(%s?%s) = %q, %q, %v; want %q and %d ignored", tt.typ, tt.query, kept.Encode(), ignored, err, tt.kept, tt.ignored)
+			continue
+		}
+		if _, err := e.Filter(tt.typ, kept); err != nil {
+			t.Errorf("Filter(%s?%s), the terms FilterLenient kept: %v", tt.typ, kept.Encode(), err)
+		}
+	}
+}
+
 func TestCompileConditions(t *testing.T) {
 	e := newEngine(t)
 	p := func(typ, code string) int64 { return e.reg.Lookup(typ, code).ID }

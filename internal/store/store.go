@@ -144,6 +144,11 @@ type Tx interface {
 // type or one resource; empty Type means the whole system.
 type HistoryQuery struct {
 	Type, ID string
+	// Types, when not empty, keeps only versions of these types: a system
+	// listing narrowed to what the caller may see. With Type it keeps
+	// Type's versions only if Types names it. Each type named costs an
+	// index scan of its own, so Types names a handful (the served types).
+	Types []string
 	// Since keeps versions with LastUpdated >= Since (zero: no bound).
 	Since time.Time
 	// Before keeps versions with LastUpdated < Before (zero: no bound).

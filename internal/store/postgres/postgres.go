@@ -86,6 +86,7 @@ var dialect = &sqlstore.Dialect{
 	Explain:         "EXPLAIN (ANALYZE, BUFFERS) ",
 	ProbeGroup:      "(%s + 0)",
 	ProbeFence:      " OFFSET 0",
+	TypeSeqScan:     "%[1]s >= %[2]s AND %[1]s <= %[2]s",
 	BitOr:           "BIT_OR(%s)",
 }
 

@@ -82,6 +82,15 @@ type Dialect struct {
 	// yields and may otherwise read a value index (grp, value…) for
 	// thousands of rows per probe.
 	ProbeGroup string
+	// TypeSeqScan, when set, is a format (column, type argument) for the
+	// type condition of a scan of one type newest first (history), written
+	// so that only a (type, seq) index yields its order. PostgreSQL takes a
+	// type's rows as spread evenly over the write sequence and may instead
+	// read resources_seq backwards, stepping over every newer row of other
+	// types (AuditEvents, one per request) to fill a page. As a range, the
+	// type is no constant and stays a sort key. Unset: an equality, which
+	// SQLite plans on (type, seq).
+	TypeSeqScan string
 	// ProbeFence, when set, ends each per-row probe's subquery so that the
 	// database keeps it a probe. PostgreSQL turns EXISTS into a semi-join
 	// over every match unless the subquery has an OFFSET; a first page

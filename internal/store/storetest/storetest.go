@@ -33,6 +33,8 @@ func Run(t *testing.T, newDB NewDB) {
 		{"TransactionAtomic", testTransactionAtomic},
 		{"History", testHistory},
 		{"HistoryPaging", testHistoryPaging},
+		{"HistoryTypes", testHistoryTypes},
+		{"HistoryTypesPaging", testHistoryTypesPaging},
 		{"SearchConditions", testSearchConditions},
 		{"SearchDates", testSearchDates},
 		{"SearchNumbers", testSearchNumbers},
