@@ -59,7 +59,7 @@ func (c *caughtUp) VRead(ctx context.Context, typ, id string, version int64) (*s
 }
 
 func (c *caughtUp) History(ctx context.Context, q store.HistoryQuery) (*store.HistoryPage, error) {
-	if q.Type == "" || q.Type == auditType {
+	if q.Type == auditType || q.Type == "" && (len(q.Types) == 0 || slices.Contains(q.Types, auditType)) {
 		if err := c.catchUp(ctx); err != nil {
 			return nil, err
 		}

@@ -193,9 +193,13 @@ func (s *Server) checkHistory(ctx context.Context, req *interaction.Request, acc
 			return nil, forbidden("the access token limits %s by a query, which type history cannot honour; use search", req.Type)
 		}
 	case interaction.HistorySystem:
-		types := slices.DeleteFunc(s.cfg.Search.Registry().Types(), func(t string) bool { return !searchable(acc, t) })
-		if len(types) == 0 {
+		all := s.cfg.Search.Registry().Types()
+		types := slices.DeleteFunc(slices.Clone(all), func(t string) bool { return !searchable(acc, t) })
+		switch len(types) {
+		case 0:
 			return nil, forbidden("system history needs search access without conditions to some type, and the access token allows none")
+		case len(all):
+			return nil, nil // every type: no filter (one scan, not one per type)
 		}
 		return types, nil
 	}
