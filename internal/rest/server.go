@@ -265,8 +265,9 @@ func (s *Server) parseRead(r *http.Request) (*interaction.Request, error) {
 		}
 		req.VersionID = v
 	}
-	if v := r.Header.Get("If-None-Match"); v != "" {
-		req.IfNoneMatch, _ = fhir.ParseETag(strings.TrimSpace(v))
+	var err error
+	if req.IfNoneMatch, err = parseIfNoneMatch(r.Header); err != nil {
+		return nil, err
 	}
 	if v := r.Header.Get("If-Modified-Since"); v != "" {
 		if t, err := http.ParseTime(v); err == nil {
