@@ -101,7 +101,7 @@ const (
 	corsMaxAge        = "600" // seconds a browser may reuse a preflight's answer
 )
 
-// scope is what the CORS policy says of a path: whether it is part of
+// corsScope is what the CORS policy says of a path: whether it is part of
 // the API at all, whether it is public, and the methods it serves.
 func corsScope(path string) (api, public bool, methods string) {
 	p := strings.TrimSuffix(path, "/")
