@@ -70,6 +70,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--bogus"}, 1},
 		{[]string{"serve", "--help"}, 0},
 		{[]string{"serve", "--audit-syslog", "no-port"}, 1},
+		{[]string{"serve", "--cors-origins", "app.example.org"}, 1},
+		{[]string{"serve", "--cors-origins", "*,https://app.example.org"}, 1},
 		{[]string{"audit"}, 2},
 		{[]string{"audit", "verify", "--bogus"}, 1},
 	}
@@ -77,6 +79,41 @@ func TestUsageErrors(t *testing.T) {
 		if code := run(context.Background(), tt.args, io.Discard, io.Discard); code != tt.code {
 			t.Errorf("vhdir %v exit = %d; want %d", tt.args, code, tt.code)
 		}
+	}
+}
+
+// TestCORSOriginsFlag: a malformed --cors-origins (or VHDIR_CORS_ORIGINS)
+// stops serve at start with a message naming the flag and the problem.
+func TestCORSOriginsFlag(t *testing.T) {
+	tests := []struct {
+		name, flag, env, want string
+	}{
+		{"no scheme", "app.example.org", "", "scheme://host"},
+		{"path", "https://app.example.org/app", "", "no path"},
+		{"star in a list", "*,https://app.example.org", "", "goes alone"},
+		{"empty item", "https://app.example.org,", "", "scheme://host"},
+		{"bad port", "https://app.example.org:0", "", "port"},
+		{"env twin", "", "ftp://app.example.org", "VHDIR_CORS_ORIGINS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("VHDIR_DB", "sqlite:"+filepath.Join(t.TempDir(), "never-opened.db"))
+			args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}
+			if tt.flag != "" {
+				args = append(args, "--cors-origins", tt.flag)
+			}
+			if tt.env != "" {
+				t.Setenv("VHDIR_CORS_ORIGINS", tt.env)
+			}
+			// Cancelled: were the value let through, serve would stop at once.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			var errs bytes.Buffer
+			code := run(ctx, args, io.Discard, &errs)
+			if code != 1 || !strings.Contains(errs.String(), tt.want) || !strings.Contains(errs.String(), "cors") {
+				t.Errorf("vhdir %s (VHDIR_CORS_ORIGINS=%q) = %d, %q; want 1 naming the flag and %q", strings.Join(args, " "), tt.env, code, errs.String(), tt.want)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,12 +14,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/tlsconf"
 )
@@ -38,6 +41,22 @@ type serveFlags struct {
 	exportWorkers, exportMaxJobs      int
 	exportFileSize                    int64
 	exportExpiry                      time.Duration
+	corsOrigins                       originList
+}
+
+// originList is --cors-origins, checked as it is set (from the command
+// line or the environment).
+type originList []string
+
+func (o *originList) String() string { return strings.Join(*o, ",") }
+
+func (o *originList) Set(v string) error {
+	list, err := rest.ParseOrigins(v)
+	if err != nil {
+		return err
+	}
+	*o = list
+	return nil
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -67,6 +86,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.exportDir, "export-dir", "", "folder for $export files (default: with SQLite beside the database file, PATH-exports; with PostgreSQL in the database, so that any node serves them — a folder here must then be shared by every node)")
 	fs.Int64Var(&f.exportFileSize, "export-file-size", bulk.DefaultFileSize, "size in bytes at which an $export output file is split")
 	fs.DurationVar(&f.exportExpiry, "export-expiry", bulk.DefaultExpiry, "how long an $export job and its files are kept after kick-off")
+	fs.Var(&f.corsOrigins, "cors-origins", "origins browser clients may call the API from: a comma-separated list of scheme://host[:port], or * for any (default: none; metadata and discovery are readable from any origin)")
 	fs.StringVar(&f.metrics, "metrics", "loopback", "who may read /metrics: loopback (clients on 127.0.0.0/8 or ::1; behind a proxy on this host, every proxied client), public, or off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -137,7 +157,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	defer st.Close()
 	srv, err := server.New(server.Config{
 		BaseURL: f.baseURL, Store: st, Clock: clk, Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP, Version: buildVersion(),
-		AuditSite: f.auditSite, JWKSAllowPrivate: f.jwksAllowPrivate, Metrics: f.metrics, Monitor: monitor, AuditSyslog: syslog,
+		AuditSite: f.auditSite, JWKSAllowPrivate: f.jwksAllowPrivate, Metrics: f.metrics, Monitor: monitor, AuditSyslog: syslog, CORSOrigins: f.corsOrigins,
 		Export: server.Export{Workers: f.exportWorkers, MaxJobsPerClient: f.exportMaxJobs, FileSize: f.exportFileSize, Expiry: f.exportExpiry},
 	})
 	if err != nil {
@@ -190,7 +210,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		<-runnersDone
 	}()
 	log.Info("vhdir serving", "base_url", srv.FHIRBase(), "listen", ln.Addr().String(), "db", redactDB(f.db),
-		"backend", st.Backend(), "tls", tlsMode, "fips140", fipsMode(), "time_source", clk.Source(), "time_check", timeCheck, "metrics", f.metrics, "version", buildVersion())
+		"backend", st.Backend(), "tls", tlsMode, "fips140", fipsMode(), "time_source", clk.Source(), "time_check", timeCheck, "metrics", f.metrics, "cors_origins", cmp.Or(f.corsOrigins.String(), "none"), "version", buildVersion())
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	select {

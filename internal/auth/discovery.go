@@ -38,9 +38,9 @@ func (s *Server) ScopesSupported() []string {
 }
 
 // handleDiscovery serves .well-known/smart-configuration: public, JSON
-// whatever the Accept header, readable cross-origin.
+// whatever the Accept header. The middleware stack makes it readable
+// cross-origin (SMART 2.2).
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Access-Control-Allow-Origin", "*")
 	doc := smartConfiguration{
 		TokenEndpoint:                     s.tokenURL,
 		IntrospectionEndpoint:             s.IntrospectURL(),

@@ -253,7 +253,7 @@ func (s *stack) seed(resources ...string) {
 			if err != nil {
 				return err
 			}
-			if _, err := w.Update(context.Background(), res, res.ID, 0); err != nil {
+			if _, err := w.Update(context.Background(), res, res.ID, fhir.ETags{}); err != nil {
 				return err
 			}
 		}

@@ -226,13 +226,13 @@ func (w *Writer) Create(ctx context.Context, res *fhir.Resource, id string, ifNo
 	if id == "" {
 		id = w.d.NewID()
 	}
-	return w.put(ctx, res, id, nil, 0, nil)
+	return w.put(ctx, res, id, nil, fhir.ETags{}, nil)
 }
 
 // Update stores res as the new version of res.Type/id, creating it when it
-// does not exist (update as create). ifMatch > 0 requires the current
-// version to be ifMatch.
-func (w *Writer) Update(ctx context.Context, res *fhir.Resource, id string, ifMatch int64) (*Change, error) {
+// does not exist (update as create). A present ifMatch requires a current
+// version (no delete) that it matches: one it lists, or any for *.
+func (w *Writer) Update(ctx context.Context, res *fhir.Resource, id string, ifMatch fhir.ETags) (*Change, error) {
 	cur, err := w.current(ctx, res.Type, id)
 	if err != nil {
 		return nil, err
@@ -348,18 +348,19 @@ func (w *Writer) PutAll(ctx context.Context, items []Item) ([]*Change, error) {
 func (w *Writer) Put(ctx context.Context, res *fhir.Resource, idx *store.Index) (*Change, error) {
 	id := res.ID
 	if id == "" {
-		return w.put(ctx, res, w.d.NewID(), nil, 0, idx)
+		return w.put(ctx, res, w.d.NewID(), nil, fhir.ETags{}, idx)
 	}
 	cur, err := w.current(ctx, res.Type, id)
 	if err != nil {
 		return nil, err
 	}
-	return w.put(ctx, res, id, cur, 0, idx)
+	return w.put(ctx, res, id, cur, fhir.ETags{}, idx)
 }
 
 // ConditionalUpdate updates the one resource matching query, or creates res
 // when none does (with res's id if it has one); several matches are a 412.
-func (w *Writer) ConditionalUpdate(ctx context.Context, res *fhir.Resource, query url.Values, ifMatch int64) (*Change, error) {
+// ifMatch applies to the resource updated, as in Update.
+func (w *Writer) ConditionalUpdate(ctx context.Context, res *fhir.Resource, query url.Values, ifMatch fhir.ETags) (*Change, error) {
 	found, err := w.match(ctx, res.Type, query)
 	if err != nil {
 		return nil, err
@@ -384,14 +385,17 @@ func (w *Writer) ConditionalUpdate(ctx context.Context, res *fhir.Resource, quer
 }
 
 // Delete deletes typ/id. Deleting what does not exist or is deleted already
-// succeeds without writing (Absent), as FHIR's delete is idempotent.
-func (w *Writer) Delete(ctx context.Context, typ, id string, ifMatch int64) (*Change, error) {
+// succeeds without writing (Absent), as FHIR's delete is idempotent. A
+// present ifMatch requires the current version to be one it lists (the
+// delete version of a deleted resource included: deleting it again
+// changes nothing), or, for *, a current version that is no delete.
+func (w *Writer) Delete(ctx context.Context, typ, id string, ifMatch fhir.ETags) (*Change, error) {
 	cur, err := w.current(ctx, typ, id)
 	if err != nil {
 		return nil, err
 	}
-	if ifMatch > 0 && (cur == nil || cur.VersionID != ifMatch) {
-		return nil, versionMismatch(typ, id, cur, ifMatch)
+	if err := checkIfMatch(typ, id, cur, ifMatch, !ifMatch.Any); err != nil {
+		return nil, err
 	}
 	if cur == nil || cur.Deleted {
 		return w.record(&Change{Action: Absent, Type: typ, ID: id, Version: cur}), nil
@@ -417,7 +421,7 @@ func (w *Writer) ConditionalDelete(ctx context.Context, typ string, query url.Va
 	case 0:
 		return w.record(&Change{Action: Absent, Type: typ}), nil
 	case 1:
-		return w.Delete(ctx, typ, found[0].ID, 0)
+		return w.Delete(ctx, typ, found[0].ID, fhir.ETags{})
 	default:
 		return nil, fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueMultipleMatch,
 			"the condition matches %d %s resources; conditional delete deletes at most one", len(found), typ)
@@ -475,9 +479,9 @@ func (w *Writer) current(ctx context.Context, typ, id string) (*store.Version, e
 
 // put writes res as the version after cur (nil: a new resource). idx, if
 // nil, is extracted here.
-func (w *Writer) put(ctx context.Context, res *fhir.Resource, id string, cur *store.Version, ifMatch int64, idx *store.Index) (*Change, error) {
-	if ifMatch > 0 && (cur == nil || cur.Deleted || cur.VersionID != ifMatch) {
-		return nil, versionMismatch(res.Type, id, cur, ifMatch)
+func (w *Writer) put(ctx context.Context, res *fhir.Resource, id string, cur *store.Version, ifMatch fhir.ETags, idx *store.Index) (*Change, error) {
+	if err := checkIfMatch(res.Type, id, cur, ifMatch, false); err != nil {
+		return nil, err
 	}
 	version := int64(1)
 	action := Created
@@ -531,7 +535,25 @@ func (w *Writer) record(c *Change) *Change {
 	return c
 }
 
-func versionMismatch(typ, id string, cur *store.Version, want int64) error {
+// checkIfMatch checks a write's If-Match against the current version cur
+// (nil: none), read in the write's transaction: a 412 unless it matches.
+// A delete version counts as current only when deleteMatches (a delete
+// naming it); else the resource has no current version.
+func checkIfMatch(typ, id string, cur *store.Version, ifMatch fhir.ETags, deleteMatches bool) error {
+	if !ifMatch.Present() {
+		return nil
+	}
+	var have int64
+	if cur != nil && (!cur.Deleted || deleteMatches) {
+		have = cur.VersionID
+	}
+	if ifMatch.Match(have) {
+		return nil
+	}
+	return versionMismatch(typ, id, cur, ifMatch)
+}
+
+func versionMismatch(typ, id string, cur *store.Version, want fhir.ETags) error {
 	have := "it does not exist"
 	if cur != nil {
 		have = fmt.Sprintf("the current version is %d", cur.VersionID)
@@ -539,8 +561,16 @@ func versionMismatch(typ, id string, cur *store.Version, want int64) error {
 			have += " (deleted)"
 		}
 	}
+	switch {
+	case want.Any:
+		return fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueConflict,
+			"If-Match * asks that %s/%s exist but %s", typ, id, have)
+	case len(want.Versions) == 1:
+		return fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueConflict,
+			"If-Match asks for version %d of %s/%s but %s", want.Versions[0], typ, id, have)
+	}
 	return fhir.Errorf(http.StatusPreconditionFailed, fhir.IssueConflict,
-		"If-Match asks for version %d of %s/%s but %s", want, typ, id, have)
+		"If-Match asks for one of the versions %s of %s/%s but %s", want, typ, id, have)
 }
 
 // wrapStoreErr turns store errors a client can cause into FHIR errors.

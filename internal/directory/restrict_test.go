@@ -66,7 +66,7 @@ func update(t *testing.T, d *directory.Directory, body string) {
 	t.Helper()
 	res := resource(t, body)
 	if err := write(t, d, func(ctx context.Context, w *directory.Writer) error {
-		_, err := w.Update(ctx, res, res.ID, 0)
+		_, err := w.Update(ctx, res, res.ID, fhir.ETags{})
 		return err
 	}); err != nil {
 		t.Fatalf("Update(%s/%s) = %v", res.Type, res.ID, err)
@@ -133,7 +133,7 @@ func TestBrokenRestrictionRefused(t *testing.T) {
 					return err
 				}},
 				{"Update", func(ctx context.Context, w *directory.Writer) error {
-					_, err := w.Update(ctx, resource(t, tt.body), id, 0)
+					_, err := w.Update(ctx, resource(t, tt.body), id, fhir.ETags{})
 					return err
 				}},
 				{"PutAll", func(ctx context.Context, w *directory.Writer) error {
@@ -238,7 +238,7 @@ func TestVerificationResultCascade(t *testing.T) {
 		check("target unrestricted again", 0, 0)
 		update(t, d, locationRootRestricted)
 		if err := write(t, d, func(ctx context.Context, w *directory.Writer) error {
-			_, err := w.Delete(ctx, "Location", "l", 0)
+			_, err := w.Delete(ctx, "Location", "l", fhir.ETags{})
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -308,7 +308,7 @@ func TestVerificationResultRace(t *testing.T) {
 				go func() {
 					res := resource(t, body)
 					_, err := d.Write(context.Background(), func(w *directory.Writer) error {
-						_, err := w.Update(context.Background(), res, res.ID, 0)
+						_, err := w.Update(context.Background(), res, res.ID, fhir.ETags{})
 						return err
 					})
 					errs <- err
@@ -385,7 +385,7 @@ func TestProvenanceFollowsTarget(t *testing.T) {
 		}
 		withProvenance("p2", func(ctx context.Context, w *directory.Writer) (*directory.Change, error) {
 			res := resource(t, locationRootRestricted)
-			return w.Update(ctx, res, res.ID, 0)
+			return w.Update(ctx, res, res.ID, fhir.ETags{})
 		})
 		if g := guard(t, d, "Provenance", "p2"); g == 0 || visible(t, d, "Provenance", "p2", "Organization/other") || !visible(t, d, "Provenance", "p2", "Organization/acme") {
 			t.Errorf("Provenance of a restricted write: Guard %d; want it restricted as its target", g)
@@ -395,7 +395,7 @@ func TestProvenanceFollowsTarget(t *testing.T) {
 			t.Error("Provenance p1 did not follow its target becoming restricted")
 		}
 		withProvenance("p3", func(ctx context.Context, w *directory.Writer) (*directory.Change, error) {
-			return w.Delete(ctx, "Location", "l", 0)
+			return w.Delete(ctx, "Location", "l", fhir.ETags{})
 		})
 		if g := guard(t, d, "Provenance", "p3"); g == 0 {
 			t.Error("Provenance of the deletion of a restricted resource is unrestricted")

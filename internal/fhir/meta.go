@@ -35,18 +35,3 @@ func SetMeta(obj *jsontree.Object, id string, version int64, lastUpdated time.Ti
 	obj.Delete("meta")
 	obj.Insert(2, "meta", meta)
 }
-
-// ETag returns the weak entity tag of a version: W/"3".
-func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
-
-// ParseETag reads a version from an ETag or If-Match value: W/"3", "3" or 3.
-func ParseETag(s string) (int64, bool) {
-	if len(s) > 2 && (s[:2] == "W/" || s[:2] == "w/") {
-		s = s[2:]
-	}
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		s = s[1 : len(s)-1]
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	return v, err == nil && v > 0
-}

@@ -30,10 +30,16 @@ type Request struct {
 	// submission. The write pipeline records it with each write.
 	Provenance *fhir.Resource
 
-	IfMatch         int64       // 0 when absent
-	IfNoneExist     url.Values  // conditional create
-	IfNoneMatch     int64       // read: 304 when the current version is this one
-	IfModifiedSince time.Time   // read: 304 when not modified since
+	// IfMatch is an update's or delete's If-Match (Bundle entries:
+	// request.ifMatch): it succeeds only when the current version is one
+	// listed, or for * exists. The write engine checks it in the write's
+	// transaction, against the locked current version.
+	IfMatch     fhir.ETags
+	IfNoneExist url.Values // conditional create
+	// IfNoneMatch is a read's or vread's If-None-Match (request.ifNoneMatch):
+	// 304 when the version read is one listed, or for * exists.
+	IfNoneMatch     fhir.ETags
+	IfModifiedSince time.Time   // read: 304 when not modified since (unless IfNoneMatch)
 	Prefer          Prefer      // the Prefer header
 	Entry           int         // Bundle entry index, -1 for a plain HTTP request
 	Method          string      // HTTP method (or Bundle entry request.method)

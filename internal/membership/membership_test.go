@@ -38,7 +38,7 @@ func TestResolver(t *testing.T) {
 					t.Fatal(err)
 				}
 				if _, err := dir.Write(context.Background(), func(w *directory.Writer) error {
-					_, err := w.Update(context.Background(), res, res.ID, 0)
+					_, err := w.Update(context.Background(), res, res.ID, fhir.ETags{})
 					return err
 				}); err != nil {
 					t.Fatal(err)

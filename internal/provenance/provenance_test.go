@@ -295,14 +295,20 @@ func TestRecord(t *testing.T) {
 		fn   func(w *directory.Writer) error
 		want []string // targets of the Provenance recorded
 	}{
-		{"create", func(w *directory.Writer) error { _, err := w.Update(ctx, parse(prac), "p1", 0); return err }, []string{"Practitioner/p1/_history/1"}},
-		{"identical update", func(w *directory.Writer) error { _, err := w.Update(ctx, parse(prac), "p1", 0); return err }, nil},
+		{"create", func(w *directory.Writer) error { _, err := w.Update(ctx, parse(prac), "p1", fhir.ETags{}); return err }, []string{"Practitioner/p1/_history/1"}},
+		{"identical update", func(w *directory.Writer) error { _, err := w.Update(ctx, parse(prac), "p1", fhir.ETags{}); return err }, nil},
 		{"conditional create that matches", func(w *directory.Writer) error {
 			_, err := w.Create(ctx, parse(`{"resourceType":"Practitioner","active":false}`), "", url.Values{"identifier": {"urn:x|1"}})
 			return err
 		}, nil},
-		{"delete", func(w *directory.Writer) error { _, err := w.Delete(ctx, "Practitioner", "p1", 0); return err }, []string{"Practitioner/p1/_history/2"}},
-		{"delete of nothing", func(w *directory.Writer) error { _, err := w.Delete(ctx, "Practitioner", "p1", 0); return err }, nil},
+		{"delete", func(w *directory.Writer) error {
+			_, err := w.Delete(ctx, "Practitioner", "p1", fhir.ETags{})
+			return err
+		}, []string{"Practitioner/p1/_history/2"}},
+		{"delete of nothing", func(w *directory.Writer) error {
+			_, err := w.Delete(ctx, "Practitioner", "p1", fhir.ETags{})
+			return err
+		}, nil},
 		{"server-kept types", func(w *directory.Writer) error {
 			if _, err := w.Create(ctx, parse(`{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"2026-01-01T00:00:00Z","agent":[{"requestor":true}],"source":{"observer":{"display":"vhdir"}}}`), "", nil); err != nil {
 				return err
@@ -311,10 +317,10 @@ func TestRecord(t *testing.T) {
 			return err
 		}, nil},
 		{"two writes", func(w *directory.Writer) error {
-			if _, err := w.Update(ctx, parse(`{"resourceType":"Location","id":"l1","status":"active"}`), "l1", 0); err != nil {
+			if _, err := w.Update(ctx, parse(`{"resourceType":"Location","id":"l1","status":"active"}`), "l1", fhir.ETags{}); err != nil {
 				return err
 			}
-			_, err := w.Update(ctx, parse(`{"resourceType":"Location","id":"l2","status":"active"}`), "l2", 0)
+			_, err := w.Update(ctx, parse(`{"resourceType":"Location","id":"l2","status":"active"}`), "l2", fhir.ETags{})
 			return err
 		}, []string{"Location/l1/_history/1", "Location/l2/_history/1"}},
 	}

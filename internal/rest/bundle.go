@@ -96,8 +96,13 @@ func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *interaction.Reque
 		req.ID = parts[1]
 	}
 	if v, ok := reqObj.String("ifMatch"); ok {
-		if req.IfMatch, ok = fhir.ParseETag(v); !ok {
-			return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.ifMatch %q is not a version ETag", v)
+		if req.IfMatch, err = fhir.ParseIfMatch(v); err != nil {
+			return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.ifMatch %q: %v", v, err).Wrap(err).At(fmt.Sprintf("Bundle.entry[%d].request.ifMatch", i))
+		}
+	}
+	if v, ok := reqObj.String("ifNoneMatch"); ok { // read and vread entries use it
+		if req.IfNoneMatch, err = fhir.ParseIfNoneMatch(v); err != nil {
+			return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.ifNoneMatch %q: %v", v, err).Wrap(err).At(fmt.Sprintf("Bundle.entry[%d].request.ifNoneMatch", i))
 		}
 	}
 	if v, ok := reqObj.String("ifNoneExist"); ok {

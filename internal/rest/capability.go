@@ -19,9 +19,8 @@ func (s *Server) capabilities() (*interaction.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := newResponse(http.StatusOK, cs)
-	resp.Header.Set("Access-Control-Allow-Origin", "*") // SMART 2.2: metadata readable cross-origin
-	return resp, nil
+	// Readable cross-origin (SMART 2.2): the CORS middleware sees to it.
+	return newResponse(http.StatusOK, cs), nil
 }
 
 // CapabilityStatement describes what this server really does, built from
@@ -59,7 +58,7 @@ func (s *Server) CapabilityStatement() (*jsontree.Object, error) {
 		},
 	)
 	if sec := s.cfg.Security; sec != nil {
-		rest.Set("security", securityCapability(sec))
+		rest.Set("security", securityCapability(sec, s.cfg.CORS.Enabled()))
 	}
 	if len(s.cfg.Operations) > 0 {
 		var ops []any
@@ -82,15 +81,16 @@ func (s *Server) CapabilityStatement() (*jsontree.Object, error) {
 
 // securityCapability is rest.security for SMART Backend Services: the
 // service code and the OAuth endpoints (the oauth-uris extension SMART 1
-// defined, which clients still read).
-func securityCapability(sec *Security) *jsontree.Object {
+// defined, which clients still read), and whether browser clients of any
+// origin may call the API (cors).
+func securityCapability(sec *Security, cors bool) *jsontree.Object {
 	uris := []any{obj("url", "token", "valueUri", sec.TokenURL)}
 	if sec.IntrospectURL != "" {
 		uris = append(uris, obj("url", "introspect", "valueUri", sec.IntrospectURL))
 	}
 	return obj(
 		"extension", []any{obj("url", "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris", "extension", uris)},
-		"cors", true,
+		"cors", cors,
 		"service", []any{obj("coding", []any{obj("system", "http://terminology.hl7.org/CodeSystem/restful-security-service", "code", "SMART-on-FHIR")},
 			"text", "SMART Backend Services: OAuth2 client_credentials with a signed JWT assertion (private_key_jwt, RS384 or ES384)")},
 		"description", "Clients are registered systems that authenticate with SMART Backend Services; discovery at .well-known/smart-configuration.",

@@ -20,5 +20,6 @@
 //	DELETE /{type}/{id}; DELETE /{type}?… delete | conditional delete
 //	GET  /{type}/{id}, /{type}/{id}/_history/{vid}          read | vread
 //
-// The middleware stack (Stack) and health endpoints live here too.
+// The middleware stack (Stack) with its CORS policy (CORS), and the health
+// endpoints, live here too.
 package rest

@@ -23,6 +23,9 @@ type StackConfig struct {
 	MaxBodyBytes int64
 	// HSTS adds Strict-Transport-Security to every response (TLS only).
 	HSTS bool
+	// CORS is the cross-origin policy (nil: no origin but on the public
+	// endpoints).
+	CORS *CORS
 	// Inner middleware run after the standard ones, outermost first: the
 	// audit trail goes here, so that refused requests are still logged and
 	// limited.
@@ -30,9 +33,11 @@ type StackConfig struct {
 }
 
 // Stack wraps h in vhdir's middleware, in this order (outermost first):
-// recover → request ID → access log → limits → security headers → cfg.Inner
-// → h. Recover is outermost so a panic anywhere becomes a logged 500; the
-// request ID comes next so every later log line and error names it.
+// recover → request ID → access log → limits → security headers → CORS →
+// cfg.Inner → h. Recover is outermost so a panic anywhere becomes a logged
+// 500; the request ID comes next so every later log line and error names
+// it. CORS is outside cfg.Inner (the audit trail) and authentication, so
+// that every answer carries its headers; it answers preflights itself.
 func Stack(h http.Handler, cfg StackConfig) http.Handler {
 	log := cfg.Logger
 	if log == nil {
@@ -41,6 +46,7 @@ func Stack(h http.Handler, cfg StackConfig) http.Handler {
 	for i := len(cfg.Inner) - 1; i >= 0; i-- {
 		h = cfg.Inner[i](h)
 	}
+	h = cfg.CORS.Middleware(h)
 	h = securityHeaders(h, cfg.HSTS)
 	h = limits(h, cfg.MaxBodyBytes)
 	h = accessLog(h, log)

@@ -43,10 +43,8 @@ func (s *Server) read(ctx context.Context, req *interaction.Request, acc *intera
 	if deleted {
 		return gone(v), nil
 	}
-	if req.Kind == interaction.Read {
-		if req.IfNoneMatch == v.VersionID || !req.IfModifiedSince.IsZero() && !lastModifiedSince(v, req.IfModifiedSince) {
-			return withVersion(newResponse(http.StatusNotModified, nil), v), nil
-		}
+	if notModified(req, v) {
+		return withVersion(newResponse(http.StatusNotModified, nil), v), nil
 	}
 	sh, err := parseShaping(req.Query, req.Type)
 	if err != nil {
@@ -61,6 +59,17 @@ func (s *Server) read(ctx context.Context, req *interaction.Request, acc *intera
 		resp.Restriction.Note(v)
 	}
 	return resp, nil
+}
+
+// notModified reports whether a read or vread of version v (one that
+// exists: no delete) is answered 304: If-None-Match lists it or is *
+// (weak comparison); without If-None-Match, a read's If-Modified-Since
+// is not earlier than v (RFC 9110 §13.1.3 ignores it beside If-None-Match).
+func notModified(req *interaction.Request, v *store.Version) bool {
+	if req.IfNoneMatch.Present() {
+		return req.IfNoneMatch.Match(v.VersionID)
+	}
+	return req.Kind == interaction.Read && !req.IfModifiedSince.IsZero() && !lastModifiedSince(v, req.IfModifiedSince)
 }
 
 func notKnown(req *interaction.Request) *fhir.Error {

@@ -103,17 +103,25 @@ func readBody(r *http.Request) ([]byte, error) {
 	return data, nil
 }
 
-// parseIfMatch reads If-Match: W/"3".
-func parseIfMatch(h http.Header) (int64, error) {
-	v := h.Get("If-Match")
-	if v == "" {
-		return 0, nil
+// parseIfMatch reads If-Match: * or W/"3", W/"4", … (its lines joined, as
+// RFC 9110 §5.3 allows).
+func parseIfMatch(h http.Header) (fhir.ETags, error) {
+	v := strings.Join(h.Values("If-Match"), ", ")
+	e, err := fhir.ParseIfMatch(v)
+	if err != nil {
+		return e, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "If-Match %q: %v", v, err).Wrap(err)
 	}
-	n, ok := fhir.ParseETag(strings.TrimSpace(v))
-	if !ok {
-		return 0, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "If-Match %q is not a version ETag such as W/\"3\"", v)
+	return e, nil
+}
+
+// parseIfNoneMatch reads If-None-Match: * or a list of ETags.
+func parseIfNoneMatch(h http.Header) (fhir.ETags, error) {
+	v := strings.Join(h.Values("If-None-Match"), ", ")
+	e, err := fhir.ParseIfNoneMatch(v)
+	if err != nil {
+		return e, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "If-None-Match %q: %v", v, err).Wrap(err)
 	}
-	return n, nil
+	return e, nil
 }
 
 // parseIfNoneExist reads If-None-Exist: a search query, with or without

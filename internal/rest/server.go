@@ -45,8 +45,11 @@ type Config struct {
 	Auditor Auditor
 
 	// Security, when set, is described in the CapabilityStatement's
-	// rest.security.
+	// rest.security, with whether CORS allows any origin.
 	Security *Security
+	// CORS is the cross-origin policy the middleware stack applies (nil:
+	// none), as the CapabilityStatement declares it.
+	CORS *CORS
 	// Operations are system-level operations served by other handlers
 	// (bulk export), listed in the CapabilityStatement with Instantiates,
 	// the capability statements they conform to.
@@ -262,8 +265,9 @@ func (s *Server) parseRead(r *http.Request) (*interaction.Request, error) {
 		}
 		req.VersionID = v
 	}
-	if v := r.Header.Get("If-None-Match"); v != "" {
-		req.IfNoneMatch, _ = fhir.ParseETag(strings.TrimSpace(v))
+	var err error
+	if req.IfNoneMatch, err = parseIfNoneMatch(r.Header); err != nil {
+		return nil, err
 	}
 	if v := r.Header.Get("If-Modified-Since"); v != "" {
 		if t, err := http.ParseTime(v); err == nil {

@@ -69,6 +69,10 @@ type Config struct {
 	Monitor *clock.NTPMonitor
 	// AuditSyslog, when set, also receives every committed audit record.
 	AuditSyslog *audit.Syslog
+	// CORSOrigins are the origins browser clients may call the API from
+	// (scheme://host[:port] each), or "*" alone for any; none allows no
+	// cross-origin calls but to the public endpoints (metadata, discovery).
+	CORSOrigins []string
 
 	// Identify stands in for bearer-token authentication: tests that
 	// choose their caller per request. Nil means SMART Backend Services
@@ -92,6 +96,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	handler  http.Handler
+	cors     *rest.CORS
 	search   *search.Engine
 	dir      *directory.Directory
 	rest     *rest.Server
@@ -108,6 +113,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	var err error
+	if s.cors, err = rest.NewCORS(cfg.CORSOrigins); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	reg, err := search.NewRegistry()
 	if err != nil {
 		return nil, err
@@ -143,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 	s.rest, err = rest.New(rest.Config{
 		BaseURL: cfg.BaseURL, Store: reads, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, Version: cfg.Version,
-		Authorizer: s.auth, Viewers: viewers, Auditor: auditor,
+		Authorizer: s.auth, Viewers: viewers, Auditor: auditor, CORS: s.cors,
 		Security:     &rest.Security{TokenURL: s.auth.TokenURL(), IntrospectURL: s.auth.IntrospectURL()},
 		Operations:   []rest.Operation{{Name: "export", Definition: bulk.OperationDefinition}},
 		Instantiates: []string{bulk.CapabilityStatement},
@@ -237,7 +246,7 @@ func (s *Server) routes() http.Handler {
 	if !cfg.Unaudited {
 		inner = append(inner, s.recorder.Middleware)
 	}
-	return rest.Stack(met.Instrument(mux), rest.StackConfig{Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, Inner: inner})
+	return rest.Stack(met.Instrument(mux), rest.StackConfig{Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, CORS: s.cors, Inner: inner})
 }
 
 // Handler is the server's HTTP handler.
