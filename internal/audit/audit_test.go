@@ -156,6 +156,23 @@ func TestEventsFieldByField(t *testing.T) {
 					t.Errorf("the refused entry's record says %q", str(recs[2], "outcomeDesc"))
 				}
 			}},
+			{"batch with an invalid resource", "POST", "/fhir", "a", `{"resourceType":"Bundle","type":"batch","entry":[
+				{"resource":{"resourceType":"Practitioner","id":"p3","active":true},"request":{"method":"PUT","url":"Practitioner/p3"}},
+				{"resource":{"resourceType":"Practitioner","identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":1234567893}]},"request":{"method":"POST","url":"Practitioner"}},
+				{"resource":{"resourceType":"Practitioner","id":"p4","active":true},"request":{"method":"PUT","url":"Practitioner/p4"}}]}`, 200, func(t *testing.T, recs []map[string]any) {
+				var got []string
+				for _, r := range recs {
+					got = append(got, str(r, "subtype", "0", "code")+":"+str(r, "outcome"))
+				}
+				// The writes commit their records in their own transactions;
+				// the refused entry and the batch are recorded at its end.
+				if !slices.Equal(got, []string{"create:0", "create:0", ":4", "batch:0"}) {
+					t.Errorf("batch records = %v", got)
+				}
+				if len(recs) > 2 && !strings.Contains(str(recs[2], "outcomeDesc"), "Bundle.entry[1].resource.identifier[0].value") {
+					t.Errorf("the refused entry's record says %q; want the element named", str(recs[2], "outcomeDesc"))
+				}
+			}},
 		}
 		for _, st := range steps {
 			t.Run(st.name, func(t *testing.T) {

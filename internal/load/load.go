@@ -481,13 +481,16 @@ func (l *loader) count(changes []*directory.Change) {
 	l.report(false)
 }
 
-// bundle runs a batch or transaction through the FHIR pipeline.
+// bundle runs a batch or transaction through the FHIR pipeline. The
+// Bundle's own structure is checked here; its entries' resources are
+// checked as each entry runs, so a batch loads its good entries and
+// reports the bad ones, while a transaction loads all or nothing.
 func (l *loader) bundle(ctx context.Context, path string, obj *jsontree.Object, btype string) error {
 	if l.cfg.Bundle == nil {
 		l.problem(Problem{File: path, Entry: -1, Reason: btype + " Bundles are not supported here"})
 		return nil
 	}
-	if issues := fhir.Validate(obj); issues != nil {
+	if issues := fhir.ValidateShell(obj); issues != nil {
 		reasons := make([]string, len(issues))
 		for i, is := range issues {
 			reasons[i] = issueText(is)

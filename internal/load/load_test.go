@@ -169,3 +169,49 @@ func TestLoadBigNDJSONBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadBatchInvalidEntry: a batch file with one invalid resource loads
+// the other entries and reports that one, by file and entry; the same
+// entries as a transaction load nothing.
+func TestLoadBatchInvalidEntry(t *testing.T) {
+	entries := func(suffix string) string {
+		return `[
+		 {"resource":{"resourceType":"Practitioner","id":"good-` + suffix + `","active":true},"request":{"method":"PUT","url":"Practitioner/good-` + suffix + `"}},
+		 {"resource":{"resourceType":"Practitioner","identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":1234567893}]},"request":{"method":"POST","url":"Practitioner"}},
+		 {"resource":{"resourceType":"Organization","id":"org-` + suffix + `","active":true},"request":{"method":"PUT","url":"Organization/org-` + suffix + `"}}]`
+	}
+	files := []load.File{
+		{Name: "batch.json", Data: []byte(`{"resourceType":"Bundle","type":"batch","entry":` + entries("b") + `}`)},
+		{Name: "transaction.json", Data: []byte(`{"resourceType":"Bundle","type":"transaction","entry":` + entries("t") + `}`)},
+	}
+	for name, st := range openBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			sum, err := load.RunFiles(operator, config(t, st), files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Total() != 2 || sum.Written["Practitioner"] != 1 || sum.Written["Organization"] != 1 {
+				t.Errorf("written = %v; want the batch's two good entries", sum.Written)
+			}
+			if len(sum.Problems) != 2 {
+				t.Fatalf("problems = %v; want the batch's entry 1 and the transaction", sum.Problems)
+			}
+			if p := sum.Problems[0]; p.File != "batch.json" || p.Entry != 1 || !strings.Contains(p.Reason, "400") || !strings.Contains(p.Reason, "expected string") {
+				t.Errorf("batch problem = %v; want batch.json entry 1, 400, naming the problem", p)
+			}
+			if p := sum.Problems[1]; p.File != "transaction.json" || !strings.Contains(p.Reason, "nothing loaded") || !strings.Contains(p.Reason, "Bundle.entry[1].resource.identifier[0].value") {
+				t.Errorf("transaction problem = %v; want transaction.json, nothing loaded, naming entry 1's element", p)
+			}
+			for _, key := range [][2]string{{"Practitioner", "good-b"}, {"Organization", "org-b"}} {
+				if _, err := st.Read(context.Background(), key[0], key[1]); err != nil {
+					t.Errorf("%s/%s not loaded: %v", key[0], key[1], err)
+				}
+			}
+			for _, key := range [][2]string{{"Practitioner", "good-t"}, {"Organization", "org-t"}} {
+				if _, err := st.Read(context.Background(), key[0], key[1]); err == nil {
+					t.Errorf("%s/%s loaded although its transaction failed", key[0], key[1])
+				}
+			}
+		})
+	}
+}
