@@ -300,3 +300,75 @@ func TestGroupCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestMalformedRequestsRecorded: a request naming what cannot be a
+// resource, or carrying text no record may hold, is answered as the bad
+// request it is (never the 500 of a record that cannot be written) and
+// leaves its record, which describes it by its request line.
+func TestMalformedRequestsRecorded(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		n := len(s.records())
+		tests := []struct {
+			name, method, path, body string
+			status                   int
+			query                    string // the record's query entity; "" for none
+		}{
+			{"read of an unknown type", "GET", "/fhir/Spaceship/1", "", 404, "GET /fhir/Spaceship/1"},
+			{"vread of an unknown type", "GET", "/fhir/Spaceship/1/_history/1", "", 404, "GET /fhir/Spaceship/1/_history/1"},
+			{"read of an invalid id", "GET", "/fhir/Practitioner/a_b", "", 400, "GET /fhir/Practitioner/a_b"},
+			{"update of an unknown type", "PUT", "/fhir/Spaceship/x", `{"resourceType":"Spaceship","id":"x"}`, 404, "PUT /fhir/Spaceship/x"},
+			{"delete of an id with a form feed", "DELETE", "/fhir/Practitioner/a%0Cb", "", 400, "DELETE /fhir/Practitioner/a%0Cb"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := s.do(tt.method, tt.path, "a", "", tt.body)
+				if r.status != tt.status {
+					t.Fatalf("%s %s = %d %s; want %d", tt.method, tt.path, r.status, r.raw, tt.status)
+				}
+				recs := s.newRecords(n)
+				n += len(recs)
+				if len(recs) != 1 {
+					t.Fatalf("%d records; want 1", len(recs))
+				}
+				want(t, recs[0], "outcome", "4")
+				if q := entityQuery(t, recs[0]); q != tt.query {
+					t.Errorf("query = %q; want %q", q, tt.query)
+				}
+				if what := entityWhat(recs[0]); len(what) != 0 {
+					t.Errorf("the record names %v as a resource", what)
+				}
+			})
+		}
+	})
+}
+
+// TestRecordsHoldAnyText: text from the request that a FHIR string may
+// not hold (a form feed, a NUL) reaches the records of a batch entry
+// refused before it was read in a form they can hold, and a long text is
+// cut.
+func TestRecordsHoldAnyText(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		n := len(s.records())
+		long := strings.Repeat("X", 10000)
+		r := s.do("POST", "/fhir", "a", "", `{"resourceType":"Bundle","type":"batch","entry":[
+			{"request":{"method":"G\fT","url":"Practitioner/p1"}},
+			{"request":{"method":"G\u0000T","url":"Practitioner/p1"}},
+			{"request":{"method":"`+long+`","url":"Practitioner/p1"}}]}`)
+		if r.status != 200 {
+			t.Fatalf("batch = %d %s; want 200", r.status, r.raw)
+		}
+		recs := s.newRecords(n)
+		if len(recs) != 4 {
+			t.Fatalf("%d records; want one per entry and the batch's", len(recs))
+		}
+		for i, rec := range recs[:2] {
+			want(t, rec, "outcome", "4")
+			if d := str(rec, "entity", "1", "description"); !strings.Contains(d, "G\uFFFDT (refused before it was read)") {
+				t.Errorf("entry %d's record describes it as %q", i, d)
+			}
+		}
+		if d := str(recs[2], "entity", "1", "description"); len(d) > 5000 || !strings.HasPrefix(d, "XXXX") || !strings.HasSuffix(d, "…") {
+			t.Errorf("entry 2's record describes it in %d bytes: %.40q…; want it cut", len(d), d)
+		}
+	})
+}
