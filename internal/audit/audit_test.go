@@ -2,7 +2,9 @@ package audit_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -343,32 +345,50 @@ func TestMalformedRequestsRecorded(t *testing.T) {
 }
 
 // TestRecordsHoldAnyText: text from the request that a FHIR string may
-// not hold (a form feed, a NUL) reaches the records of a batch entry
-// refused before it was read in a form they can hold, and a long text is
-// cut.
+// not hold (a form feed, a NUL) reaches the records in a form they can
+// hold (a batch entry refused before it was read, the client a refused
+// token request claims), and a long text is cut.
 func TestRecordsHoldAnyText(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *stack) {
 		n := len(s.records())
 		long := strings.Repeat("X", 10000)
 		r := s.do("POST", "/fhir", "a", "", `{"resourceType":"Bundle","type":"batch","entry":[
 			{"request":{"method":"G\fT","url":"Practitioner/p1"}},
-			{"request":{"method":"G\u0000T","url":"Practitioner/p1"}},
 			{"request":{"method":"`+long+`","url":"Practitioner/p1"}}]}`)
 		if r.status != 200 {
 			t.Fatalf("batch = %d %s; want 200", r.status, r.raw)
 		}
 		recs := s.newRecords(n)
-		if len(recs) != 4 {
+		n += len(recs)
+		if len(recs) != 3 {
 			t.Fatalf("%d records; want one per entry and the batch's", len(recs))
 		}
-		for i, rec := range recs[:2] {
-			want(t, rec, "outcome", "4")
-			if d := str(rec, "entity", "1", "description"); !strings.Contains(d, "G\uFFFDT (refused before it was read)") {
-				t.Errorf("entry %d's record describes it as %q", i, d)
-			}
+		want(t, recs[0], "outcome", "4")
+		if d := str(recs[0], "entity", "1", "description"); d != "G\uFFFDT (refused before it was read)" {
+			t.Errorf("entry 0's record describes it as %q", d)
 		}
-		if d := str(recs[2], "entity", "1", "description"); len(d) > 5000 || !strings.HasPrefix(d, "XXXX") || !strings.HasSuffix(d, "…") {
-			t.Errorf("entry 2's record describes it in %d bytes: %.40q…; want it cut", len(d), d)
+		if d := str(recs[1], "entity", "1", "description"); len(d) > 5000 || !strings.HasPrefix(d, "XXXX") || !strings.HasSuffix(d, "…") {
+			t.Errorf("entry 1's record describes it in %d bytes: %.40q…; want it cut", len(d), d)
+		}
+
+		for _, iss := range []string{`a\fb`, `a\u0000b`} { // as JSON escapes them
+			enc := base64.RawURLEncoding.EncodeToString
+			assertion := enc([]byte(`{"alg":"RS384","typ":"JWT"}`)) + "." + enc([]byte(`{"iss":"`+iss+`","sub":"x"}`)) + "." + enc([]byte("sig"))
+			form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+				"client_assertion": {assertion}, "scope": {"system/*.rs"}}
+			resp, err := s.ts.Client().PostForm(s.base+"/auth/token", form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 400 {
+				t.Fatalf("token request claiming %s = %d; want 400", iss, resp.StatusCode)
+			}
+			recs := s.newRecords(n)
+			n += len(recs)
+			if len(recs) != 1 || str(recs[0], "agent", "0", "who", "identifier", "value") != "a\uFFFDb" {
+				t.Errorf("records of a token request claiming %s = %v; want one naming a\uFFFDb", iss, recs)
+			}
 		}
 	})
 }

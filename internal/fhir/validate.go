@@ -666,6 +666,9 @@ func (v *validator) primString(p *primitive, s string) {
 	switch {
 	case s == "":
 		v.report(IssueValue, "empty %s: primitive values must not be empty strings", p.name)
+	case strings.IndexByte(s, 0) >= 0:
+		// Allowed by the regexes, but no database stores it in text.
+		v.report(IssueValue, "%s holds a NUL character (U+0000), which no value may", p.name)
 	case p.maxLen > 0 && len(s) > p.maxLen && utf8.RuneCountInString(s) > p.maxLen:
 		v.report(IssueValue, "%s is longer than %d characters", p.name, p.maxLen)
 	case p.name == "xhtml":
