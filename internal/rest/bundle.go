@@ -98,8 +98,13 @@ func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *interaction.Reque
 	if err != nil || u.IsAbs() || rawURL == "" {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.url %q is not a URL relative to this server's base", rawURL).At(fmt.Sprintf("Bundle.entry[%d].request.url", i))
 	}
+	// Strictly, as checkQuery does for a request's own URL.
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.url %q has a malformed query: %v", rawURL, err).At(fmt.Sprintf("Bundle.entry[%d].request.url", i))
+	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	req := &interaction.Request{Entry: i, Method: method, Query: u.Query(), Prefer: bundle.Prefer, Provenance: bundle.Provenance, Type: parts[0]}
+	req := &interaction.Request{Entry: i, Method: method, Query: query, Prefer: bundle.Prefer, Provenance: bundle.Provenance, Type: parts[0]}
 	if len(parts) > 1 {
 		req.ID = parts[1]
 	}

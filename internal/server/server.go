@@ -236,7 +236,7 @@ func (s *Server) routes() http.Handler {
 	if !cfg.Unaudited {
 		inner = append(inner, s.recorder.Middleware)
 	}
-	return rest.Stack(met.Instrument(mux), rest.StackConfig{Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, Inner: inner})
+	return rest.Stack(met.Instrument(rest.CanonicalPaths(mux)), rest.StackConfig{Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, Inner: inner})
 }
 
 // Handler is the server's HTTP handler.
