@@ -451,7 +451,7 @@ func TestLoadLenient(t *testing.T) {
 		notWant string
 	}{
 		{"strict", []string{fixture}, "", 1,
-			[]string{"0 resources written", "data.ndjson:1 (Practitioner/p1): Practitioner.identifier[0].value: expected string (a string), got a number"}, "warnings:"},
+			[]string{"1 resources written", "data.ndjson:1 (Practitioner/p1): Practitioner.identifier[0].value: expected string (a string), got a number"}, "warnings:"},
 		{"lenient", []string{"--lenient", fixture}, "", 1, []string{
 			"8 resources written", "1 failed",
 			"warnings:\n  " + fixture + "/batch.json entry 0 (Practitioner/p5): repaired Practitioner.identifier[0].value: number 1234567801 → string\n",

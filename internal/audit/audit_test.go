@@ -2,7 +2,9 @@ package audit_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -156,6 +158,23 @@ func TestEventsFieldByField(t *testing.T) {
 					t.Errorf("the refused entry's record says %q", str(recs[2], "outcomeDesc"))
 				}
 			}},
+			{"batch with an invalid resource", "POST", "/fhir", "a", `{"resourceType":"Bundle","type":"batch","entry":[
+				{"resource":{"resourceType":"Practitioner","id":"p3","active":true},"request":{"method":"PUT","url":"Practitioner/p3"}},
+				{"resource":{"resourceType":"Practitioner","identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":1234567893}]},"request":{"method":"POST","url":"Practitioner"}},
+				{"resource":{"resourceType":"Practitioner","id":"p4","active":true},"request":{"method":"PUT","url":"Practitioner/p4"}}]}`, 200, func(t *testing.T, recs []map[string]any) {
+				var got []string
+				for _, r := range recs {
+					got = append(got, str(r, "subtype", "0", "code")+":"+str(r, "outcome"))
+				}
+				// The writes commit their records in their own transactions;
+				// the refused entry and the batch are recorded at its end.
+				if !slices.Equal(got, []string{"create:0", "create:0", ":4", "batch:0"}) {
+					t.Errorf("batch records = %v", got)
+				}
+				if len(recs) > 2 && !strings.Contains(str(recs[2], "outcomeDesc"), "Bundle.entry[1].resource.identifier[0].value") {
+					t.Errorf("the refused entry's record says %q; want the element named", str(recs[2], "outcomeDesc"))
+				}
+			}},
 		}
 		for _, st := range steps {
 			t.Run(st.name, func(t *testing.T) {
@@ -280,6 +299,96 @@ func TestGroupCommit(t *testing.T) {
 		rep, err := audit.Verify(context.Background(), s.store, nil)
 		if err != nil || rep.Problem != nil || rep.Records != callers {
 			t.Fatalf("verify = %+v, %v; want %d records, no problem", rep, err, callers)
+		}
+	})
+}
+
+// TestMalformedRequestsRecorded: a request naming what cannot be a
+// resource, or carrying text no record may hold, is answered as the bad
+// request it is (never the 500 of a record that cannot be written) and
+// leaves its record, which describes it by its request line.
+func TestMalformedRequestsRecorded(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		n := len(s.records())
+		tests := []struct {
+			name, method, path, body string
+			status                   int
+			query                    string // the record's query entity; "" for none
+		}{
+			{"read of an unknown type", "GET", "/fhir/Spaceship/1", "", 404, "GET /fhir/Spaceship/1"},
+			{"vread of an unknown type", "GET", "/fhir/Spaceship/1/_history/1", "", 404, "GET /fhir/Spaceship/1/_history/1"},
+			{"read of an invalid id", "GET", "/fhir/Practitioner/a_b", "", 400, "GET /fhir/Practitioner/a_b"},
+			{"update of an unknown type", "PUT", "/fhir/Spaceship/x", `{"resourceType":"Spaceship","id":"x"}`, 404, "PUT /fhir/Spaceship/x"},
+			{"delete of an id with a form feed", "DELETE", "/fhir/Practitioner/a%0Cb", "", 400, "DELETE /fhir/Practitioner/a%0Cb"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := s.do(tt.method, tt.path, "a", "", tt.body)
+				if r.status != tt.status {
+					t.Fatalf("%s %s = %d %s; want %d", tt.method, tt.path, r.status, r.raw, tt.status)
+				}
+				recs := s.newRecords(n)
+				n += len(recs)
+				if len(recs) != 1 {
+					t.Fatalf("%d records; want 1", len(recs))
+				}
+				want(t, recs[0], "outcome", "4")
+				if q := entityQuery(t, recs[0]); q != tt.query {
+					t.Errorf("query = %q; want %q", q, tt.query)
+				}
+				if what := entityWhat(recs[0]); len(what) != 0 {
+					t.Errorf("the record names %v as a resource", what)
+				}
+			})
+		}
+	})
+}
+
+// TestRecordsHoldAnyText: text from the request that a FHIR string may
+// not hold (a form feed, a NUL) reaches the records in a form they can
+// hold (a batch entry refused before it was read, the client a refused
+// token request claims), and a long text is cut.
+func TestRecordsHoldAnyText(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *stack) {
+		n := len(s.records())
+		long := strings.Repeat("X", 10000)
+		r := s.do("POST", "/fhir", "a", "", `{"resourceType":"Bundle","type":"batch","entry":[
+			{"request":{"method":"G\fT","url":"Practitioner/p1"}},
+			{"request":{"method":"`+long+`","url":"Practitioner/p1"}}]}`)
+		if r.status != 200 {
+			t.Fatalf("batch = %d %s; want 200", r.status, r.raw)
+		}
+		recs := s.newRecords(n)
+		n += len(recs)
+		if len(recs) != 3 {
+			t.Fatalf("%d records; want one per entry and the batch's", len(recs))
+		}
+		want(t, recs[0], "outcome", "4")
+		if d := str(recs[0], "entity", "1", "description"); d != "G\uFFFDT (refused before it was read)" {
+			t.Errorf("entry 0's record describes it as %q", d)
+		}
+		if d := str(recs[1], "entity", "1", "description"); len(d) > 5000 || !strings.HasPrefix(d, "XXXX") || !strings.HasSuffix(d, "…") {
+			t.Errorf("entry 1's record describes it in %d bytes: %.40q…; want it cut", len(d), d)
+		}
+
+		for _, iss := range []string{`a\fb`, `a\u0000b`} { // as JSON escapes them
+			enc := base64.RawURLEncoding.EncodeToString
+			assertion := enc([]byte(`{"alg":"RS384","typ":"JWT"}`)) + "." + enc([]byte(`{"iss":"`+iss+`","sub":"x"}`)) + "." + enc([]byte("sig"))
+			form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+				"client_assertion": {assertion}, "scope": {"system/*.rs"}}
+			resp, err := s.ts.Client().PostForm(s.base+"/auth/token", form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 400 {
+				t.Fatalf("token request claiming %s = %d; want 400", iss, resp.StatusCode)
+			}
+			recs := s.newRecords(n)
+			n += len(recs)
+			if len(recs) != 1 || str(recs[0], "agent", "0", "who", "identifier", "value") != "a\uFFFDb" {
+				t.Errorf("records of a token request claiming %s = %v; want one naming a\uFFFDb", iss, recs)
+			}
 		}
 	})
 }

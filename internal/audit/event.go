@@ -2,7 +2,9 @@ package audit
 
 import (
 	"encoding/base64"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
@@ -122,7 +124,7 @@ func (e *Event) resource(src Source, recorded time.Time) *jsontree.Object {
 	ae.Set("recorded", recorded.UTC().Format("2006-01-02T15:04:05.000Z"))
 	ae.Set("outcome", e.Outcome)
 	if e.OutcomeDesc != "" {
-		ae.Set("outcomeDesc", e.OutcomeDesc)
+		ae.Set("outcomeDesc", text(e.OutcomeDesc))
 	}
 	ae.Set("agent", e.agents(src))
 	ae.Set("source", obj("site", src.Site,
@@ -167,9 +169,9 @@ func (e *Event) agents(src Source) []any {
 	client := obj("type", codeable(role))
 	switch {
 	case e.Client != nil:
-		client.Set("who", obj("identifier", identifier(clientIDSystem, e.Client.ClientID), "display", e.Client.ClientName))
+		client.Set("who", obj("identifier", identifier(clientIDSystem, text(e.Client.ClientID)), "display", text(e.Client.ClientName)))
 	case e.ClaimedClient != "":
-		client.Set("who", obj("identifier", identifier(clientIDSystem, e.ClaimedClient), "display", "unverified client id"))
+		client.Set("who", obj("identifier", identifier(clientIDSystem, text(e.ClaimedClient)), "display", "unverified client id"))
 	default:
 		client.Set("who", obj("display", "unauthenticated client"))
 	}
@@ -192,7 +194,7 @@ func (e *Event) agents(src Source) []any {
 	agents := []any{client, server}
 	if e.Client != nil && e.Client.Organization != "" {
 		agents = append(agents, obj("type", codeable(roleOrg),
-			"who", obj("reference", e.Client.Organization, "display", e.Client.OrganizationName), "requestor", false))
+			"who", obj("reference", e.Client.Organization, "display", text(e.Client.OrganizationName)), "requestor", false))
 	}
 	return agents
 }
@@ -216,21 +218,21 @@ func (e *Event) entities() []any {
 		switch {
 		case en.Query != nil:
 			if en.Description != "" {
-				m.Set("description", en.Description)
+				m.Set("description", text(en.Description))
 			}
 			m.Set("query", base64.StdEncoding.EncodeToString(en.Query))
 		case en.Name != "":
-			m.Set("name", en.Name)
+			m.Set("name", text(en.Name))
 			if en.Description != "" {
-				m.Set("description", en.Description)
+				m.Set("description", text(en.Description))
 			}
 		case en.Description != "":
-			m.Set("description", en.Description)
+			m.Set("description", text(en.Description))
 		}
 		if len(en.Detail) > 0 {
 			ds := make([]any, 0, len(en.Detail))
 			for _, d := range en.Detail {
-				ds = append(ds, obj("type", d.Type, "valueString", d.Value))
+				ds = append(ds, obj("type", text(d.Type), "valueString", text(d.Value)))
 			}
 			m.Set("detail", ds)
 		}
@@ -248,4 +250,37 @@ func dataEntity(ref string) Entity {
 func queryEntity(raw, description string) Entity {
 	return Entity{Type: Coding{sysEntityType, "2", "System Object"}, Role: Coding{sysObjectRole, "24", "Query"},
 		Query: []byte(raw), Description: description}
+}
+
+// maxText bounds a text of a record, in bytes: an error that quotes a
+// large request stays readable without making the record as large.
+const maxText = 4096
+
+// text makes s fit a record's free-text strings, whatever the request put
+// in it: control characters other than tab, CR and LF (a form feed no
+// FHIR string may hold, a NUL no database stores) and invalid UTF-8
+// become U+FFFD, and text past maxText is cut, so that every request can
+// be recorded. Text that fits, the usual case, is returned as it is.
+func text(s string) string {
+	if len(s) <= maxText && utf8.ValidString(s) && !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if b.Len() >= maxText {
+			b.WriteString("…")
+			break
+		}
+		if isControl(r) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// isControl reports the C0 controls but tab, CR and LF, which FHIR
+// strings should not hold (https://hl7.org/fhir/R4/datatypes.html#string).
+func isControl(r rune) bool {
+	return r < 0x20 && r != '\t' && r != '\n' && r != '\r'
 }

@@ -90,16 +90,15 @@ func Repair(obj *jsontree.Object) []Repaired {
 // RepairEntries repairs, as Repair does, the resources of a Bundle's
 // entries (a batch or transaction about to run), each repair named from its
 // entry's resource (Practitioner.identifier[0].value). It returns the
-// repairs by entry index. It is all or nothing for the Bundle, which is
-// validated as a whole (transactions may hold conditional references an
-// entry alone may not): when it would not validate afterwards, nothing is
-// changed and RepairEntries returns nil. The Bundle's own elements are not
+// repairs by entry index (nil when there are none). It is all or nothing
+// for each entry, which is validated as the pipeline will validate it
+// (ValidateEntry: conditional references allowed): an entry that would not
+// validate afterwards is left as it was. The Bundle's own elements are not
 // repaired.
 func RepairEntries(bundle *jsontree.Object) [][]Repaired {
 	shapesOnce.Do(buildShapes)
 	raw, _ := bundle.Get("entry")
 	entries, _ := raw.([]any)
-	var r repairer
 	out := make([][]Repaired, len(entries))
 	found := false
 	for i, e := range entries {
@@ -111,16 +110,18 @@ func RepairEntries(bundle *jsontree.Object) [][]Repaired {
 		if !ok {
 			continue
 		}
-		r.repairs = nil
+		var r repairer
 		r.resource(res)
-		out[i] = r.repairs
-		found = found || r.repairs != nil
+		if r.repairs == nil {
+			continue
+		}
+		if ValidateEntry(i, res) != nil {
+			r.revert()
+			continue
+		}
+		out[i], found = r.repairs, true
 	}
 	if !found {
-		return nil
-	}
-	if Validate(bundle) != nil {
-		r.revert()
 		return nil
 	}
 	return out

@@ -179,9 +179,16 @@ func TestRepairEntries(t *testing.T) {
 			`{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Location","status":"active"},"request":{"method":"POST","url":"Location"}},` +
 				`{"resource":{"resourceType":"Practitioner","active":true},"request":{"method":"POST","url":"Practitioner"}}]}`,
 			[][]string{nil, {`Practitioner.active: string "true" → boolean`}}},
-		{"the Bundle's own elements are left", `{"resourceType":"Bundle","type":"batch","total":"1","entry":[` + entry2 + `]}`, "", nil},
-		{"an unrepairable entry leaves all", `{"resourceType":"Bundle","type":"batch","entry":[` + entry2 +
-			`,{"resource":{"resourceType":"Location","status":{"code":"active"}},"request":{"method":"POST","url":"Location"}}]}`, "", nil},
+		{"the Bundle's own elements are left", `{"resourceType":"Bundle","type":"batch","total":"1","entry":[` + entry2 + `]}`,
+			`{"resourceType":"Bundle","type":"batch","total":"1","entry":[{"resource":{"resourceType":"Practitioner","active":true},"request":{"method":"POST","url":"Practitioner"}}]}`,
+			[][]string{{`Practitioner.active: string "true" → boolean`}}},
+		{"an unrepairable entry leaves only itself", `{"resourceType":"Bundle","type":"batch","entry":[` + entry2 +
+			`,{"resource":{"resourceType":"Location","status":{"code":"active"}},"request":{"method":"POST","url":"Location"}}]}`,
+			`{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Practitioner","active":true},"request":{"method":"POST","url":"Practitioner"}}` +
+				`,{"resource":{"resourceType":"Location","status":{"code":"active"}},"request":{"method":"POST","url":"Location"}}]}`,
+			[][]string{{`Practitioner.active: string "true" → boolean`}, nil}},
+		{"a repair that does not make its entry valid is undone", `{"resourceType":"Bundle","type":"batch","entry":[` +
+			`{"resource":{"resourceType":"Practitioner","active":"true","name":{"family":"x"}},"request":{"method":"POST","url":"Practitioner"}}]}`, "", nil},
 		{"no entries", `{"resourceType":"Bundle","type":"batch"}`, "", nil},
 	}
 	for _, tt := range tests {

@@ -26,6 +26,17 @@ type Resource struct {
 // resource (see Validate). Malformed JSON is a 400 naming the line and column;
 // a structural problem is a 400 with one issue per problem.
 func ParseResource(body []byte) (*Resource, error) {
+	return parse(body, Validate)
+}
+
+// ParseBundle is ParseResource for a batch or transaction Bundle sent to
+// be run: the Bundle is validated by ValidateShell, its entries'
+// resources are left to ValidateEntry as each entry runs.
+func ParseBundle(body []byte) (*Resource, error) {
+	return parse(body, ValidateShell)
+}
+
+func parse(body []byte, validate func(*jsontree.Object) []Issue) (*Resource, error) {
 	obj, err := jsontree.ParseObject(body)
 	if err != nil {
 		var se *jsontree.SyntaxError
@@ -34,7 +45,7 @@ func ParseResource(body []byte) (*Resource, error) {
 		}
 		return nil, Errorf(http.StatusBadRequest, IssueStructure, "invalid JSON").Wrap(err)
 	}
-	if issues := Validate(obj); issues != nil {
+	if issues := validate(obj); issues != nil {
 		return nil, &Error{Status: http.StatusBadRequest, Issues: issues}
 	}
 	typ, _ := obj.String("resourceType")
@@ -103,6 +114,9 @@ var (
 	primitives     map[string]*primitive
 	extensionShape *shape
 	elementShape   *shape
+	// entryResource is Bundle.entry.resource, which ValidateShell leaves
+	// to ValidateEntry.
+	entryResource *member
 )
 
 // buildShapes builds the shape of every type and backbone element reachable
@@ -117,6 +131,7 @@ func buildShapes() {
 	extensionShape = typeShape("Extension")
 	elementShape = typeShape("Element")
 	elementShape.kind = kindElement
+	entryResource = typeShapes["Bundle"].members["entry"].child.members["resource"]
 }
 
 func typeShape(name string) *shape {

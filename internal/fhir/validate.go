@@ -25,6 +25,20 @@ const maxIssues = 100
 // as Practitioner.name[0].given[1]. Terminology bindings, profiles and
 // resource-specific invariants are not checked.
 func Validate(obj *jsontree.Object) []Issue {
+	return validate(obj, false)
+}
+
+// ValidateShell is Validate for a batch or transaction Bundle about to be
+// run: it checks the Bundle's own elements (type, each entry's request,
+// fullUrl, …) but not the resources its entries carry, which are checked
+// one by one as each entry runs (ValidateEntry), so that a bad resource
+// fails its own entry of a batch and no other (FHIR R4 http.html#brules).
+// Any other resource is validated whole.
+func ValidateShell(obj *jsontree.Object) []Issue {
+	return validate(obj, true)
+}
+
+func validate(obj *jsontree.Object, shell bool) []Issue {
 	shapesOnce.Do(buildShapes)
 	v := validators.Get().(*validator)
 	defer v.release()
@@ -33,8 +47,35 @@ func Validate(obj *jsontree.Object) []Issue {
 	if rt, _ := obj.String("resourceType"); rt == "Bundle" {
 		bt, _ := obj.String("type")
 		v.conditionalRefs = bt == "transaction" || bt == "batch"
+		v.shell = shell
 	}
 	v.resource(obj, notContained)
+	return v.finish()
+}
+
+// ValidateEntry checks the resource of entry i of a batch or transaction
+// Bundle on its own: the issues Validate would report for it within its
+// Bundle, at the same paths (Bundle.entry[i].resource…), with references
+// by search (Type?criteria) allowed. resource is the entry's resource
+// member as parsed, whatever its JSON kind.
+func ValidateEntry(i int, resource any) []Issue {
+	shapesOnce.Do(buildShapes)
+	v := validators.Get().(*validator)
+	defer v.release()
+	v.conditionalRefs = true
+	v.push("Bundle", "", -1)
+	v.push("entry", "", i)
+	v.push("resource", "", -1)
+	if o, ok := resource.(*jsontree.Object); ok {
+		v.resource(o, notContained)
+	} else {
+		v.report(IssueStructure, "expected an object (Resource), got %s", jsonKind(resource))
+	}
+	return v.finish()
+}
+
+// finish returns the issues found, noting any suppressed past maxIssues.
+func (v *validator) finish() []Issue {
 	if v.dropped {
 		v.issues = append(v.issues, Issue{
 			Severity:    SeverityInformation,
@@ -52,7 +93,7 @@ var validators = sync.Pool{New: func() any { return &validator{path: make([]step
 // release returns v to the pool without the issues it handed out or the
 // strings of the resource it walked.
 func (v *validator) release() {
-	v.issues, v.dropped, v.depth, v.conditionalRefs = nil, false, 0, false
+	v.issues, v.dropped, v.depth, v.conditionalRefs, v.shell = nil, false, 0, false, false
 	v.path = v.path[:0]
 	for i := range v.scopes {
 		sc := &v.scopes[i]
@@ -77,6 +118,9 @@ type validator struct {
 	// conditionalRefs allows Type?criteria references (transaction and
 	// batch Bundles).
 	conditionalRefs bool
+	// shell leaves out the resources of the root Bundle's entries
+	// (ValidateShell).
+	shell bool
 }
 
 // step is one segment of the FHIRPath of the current element.
@@ -407,6 +451,8 @@ func (v *validator) member(o *jsontree.Object, i int, m *member, parent *shape) 
 		v.push(m.name, "", -1)
 		v.report(IssueInvariant, "dom-2: a contained resource must not contain resources")
 		v.pop()
+	case v.shell && m == entryResource && v.depth == 1:
+		// The root Bundle's entry resource: ValidateEntry's, when it runs.
 	default:
 		v.complex(m, val, parent.kind == kindExtension)
 	}
@@ -624,6 +670,9 @@ func (v *validator) primString(p *primitive, s string) {
 	switch {
 	case s == "":
 		v.report(IssueValue, "empty %s: primitive values must not be empty strings", p.name)
+	case strings.IndexByte(s, 0) >= 0:
+		// Allowed by the regexes, but no database stores it in text.
+		v.report(IssueValue, "%s holds a NUL character (U+0000), which no value may", p.name)
 	case p.maxLen > 0 && len(s) > p.maxLen && utf8.RuneCountInString(s) > p.maxLen:
 		v.report(IssueValue, "%s is longer than %d characters", p.name, p.maxLen)
 	case p.name == "xhtml":

@@ -118,6 +118,8 @@ func TestParseResourceInvalid(t *testing.T) {
 		{"dateTime without zone", pr(`"identifier":[{"value":"1","period":{"start":"2019-01-01T10:00:00"}}]`), IssueValue, "Practitioner.identifier[0].period.start", "invalid dateTime"},
 		{"instant without time", pr(`"meta":{"lastUpdated":"2019-01-01"}`), IssueValue, "Practitioner.meta.lastUpdated", "invalid instant"},
 		{"empty string", pr(`"name":[{"family":""}]`), IssueValue, "Practitioner.name[0].family", "empty string"},
+		{"NUL in a string", pr(`"name":[{"family":"a\u0000b"}]`), IssueValue, "Practitioner.name[0].family", "NUL"},
+		{"NUL in a uri", pr(`"meta":{"source":"http://a\u0000"}`), IssueValue, "Practitioner.meta.source", "NUL"},
 		{"string too long", pr(`"name":[{"family":"` + strings.Repeat("a", maxString+1) + `"}]`), IssueValue, "Practitioner.name[0].family", "longer than"},
 		{"code with double space", pr(`"gender":"ma  le"`), IssueValue, "Practitioner.gender", "invalid code"},
 		{"code with leading space", pr(`"gender":" male"`), IssueValue, "Practitioner.gender", "invalid code"},

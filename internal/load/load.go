@@ -535,7 +535,10 @@ func (l *loader) count(changes []*directory.Change) {
 	l.report(false)
 }
 
-// bundle runs a batch or transaction through the FHIR pipeline.
+// bundle runs a batch or transaction through the FHIR pipeline. The
+// Bundle's own structure is checked here; its entries' resources are
+// checked as each entry runs, so a batch loads its good entries and
+// reports the bad ones, while a transaction loads all or nothing.
 func (l *loader) bundle(ctx context.Context, path string, obj *jsontree.Object, btype string) error {
 	if l.cfg.Bundle == nil {
 		l.problem(Problem{File: path, Entry: -1, Reason: btype + " Bundles are not supported here"})
@@ -545,7 +548,7 @@ func (l *loader) bundle(ctx context.Context, path string, obj *jsontree.Object, 
 	if l.cfg.Lenient {
 		repairs = fhir.RepairEntries(obj)
 	}
-	if issues := fhir.Validate(obj); issues != nil {
+	if issues := fhir.ValidateShell(obj); issues != nil {
 		reasons := make([]string, len(issues))
 		for i, is := range issues {
 			reasons[i] = issueText(is)
@@ -608,11 +611,27 @@ func outcomeText(oo *jsontree.Object) string {
 	arr, _ := raw.([]any)
 	for _, v := range arr {
 		if is, ok := v.(*jsontree.Object); ok {
-			d, _ := is.String("diagnostics")
-			msgs = append(msgs, d)
+			msgs = append(msgs, issueLine(is))
 		}
 	}
 	return strings.Join(msgs, "; ")
+}
+
+// issueLine is one OperationOutcome issue as a summary line: the element
+// it names, when it names one, then what is wrong ("Bundle.entry[1]: " in
+// front of the diagnostics is dropped when the element says it).
+func issueLine(is *jsontree.Object) string {
+	d, _ := is.String("diagnostics")
+	exprs, _ := is.Get("expression")
+	list, _ := exprs.([]any)
+	if len(list) == 0 {
+		return d
+	}
+	ex, _ := list[0].(string)
+	if i := strings.Index(d, ": "); i > 0 && strings.HasPrefix(ex, d[:i]) {
+		d = d[i+2:]
+	}
+	return ex + ": " + d
 }
 
 // reason renders an error for the summary: the client-safe FHIR issues.

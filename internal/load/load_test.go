@@ -188,7 +188,7 @@ func TestLoadLenient(t *testing.T) {
 		written  int
 	}{
 		{false, []string{
-			"batch.json: batch Bundle is invalid, nothing loaded: Bundle.entry[0].resource.identifier[0].value: expected string (a string), got a number",
+			"batch.json entry 0: 400 Bad Request: Bundle.entry[0].resource.identifier[0].value: expected string (a string), got a number",
 			"data.ndjson:1 (Practitioner/p1): Practitioner.identifier[0].value: expected string (a string), got a number",
 			"data.ndjson:2 (Organization/o1): Organization.type[0].coding[0].code: expected code (a string), got a boolean",
 			"data.ndjson:3 (Location/l1): Location.position.latitude: expected decimal (a number), got a string",
@@ -196,7 +196,7 @@ func TestLoadLenient(t *testing.T) {
 			"data.ndjson:5 (Practitioner/p3): Practitioner.active: expected boolean (a boolean), got a string",
 			"data.ndjson:6 (Practitioner/p4): " + unrepairable,
 			"single.json (Practitioner/p6): Practitioner.active: expected boolean (a boolean), got a string",
-		}, nil, 0},
+		}, nil, 1}, // the batch's valid entry
 		{true, []string{
 			"data.ndjson:6 (Practitioner/p4): " + unrepairable,
 		}, []string{
@@ -255,6 +255,52 @@ func TestLoadLenient(t *testing.T) {
 			}
 			if _, err := st.Read(context.Background(), "Practitioner", "p4"); err == nil {
 				t.Errorf("Practitioner/p4 was stored although it cannot be repaired")
+			}
+		})
+	}
+}
+
+// TestLoadBatchInvalidEntry: a batch file with one invalid resource loads
+// the other entries and reports that one, by file and entry; the same
+// entries as a transaction load nothing.
+func TestLoadBatchInvalidEntry(t *testing.T) {
+	entries := func(suffix string) string {
+		return `[
+		 {"resource":{"resourceType":"Practitioner","id":"good-` + suffix + `","active":true},"request":{"method":"PUT","url":"Practitioner/good-` + suffix + `"}},
+		 {"resource":{"resourceType":"Practitioner","identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":1234567893}]},"request":{"method":"POST","url":"Practitioner"}},
+		 {"resource":{"resourceType":"Organization","id":"org-` + suffix + `","active":true},"request":{"method":"PUT","url":"Organization/org-` + suffix + `"}}]`
+	}
+	files := []load.File{
+		{Name: "batch.json", Data: []byte(`{"resourceType":"Bundle","type":"batch","entry":` + entries("b") + `}`)},
+		{Name: "transaction.json", Data: []byte(`{"resourceType":"Bundle","type":"transaction","entry":` + entries("t") + `}`)},
+	}
+	for name, st := range openBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			sum, err := load.RunFiles(operator, config(t, st), files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Total() != 2 || sum.Written["Practitioner"] != 1 || sum.Written["Organization"] != 1 {
+				t.Errorf("written = %v; want the batch's two good entries", sum.Written)
+			}
+			if len(sum.Problems) != 2 {
+				t.Fatalf("problems = %v; want the batch's entry 1 and the transaction", sum.Problems)
+			}
+			if p := sum.Problems[0]; p.File != "batch.json" || p.Entry != 1 || !strings.Contains(p.Reason, "400") || !strings.Contains(p.Reason, "expected string") {
+				t.Errorf("batch problem = %v; want batch.json entry 1, 400, naming the problem", p)
+			}
+			if p := sum.Problems[1]; p.File != "transaction.json" || !strings.Contains(p.Reason, "nothing loaded") || !strings.Contains(p.Reason, "Bundle.entry[1].resource.identifier[0].value") {
+				t.Errorf("transaction problem = %v; want transaction.json, nothing loaded, naming entry 1's element", p)
+			}
+			for _, key := range [][2]string{{"Practitioner", "good-b"}, {"Organization", "org-b"}} {
+				if _, err := st.Read(context.Background(), key[0], key[1]); err != nil {
+					t.Errorf("%s/%s not loaded: %v", key[0], key[1], err)
+				}
+			}
+			for _, key := range [][2]string{{"Practitioner", "good-t"}, {"Organization", "org-t"}} {
+				if _, err := st.Read(context.Background(), key[0], key[1]); err == nil {
+					t.Errorf("%s/%s loaded although its transaction failed", key[0], key[1])
+				}
 			}
 		})
 	}

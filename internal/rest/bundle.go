@@ -23,7 +23,9 @@ func (s *Server) parseBundle(r *http.Request) (*interaction.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := fhir.ParseResource(data)
+	// The entries' resources are judged as each entry runs (parseEntry):
+	// one bad resource fails its own entry of a batch, not the Bundle.
+	res, err := fhir.ParseBundle(data)
 	if err != nil {
 		return nil, err
 	}
@@ -77,12 +79,18 @@ func entryError(i int, err error) error {
 }
 
 // parseEntry turns a batch or transaction entry into a Request, checked
-// like the HTTP request it stands for. It inherits the Bundle request's
-// Prefer and X-Provenance headers.
+// like the HTTP request it stands for, its resource validated as a body
+// would be. It inherits the Bundle request's Prefer and X-Provenance
+// headers.
 func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *interaction.Request) (*interaction.Request, error) {
 	reqObj, ok := e.Object("request")
 	if !ok {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "entry has no request (method and url)").At(fmt.Sprintf("Bundle.entry[%d].request", i))
+	}
+	if res, ok := e.Get("resource"); ok {
+		if issues := fhir.ValidateEntry(i, res); issues != nil {
+			return nil, &fhir.Error{Status: http.StatusBadRequest, Issues: issues}
+		}
 	}
 	method, _ := reqObj.String("method")
 	rawURL, _ := reqObj.String("url")
@@ -90,8 +98,13 @@ func (s *Server) parseEntry(i int, e *jsontree.Object, bundle *interaction.Reque
 	if err != nil || u.IsAbs() || rawURL == "" {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.url %q is not a URL relative to this server's base", rawURL).At(fmt.Sprintf("Bundle.entry[%d].request.url", i))
 	}
+	// Strictly, as checkQuery does for a request's own URL.
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "request.url %q has a malformed query: %v", rawURL, err).At(fmt.Sprintf("Bundle.entry[%d].request.url", i))
+	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	req := &interaction.Request{Entry: i, Method: method, Query: u.Query(), Prefer: bundle.Prefer, Provenance: bundle.Provenance, Type: parts[0]}
+	req := &interaction.Request{Entry: i, Method: method, Query: query, Prefer: bundle.Prefer, Provenance: bundle.Provenance, Type: parts[0]}
 	if len(parts) > 1 {
 		req.ID = parts[1]
 	}
@@ -487,7 +500,9 @@ func responseEntry(resp *interaction.Response) *jsontree.Object {
 }
 
 // ExecuteBundle runs a batch or transaction Bundle through the pipeline,
-// as POST [base] would, and returns the response Bundle (vhdir load).
+// as POST [base] would, and returns the response Bundle (vhdir load). The
+// caller has checked the Bundle's own structure (fhir.ValidateShell); its
+// entries' resources are checked as each entry runs.
 func (s *Server) ExecuteBundle(ctx context.Context, b *fhir.Resource) (*jsontree.Object, error) {
 	req := &interaction.Request{Kind: interaction.Batch, Bundle: b, Entry: -1, Method: http.MethodPost}
 	if typ, _ := b.Obj.String("type"); typ == "transaction" {

@@ -137,3 +137,47 @@ func TestBatch(t *testing.T) {
 		srv.do(http.MethodPost, "/", `{"resourceType":"Organization"}`).want(t, http.StatusBadRequest)
 	})
 }
+
+// mixedEntries are Bundle entries around one whose resource is invalid
+// (identifier.value written as a JSON number): entry 1.
+func mixedEntries(suffix string) string {
+	return `[
+	 {"resource":{"resourceType":"Practitioner","id":"good-` + suffix + `","active":true},"request":{"method":"PUT","url":"Practitioner/good-` + suffix + `"}},
+	 {"resource":{"resourceType":"Practitioner","identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":1234567893}]},"request":{"method":"POST","url":"Practitioner"}},
+	 {"resource":{"resourceType":"Organization","id":"org-` + suffix + `","active":true},"request":{"method":"PUT","url":"Organization/org-` + suffix + `"}}]`
+}
+
+// TestBatchInvalidEntry: a batch judges its entries one by one; one
+// invalid resource fails its own entry, with an OperationOutcome naming
+// the element, and the others are written. The same entries in a
+// transaction fail it whole and write nothing.
+func TestBatchInvalidEntry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *testServer) {
+		const bad = "Bundle.entry[1].resource.identifier[0].value"
+		r := srv.do(http.MethodPost, "", `{"resourceType":"Bundle","type":"batch","entry":`+mixedEntries("b")+`}`).want(t, http.StatusOK)
+		if got := strings.Join(statuses(r), ","); got != "201 Created,400 Bad Request,201 Created" {
+			t.Errorf("batch statuses = %s; want the invalid entry alone refused", got)
+		}
+		if rt := r.str("entry", "1", "response", "outcome", "resourceType"); rt != "OperationOutcome" {
+			t.Fatalf("refused entry = %v; want an OperationOutcome", r.get("entry", "1"))
+		}
+		if expr := r.str("entry", "1", "response", "outcome", "issue", "0", "expression", "0"); expr != bad {
+			t.Errorf("refused entry's issue expression = %q; want %q", expr, bad)
+		}
+		if d := r.str("entry", "1", "response", "outcome", "issue", "0", "diagnostics"); !strings.Contains(d, "Bundle.entry[1]") || !strings.Contains(d, "expected string") {
+			t.Errorf("refused entry's diagnostics = %q; want the entry and the problem named", d)
+		}
+		srv.do(http.MethodGet, "/Practitioner/good-b", "").want(t, http.StatusOK)
+		srv.do(http.MethodGet, "/Organization/org-b", "").want(t, http.StatusOK)
+		if n := srv.do(http.MethodGet, "/Practitioner?_total=accurate", "").want(t, http.StatusOK).get("total"); fmt.Sprint(n) != "1" {
+			t.Errorf("Practitioners after the batch = %v; want 1 (the invalid one not stored)", n)
+		}
+
+		tx := srv.do(http.MethodPost, "", `{"resourceType":"Bundle","type":"transaction","entry":`+mixedEntries("t")+`}`).want(t, http.StatusBadRequest)
+		if d, expr := tx.issue(); expr != bad || !strings.Contains(d, "Bundle.entry[1]") {
+			t.Errorf("transaction issue = %q at %q; want entry 1 named at %s", d, expr, bad)
+		}
+		srv.do(http.MethodGet, "/Practitioner/good-t", "").want(t, http.StatusNotFound)
+		srv.do(http.MethodGet, "/Organization/org-t", "").want(t, http.StatusNotFound)
+	})
+}

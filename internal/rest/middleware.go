@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/vhdir/vhdir/internal/fhir"
@@ -170,4 +172,32 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// CanonicalPaths refuses a FHIR path that is not in canonical form (an
+// empty, "." or ".." segment) with a 400 OperationOutcome. ServeMux would
+// redirect it to its cleaned form instead, which may lie outside the FHIR
+// base (/fhir/a/../../x) and is not a FHIR answer. It goes between the
+// audit trail and the routes, so that the refusal is recorded.
+func CanonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ServeMux judges the escaped path: %2F is not a separator.
+		p := r.URL.EscapedPath()
+		if (p == "/fhir" || strings.HasPrefix(p, "/fhir/")) && !canonical(p) {
+			fhir.WriteOutcome(w, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid,
+				"the path %s has empty, '.' or '..' segments; FHIR paths are [base]/[type]/[id]…", p), RequestID(r.Context()))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// canonical reports whether p is its own cleaned form, as ServeMux cleans
+// paths (a trailing slash kept).
+func canonical(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }

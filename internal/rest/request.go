@@ -71,9 +71,37 @@ func negotiate(r *http.Request) (format, error) {
 	return f, fhir.Errorf(http.StatusNotAcceptable, fhir.IssueNotSupported, "none of the types in Accept (%s) is offered; this server speaks application/fhir+json", strings.Join(accept, ", "))
 }
 
+// checkQuery refuses a query string that does not parse: a bad escape
+// (%zz) or a semicolon separator. url.URL.Query would drop such a
+// parameter silently, and a search, or a conditional update or delete,
+// would then match more than was asked for.
+func checkQuery(r *http.Request) error {
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "the query string is malformed: %v", err).Wrap(err)
+	}
+	return nil
+}
+
+// single returns the value of header name, refusing it when sent more than
+// once: conditions and media types hold one value each.
+func single(h http.Header, name string) (string, error) {
+	vs := h.Values(name)
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	}
+	return "", fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "the request has %d %s headers; send one", len(vs), name)
+}
+
 // readBody reads a request body that must be FHIR JSON.
 func readBody(r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	ct, err := single(r.Header, "Content-Type")
+	if err != nil {
+		return nil, err
+	}
+	if ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil {
 			return nil, fhir.Errorf(http.StatusUnsupportedMediaType, fhir.IssueNotSupported, "Content-Type %q cannot be parsed", ct)

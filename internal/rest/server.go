@@ -143,7 +143,9 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	route("DELETE /fhir/{type}/{id}", interaction.Delete, s.parseDelete)
 	route("GET /fhir/{type}/{id}/_history", interaction.HistoryInstance, s.parseHistory)
 	route("GET /fhir/{type}/{id}/_history/{vid}", interaction.VRead, s.parseRead)
-	// Anything else under /fhir: a FHIR-shaped 404 or 405, not net/http's text.
+	// Anything else under /fhir: a FHIR-shaped 404 or 405, not net/http's
+	// text (nor, for the base, its redirect to /fhir/).
+	route("/fhir", 0, s.parseUnrouted)
 	route("/fhir/", 0, s.parseUnrouted)
 }
 
@@ -153,6 +155,9 @@ func (s *Server) handle(in interaction.Kind, parse func(*http.Request) (*interac
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		f, err := negotiate(r)
+		if err == nil {
+			err = checkQuery(r)
+		}
 		var resp *interaction.Response
 		var req *interaction.Request
 		if err == nil {
@@ -220,6 +225,9 @@ func (s *Server) checkType(typ string) error {
 	if _, ok := s.writable[typ]; ok {
 		return nil
 	}
+	if isOperation(typ) {
+		return noOperation(typ)
+	}
 	return fhir.Errorf(http.StatusNotFound, fhir.IssueNotSupported, "resource type %q is not served here (types: %s)", typ, strings.Join(s.cfg.Search.Registry().Types(), ", "))
 }
 
@@ -234,6 +242,9 @@ func (s *Server) checkWritable(typ string) error {
 }
 
 func checkID(id string) error {
+	if isOperation(id) {
+		return noOperation(id)
+	}
 	if !fhir.ValidID(id) {
 		return fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "%q is not a valid resource id (1-64 of A-Z a-z 0-9 - .)", id)
 	}
@@ -251,6 +262,9 @@ func (s *Server) parseCapabilities(r *http.Request) (*interaction.Request, error
 
 func (s *Server) parseRead(r *http.Request) (*interaction.Request, error) {
 	req := s.newRequest(r, interaction.Read)
+	if err := s.misrouted(r, req); err != nil {
+		return nil, err
+	}
 	if err := s.checkType(req.Type); err != nil {
 		return nil, err
 	}
@@ -301,6 +315,9 @@ func (s *Server) parseHistory(r *http.Request) (*interaction.Request, error) {
 
 func (s *Server) parseCreate(r *http.Request) (*interaction.Request, error) {
 	req := s.newRequest(r, interaction.Create)
+	if err := s.misrouted(r, req); err != nil {
+		return nil, err
+	}
 	if err := s.checkWritable(req.Type); err != nil {
 		return nil, err
 	}
@@ -309,7 +326,11 @@ func (s *Server) parseCreate(r *http.Request) (*interaction.Request, error) {
 		return nil, err
 	}
 	req.Resource = res
-	if req.IfNoneExist, err = parseIfNoneExist(req.Type, r.Header.Get("If-None-Exist")); err != nil {
+	ifNoneExist, err := single(r.Header, "If-None-Exist")
+	if err != nil {
+		return nil, err
+	}
+	if req.IfNoneExist, err = parseIfNoneExist(req.Type, ifNoneExist); err != nil {
 		return nil, err
 	}
 	if req.Provenance, err = parseProvenance(r.Header); err != nil {
@@ -320,6 +341,9 @@ func (s *Server) parseCreate(r *http.Request) (*interaction.Request, error) {
 
 func (s *Server) parseUpdate(r *http.Request) (*interaction.Request, error) {
 	req := s.newRequest(r, interaction.Update)
+	if err := s.misrouted(r, req); err != nil {
+		return nil, err
+	}
 	if err := s.checkWritable(req.Type); err != nil {
 		return nil, err
 	}
@@ -357,6 +381,9 @@ func (s *Server) parseUpdate(r *http.Request) (*interaction.Request, error) {
 
 func (s *Server) parseDelete(r *http.Request) (*interaction.Request, error) {
 	req := s.newRequest(r, interaction.Delete)
+	if err := s.misrouted(r, req); err != nil {
+		return nil, err
+	}
 	if err := s.checkWritable(req.Type); err != nil {
 		return nil, err
 	}
@@ -379,21 +406,88 @@ func (s *Server) parseDelete(r *http.Request) (*interaction.Request, error) {
 	return req, nil
 }
 
+// parseUnrouted refuses what no route took: an operation this server does
+// not offer or an unknown type (404), a FHIR path with a method it does
+// not take (405, with the methods it does), anything else (404).
 func (s *Server) parseUnrouted(r *http.Request) (*interaction.Request, error) {
-	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/fhir/"), "/"), "/")
-	if len(parts) > 0 && parts[0] != "" && !strings.HasPrefix(parts[0], "_") && !strings.HasPrefix(parts[0], "$") {
+	var parts []string
+	if p := strings.Trim(strings.TrimPrefix(r.URL.Path, "/fhir"), "/"); p != "" {
+		parts = strings.Split(p, "/")
+	}
+	if i := slices.IndexFunc(parts, isOperation); i >= 0 {
+		return nil, noOperation(parts[i])
+	}
+	if len(parts) > 0 && !systemPath(parts[0]) {
 		if err := s.checkType(parts[0]); err != nil {
 			return nil, err
 		}
 	}
-	allow := map[int]string{0: "GET, POST", 1: "GET, POST, PUT, DELETE", 2: "GET, PUT, DELETE"}[len(parts)]
-	if r.Method == http.MethodPatch {
+	allow := allowed(parts)
+	switch {
+	case allow == "" || slices.Contains(strings.Split(allow, ", "), r.Method):
+		// No interaction has this path (or it does, spelled otherwise: a
+		// trailing slash).
+	case r.Method == http.MethodPatch:
 		return nil, notAllowed(allow, "PATCH is not supported; send the whole resource with PUT")
-	}
-	if allow != "" && !slices.Contains(strings.Split(allow, ", "), r.Method) {
+	default:
 		return nil, notAllowed(allow, "%s is not allowed on %s", r.Method, r.URL.Path)
 	}
 	return nil, fhir.Errorf(http.StatusNotFound, fhir.IssueNotFound, "%s %s is not a FHIR interaction this server offers", r.Method, r.URL.Path)
+}
+
+// misrouted refuses, as parseUnrouted does, a request the {type} and {id}
+// routes took although its URL names no resource: a system path
+// (PUT /fhir/metadata) or a type-level one (DELETE /fhir/Practitioner/_history).
+func (s *Server) misrouted(r *http.Request, req *interaction.Request) error {
+	if systemPath(req.Type) || strings.HasPrefix(req.ID, "_") {
+		_, err := s.parseUnrouted(r)
+		return err
+	}
+	return nil
+}
+
+// systemPath reports whether a first path segment names a system-level
+// interaction (metadata, _history, _search) rather than a type.
+func systemPath(seg string) bool { return seg == "metadata" || strings.HasPrefix(seg, "_") }
+
+// allowed lists the methods the FHIR path of these segments takes (its
+// Allow header), or "" when no interaction has its shape.
+func allowed(parts []string) string {
+	n := len(parts)
+	switch {
+	case n == 0:
+		return "GET, POST"
+	case systemPath(parts[0]):
+		switch {
+		case n > 1:
+			return ""
+		case parts[0] == "_search":
+			return "GET, POST"
+		case parts[0] == "metadata", parts[0] == "_history":
+			return "GET"
+		}
+		return ""
+	case n == 1:
+		return "GET, POST, PUT, DELETE"
+	case n == 2 && parts[1] == "_search":
+		return "GET, POST"
+	case n == 2 && parts[1] == "_history":
+		return "GET"
+	case n == 2:
+		return "GET, PUT, DELETE"
+	case (n == 3 || n == 4) && parts[2] == "_history":
+		return "GET"
+	}
+	return ""
+}
+
+// isOperation reports whether a path segment names an operation ($name).
+func isOperation(seg string) bool { return strings.HasPrefix(seg, "$") }
+
+// noOperation refuses an operation the server does not offer: those it
+// offers (bulk export) are served before the FHIR routes.
+func noOperation(name string) error {
+	return fhir.Errorf(http.StatusNotFound, fhir.IssueNotSupported, "operation %q is not offered here; the CapabilityStatement (metadata) lists those that are", name)
 }
 
 // parseResourceBody reads and validates a resource of type typ.

@@ -40,7 +40,12 @@ type Options struct {
 
 // Compile compiles a search over types (one for a type search, the _type
 // list or all served types for a system search) from its HTTP parameters.
+// Names or values that are not UTF-8 without NUL, and criteria past
+// MaxParams or MaxValues, are a 400.
 func (e *Engine) Compile(types []string, params url.Values, opt Options) (*Plan, error) {
+	if err := checkText(params); err != nil {
+		return nil, err
+	}
 	plan := &Plan{Query: &store.Query{Types: types, Count: DefaultCount, MaxIncluded: MaxIncluded}, Applied: url.Values{}}
 	filters := url.Values{}
 	firstPage := true
@@ -88,6 +93,9 @@ func (e *Engine) Compile(types []string, params url.Values, opt Options) (*Plan,
 		// Without _total, count on the first page when that is cheap; later
 		// pages reuse it. _total=accurate always counts.
 		plan.Query.Total = store.TotalIfCheap
+	}
+	if err := checkCost(filters); err != nil {
+		return nil, err
 	}
 	where, err := e.filter(types, filters, opt, plan)
 	if err != nil {

@@ -43,8 +43,15 @@ func (e *Engine) Conditional(typ string, q url.Values) (*store.Query, error) {
 
 // Filter compiles search parameters on typ into one condition: repeated
 // parameters AND, comma-separated values OR. Keys are taken in sorted order
-// so equal queries compile equally.
+// so equal queries compile equally. Its criteria are checked as Compile's
+// are.
 func (e *Engine) Filter(typ string, q url.Values) (store.Cond, error) {
+	if err := checkText(q); err != nil {
+		return nil, err
+	}
+	if err := checkCost(q); err != nil {
+		return nil, err
+	}
 	keys := make([]string, 0, len(q))
 	for k := range q {
 		keys = append(keys, k)

@@ -333,3 +333,59 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// TestCriteriaRefused: names and values no index holds, and criteria
+// past the bounds a database plans in reasonable time, are a 400 for a
+// search and for a conditional interaction alike; criteria at the bounds
+// compile.
+func TestCriteriaRefused(t *testing.T) {
+	e := newEngine(t)
+	repeat := func(n int, v string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		q    url.Values
+		code string // "" compiles
+	}{
+		{"value not UTF-8", url.Values{"name": {"\xff\xfe"}}, fhir.IssueInvalid},
+		{"token not UTF-8", url.Values{"identifier": {"a|\xc3\x28"}}, fhir.IssueInvalid},
+		{"name not UTF-8", url.Values{"\xff": {"1"}}, fhir.IssueInvalid},
+		{"NUL in a value", url.Values{"name": {"a\x00b"}}, fhir.IssueInvalid},
+		{"NUL in _sort", url.Values{"_sort": {"name\x00"}}, fhir.IssueInvalid},
+		{"parameters at the bound", url.Values{"name": repeat(MaxParams, "a")}, ""},
+		{"parameters past the bound", url.Values{"name": repeat(MaxParams, "a"), "family": {"b"}}, fhir.IssueTooCostly},
+		{"values at the bound", url.Values{"name": {strings.Repeat("a,", MaxValues-1) + "a"}}, ""},
+		{"values past the bound", url.Values{"name": {strings.Repeat("a,", MaxValues) + "a"}}, fhir.IssueTooCostly},
+		{"escaped commas are one value", url.Values{"name": {strings.Repeat(`a\,`, MaxValues) + "a"}}, ""},
+		{"ids past the bound", url.Values{"_id": {strings.Repeat("a,", MaxValues) + "a"}}, fhir.IssueTooCostly},
+		{"control parameters do not count", url.Values{"name": repeat(MaxParams, "a"), "_count": {"5"}, "_sort": {"name"}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.Compile([]string{"Practitioner"}, tt.q, Options{})
+			checkRefusal(t, "Compile", err, tt.code)
+			if _, ok := tt.q["_count"]; ok || tt.q.Has("_sort") {
+				return // not criteria of a condition
+			}
+			_, err = e.Conditional("Practitioner", tt.q)
+			checkRefusal(t, "Conditional", err, tt.code)
+		})
+	}
+}
+
+func checkRefusal(t *testing.T, fn string, err error, code string) {
+	t.Helper()
+	var fe *fhir.Error
+	switch {
+	case code == "" && err != nil:
+		t.Errorf("%s = %v; want it compiled", fn, err)
+	case code == "":
+	case !errors.As(err, &fe) || fe.Status != 400 || fe.Issues[0].Code != code:
+		t.Errorf("%s = %v; want a 400 %s", fn, err, code)
+	}
+}

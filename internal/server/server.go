@@ -246,7 +246,7 @@ func (s *Server) routes() http.Handler {
 	if !cfg.Unaudited {
 		inner = append(inner, s.recorder.Middleware)
 	}
-	return rest.Stack(met.Instrument(mux), rest.StackConfig{Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, CORS: s.cors, Inner: inner})
+	return rest.Stack(met.Instrument(rest.CanonicalPaths(mux)), rest.StackConfig{Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, CORS: s.cors, Inner: inner})
 }
 
 // Handler is the server's HTTP handler.

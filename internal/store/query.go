@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
 
 // Query is a search compiled by the search package into conditions on index
 // rows. Backends translate it to their SQL.
@@ -91,6 +95,36 @@ const (
 	SortRef
 	SortNear // distance from a point, on coordinate rows
 )
+
+// Fits reports whether v can be the value of a sort key of kind k in a
+// Cursor: nil (a resource without a value), or what the database holds
+// for the kind: text for ids, strings, tokens, URIs and references (UTF-8
+// without NUL, as the database stores text), int64 for times and dates, a
+// number for numbers, quantities and distances. A cursor comes back from
+// the client, so a backend refuses one that does not fit its query's sort
+// (ErrBadCursor) rather than sending it to the database.
+func (k SortKind) Fits(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		switch k {
+		case SortID, SortString, SortToken, SortURI, SortRef:
+			return utf8.ValidString(x) && !strings.ContainsRune(x, 0)
+		}
+	case int64:
+		switch k {
+		case SortLastUpdated, SortDate, SortNumber, SortQuantity, SortNear:
+			return true
+		}
+	case float64:
+		switch k {
+		case SortNumber, SortQuantity, SortNear:
+			return true
+		}
+	}
+	return false
+}
 
 // Cursor is the position after the last match of a page. Keys holds the sort
 // key values of that match; RowID its internal row order.

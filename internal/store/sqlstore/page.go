@@ -192,6 +192,11 @@ func pageSQL(b *builder, sq *store.Query, where string) (string, error) {
 		if len(sq.After.Keys) != len(sq.Sort) {
 			return "", fmt.Errorf("search: the cursor has %d sort keys, the query %d: %w", len(sq.After.Keys), len(sq.Sort), store.ErrBadCursor)
 		}
+		for i, k := range sq.Sort {
+			if !k.Kind.Fits(sq.After.Keys[i]) {
+				return "", fmt.Errorf("search: the cursor's sort key %d (%T) does not fit the query's: %w", i, sq.After.Keys[i], store.ErrBadCursor)
+			}
+		}
 		text.WriteString(" WHERE " + b.after(sq.Sort, sq.After, 0))
 	}
 	text.WriteString(" ORDER BY ")

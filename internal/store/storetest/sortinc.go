@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -47,9 +48,36 @@ func testSortAndPaging(t *testing.T, newDB NewDB) {
 			}
 		})
 	}
-	bad := &store.Query{Types: []string{"Practitioner"}, Count: 2, After: &store.Cursor{RowID: 1, Keys: []any{"x"}}}
-	if _, err := s.Search(t.Context(), bad); err == nil {
-		t.Errorf("a cursor with sort keys the query lacks was accepted")
+	// A cursor comes back from the client: one that does not fit the
+	// query's sort is refused as such, never sent to the database.
+	byName := []store.SortKey{{Param: pName, Kind: store.SortString}}
+	byDate := []store.SortKey{{Param: pDate, Kind: store.SortDate, Desc: true}}
+	bad := []struct {
+		name string
+		sort []store.SortKey
+		keys []any
+	}{
+		{"keys the query lacks", nil, []any{"x"}},
+		{"too few keys", byName, nil},
+		{"a number for a string", byName, []any{int64(5)}},
+		{"NUL in a string", byName, []any{"a\x00"}},
+		{"text that is not UTF-8", byName, []any{"\xff"}},
+		{"a string for a date", byDate, []any{"x"}},
+		{"a fraction for a date", byDate, []any{1.5}},
+		{"a string for the time", []store.SortKey{{Kind: store.SortLastUpdated}}, []any{"x"}},
+		{"a kind of value no sort has", byName, []any{true}},
+	}
+	for _, tt := range bad {
+		t.Run("cursor with "+tt.name, func(t *testing.T) {
+			q := &store.Query{Types: []string{"Practitioner"}, Sort: tt.sort, Count: 2, After: &store.Cursor{RowID: 1, Keys: tt.keys}}
+			if _, err := s.Search(t.Context(), q); !errors.Is(err, store.ErrBadCursor) {
+				t.Errorf("Search(after a cursor with %s) = %v; want ErrBadCursor", tt.name, err)
+			}
+		})
+	}
+	fits := &store.Query{Types: []string{"Practitioner"}, Sort: byDate, Count: 2, After: &store.Cursor{RowID: 1, Keys: []any{nil}}}
+	if _, err := s.Search(t.Context(), fits); err != nil {
+		t.Errorf("Search(after a cursor past the dated resources) = %v", err)
 	}
 }
 
