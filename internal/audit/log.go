@@ -10,8 +10,6 @@ import (
 
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
-	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -223,23 +221,14 @@ func (l *Log) ChainTx(ctx context.Context, tx store.Tx, now time.Time, events ..
 	return withBodies(links, records, err)
 }
 
-// prepare builds, checks and serializes records stamped at now, outside
-// any transaction: the commit only appends them to the chain. (The
-// indexer stores each no earlier than the latest export snapshot, so an
-// export cannot miss one chained as it began; see store.Tx.IndexAudit.)
+// prepare serializes records stamped at now, outside any transaction:
+// the commit only appends them to the chain. Each is written straight as
+// its bytes (Event.appendRecord), valid by construction.
 func (l *Log) prepare(events []*Event, now time.Time) ([]store.AuditItem, error) {
-	at := fhir.Truncate(now)
 	out := make([]store.AuditItem, 0, len(events))
 	for _, e := range events {
-		tree := e.resource(l.Source, now)
-		// The same structural check every stored resource passes: a record
-		// the server cannot store correctly must fail the request.
-		if issues := fhir.Validate(tree); issues != nil {
-			return nil, fmt.Errorf("%w: an invalid record: %w", ErrUnavailable, &fhir.Error{Status: 500, Issues: issues})
-		}
 		id := l.Dir.NewID()
-		fhir.SetMeta(tree, id, 1, at)
-		out = append(out, store.AuditItem{ID: id, Body: jsontree.Marshal(tree)})
+		out = append(out, store.AuditItem{ID: id, Body: e.appendRecord(make([]byte, 0, 1536), l.Source, id, now)})
 	}
 	return out, nil
 }
