@@ -158,4 +158,3 @@ func (e *Event) entities() []any {
 	}
 	return out
 }
-

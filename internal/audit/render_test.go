@@ -87,7 +87,7 @@ func FuzzRecord(f *testing.F) {
 	f.Add("acme", "Acme", "Organization/acme", "a desc", "name\x00", "detail", "198.51.100.7", "GET /fhir/x?y=\xff")
 	f.Fuzz(func(t *testing.T, client, clientName, org, desc, name, detail, address, query string) {
 		e := &Event{Type: typeRest, Subtype: Coding{sysRestful, name, desc}, Action: "R", Outcome: Success, OutcomeDesc: desc, Profile: name,
-			Client: &interaction.Caller{ClientID: client, ClientName: clientName, Organization: org, OrganizationName: name, TokenID: client},
+			Client:        &interaction.Caller{ClientID: client, ClientName: clientName, Organization: org, OrganizationName: name, TokenID: client},
 			ClaimedClient: clientName, Address: address, RequestID: address,
 			Entities: []Entity{{What: org, Type: Coding{Code: "2"}, Name: name, Description: desc, Detail: []Detail{{detail, desc}}}, queryEntity(query, desc)}}
 		src := Source{Site: name, FHIRBase: address, TimeSource: desc}
