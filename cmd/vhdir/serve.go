@@ -78,7 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.DurationVar(&f.readHeaderTimout, "read-header-timeout", server.DefaultReadHeaderTimeout, "how long a client may take to send request headers")
 	fs.DurationVar(&f.bodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a client may take to send a request body, from the end of its headers (408 beyond); the default lets --max-body's 16 MiB arrive at about 2.3 Mbit/s")
-	fs.DurationVar(&f.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "how long the server may work on a request, from the end of its headers: a database wait past it ends, 503 with Retry-After ($export downloads are not bounded)")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "how long the server may work on a request, from the end of its headers (with --body-timeout on top for a request with a body): a database wait past it ends, 503 with Retry-After ($export downloads are not bounded)")
 	fs.StringVar(&f.ntp, "ntp", "", "the single time source: NTP server (host[:port], port 123) the host clock is checked against at start and every minute; the host keeps its clock with chrony or timesyncd, vhdir never adjusts it (default: unchecked)")
 	fs.DurationVar(&f.maxClockOffset, "max-clock-offset", clock.DefaultMaxOffset, "largest accepted offset of the host clock from --ntp; beyond it, or with --ntp unreachable for 3 minutes, /readyz fails")
 	fs.StringVar(&f.auditSite, "audit-site", "", "the name of this installation in audit records (AuditEvent.source.site; default: the host name)")

@@ -27,8 +27,10 @@ import (
 //     and body together, and break the connection without an answer.)
 //   - its work: the request context's deadline, cfg.RequestTimeout from
 //     now, which every database call honours; fhir.Timeout turns what
-//     fails past it into 503. Requests cfg.Untimed selects (responses that
-//     stream for long) have none.
+//     fails past it into 503. A request with a body gets cfg.BodyTimeout
+//     on top, so that a body that took its allowance to arrive still
+//     leaves the work its time. Requests cfg.Untimed selects (responses
+//     that stream for long) have no deadline.
 //
 // An HTTP/1.x answer that starts before the request body was read to its
 // end (refused before reading it, cut off, too large) closes the
@@ -39,7 +41,11 @@ import (
 func limits(next http.Handler, cfg StackConfig) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if cfg.RequestTimeout > 0 && (cfg.Untimed == nil || !cfg.Untimed(r)) {
-			ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
+			timeout := cfg.RequestTimeout
+			if hasBody(r) {
+				timeout += cfg.BodyTimeout
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
 			r = r.WithContext(ctx)
 		}

@@ -25,7 +25,8 @@ type StackConfig struct {
 	// of its header fields (408 beyond; 0: no bound).
 	BodyTimeout time.Duration
 	// RequestTimeout is each request's deadline, from the end of its header
-	// fields: what waits past it (a database call) fails, 503 (0: none).
+	// fields (with BodyTimeout on top for a request with a body): what
+	// waits past it (a database call) fails, 503 (0: none).
 	RequestTimeout time.Duration
 	// Untimed selects the requests RequestTimeout does not bound: those
 	// whose answer streams for long ($export downloads).

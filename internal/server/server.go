@@ -55,7 +55,8 @@ type Config struct {
 	// DefaultBodyTimeout).
 	BodyTimeout time.Duration
 	// RequestTimeout is each request's deadline, from the end of its header
-	// fields: a database wait past it ends, 503 with Retry-After (default
+	// fields, with BodyTimeout on top for a request with a body: a database
+	// wait past it ends, 503 with Retry-After (default
 	// DefaultRequestTimeout). $export downloads have none.
 	RequestTimeout time.Duration
 	// ReadHeaderTimeout bounds the time to receive a request's header

@@ -17,9 +17,12 @@ import (
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
-// requestTimeout is the --request-timeout of TestRequestTimeout: short, so
-// that the test waits seconds.
-const requestTimeout = time.Second
+// The --request-timeout and --body-timeout of TestRequestTimeout: short,
+// so that the test waits seconds. A request with a body has both.
+const (
+	requestTimeout = time.Second
+	bodyTimeout    = time.Second
+)
 
 // lockDatabase takes, on a raw connection, the lock a long transaction or
 // a maintenance job would hold: on PostgreSQL the resources table in
@@ -91,7 +94,7 @@ func TestRequestTimeout(t *testing.T) {
 				st.Close()
 				raw.Close()
 			})
-			srv := servertest.Start(t, server.Config{Store: st, Clock: clock.System{}, Version: "test", Identify: corsCaller, RequestTimeout: requestTimeout})
+			srv := servertest.Start(t, server.Config{Store: st, Clock: clock.System{}, Version: "test", Identify: corsCaller, RequestTimeout: requestTimeout, BodyTimeout: bodyTimeout})
 			client := srv.TS.Client()
 			client.Timeout = 30 * time.Second // a request the deadline does not end
 			send := func(method, path, body, id string) answer {
@@ -147,7 +150,7 @@ func TestRequestTimeout(t *testing.T) {
 				}
 				// Hold the lock well past the deadline: a request still
 				// waiting when it is released would then succeed.
-				time.Sleep(requestTimeout + 2*time.Second)
+				time.Sleep(requestTimeout + bodyTimeout + 2*time.Second)
 				release()
 				for i, tt := range tests {
 					if !tt.pgOnly {
@@ -186,5 +189,49 @@ func TestRequestTimeout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// pausedBody sends head, waits pause, then sends tail.
+type pausedBody struct {
+	head, tail string
+	pause      time.Duration
+	step       int
+}
+
+func (b *pausedBody) Read(p []byte) (int, error) {
+	b.step++
+	switch b.step {
+	case 1:
+		return copy(p, b.head), nil
+	case 2:
+		time.Sleep(b.pause)
+		return copy(p, b.tail), nil
+	}
+	return 0, io.EOF
+}
+
+// TestSlowUploadKeepsItsTime: a body that arrives within --body-timeout,
+// however slowly, leaves its request the whole --request-timeout to work:
+// the deadline of a request with a body is the sum of both.
+func TestSlowUploadKeepsItsTime(t *testing.T) {
+	st := testdb.All[0].Fresh(t)
+	t.Cleanup(func() { st.Close() })
+	srv := servertest.Start(t, server.Config{Store: st, Clock: clock.System{}, Version: "test", Identify: corsCaller,
+		RequestTimeout: requestTimeout, BodyTimeout: 3 * requestTimeout})
+	body := `{"resourceType":"Organization","id":"slow","name":"Uploaded slowly"}`
+	// The body takes longer than the request deadline alone, well within
+	// the body's.
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/fhir/Organization/slow", &pausedBody{head: body[:10], tail: body[10:], pause: requestTimeout + requestTimeout/2})
+	req.Header.Set("X-Test-Client", "acme")
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := srv.TS.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("a body slower than --request-timeout, within --body-timeout = %d %s; want 201", resp.StatusCode, b)
 	}
 }
