@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/vhdir/vhdir/internal/interaction"
 )
 
 // SigningAlgorithms are the client assertion algorithms the token endpoint
@@ -77,6 +79,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenForm)
 	if err := r.ParseForm(); err != nil {
+		if bte := new(interaction.BodyTimeoutError); errors.As(err, &bte) {
+			WriteOAuthError(w, http.StatusRequestTimeout, "invalid_request", bte.Error())
+			return
+		}
 		WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "the form body cannot be read")
 		return
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -209,6 +212,8 @@ type tokenError struct {
 	// wait, when set, refuses the request as too many failures (429):
 	// the claimed client's budget is spent.
 	wait time.Duration
+	// status, when set, replaces 400 (RFC 6749 §5.2's status).
+	status int
 }
 
 func (e *tokenError) Error() string { return e.Code + ": " + e.Desc }
@@ -231,6 +236,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		var te *tokenError
 		if !errors.As(err, &te) {
 			s.log.ErrorContext(r.Context(), "token request failed", "err", err, "source", addr)
+			if errors.Is(r.Context().Err(), context.DeadlineExceeded) { // the request's deadline: the database is busy
+				s.outcome(r, TokenOutcome{Address: addr, Status: http.StatusServiceUnavailable, Error: "temporarily_unavailable", Description: "the token could not be issued in time"})
+				w.Header().Set("Retry-After", strconv.Itoa(int(fhir.TimeoutRetryAfter/time.Second)))
+				WriteOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token could not be issued within this server's time limit; retry later")
+				return
+			}
 			s.outcome(r, TokenOutcome{Address: addr, Status: http.StatusInternalServerError, Error: "server_error", Description: "the token could not be issued"})
 			WriteOAuthError(w, http.StatusInternalServerError, "server_error", "the token could not be issued; try again")
 			return
@@ -246,8 +257,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.limits.fail(now, "client:"+te.ClientID)
 		}
 		s.log.WarnContext(r.Context(), "token refused", "error", te.Code, "reason", te.Desc, "detail", errString(te.Detail), "client_id", te.ClientID, "source", addr)
-		s.outcome(r, TokenOutcome{ClaimedClient: te.ClientID, Address: addr, Status: http.StatusBadRequest, Error: te.Code, Description: te.Desc, Reason: errString(te.Detail)})
-		WriteOAuthError(w, http.StatusBadRequest, te.Code, te.Desc)
+		status := cmp.Or(te.status, http.StatusBadRequest)
+		s.outcome(r, TokenOutcome{ClaimedClient: te.ClientID, Address: addr, Status: status, Error: te.Code, Description: te.Desc, Reason: errString(te.Detail)})
+		WriteOAuthError(w, status, te.Code, te.Desc)
 		return
 	}
 	s.log.InfoContext(r.Context(), "token issued", "client_id", resp.clientID, "scope", resp.Scope, "source", addr)
@@ -341,6 +353,9 @@ func tokenForm(r *http.Request) (url.Values, error) {
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, maxTokenForm)
 	if err := r.ParseForm(); err != nil {
+		if bte := new(interaction.BodyTimeoutError); errors.As(err, &bte) {
+			return nil, &tokenError{Code: "invalid_request", Desc: bte.Error(), status: http.StatusRequestTimeout}
+		}
 		return nil, refuse("invalid_request", "the form body cannot be read", err)
 	}
 	if len(r.URL.RawQuery) > 0 {

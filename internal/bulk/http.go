@@ -48,6 +48,9 @@ func (s *Service) kickoff(w http.ResponseWriter, r *http.Request) (job string, t
 		// Keep the body for the audit record (the parameters are the query).
 		body, err = io.ReadAll(io.LimitReader(r.Body, maxKickoffBody+1))
 		if err != nil {
+			if bte := new(interaction.BodyTimeoutError); errors.As(err, &bte) {
+				return "", nil, nil, bte.Outcome()
+			}
 			return "", nil, nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "reading the request body: %v", err)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

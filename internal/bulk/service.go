@@ -195,6 +195,11 @@ func (s *Service) Handler(next http.Handler) http.Handler {
 	})
 }
 
+// IsDownload reports whether r asks for an export file: its answer
+// streams for as long as the file takes, so no request deadline may cut
+// it (rest.StackConfig.Untimed).
+func IsDownload(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, filePath) }
+
 // isKickoffPath: /fhir/$export or /fhir/Type/$export.
 func isKickoffPath(p string) bool {
 	rest, ok := strings.CutPrefix(p, "/fhir/")
@@ -222,6 +227,7 @@ func (s *Service) fileURL(job string, n int) string {
 
 // writeError answers with err's OperationOutcome.
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) int {
+	err = fhir.Timeout(r.Context(), err)
 	if fhir.StatusOf(err) >= 500 {
 		s.log.ErrorContext(r.Context(), "bulk request failed", "err", err, "path", r.URL.Path)
 	}

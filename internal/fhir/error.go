@@ -1,9 +1,12 @@
 package fhir
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/vhdir/vhdir/internal/jsontree"
 )
@@ -37,6 +40,7 @@ const (
 	IssueException     = "exception"
 	IssueTooCostly     = "too-costly"
 	IssueThrottled     = "throttled"
+	IssueTimeout       = "timeout"
 	IssueInformational = "informational"
 )
 
@@ -57,6 +61,9 @@ type Error struct {
 	Status int
 	Issues []Issue
 	Err    error
+	// RetryAfter, when set, is sent as Retry-After: when the client may
+	// try again (a 503 or 429).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -103,6 +110,25 @@ var (
 	// learns nothing of internals (the request ID leads to the log).
 	ErrInternal = errors.New("internal error")
 )
+
+// TimeoutRetryAfter is the Retry-After of a request that ran out of time:
+// long enough for a lock or a burst to pass, short enough not to matter
+// when it has.
+const TimeoutRetryAfter = 5 * time.Second
+
+// Timeout returns err as the client must see it when ctx is the request's
+// and its deadline has passed (vhdir serve --request-timeout): a failure of
+// the server's own (5xx) — most likely a database call cut short, whatever
+// the database said of it — becomes 503 timeout with Retry-After. The
+// client's own errors, and every error while time remains, stand.
+func Timeout(ctx context.Context, err error) error {
+	if err == nil || StatusOf(err) < 500 || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	e := Errorf(http.StatusServiceUnavailable, IssueTimeout, "the server could not complete this request within its time limit; retry later").Wrap(err)
+	e.RetryAfter = TimeoutRetryAfter
+	return e
+}
 
 // StatusOf returns the HTTP status an error maps to.
 func StatusOf(err error) int {
@@ -165,8 +191,20 @@ func OutcomeOf(issues ...Issue) *jsontree.Object {
 // trail's refusals, bulk export) write one. It returns the status.
 func WriteOutcome(w http.ResponseWriter, err error, requestID string) int {
 	status, oo := Outcome(err, requestID)
+	if after := RetryAfter(err); after != "" {
+		w.Header().Set("Retry-After", after)
+	}
 	w.Header().Set("Content-Type", "application/fhir+json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(jsontree.Marshal(oo))
 	return status
+}
+
+// RetryAfter is the Retry-After value (in seconds) err carries, or "".
+func RetryAfter(err error) string {
+	var fe *Error
+	if !errors.As(err, &fe) || fe.RetryAfter <= 0 {
+		return ""
+	}
+	return strconv.Itoa(int((fe.RetryAfter + time.Second - 1) / time.Second))
 }

@@ -23,6 +23,16 @@ type Middleware func(http.Handler) http.Handler
 type StackConfig struct {
 	Logger       *slog.Logger
 	MaxBodyBytes int64
+	// BodyTimeout bounds the time to receive a request's body, from the end
+	// of its header fields (408 beyond; 0: no bound).
+	BodyTimeout time.Duration
+	// RequestTimeout is each request's deadline, from the end of its header
+	// fields (with BodyTimeout on top for a request with a body): what
+	// waits past it (a database call) fails, 503 (0: none).
+	RequestTimeout time.Duration
+	// Untimed selects the requests RequestTimeout does not bound: those
+	// whose answer streams for long ($export downloads).
+	Untimed func(*http.Request) bool
 	// HSTS adds Strict-Transport-Security to every response (TLS only).
 	HSTS bool
 	// CORS is the cross-origin policy (nil: no origin but on the public
@@ -36,21 +46,26 @@ type StackConfig struct {
 
 // Stack wraps h in vhdir's middleware, in this order (outermost first):
 // recover → request ID → access log → limits → security headers → CORS →
-// cfg.Inner → h. Recover is outermost so a panic anywhere becomes a logged
-// 500; the request ID comes next so every later log line and error names
-// it. CORS is outside cfg.Inner (the audit trail) and authentication, so
-// that every answer carries its headers; it answers preflights itself.
+// cfg.Inner → header size → h. Recover is outermost so a panic anywhere
+// becomes a logged 500; the request ID comes next so every later log line
+// and error names it. Limits (body size and deadline, request deadline)
+// come before anything reads the body or the database. CORS is outside
+// cfg.Inner (the audit trail) and authentication, so that every answer
+// carries its headers; it answers preflights itself. The header size
+// check (MaxHeaderBytes) is inside the audit trail, so that its 431 is
+// recorded like any refusal.
 func Stack(h http.Handler, cfg StackConfig) http.Handler {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	h = headerLimit(h, MaxHeaderBytes)
 	for i := len(cfg.Inner) - 1; i >= 0; i-- {
 		h = cfg.Inner[i](h)
 	}
 	h = cfg.CORS.Middleware(h)
 	h = securityHeaders(h, cfg.HSTS)
-	h = limits(h, cfg.MaxBodyBytes)
+	h = limits(h, cfg)
 	h = accessLog(h, log)
 	h = requestID(h)
 	h = recoverPanics(h, log)
@@ -135,13 +150,6 @@ func accessLog(next http.Handler, log *slog.Logger) http.Handler {
 			slog.String("remote", r.RemoteAddr),
 		)
 	})
-}
-
-func limits(next http.Handler, maxBody int64) http.Handler {
-	if maxBody <= 0 {
-		return next
-	}
-	return http.MaxBytesHandler(next, maxBody)
 }
 
 func securityHeaders(next http.Handler, hsts bool) http.Handler {

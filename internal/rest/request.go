@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/provenance"
 )
 
@@ -119,16 +120,26 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, fhir.Errorf(http.StatusRequestEntityTooLarge, fhir.IssueTooLong, "the request body is larger than this server's limit of %d bytes", mbe.Limit)
-		}
-		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueStructure, "the request body could not be read").Wrap(err)
+		return nil, bodyError(err, fhir.Errorf(http.StatusBadRequest, fhir.IssueStructure, "the request body could not be read"))
 	}
 	if len(data) == 0 {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "the request has no body; a FHIR resource is expected")
 	}
 	return data, nil
+}
+
+// bodyError is the answer to a request whose body could not be read: 413
+// when it is too large, 408 when it came too slowly, else otherwise.
+func bodyError(err error, otherwise *fhir.Error) error {
+	var mbe *http.MaxBytesError
+	var bte *interaction.BodyTimeoutError
+	switch {
+	case errors.As(err, &mbe):
+		return fhir.Errorf(http.StatusRequestEntityTooLarge, fhir.IssueTooLong, "the request body is larger than this server's limit of %d bytes", mbe.Limit)
+	case errors.As(err, &bte):
+		return bte.Outcome()
+	}
+	return otherwise.Wrap(err)
 }
 
 // parseIfMatch reads If-Match: * or W/"3", W/"4", … (its lines joined, as

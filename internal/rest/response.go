@@ -53,9 +53,11 @@ func writeResponse(w http.ResponseWriter, r *interaction.Response, f format) {
 
 // errorResponse maps an error to its OperationOutcome response: the one
 // place handlers' errors become client answers. Internal errors are logged
-// with the request ID and shown only as "internal error".
+// with the request ID and shown only as "internal error"; past the
+// request's deadline they are 503 (fhir.Timeout).
 func errorResponse(ctx context.Context, log *slog.Logger, err error) *interaction.Response {
 	id := interaction.RequestID(ctx)
+	err = fhir.Timeout(ctx, err)
 	status, oo := fhir.Outcome(err, id)
 	switch {
 	case status >= 500:
@@ -64,6 +66,9 @@ func errorResponse(ctx context.Context, log *slog.Logger, err error) *interactio
 		log.InfoContext(ctx, "request canceled", "request_id", id)
 	}
 	resp := newResponse(status, oo)
+	if after := fhir.RetryAfter(err); after != "" {
+		resp.Header.Set("Retry-After", after)
+	}
 	var fe *fhir.Error
 	if errors.As(err, &fe) && fe.Status == http.StatusMethodNotAllowed {
 		if allow, ok := allowOf(fe); ok {

@@ -12,6 +12,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,18 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes limits request bodies (413 beyond; default 16 MiB).
 	MaxBodyBytes int64
+	// BodyTimeout bounds the time to receive a request's body, from the end
+	// of its header fields: a slower body is cut off, 408 (default
+	// DefaultBodyTimeout).
+	BodyTimeout time.Duration
+	// RequestTimeout is each request's deadline, from the end of its header
+	// fields, with BodyTimeout on top for a request with a body: a database
+	// wait past it ends, 503 with Retry-After (default
+	// DefaultRequestTimeout). $export downloads have none.
+	RequestTimeout time.Duration
+	// ReadHeaderTimeout bounds the time to receive a request's header
+	// fields (default DefaultReadHeaderTimeout).
+	ReadHeaderTimeout time.Duration
 	// HSTS adds Strict-Transport-Security (serving over TLS).
 	HSTS bool
 	// Version is vhdir's version, shown in the CapabilityStatement.
@@ -83,6 +96,23 @@ type Config struct {
 	// sets it.
 	Unaudited bool
 }
+
+// The defaults of the request limits (Config).
+const (
+	// DefaultBodyTimeout lets the largest body (16 MiB by default) arrive
+	// over a link of about 2.3 Mbit/s; a typical resource or Bundle of a few
+	// kilobytes to a megabyte takes a fraction of it.
+	DefaultBodyTimeout = time.Minute
+	// DefaultRequestTimeout is well above any request's normal time (reads
+	// take milliseconds, a large transaction seconds), so only a database
+	// wait (a lock held, an overloaded server) reaches it.
+	DefaultRequestTimeout    = 30 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+)
+
+// idleTimeout is how long a keep-alive connection may wait for its next
+// request.
+const idleTimeout = 2 * time.Minute
 
 // Export is $export's settings.
 type Export struct {
@@ -182,7 +212,12 @@ func (cfg *Config) check() error {
 		return errors.New("server: BaseURL is required")
 	case cfg.MaxBodyBytes < 0:
 		return errors.New("server: MaxBodyBytes must not be negative")
+	case cfg.BodyTimeout < 0, cfg.RequestTimeout < 0, cfg.ReadHeaderTimeout < 0:
+		return errors.New("server: BodyTimeout, RequestTimeout and ReadHeaderTimeout must not be negative")
 	}
+	cfg.BodyTimeout = cmp.Or(cfg.BodyTimeout, DefaultBodyTimeout)
+	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, DefaultRequestTimeout)
+	cfg.ReadHeaderTimeout = cmp.Or(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	switch cfg.Metrics {
 	case "":
 		cfg.Metrics = "loopback"
@@ -246,11 +281,31 @@ func (s *Server) routes() http.Handler {
 	if !cfg.Unaudited {
 		inner = append(inner, s.recorder.Middleware)
 	}
-	return rest.Stack(met.Instrument(rest.CanonicalPaths(mux)), rest.StackConfig{Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, CORS: s.cors, Inner: inner})
+	return rest.Stack(met.Instrument(rest.CanonicalPaths(mux)), rest.StackConfig{Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, CORS: s.cors, Inner: inner,
+		BodyTimeout: cfg.BodyTimeout, RequestTimeout: cfg.RequestTimeout, Untimed: bulk.IsDownload})
 }
 
 // Handler is the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// HTTPServer is the http.Server that serves Handler, with the limits net/http
+// enforces before any handler runs: the header fields' time
+// (ReadHeaderTimeout) and size, idle keep-alive connections. Its size
+// limit lies above the handler's own (rest.MaxHeaderBytes), which answers
+// with an OperationOutcome; only beyond it does net/http answer 431 in
+// plain text. The body's deadline is set per request by the handler
+// (rest.StackConfig.BodyTimeout): ReadTimeout and WriteTimeout stay unset,
+// since they bound a whole request or answer on the connection and end it
+// without a word, an $export download included. The caller adds TLS.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    rest.MaxHeaderBytes + rest.HeaderSlack,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
 
 // FHIRBase is the public FHIR base URL.
 func (s *Server) FHIRBase() string { return s.rest.FHIRBase() }

@@ -39,6 +39,9 @@ func New(t testing.TB, cfg server.Config) *Server {
 		ts.Close()
 	})
 	s.Rebuild(cfg)
+	// vhdir serve's http.Server: the limits net/http enforces are the
+	// production ones too.
+	ts.Config = s.Server.HTTPServer()
 	return s
 }
 
@@ -51,7 +54,8 @@ func Start(t testing.TB, cfg server.Config) *Server {
 }
 
 // Rebuild serves a server built anew from cfg on the same listener, as a
-// restarted process would (on a new store handle, say).
+// restarted process would (on a new store handle, say). The http.Server's
+// own limits stay those New set.
 func (s *Server) Rebuild(cfg server.Config) {
 	s.t.Helper()
 	cfg.BaseURL = s.URL

@@ -187,11 +187,24 @@ type DB struct {
 	// would otherwise spend as long parsing its SQL as running it. A
 	// statement first met inside a transaction is prepared there and
 	// queued in wantStmts, to be prepared on the pool before the next
-	// transaction begins — on SQLite's one writer connection it cannot be
-	// prepared while a transaction holds it.
+	// transaction of its kind begins — on SQLite's one writer connection
+	// it cannot be prepared while a transaction holds it. The kinds (index:
+	// whether the transaction writes versions) keep their queues apart:
+	// PostgreSQL locks a statement's tables to prepare it, and an audit
+	// append, which every answer waits for, must not wait for a lock
+	// another session holds on resources, a table it never touches.
 	txStmts   sync.Map
-	wantStmts sync.Map
+	wantStmts [2]sync.Map
 	nTxStmts  atomic.Int32
+}
+
+// txKind is the index in DB.wantStmts of a transaction that writes
+// versions, or not.
+func txKind(versions bool) int {
+	if versions {
+		return 1
+	}
+	return 0
 }
 
 // maxTxStmts bounds txStmts: the write statements are few (sizes of
@@ -199,12 +212,13 @@ type DB struct {
 // caller building unbounded texts.
 const maxTxStmts = 512
 
-// prepareWanted prepares the statements transactions asked for, outside
-// any transaction.
-func (db *DB) prepareWanted(ctx context.Context) {
-	db.wantStmts.Range(func(k, _ any) bool {
+// prepareWanted prepares the statements transactions of a kind asked
+// for, outside any transaction.
+func (db *DB) prepareWanted(ctx context.Context, kind int) {
+	want := &db.wantStmts[kind]
+	want.Range(func(k, _ any) bool {
 		q := k.(string)
-		db.wantStmts.Delete(q)
+		want.Delete(q)
 		if _, ok := db.txStmts.Load(q); ok || db.nTxStmts.Load() >= maxTxStmts {
 			return true
 		}
@@ -385,12 +399,12 @@ func (db *DB) update(ctx context.Context, withMark bool, fn func(store.Tx) error
 }
 
 func (db *DB) updateOnce(ctx context.Context, withMark bool, fn func(store.Tx) error) (err error) {
-	db.prepareWanted(ctx)
+	db.prepareWanted(ctx, txKind(withMark))
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return db.classify(fmt.Errorf("begin: %w", err))
 	}
-	tx := &tx{db: db, tx: sqlTx}
+	tx := &tx{db: db, tx: sqlTx, kind: txKind(withMark)}
 	defer func() {
 		tx.closeStmts()
 		if err != nil {
@@ -434,6 +448,7 @@ func (db *DB) Search(ctx context.Context, q *store.Query) (*store.SearchPage, er
 type tx struct {
 	db      *DB
 	tx      *sql.Tx
+	kind    int // txKind: whether it writes versions
 	stmts   map[string]*sql.Stmt
 	pending []pendingRows // index rows not yet written, one slot per table
 	// known caches current rows read or written in this transaction, so a
@@ -465,7 +480,7 @@ func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if shared, ok := t.db.txStmts.Load(query); ok {
 		s = t.tx.StmtContext(ctx, shared.(*sql.Stmt))
 	} else {
-		t.db.wantStmts.Store(query, struct{}{})
+		t.db.wantStmts[t.kind].Store(query, struct{}{})
 		var err error
 		if s, err = t.tx.PrepareContext(ctx, query); err != nil {
 			return nil, fmt.Errorf("prepare: %w", err)
