@@ -26,11 +26,23 @@ type Resource struct {
 // resource (see Validate). Malformed JSON is a 400 naming the line and column;
 // a structural problem is a 400 with one issue per problem.
 func ParseResource(body []byte) (*Resource, error) {
-	obj, err := jsontree.ParseObject(body)
+	return ParseResourceWith(body, jsontree.Limits{})
+}
+
+// ParseResourceWith is ParseResource within lim: a body holding more JSON
+// values than lim allows is a 413, stopped while it is parsed, and wraps
+// the *jsontree.LimitError so that the caller can say how to raise the
+// limit.
+func ParseResourceWith(body []byte, lim jsontree.Limits) (*Resource, error) {
+	obj, err := lim.ParseObject(body)
 	if err != nil {
 		var se *jsontree.SyntaxError
-		if errors.As(err, &se) {
+		var le *jsontree.LimitError
+		switch {
+		case errors.As(err, &se):
 			return nil, Errorf(http.StatusBadRequest, IssueStructure, "%s", se.Error())
+		case errors.As(err, &le):
+			return nil, Errorf(http.StatusRequestEntityTooLarge, IssueTooCostly, "the resource holds %s, the limit it is held to", le.Error()).Wrap(le)
 		}
 		return nil, Errorf(http.StatusBadRequest, IssueStructure, "invalid JSON").Wrap(err)
 	}

@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -71,8 +70,10 @@ func negotiate(r *http.Request) (format, error) {
 	return f, fhir.Errorf(http.StatusNotAcceptable, fhir.IssueNotSupported, "none of the types in Accept (%s) is offered; this server speaks application/fhir+json", strings.Join(accept, ", "))
 }
 
-// readBody reads a request body that must be FHIR JSON.
-func readBody(r *http.Request) ([]byte, error) {
+// readBody reads a request body that must be FHIR JSON. A body that
+// declares its length is read into a buffer of that size, refused at once
+// when it declares more than MaxBodyBytes, and grows no copies on the way.
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil {
@@ -89,13 +90,19 @@ func readBody(r *http.Request) ([]byte, error) {
 			return nil, fhir.Errorf(http.StatusUnsupportedMediaType, fhir.IssueNotSupported, "charset %s: FHIR JSON is UTF-8", cs)
 		}
 	}
-	data, err := io.ReadAll(r.Body)
+	var data []byte
+	var err error
+	switch n := r.ContentLength; {
+	case n > s.cfg.MaxBodyBytes:
+		return nil, tooLarge(s.cfg.MaxBodyBytes)
+	case n > 0:
+		data = make([]byte, n)
+		_, err = io.ReadFull(r.Body, data)
+	default:
+		data, err = io.ReadAll(r.Body)
+	}
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, fhir.Errorf(http.StatusRequestEntityTooLarge, fhir.IssueTooLong, "the request body is larger than this server's limit of %d bytes", mbe.Limit)
-		}
-		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueStructure, "the request body could not be read").Wrap(err)
+		return nil, bodyReadError(err)
 	}
 	if len(data) == 0 {
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "the request has no body; a FHIR resource is expected")

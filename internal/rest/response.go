@@ -36,6 +36,7 @@ func writeResponse(w http.ResponseWriter, r *interaction.Response, f format) {
 		w.WriteHeader(r.Status)
 		return
 	}
+	h.Set("Content-Type", f.contentType)
 	var buf []byte
 	switch raw, isRaw := r.Body.(jsontree.Raw); {
 	case isRaw && !f.pretty:
@@ -43,9 +44,13 @@ func writeResponse(w http.ResponseWriter, r *interaction.Response, f format) {
 	case f.pretty:
 		buf = jsontree.AppendIndent(make([]byte, 0, 1024), r.Body)
 	default:
-		buf = jsontree.Append(make([]byte, 0, 1024), r.Body)
+		// Encoded as it is written: a Bundle of many resources is never
+		// encoded whole here, beside the copy the audit trail holds until
+		// its records commit (which then sets Content-Length).
+		w.WriteHeader(r.Status)
+		_ = jsontree.Encode(w, r.Body)
+		return
 	}
-	h.Set("Content-Type", f.contentType)
 	h.Set("Content-Length", strconv.Itoa(len(buf)))
 	w.WriteHeader(r.Status)
 	_, _ = w.Write(buf)
@@ -69,6 +74,9 @@ func errorResponse(ctx context.Context, log *slog.Logger, err error) *interactio
 		if allow, ok := allowOf(fe); ok {
 			resp.Header.Set("Allow", allow)
 		}
+	}
+	if after, ok := retryAfterOf(err); ok {
+		resp.Header.Set("Retry-After", after)
 	}
 	return resp
 }
