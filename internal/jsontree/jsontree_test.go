@@ -132,6 +132,53 @@ func TestLargeObjectDuplicate(t *testing.T) {
 	}
 }
 
+// writes records the size of each Write.
+type writes struct {
+	bytes.Buffer
+	sizes []int
+}
+
+func (w *writes) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestEncode: Encode writes what Marshal returns, in pieces of about
+// encodeChunk (a stored body of its own beyond that), and Marshal keeps no
+// spare capacity.
+func TestEncode(t *testing.T) {
+	entries := make([]any, 3000)
+	for i := range entries {
+		o := &Object{}
+		o.Set("fullUrl", "urn:uuid:"+strings.Repeat("0", 36))
+		o.Set("resource", Raw(`{"resourceType":"Practitioner","id":"p","active":true}`))
+		entries[i] = o
+	}
+	big := Raw(`"` + strings.Repeat("x", 3*encodeChunk) + `"`)
+	bundle := &Object{}
+	bundle.Set("resourceType", "Bundle")
+	bundle.Set("entry", append(entries, big))
+	var w writes
+	if err := Encode(&w, bundle); err != nil {
+		t.Fatal(err)
+	}
+	want := Marshal(bundle)
+	if !bytes.Equal(w.Bytes(), want) {
+		t.Fatalf("Encode wrote %d bytes unlike Marshal's %d", w.Len(), len(want))
+	}
+	if cap(want) > len(want)+len(want)/8 {
+		t.Errorf("Marshal returned %d bytes in a slice of %d", len(want), cap(want))
+	}
+	if len(w.sizes) < 5 {
+		t.Errorf("Encode wrote %d times; want the %d bytes in pieces", len(w.sizes), w.Len())
+	}
+	for i, n := range w.sizes {
+		if n > 2*encodeChunk && n != len(big) {
+			t.Errorf("write %d of %d bytes; want at most %d but for the large stored value", i, n, 2*encodeChunk)
+		}
+	}
+}
+
 func TestObjectEdits(t *testing.T) {
 	o, err := ParseObject([]byte(`{"resourceType":"X","a":1,"b":2}`))
 	if err != nil {
@@ -232,6 +279,10 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted %q that encoding/json rejects", data)
 		}
 		out := Marshal(v)
+		var enc bytes.Buffer
+		if err := Encode(&enc, v); err != nil || !bytes.Equal(enc.Bytes(), out) {
+			t.Fatalf("Encode(%q) = %q, %v; want Marshal's %q", data, enc.Bytes(), err, out)
+		}
 		v2, err := Parse(out)
 		if err != nil {
 			t.Fatalf("re-parse of %q failed: %v", out, err)

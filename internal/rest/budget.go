@@ -96,6 +96,10 @@ func (bb *budgetedBody) Read(p []byte) (int, error) {
 }
 
 func (bb *budgetedBody) take(n int64) error {
+	if bb.budget.sem.TryAcquire(n) {
+		bb.held = n
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(bb.ctx, bb.budget.wait)
 	defer cancel()
 	if err := bb.budget.sem.Acquire(ctx, n); err != nil {

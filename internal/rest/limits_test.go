@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,5 +141,34 @@ func TestLargeTransaction(t *testing.T) {
 				t.Errorf("Content-Length = %q; want %s (the streamed Bundle's length)", got, want)
 			}
 		})
+	}
+}
+
+// TestBodyBudgetServed: with a budget smaller than any large body, each
+// large body still runs (alone), whether it declares its length or is
+// sent in chunks, and gives its share back when answered.
+func TestBodyBudgetServed(t *testing.T) {
+	srv := startWith(t, testdb.All[0], func(c *server.Config) { c.MaxBodyBytes, c.BodyBudget = 16<<20, 1 })
+	long := `"` + strings.Repeat("a", 160) + `"`
+	body := `{"resourceType":"Organization","alias":[` + strings.TrimSuffix(strings.Repeat(long+",", 12_000), ",") + `]}`
+	for i, chunked := range []bool{false, true, false} {
+		var rd io.Reader = strings.NewReader(body)
+		if chunked {
+			rd = io.MultiReader(rd) // no length known to the client: sent chunked
+		}
+		req, err := http.NewRequest(http.MethodPost, srv.base+"/Organization", rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("Prefer", "return=minimal")
+		resp, err := srv.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Errorf("large body %d (chunked %v) = %d; want 201", i, chunked, resp.StatusCode)
+		}
 	}
 }

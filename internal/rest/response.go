@@ -63,6 +63,8 @@ func errorResponse(ctx context.Context, log *slog.Logger, err error) *interactio
 	id := interaction.RequestID(ctx)
 	status, oo := fhir.Outcome(err, id)
 	switch {
+	case errors.Is(err, errBusy):
+		log.WarnContext(ctx, "large request body refused: the body budget stayed full", "request_id", id)
 	case status >= 500:
 		log.ErrorContext(ctx, "request failed", "err", err, "request_id", id)
 	case errors.Is(err, context.Canceled):
