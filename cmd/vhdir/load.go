@@ -15,6 +15,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/server"
 )
 
@@ -27,8 +28,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	workers := fs.Int("workers", 0, "parallel parse, validate and index workers (default: one per CPU)")
 	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), on or off")
 	lenient := fs.Bool("lenient", false, "repair unambiguous primitive type mismatches (a number where a string belongs, \"1.50\" where a decimal belongs), each printed as a warning")
+	maxNodes := fs.Int("max-resource-nodes", rest.DefaultMaxResourceNodes, "most JSON values (objects, arrays, strings, numbers, true, false, null) in one resource, as vhdir serve allows")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *maxNodes < 1 {
+		return errors.New("--max-resource-nodes must be at least 1")
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "vhdir load: name at least one file or folder")
@@ -40,7 +45,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{BaseURL: *baseURL, Store: st, Clock: clock.System{}, MaxBodyBytes: 1 << 62,
+	srv, err := server.New(server.Config{BaseURL: *baseURL, Store: st, Clock: clock.System{}, MaxBodyBytes: 1 << 62, MaxResourceNodes: *maxNodes,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err

@@ -1,11 +1,11 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -189,13 +189,20 @@ func hostOf(addr string) string {
 }
 
 // heldResponse keeps a response in memory until it may be sent, or, once
-// passThrough is called, sends it straight on.
+// passThrough is called, sends it straight on. The body is kept in the
+// pieces it was written in (small writes share a piece): a large response
+// (a transaction's Bundle) is held once, at its size, never in a buffer
+// that grows by copying itself.
 type heldResponse struct {
 	header http.Header
 	status int
-	body   bytes.Buffer
+	body   [][]byte
+	size   int
 	direct http.ResponseWriter
 }
+
+// heldPiece is the least a piece of a held body is made to hold.
+const heldPiece = 32 << 10
 
 func (h *heldResponse) Header() http.Header { return h.header }
 
@@ -216,7 +223,23 @@ func (h *heldResponse) Write(b []byte) (int, error) {
 	if h.status == 0 {
 		h.status = http.StatusOK
 	}
-	return h.body.Write(b)
+	if n := len(h.body); n > 0 && cap(h.body[n-1])-len(h.body[n-1]) >= len(b) {
+		h.body[n-1] = append(h.body[n-1], b...)
+	} else {
+		h.body = append(h.body, append(make([]byte, 0, max(len(b), heldPiece)), b...))
+	}
+	h.size += len(b)
+	return len(b), nil
+}
+
+// send writes the held body to w and lets it go.
+func (h *heldResponse) send(w http.ResponseWriter) {
+	for _, p := range h.body {
+		if _, err := w.Write(p); err != nil {
+			break
+		}
+	}
+	h.body, h.size = nil, 0
 }
 
 // passThrough sends what is held and lets the rest go straight to w.
@@ -228,8 +251,7 @@ func (h *heldResponse) passThrough(w http.ResponseWriter) {
 	h.header = dst
 	if h.status != 0 {
 		w.WriteHeader(h.status)
-		_, _ = w.Write(h.body.Bytes())
-		h.body.Reset()
+		h.send(w)
 	}
 	h.direct = w
 }
@@ -246,8 +268,13 @@ func (h *heldResponse) release(w http.ResponseWriter) {
 	for k, v := range h.header {
 		dst[k] = v
 	}
+	// The whole body is here: its length is known, whether or not the
+	// handler could say it (rest streams large encodings).
+	if h.size > 0 && dst.Get("Content-Length") == "" {
+		dst.Set("Content-Length", strconv.Itoa(h.size))
+	}
 	w.WriteHeader(h.statusCode())
-	_, _ = w.Write(h.body.Bytes())
+	h.send(w)
 }
 
 // outcomeOf maps an HTTP status to an AuditEvent outcome.

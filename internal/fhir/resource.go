@@ -26,22 +26,39 @@ type Resource struct {
 // resource (see Validate). Malformed JSON is a 400 naming the line and column;
 // a structural problem is a 400 with one issue per problem.
 func ParseResource(body []byte) (*Resource, error) {
-	return parse(body, Validate)
+	return parse(body, jsontree.Limits{}, Validate)
+}
+
+// ParseResourceWith is ParseResource within lim: a body holding more JSON
+// values than lim allows is a 413, stopped while it is parsed, and wraps
+// the *jsontree.LimitError so that the caller can say how to raise the
+// limit.
+func ParseResourceWith(body []byte, lim jsontree.Limits) (*Resource, error) {
+	return parse(body, lim, Validate)
 }
 
 // ParseBundle is ParseResource for a batch or transaction Bundle sent to
 // be run: the Bundle is validated by ValidateShell, its entries'
 // resources are left to ValidateEntry as each entry runs.
 func ParseBundle(body []byte) (*Resource, error) {
-	return parse(body, ValidateShell)
+	return ParseBundleWith(body, jsontree.Limits{})
 }
 
-func parse(body []byte, validate func(*jsontree.Object) []Issue) (*Resource, error) {
-	obj, err := jsontree.ParseObject(body)
+// ParseBundleWith is ParseBundle within lim (see ParseResourceWith).
+func ParseBundleWith(body []byte, lim jsontree.Limits) (*Resource, error) {
+	return parse(body, lim, ValidateShell)
+}
+
+func parse(body []byte, lim jsontree.Limits, validate func(*jsontree.Object) []Issue) (*Resource, error) {
+	obj, err := lim.ParseObject(body)
 	if err != nil {
 		var se *jsontree.SyntaxError
-		if errors.As(err, &se) {
+		var le *jsontree.LimitError
+		switch {
+		case errors.As(err, &se):
 			return nil, Errorf(http.StatusBadRequest, IssueStructure, "%s", se.Error())
+		case errors.As(err, &le):
+			return nil, Errorf(http.StatusRequestEntityTooLarge, IssueTooCostly, "the resource holds %s, the limit it is held to", le.Error()).Wrap(le)
 		}
 		return nil, Errorf(http.StatusBadRequest, IssueStructure, "invalid JSON").Wrap(err)
 	}

@@ -2,6 +2,7 @@ package jsontree
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -11,8 +12,16 @@ import (
 // them. The caller guarantees it is valid JSON.
 type Raw []byte
 
-// Marshal returns the compact JSON encoding of v.
-func Marshal(v any) []byte { return Append(nil, v) }
+// Marshal returns the compact JSON encoding of v, in a slice no larger
+// than it: what Marshal returns is often kept (a stored version, an audit
+// record), and the spare capacity of a grown slice would be kept with it.
+func Marshal(v any) []byte {
+	b := Append(nil, v)
+	if cap(b)-len(b) > len(b)/8 {
+		b = append(make([]byte, 0, len(b)), b...)
+	}
+	return b
+}
 
 // Append appends the compact JSON encoding of v to dst. It accepts the types
 // Parse produces plus the Go scalars int, int64, float64 and
@@ -57,6 +66,75 @@ func Append(dst []byte, v any) []byte {
 		return strconv.AppendFloat(dst, x, 'g', -1, 64)
 	default:
 		panic(fmt.Sprintf("jsontree: cannot encode %T", v))
+	}
+}
+
+// encodeChunk is the size at which Encode hands what it has encoded to its
+// writer.
+const encodeChunk = 32 << 10
+
+// Encode writes the compact JSON encoding of v to w, as Append would
+// produce it, in pieces of about 32 KiB: a large tree (a Bundle of many
+// resources) goes out without its whole encoding ever being in memory.
+func Encode(w io.Writer, v any) error {
+	e := encoder{w: w, buf: make([]byte, 0, 2*encodeChunk)}
+	e.value(v)
+	e.flush()
+	return e.err
+}
+
+type encoder struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+func (e *encoder) flush() {
+	if e.err == nil && len(e.buf) > 0 {
+		_, e.err = e.w.Write(e.buf)
+	}
+	e.buf = e.buf[:0]
+}
+
+func (e *encoder) value(v any) {
+	if e.err != nil {
+		return
+	}
+	switch x := v.(type) {
+	case *Object:
+		e.buf = append(e.buf, '{')
+		for i, m := range x.Members {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.buf = AppendString(e.buf, m.Key)
+			e.buf = append(e.buf, ':')
+			e.value(m.Value)
+		}
+		e.buf = append(e.buf, '}')
+	case []any:
+		e.buf = append(e.buf, '[')
+		for i, item := range x {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.value(item)
+		}
+		e.buf = append(e.buf, ']')
+	case Raw:
+		if len(x) < encodeChunk {
+			e.buf = append(e.buf, x...)
+			break
+		}
+		e.flush()
+		if e.err == nil {
+			_, e.err = e.w.Write(x)
+		}
+	default:
+		e.buf = Append(e.buf, v)
+	}
+	if len(e.buf) >= encodeChunk {
+		e.flush()
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -70,6 +72,51 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestLimits: MaxNodes counts every value (member names not), accepts
+// input at the limit and stops at the first value beyond it, naming its
+// offset, before the value is built.
+func TestLimits(t *testing.T) {
+	tests := []struct {
+		name, in string
+		max      int
+		offset   int // of the first value over the limit; -1: accepted
+	}{
+		{"unbounded", `[1,2,3]`, 0, -1},
+		{"array at the limit", `[1,2,3]`, 4, -1},
+		{"array over", `[1,2,3]`, 3, 5},
+		{"scalar", `"x"`, 1, -1},
+		{"members count their values only", `{"a":{"b":null},"c":[]}`, 4, -1},
+		{"member over", `{"a":{"b":null},"c":[]}`, 3, 20},
+		{"every kind counts", `[{},[],"",0,true,false,null]`, 7, 23},
+		{"nested", `{"alias":["a","b","c","d"]}`, 5, 22},
+		{"large array", "[" + strings.Repeat("0,", 999) + "0]", 1000, 1999},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := Limits{MaxNodes: tt.max}.Parse([]byte(tt.in))
+			if tt.offset < 0 {
+				if err != nil {
+					t.Fatalf("Limits{%d}.Parse(%q) = %v; want it accepted", tt.max, tt.in, err)
+				}
+				if n := Count(v); tt.max > 0 && n > tt.max {
+					t.Errorf("Count(Parse(%q)) = %d; over the limit %d it passed", tt.in, n, tt.max)
+				}
+				return
+			}
+			var le *LimitError
+			if !errors.As(err, &le) || le.MaxNodes != tt.max || le.Offset != tt.offset || v != nil {
+				t.Fatalf("Limits{%d}.Parse(%q) = %v, %v; want a *LimitError at offset %d", tt.max, tt.in, v, err, tt.offset)
+			}
+			if !strings.Contains(le.Error(), fmt.Sprintf("more than %d JSON values", tt.max)) {
+				t.Errorf("LimitError says %q; want it to name the limit", le.Error())
+			}
+		})
+	}
+	if _, err := (Limits{MaxNodes: 2}).ParseObject([]byte(`{"a":[1]}`)); !errors.As(err, new(*LimitError)) {
+		t.Errorf("Limits{2}.ParseObject = %v; want a *LimitError", err)
+	}
+}
+
 func TestLargeObjectDuplicate(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("{")
@@ -82,6 +129,53 @@ func TestLargeObjectDuplicate(t *testing.T) {
 	b.WriteString(`"end":1}`)
 	if _, err := Parse([]byte(b.String())); err == nil || !strings.Contains(err.Error(), "duplicate") {
 		t.Fatalf("Parse(large object with repeated keys) = %v; want duplicate error", err)
+	}
+}
+
+// writes records the size of each Write.
+type writes struct {
+	bytes.Buffer
+	sizes []int
+}
+
+func (w *writes) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestEncode: Encode writes what Marshal returns, in pieces of about
+// encodeChunk (a stored body of its own beyond that), and Marshal keeps no
+// spare capacity.
+func TestEncode(t *testing.T) {
+	entries := make([]any, 3000)
+	for i := range entries {
+		o := &Object{}
+		o.Set("fullUrl", "urn:uuid:"+strings.Repeat("0", 36))
+		o.Set("resource", Raw(`{"resourceType":"Practitioner","id":"p","active":true}`))
+		entries[i] = o
+	}
+	big := Raw(`"` + strings.Repeat("x", 3*encodeChunk) + `"`)
+	bundle := &Object{}
+	bundle.Set("resourceType", "Bundle")
+	bundle.Set("entry", append(entries, big))
+	var w writes
+	if err := Encode(&w, bundle); err != nil {
+		t.Fatal(err)
+	}
+	want := Marshal(bundle)
+	if !bytes.Equal(w.Bytes(), want) {
+		t.Fatalf("Encode wrote %d bytes unlike Marshal's %d", w.Len(), len(want))
+	}
+	if cap(want) > len(want)+len(want)/8 {
+		t.Errorf("Marshal returned %d bytes in a slice of %d", len(want), cap(want))
+	}
+	if len(w.sizes) < 5 {
+		t.Errorf("Encode wrote %d times; want the %d bytes in pieces", len(w.sizes), w.Len())
+	}
+	for i, n := range w.sizes {
+		if n > 2*encodeChunk && n != len(big) {
+			t.Errorf("write %d of %d bytes; want at most %d but for the large stored value", i, n, 2*encodeChunk)
+		}
 	}
 }
 
@@ -185,12 +279,55 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted %q that encoding/json rejects", data)
 		}
 		out := Marshal(v)
+		var enc bytes.Buffer
+		if err := Encode(&enc, v); err != nil || !bytes.Equal(enc.Bytes(), out) {
+			t.Fatalf("Encode(%q) = %q, %v; want Marshal's %q", data, enc.Bytes(), err, out)
+		}
 		v2, err := Parse(out)
 		if err != nil {
 			t.Fatalf("re-parse of %q failed: %v", out, err)
 		}
 		if !Equal(v, v2) {
 			t.Fatalf("round trip changed %q into %q", data, out)
+		}
+	})
+}
+
+// FuzzParseLimits: a parse within a node limit accepts exactly the input
+// whose tree holds at most that many values, builds the same tree as an
+// unbounded parse, and refuses the rest with a *LimitError (or, where the
+// input is malformed before the limit is reached, the syntax error).
+func FuzzParseLimits(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e-3,"x\u00e9",true,null]}`, `[[[]]]`, `{"alias":["a","b"]}`, `1`, `[1,}`} {
+		for _, max := range []uint16{0, 1, 3, 7} {
+			f.Add([]byte(s), max)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, max uint16) {
+		lim := Limits{MaxNodes: int(max)}
+		got, err := lim.Parse(data)
+		want, werr := Parse(data)
+		var le *LimitError
+		switch {
+		case errors.As(err, &le):
+			if le.MaxNodes != lim.MaxNodes || lim.MaxNodes == 0 {
+				t.Fatalf("Limits{%d}.Parse(%q) = %v; a LimitError for another limit", max, data, err)
+			}
+			if werr == nil && Count(want) <= lim.MaxNodes {
+				t.Fatalf("Limits{%d}.Parse(%q) = %v; but it holds %d values", max, data, err, Count(want))
+			}
+		case err != nil:
+			var se *SyntaxError
+			if !errors.As(err, &se) || werr == nil {
+				t.Fatalf("Limits{%d}.Parse(%q) = %v; the unbounded parse says %v", max, data, err, werr)
+			}
+		default:
+			if werr != nil || !Equal(got, want) {
+				t.Fatalf("Limits{%d}.Parse(%q) = %v; the unbounded parse gives %v, %v", max, data, Marshal(got), want, werr)
+			}
+			if n := Count(got); lim.MaxNodes > 0 && n > lim.MaxNodes {
+				t.Fatalf("Limits{%d}.Parse(%q) accepted %d values", max, data, n)
+			}
 		}
 	})
 }
@@ -223,4 +360,70 @@ func mustParse(b *testing.B, data []byte) any {
 		b.Fatal(err)
 	}
 	return v
+}
+
+// nodeShapes are bodies of one shape each, n values long, for the cost of
+// a node: arrays of short strings, of numbers, and of small objects.
+func nodeShapes(n int) []struct {
+	name  string
+	data  []byte
+	nodes int
+} {
+	var str, num, obj bytes.Buffer
+	str.WriteString(`{"a":[`)
+	num.WriteString(`{"a":[`)
+	obj.WriteString(`{"a":[`)
+	for i := range n {
+		if i > 0 {
+			str.WriteByte(',')
+			num.WriteByte(',')
+			obj.WriteByte(',')
+		}
+		fmt.Fprintf(&str, `"s%d"`, i%1000)
+		fmt.Fprintf(&num, `%d.5`, i%1000)
+		fmt.Fprintf(&obj, `{"system":"phone","value":"555-%04d"}`, i%10000)
+	}
+	for _, b := range []*bytes.Buffer{&str, &num, &obj} {
+		b.WriteString(`]}`)
+	}
+	return []struct {
+		name  string
+		data  []byte
+		nodes int
+	}{
+		{"strings", str.Bytes(), n + 2},
+		{"numbers", num.Bytes(), n + 2},
+		{"objects", obj.Bytes(), 3*n + 2},
+	}
+}
+
+// BenchmarkNodeCost reports what one parsed value costs: allocated
+// (B/node, garbage of the parse included) and kept by the tree
+// (kept-B/node, the heap the tree holds after a collection).
+func BenchmarkNodeCost(b *testing.B) {
+	for _, tt := range nodeShapes(100_000) {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var kept uint64
+			var before, after runtime.MemStats
+			var allocated uint64
+			for b.Loop() {
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				v, err := Parse(tt.data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.ReadMemStats(&after)
+				allocated += after.TotalAlloc - before.TotalAlloc
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				kept += after.HeapAlloc - before.HeapAlloc
+				runtime.KeepAlive(v)
+			}
+			b.ReportMetric(float64(allocated)/float64(b.N)/float64(tt.nodes), "B/node")
+			b.ReportMetric(float64(kept)/float64(b.N)/float64(tt.nodes), "kept-B/node")
+			b.ReportMetric(float64(len(tt.data))/float64(tt.nodes), "body-B/node")
+		})
+	}
 }

@@ -113,10 +113,39 @@ func (e *SyntaxError) Error() string {
 // ErrTrailingData is wrapped by the error for input with data after the value.
 var ErrTrailingData = errors.New("data after the JSON value")
 
+// LimitError reports input holding more values than Limits.MaxNodes
+// allows. The parse stops at the first value over the limit, so the tree
+// is never built.
+type LimitError struct {
+	MaxNodes int
+	Offset   int // byte offset of the first value over the limit
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("more than %d JSON values (objects, arrays, strings, numbers, true, false and null, each counted)", e.MaxNodes)
+}
+
+// Limits bound what one parse may build. The zero value bounds only the
+// nesting (MaxDepth).
+//
+// A tree costs memory per value far beyond the bytes of its text: `"a",`
+// is 4 bytes of input but a 16-byte slot in its array, a 16-byte string
+// header and its bytes (BenchmarkNodeCost: about 36 bytes kept per short
+// string or number, 50 per member of small objects), and what the caller
+// then does per value (validation, index rows, FHIRPath collections) costs
+// more again. The body size alone therefore does not bound the memory a
+// request takes; the number of values does.
+type Limits struct {
+	// MaxNodes bounds the number of JSON values: every object, array,
+	// string, number, true, false and null counts one (member names do
+	// not: each belongs to its value). 0 means no bound.
+	MaxNodes int
+}
+
 // Parse parses one JSON value filling the whole input (surrounding
-// whitespace allowed). Strings must be valid UTF-8.
-func Parse(data []byte) (any, error) {
-	p := parser{data: data}
+// whitespace allowed) within l. Strings must be valid UTF-8.
+func (l Limits) Parse(data []byte) (any, error) {
+	p := parser{data: data, maxNodes: l.MaxNodes}
 	p.skipSpace()
 	v, err := p.value(0)
 	if err != nil {
@@ -129,9 +158,9 @@ func Parse(data []byte) (any, error) {
 	return v, nil
 }
 
-// ParseObject parses data that must hold a JSON object.
-func ParseObject(data []byte) (*Object, error) {
-	v, err := Parse(data)
+// ParseObject parses data that must hold a JSON object, within l.
+func (l Limits) ParseObject(data []byte) (*Object, error) {
+	v, err := l.Parse(data)
 	if err != nil {
 		return nil, err
 	}
@@ -142,10 +171,37 @@ func ParseObject(data []byte) (*Object, error) {
 	return o, nil
 }
 
+// Parse parses one JSON value filling the whole input (surrounding
+// whitespace allowed), bounded only in depth. Strings must be valid UTF-8.
+func Parse(data []byte) (any, error) { return Limits{}.Parse(data) }
+
+// ParseObject parses data that must hold a JSON object, bounded only in
+// depth.
+func ParseObject(data []byte) (*Object, error) { return Limits{}.ParseObject(data) }
+
+// Count returns the number of values in v as Limits.MaxNodes counts them.
+func Count(v any) int {
+	n := 1
+	switch x := v.(type) {
+	case *Object:
+		for i := range x.Members {
+			n += Count(x.Members[i].Value)
+		}
+	case []any:
+		for _, e := range x {
+			n += Count(e)
+		}
+	}
+	return n
+}
+
 type parser struct {
 	data []byte
 	pos  int
-	buf  []byte // scratch for strings with escapes
+	// nodes counts the values begun; past maxNodes (when positive) the
+	// parse stops before the value is built.
+	nodes, maxNodes int
+	buf             []byte // scratch for strings with escapes
 	// members and items are stacks of an object's members and an array's
 	// items while they are parsed; each finished container is copied out
 	// at its exact size, one allocation instead of repeated growth.
@@ -202,6 +258,9 @@ func (p *parser) skipSpace() {
 func (p *parser) value(depth int) (any, error) {
 	if p.pos >= len(p.data) {
 		return nil, p.errorf("unexpected end of input")
+	}
+	if p.nodes++; p.maxNodes > 0 && p.nodes > p.maxNodes {
+		return nil, &LimitError{MaxNodes: p.maxNodes, Offset: p.pos}
 	}
 	switch c := p.data[p.pos]; {
 	case c == '{':

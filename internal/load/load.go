@@ -52,6 +52,11 @@ type Config struct {
 	// Lenient repairs the unambiguous primitive mismatches of every
 	// resource (fhir.Repair) before it is validated, each repair a Warning.
 	Lenient bool
+	// MaxResourceNodes bounds the JSON values of each resource, as the
+	// server bounds a resource sent to it (0: no bound). An NDJSON line is
+	// stopped while it is parsed; a file is the operator's own and parsed
+	// whole, then each resource in it is counted.
+	MaxResourceNodes int
 }
 
 // Recorder records the batches of a load. The one who loads is the caller
@@ -416,13 +421,13 @@ func (l *loader) prepare(items []*item) {
 
 func (l *loader) prepareOne(it *item) {
 	if l.cfg.Lenient {
-		repair(it)
+		l.repair(it)
 	}
 	if it.obj == nil {
-		res, err := fhir.ParseResource(it.data)
+		res, err := fhir.ParseResourceWith(it.data, l.limits())
 		if err != nil {
-			it.err = err
-			if o, perr := jsontree.ParseObject(it.data); perr == nil {
+			it.err = l.nodeLimitError(err)
+			if o, perr := l.limits().ParseObject(it.data); perr == nil {
 				typ, _ := o.String("resourceType")
 				id, _ := o.String("id")
 				it.res = &fhir.Resource{Type: typ, ID: id} // to name it in the report
@@ -431,6 +436,13 @@ func (l *loader) prepareOne(it *item) {
 		}
 		it.res = res
 	} else {
+		if max := l.cfg.MaxResourceNodes; max > 0 && jsontree.Count(it.obj) > max {
+			it.err = l.nodeLimitError(&jsontree.LimitError{MaxNodes: max})
+			typ, _ := it.obj.String("resourceType")
+			id, _ := it.obj.String("id")
+			it.res = &fhir.Resource{Type: typ, ID: id}
+			return
+		}
 		if issues := fhir.Validate(it.obj); issues != nil {
 			it.err = &fhir.Error{Status: http.StatusBadRequest, Issues: issues}
 			typ, _ := it.obj.String("resourceType")
@@ -449,12 +461,28 @@ func (l *loader) prepareOne(it *item) {
 	it.idx, it.err = l.cfg.Indexer.Index(it.res)
 }
 
+// limits are the bounds an NDJSON line is parsed within.
+func (l *loader) limits() jsontree.Limits {
+	return jsontree.Limits{MaxNodes: l.cfg.MaxResourceNodes}
+}
+
+// nodeLimitError names the flag that raises the bound on a resource's
+// values, when err is that bound's.
+func (l *loader) nodeLimitError(err error) error {
+	var le *jsontree.LimitError
+	if !errors.As(err, &le) {
+		return err
+	}
+	return fhir.Errorf(http.StatusRequestEntityTooLarge, fhir.IssueTooCostly,
+		"the resource holds %s: the limit for one resource, set with --max-resource-nodes", le.Error()).Wrap(le)
+}
+
 // repair repairs the resource of it before it is validated
-// (Config.Lenient). An NDJSON line is parsed here; one that is not JSON is
-// left for ParseResource to report.
-func repair(it *item) {
+// (Config.Lenient). An NDJSON line is parsed here; one that is not JSON,
+// or too large, is left for ParseResource to report.
+func (l *loader) repair(it *item) {
 	if it.obj == nil {
-		obj, err := jsontree.ParseObject(it.data)
+		obj, err := l.limits().ParseObject(it.data)
 		if err != nil {
 			return
 		}

@@ -19,13 +19,13 @@ import (
 
 func (s *Server) parseBundle(r *http.Request) (*interaction.Request, error) {
 	req := s.newRequest(r, interaction.Batch)
-	data, err := readBody(r)
+	data, err := s.readBody(r)
 	if err != nil {
 		return nil, err
 	}
 	// The entries' resources are judged as each entry runs (parseEntry):
 	// one bad resource fails its own entry of a batch, not the Bundle.
-	res, err := fhir.ParseBundle(data)
+	res, err := s.parseBundleBody(data)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +181,9 @@ func (s *Server) entryPut(req *interaction.Request, parts []string, e *jsontree.
 	obj, ok := e.Object("resource")
 	if !ok {
 		return fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "%s entry has no resource", req.Method).At(fmt.Sprintf("Bundle.entry[%d].resource", req.Entry))
+	}
+	if err := s.checkEntryNodes(req.Entry, obj); err != nil {
+		return err
 	}
 	typ, _ := obj.String("resourceType")
 	id, _ := obj.String("id")

@@ -8,6 +8,11 @@
 // they commit together or not at all. Errors of any kind become an
 // OperationOutcome in one place (errorResponse).
 //
+// A body is bounded before it becomes a tree: its bytes by the body limit,
+// its JSON values by the node limits (limits.go: a resource alone, each
+// Bundle entry's, a whole Bundle), checked while it is parsed; how many
+// large bodies are handled at once by the body budget (budget.go).
+//
 // Route map (base /fhir):
 //
 //	GET  /metadata                       capabilities

@@ -96,8 +96,10 @@ func single(h http.Header, name string) (string, error) {
 	return "", fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "the request has %d %s headers; send one", len(vs), name)
 }
 
-// readBody reads a request body that must be FHIR JSON.
-func readBody(r *http.Request) ([]byte, error) {
+// readBody reads a request body that must be FHIR JSON. A body that
+// declares its length is read into a buffer of that size, refused at once
+// when it declares more than MaxBodyBytes, and grows no copies on the way.
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	ct, err := single(r.Header, "Content-Type")
 	if err != nil {
 		return nil, err
@@ -118,7 +120,16 @@ func readBody(r *http.Request) ([]byte, error) {
 			return nil, fhir.Errorf(http.StatusUnsupportedMediaType, fhir.IssueNotSupported, "charset %s: FHIR JSON is UTF-8", cs)
 		}
 	}
-	data, err := io.ReadAll(r.Body)
+	var data []byte
+	switch n := r.ContentLength; {
+	case n > s.cfg.MaxBodyBytes:
+		return nil, tooLarge(s.cfg.MaxBodyBytes)
+	case n > 0:
+		data = make([]byte, n)
+		_, err = io.ReadFull(r.Body, data)
+	default:
+		data, err = io.ReadAll(r.Body)
+	}
 	if err != nil {
 		return nil, bodyError(err, fhir.Errorf(http.StatusBadRequest, fhir.IssueStructure, "the request body could not be read"))
 	}
@@ -129,15 +140,18 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // bodyError is the answer to a request whose body could not be read: 413
-// when it is too large, 408 when it came too slowly, else otherwise.
+// when it is too large, 408 when it came too slowly, 503 when the body
+// budget stayed full, else otherwise.
 func bodyError(err error, otherwise *fhir.Error) error {
 	var mbe *http.MaxBytesError
 	var bte *interaction.BodyTimeoutError
 	switch {
 	case errors.As(err, &mbe):
-		return fhir.Errorf(http.StatusRequestEntityTooLarge, fhir.IssueTooLong, "the request body is larger than this server's limit of %d bytes", mbe.Limit)
+		return tooLarge(mbe.Limit)
 	case errors.As(err, &bte):
 		return bte.Outcome()
+	case errors.Is(err, errBusy):
+		return busyError(err)
 	}
 	return otherwise.Wrap(err)
 }

@@ -36,6 +36,7 @@ func writeResponse(w http.ResponseWriter, r *interaction.Response, f format) {
 		w.WriteHeader(r.Status)
 		return
 	}
+	h.Set("Content-Type", f.contentType)
 	var buf []byte
 	switch raw, isRaw := r.Body.(jsontree.Raw); {
 	case isRaw && !f.pretty:
@@ -43,9 +44,13 @@ func writeResponse(w http.ResponseWriter, r *interaction.Response, f format) {
 	case f.pretty:
 		buf = jsontree.AppendIndent(make([]byte, 0, 1024), r.Body)
 	default:
-		buf = jsontree.Append(make([]byte, 0, 1024), r.Body)
+		// Encoded as it is written: a Bundle of many resources is never
+		// encoded whole here, beside the copy the audit trail holds until
+		// its records commit (which then sets Content-Length).
+		w.WriteHeader(r.Status)
+		_ = jsontree.Encode(w, r.Body)
+		return
 	}
-	h.Set("Content-Type", f.contentType)
 	h.Set("Content-Length", strconv.Itoa(len(buf)))
 	w.WriteHeader(r.Status)
 	_, _ = w.Write(buf)
@@ -60,6 +65,8 @@ func errorResponse(ctx context.Context, log *slog.Logger, err error) *interactio
 	err = fhir.Timeout(ctx, err)
 	status, oo := fhir.Outcome(err, id)
 	switch {
+	case errors.Is(err, errBusy):
+		log.WarnContext(ctx, "large request body refused: the body budget stayed full", "request_id", id)
 	case status >= 500:
 		log.ErrorContext(ctx, "request failed", "err", err, "request_id", id)
 	case errors.Is(err, context.Canceled):

@@ -48,6 +48,9 @@ func searchParams(r *http.Request) (url.Values, error) {
 		return nil, fhir.Errorf(http.StatusUnsupportedMediaType, fhir.IssueNotSupported, "POST _search takes application/x-www-form-urlencoded parameters, not %s", ct)
 	}
 	if err := r.ParseForm(); err != nil {
+		if errors.Is(err, errBusy) {
+			return nil, busyError(err)
+		}
 		return nil, bodyError(err, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "the _search form body cannot be parsed"))
 	}
 	for k, vs := range r.PostForm {

@@ -31,6 +31,13 @@ type Config struct {
 	Logger    *slog.Logger
 	// MaxBodyBytes limits request bodies (413 beyond).
 	MaxBodyBytes int64
+	// BodyBudget bounds the bytes of large request bodies handled at once
+	// (see bodyBudget).
+	BodyBudget int64
+	// MaxResourceNodes bounds the JSON values of one resource, sent alone
+	// or in a Bundle (413 beyond; see DefaultMaxResourceNodes). A Bundle
+	// as a whole may hold one value per 16 bytes of MaxBodyBytes.
+	MaxResourceNodes int
 	// HSTS adds Strict-Transport-Security (serving over TLS).
 	HSTS bool
 	// Version is vhdir's version, shown in the CapabilityStatement.
@@ -86,6 +93,8 @@ type Server struct {
 	log      *slog.Logger
 	fhirBase string
 	writable map[string]bool
+	limits   nodeLimits
+	bodies   *bodyBudget
 }
 
 // New checks cfg and returns a server.
@@ -99,11 +108,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("rest: BaseURL is required")
 	case cfg.MaxBodyBytes <= 0:
 		return nil, errors.New("rest: MaxBodyBytes must be positive")
+	case cfg.MaxResourceNodes <= 0, cfg.BodyBudget <= 0:
+		return nil, errors.New("rest: MaxResourceNodes and BodyBudget must be positive")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, fhirBase: strings.TrimSuffix(cfg.BaseURL, "/") + "/fhir", writable: map[string]bool{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, fhirBase: strings.TrimSuffix(cfg.BaseURL, "/") + "/fhir", writable: map[string]bool{},
+		limits: newNodeLimits(cfg.MaxResourceNodes, cfg.MaxBodyBytes), bodies: newBodyBudget(cfg.BodyBudget, cfg.MaxBodyBytes)}
 	for _, t := range cfg.Search.Registry().Types() {
 		s.writable[t] = !serverKept[t]
 	}
@@ -154,6 +166,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 func (s *Server) handle(in interaction.Kind, parse func(*http.Request) (*interaction.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		body := s.bodies.admit(r)
+		defer body.release()
 		f, err := negotiate(r)
 		if err == nil {
 			err = checkQuery(r)
@@ -492,11 +506,11 @@ func noOperation(name string) error {
 
 // parseResourceBody reads and validates a resource of type typ.
 func (s *Server) parseResourceBody(r *http.Request, typ string) (*fhir.Resource, error) {
-	data, err := readBody(r)
+	data, err := s.readBody(r)
 	if err != nil {
 		return nil, err
 	}
-	res, err := fhir.ParseResource(data)
+	res, err := s.parseResource(data)
 	if err != nil {
 		return nil, err
 	}

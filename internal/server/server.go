@@ -62,6 +62,13 @@ type Config struct {
 	// ReadHeaderTimeout bounds the time to receive a request's header
 	// fields (default DefaultReadHeaderTimeout).
 	ReadHeaderTimeout time.Duration
+	// MaxResourceNodes bounds the JSON values of one resource (413
+	// beyond; default rest.DefaultMaxResourceNodes).
+	MaxResourceNodes int
+	// BodyBudget bounds the bytes of large request bodies handled at once
+	// (503 for one that finds no room in time; default MaxBodyBytes: one
+	// body of the largest size at a time, or several smaller).
+	BodyBudget int64
 	// HSTS adds Strict-Transport-Security (serving over TLS).
 	HSTS bool
 	// Version is vhdir's version, shown in the CapabilityStatement.
@@ -181,7 +188,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.rest, err = rest.New(rest.Config{
 		BaseURL: cfg.BaseURL, Store: reads, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger,
-		MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, Version: cfg.Version,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxResourceNodes: cfg.MaxResourceNodes, BodyBudget: cfg.BodyBudget, HSTS: cfg.HSTS, Version: cfg.Version,
 		Authorizer: s.auth, Viewers: viewers, Auditor: auditor, CORS: s.cors,
 		Security:     &rest.Security{TokenURL: s.auth.TokenURL(), IntrospectURL: s.auth.IntrospectURL()},
 		Operations:   []rest.Operation{{Name: "export", Definition: bulk.OperationDefinition}},
@@ -214,6 +221,8 @@ func (cfg *Config) check() error {
 		return errors.New("server: MaxBodyBytes must not be negative")
 	case cfg.BodyTimeout < 0, cfg.RequestTimeout < 0, cfg.ReadHeaderTimeout < 0:
 		return errors.New("server: BodyTimeout, RequestTimeout and ReadHeaderTimeout must not be negative")
+	case cfg.MaxResourceNodes < 0, cfg.BodyBudget < 0:
+		return errors.New("server: MaxResourceNodes and BodyBudget must not be negative")
 	}
 	cfg.BodyTimeout = cmp.Or(cfg.BodyTimeout, DefaultBodyTimeout)
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, DefaultRequestTimeout)
@@ -227,6 +236,12 @@ func (cfg *Config) check() error {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.MaxResourceNodes == 0 {
+		cfg.MaxResourceNodes = rest.DefaultMaxResourceNodes
+	}
+	if cfg.BodyBudget == 0 {
+		cfg.BodyBudget = cfg.MaxBodyBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -364,7 +379,8 @@ func (s *Server) purgeAuth(ctx context.Context) {
 // LoadConfig is what vhdir load needs: the directory, the indexer,
 // Bundles through the FHIR pipeline, and the batches' auditor.
 func (s *Server) LoadConfig() load.Config {
-	return load.Config{Directory: s.dir, Indexer: s.search, Record: batchRecorder{s.recorder}, Bundle: s.rest.ExecuteBundle, Writable: s.rest.Writable}
+	return load.Config{Directory: s.dir, Indexer: s.search, Record: batchRecorder{s.recorder}, Bundle: s.rest.ExecuteBundle, Writable: s.rest.Writable,
+		MaxResourceNodes: s.cfg.MaxResourceNodes}
 }
 
 // batchRecorder records a load batch inside its transaction: one

@@ -70,7 +70,7 @@ func TestRequiredCollaborators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restCfg := rest.Config{BaseURL: "https://x", Store: st, Directory: dir, Search: eng, Clock: clk, MaxBodyBytes: 1,
+	restCfg := rest.Config{BaseURL: "https://x", Store: st, Directory: dir, Search: eng, Clock: clk, MaxBodyBytes: 1, MaxResourceNodes: 1, BodyBudget: 1,
 		Authorizer: full.auth, Viewers: viewers, Auditor: full.recorder}
 	bulkCfg := bulk.Config{Store: st, Search: eng, Clock: clk, FHIRBase: "https://x/fhir", Authorizer: full.auth, Viewers: viewers, Auditor: full.recorder}
 	authCfg := auth.Config{BaseURL: "https://x", Store: st, Clock: clk, Filters: eng, Auditor: full.recorder}
