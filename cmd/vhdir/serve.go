@@ -32,6 +32,7 @@ type serveFlags struct {
 	plainHTTP, seedExamples           bool
 	jwksAllowPrivate                  bool
 	maxBody                           int64
+	maxBundleEntries                  int
 	logFormat, logLevel               string
 	shutdownTimeout, readHeaderTimout time.Duration
 	ntp, metrics, auditSite           string
@@ -72,6 +73,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.seedExamples, "seed-examples", false, "load the VhDir IG's example resources when the database is empty")
 	fs.BoolVar(&f.jwksAllowPrivate, "jwks-allow-private", false, "let client JWKS URLs resolve to private, loopback or link-local addresses (a private network; off guards against SSRF)")
 	fs.Int64Var(&f.maxBody, "max-body", 16<<20, "largest request body in bytes (413 beyond)")
+	fs.IntVar(&f.maxBundleEntries, "max-bundle-entries", rest.DefaultMaxBundleEntries, "most entries in one batch or transaction Bundle (413 beyond): a transaction holds the database's write lock until it commits, and with SQLite every audited request waits for it")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
@@ -103,6 +105,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if f.exportWorkers < 1 || f.exportMaxJobs < 1 || f.exportFileSize < 1<<10 || f.exportExpiry < time.Minute {
 		return errors.New("--export-workers and --export-max-jobs must be at least 1, --export-file-size at least 1024 bytes, --export-expiry at least 1m")
+	}
+	if f.maxBundleEntries < 1 {
+		return fmt.Errorf("--max-bundle-entries %d: must be at least 1", f.maxBundleEntries)
 	}
 	if f.maxClockOffset <= 0 {
 		return fmt.Errorf("--max-clock-offset %v: must be positive", f.maxClockOffset)
@@ -156,7 +161,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	defer st.Close()
 	srv, err := server.New(server.Config{
-		BaseURL: f.baseURL, Store: st, Clock: clk, Logger: log, MaxBodyBytes: f.maxBody, HSTS: !f.plainHTTP, Version: buildVersion(),
+		BaseURL: f.baseURL, Store: st, Clock: clk, Logger: log, MaxBodyBytes: f.maxBody, MaxBundleEntries: f.maxBundleEntries, HSTS: !f.plainHTTP, Version: buildVersion(),
 		AuditSite: f.auditSite, JWKSAllowPrivate: f.jwksAllowPrivate, Metrics: f.metrics, Monitor: monitor, AuditSyslog: syslog, CORSOrigins: f.corsOrigins,
 		Export: server.Export{Workers: f.exportWorkers, MaxJobsPerClient: f.exportMaxJobs, FileSize: f.exportFileSize, Expiry: f.exportExpiry},
 	})

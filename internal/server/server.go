@@ -49,6 +49,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes limits request bodies (413 beyond; default 16 MiB).
 	MaxBodyBytes int64
+	// MaxBundleEntries is the most entries a batch or transaction Bundle
+	// may have, over HTTP and in vhdir load (413 beyond; default
+	// rest.DefaultMaxBundleEntries).
+	MaxBundleEntries int
 	// HSTS adds Strict-Transport-Security (serving over TLS).
 	HSTS bool
 	// Version is vhdir's version, shown in the CapabilityStatement.
@@ -151,7 +155,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.rest, err = rest.New(rest.Config{
 		BaseURL: cfg.BaseURL, Store: reads, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger,
-		MaxBodyBytes: cfg.MaxBodyBytes, HSTS: cfg.HSTS, Version: cfg.Version,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxBundleEntries: cfg.MaxBundleEntries, HSTS: cfg.HSTS, Version: cfg.Version,
 		Authorizer: s.auth, Viewers: viewers, Auditor: auditor, CORS: s.cors,
 		Security:     &rest.Security{TokenURL: s.auth.TokenURL(), IntrospectURL: s.auth.IntrospectURL()},
 		Operations:   []rest.Operation{{Name: "export", Definition: bulk.OperationDefinition}},
@@ -182,6 +186,8 @@ func (cfg *Config) check() error {
 		return errors.New("server: BaseURL is required")
 	case cfg.MaxBodyBytes < 0:
 		return errors.New("server: MaxBodyBytes must not be negative")
+	case cfg.MaxBundleEntries < 0:
+		return errors.New("server: MaxBundleEntries must not be negative")
 	}
 	switch cfg.Metrics {
 	case "":
@@ -192,6 +198,9 @@ func (cfg *Config) check() error {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.MaxBundleEntries == 0 {
+		cfg.MaxBundleEntries = rest.DefaultMaxBundleEntries
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
