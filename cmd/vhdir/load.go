@@ -27,6 +27,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	batch := fs.Int("batch-size", 2000, "resources written per database transaction")
 	workers := fs.Int("workers", 0, "parallel parse, validate and index workers (default: one per CPU)")
 	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), on or off")
+	maxEntries := fs.Int("max-bundle-entries", rest.DefaultMaxBundleEntries, "most entries in one batch or transaction Bundle file; a larger one is refused whole, nothing of it loaded (a transaction holds the database's write lock, and its memory, until it commits)")
 	lenient := fs.Bool("lenient", false, "repair unambiguous primitive type mismatches (a number where a string belongs, \"1.50\" where a decimal belongs), each printed as a warning")
 	maxNodes := fs.Int("max-resource-nodes", rest.DefaultMaxResourceNodes, "most JSON values (objects, arrays, strings, numbers, true, false, null) in one resource, as vhdir serve allows")
 	if err := parseFlags(fs, args); err != nil {
@@ -34,6 +35,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *maxNodes < 1 {
 		return errors.New("--max-resource-nodes must be at least 1")
+	}
+	if *maxEntries < 1 {
+		return fmt.Errorf("--max-bundle-entries %d: must be at least 1", *maxEntries)
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "vhdir load: name at least one file or folder")
@@ -45,7 +49,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{BaseURL: *baseURL, Store: st, Clock: clock.System{}, MaxBodyBytes: 1 << 62, MaxResourceNodes: *maxNodes,
+	srv, err := server.New(server.Config{BaseURL: *baseURL, Store: st, Clock: clock.System{}, MaxBodyBytes: 1 << 62, MaxResourceNodes: *maxNodes, MaxBundleEntries: *maxEntries,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err

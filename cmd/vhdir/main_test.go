@@ -72,6 +72,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--audit-syslog", "no-port"}, 1},
 		{[]string{"serve", "--cors-origins", "app.example.org"}, 1},
 		{[]string{"serve", "--cors-origins", "*,https://app.example.org"}, 1},
+		{[]string{"serve", "--max-bundle-entries", "0"}, 1},
+		{[]string{"load", "--max-bundle-entries", "0", "x.json"}, 1},
 		{[]string{"audit"}, 2},
 		{[]string{"audit", "verify", "--bogus"}, 1},
 	}
@@ -430,6 +432,60 @@ func TestLoadExitCode(t *testing.T) {
 	links, err := st.(store.AuditStore).AuditChain(context.Background(), 0, 100)
 	if err != nil || len(links) == 0 || !strings.Contains(string(links[len(links)-1].Body), `(vhdir load)`) {
 		t.Errorf("audit chain after the load: %d links, %v; want the last naming (vhdir load)", len(links), err)
+	}
+}
+
+// TestLoadBundleEntryLimit: vhdir load refuses a batch or transaction
+// file with more entries than its --max-bundle-entries (or the env twin)
+// whole, naming the flag, and loads one within it.
+func TestLoadBundleEntryLimit(t *testing.T) {
+	dir := t.TempDir()
+	var entries []string
+	for i := range 3 {
+		entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Organization","id":"o%d","active":true},"request":{"method":"PUT","url":"Organization/o%d"}}`, i, i))
+	}
+	for _, typ := range []string{"transaction", "batch"} {
+		body := `{"resourceType":"Bundle","type":"` + typ + `","entry":[` + strings.Join(entries, ",") + `]}`
+		if err := os.WriteFile(filepath.Join(dir, typ+".json"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, file string
+		args       []string
+		env        string // VHDIR_MAX_BUNDLE_ENTRIES
+		code       int
+		want       string
+	}{
+		{"transaction over the limit", "transaction.json", []string{"--max-bundle-entries", "2"}, "", 1, "0 resources written"},
+		{"batch over the limit", "batch.json", []string{"--max-bundle-entries", "2"}, "", 1, "0 resources written"},
+		{"env twin", "transaction.json", nil, "2", 1, "0 resources written"},
+		{"flag over env twin", "transaction.json", []string{"--max-bundle-entries", "3"}, "2", 0, "3 resources written"},
+		{"at the limit", "batch.json", []string{"--max-bundle-entries", "3"}, "", 0, "3 resources written"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("VHDIR_MAX_BUNDLE_ENTRIES", tt.env)
+			}
+			db := "sqlite:" + filepath.Join(dir, fmt.Sprintf("db%d", i))
+			args := append(append([]string{"load", "--db", db}, tt.args...), filepath.Join(dir, tt.file))
+			var out, errs bytes.Buffer
+			if code := run(context.Background(), args, &out, &errs); code != tt.code {
+				t.Errorf("vhdir %v exit = %d; want %d: %s %s", args, code, tt.code, out.String(), errs.String())
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Errorf("vhdir %v printed\n%s\nwant it to contain %q", args, out.String(), tt.want)
+			}
+			if tt.code == 0 {
+				return
+			}
+			for _, w := range []string{"has 3 entries", "at most 2", "--max-bundle-entries"} {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("vhdir %v printed\n%s\nwant the problem to name %q", args, out.String(), w)
+				}
+			}
+		})
 	}
 }
 

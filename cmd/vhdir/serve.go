@@ -34,6 +34,7 @@ type serveFlags struct {
 	maxBody                           int64
 	maxResourceNodes                  int
 	bodyBudget                        int64
+	maxBundleEntries                  int
 	logFormat, logLevel               string
 	shutdownTimeout, readHeaderTimout time.Duration
 	bodyTimeout, requestTimeout       time.Duration
@@ -77,6 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&f.maxBody, "max-body", 16<<20, "largest request body in bytes (413 beyond)")
 	fs.Int64Var(&f.bodyBudget, "body-budget", 0, "bytes of request bodies over 1 MiB handled at once, each counting its Content-Length (--max-body when it has none); one that finds no room waits up to 30s, then gets 503 with Retry-After (default --max-body: one body of the largest size at a time, or several smaller)")
 	fs.IntVar(&f.maxResourceNodes, "max-resource-nodes", rest.DefaultMaxResourceNodes, "most JSON values (objects, arrays, strings, numbers, true, false, null) in one resource, sent alone or in a Bundle, 413 beyond; a whole Bundle may hold one per 16 bytes of --max-body")
+	fs.IntVar(&f.maxBundleEntries, "max-bundle-entries", rest.DefaultMaxBundleEntries, "most entries in one batch or transaction Bundle (413 beyond): a transaction holds the database's write lock until it commits, and with SQLite every audited request waits for it")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
@@ -113,6 +115,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if f.maxBody < 1 || f.maxResourceNodes < 1 || f.bodyBudget < 0 {
 		return errors.New("--max-body and --max-resource-nodes must be at least 1, --body-budget at least 0 (0: --max-body)")
+	}
+	if f.maxBundleEntries < 1 {
+		return fmt.Errorf("--max-bundle-entries %d: must be at least 1", f.maxBundleEntries)
 	}
 	if f.maxClockOffset <= 0 {
 		return fmt.Errorf("--max-clock-offset %v: must be positive", f.maxClockOffset)
@@ -170,7 +175,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	defer st.Close()
 	srv, err := server.New(server.Config{
 		BaseURL: f.baseURL, Store: st, Clock: clk, Logger: log, MaxBodyBytes: f.maxBody, MaxResourceNodes: f.maxResourceNodes, BodyBudget: f.bodyBudget, HSTS: !f.plainHTTP, Version: buildVersion(),
-		BodyTimeout: f.bodyTimeout, RequestTimeout: f.requestTimeout, ReadHeaderTimeout: f.readHeaderTimout,
+		MaxBundleEntries: f.maxBundleEntries, BodyTimeout: f.bodyTimeout, RequestTimeout: f.requestTimeout, ReadHeaderTimeout: f.readHeaderTimout,
 		AuditSite: f.auditSite, JWKSAllowPrivate: f.jwksAllowPrivate, Metrics: f.metrics, Monitor: monitor, AuditSyslog: syslog, CORSOrigins: f.corsOrigins,
 		Export: server.Export{Workers: f.exportWorkers, MaxJobsPerClient: f.exportMaxJobs, FileSize: f.exportFileSize, Expiry: f.exportExpiry},
 	})

@@ -153,6 +153,10 @@ type Writer struct {
 	tx      store.Tx
 	now     time.Time
 	changes []*Change
+	// wrote is the last change that stored a version of each resource
+	// (see written): a transaction's Provenance look up the writes they
+	// record, one lookup each, however many entries it has.
+	wrote map[store.Key]*Change
 }
 
 // Write runs fn with a Writer in one transaction; everything fn does
@@ -238,6 +242,23 @@ func (w *Writer) Update(ctx context.Context, res *fhir.Resource, id string, ifMa
 		return nil, err
 	}
 	return w.put(ctx, res, id, cur, ifMatch, nil)
+}
+
+// CreateAll stores new resources, each under a fresh server-assigned id
+// (any id in them is replaced), with a few queries for all of them
+// (PutAll) instead of several each: the Provenance of every entry of a
+// transaction.
+func (w *Writer) CreateAll(ctx context.Context, res []*fhir.Resource) ([]*Change, error) {
+	items := make([]Item, len(res))
+	for i, r := range res {
+		r.ID = ""
+		idx, err := w.d.Indexer.Index(r)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", r.Type, err)
+		}
+		items[i] = Item{Res: r, Index: idx}
+	}
+	return w.PutAll(ctx, items)
 }
 
 // Item is a resource with the index rows the caller computed for it.
@@ -337,7 +358,9 @@ func (w *Writer) PutAll(ctx context.Context, items []Item) ([]*Change, error) {
 			return nil, err
 		}
 	}
-	w.changes = append(w.changes, changes...)
+	for _, c := range changes {
+		w.record(c)
+	}
 	return changes, nil
 }
 
@@ -530,8 +553,15 @@ func unchanged(res *fhir.Resource, id string, cur *store.Version) bool {
 	return string(jsontree.Marshal(probe)) == string(cur.Body)
 }
 
+// record adds c to the transaction's changes.
 func (w *Writer) record(c *Change) *Change {
 	w.changes = append(w.changes, c)
+	if c.Wrote() {
+		if w.wrote == nil {
+			w.wrote = map[store.Key]*Change{}
+		}
+		w.wrote[store.Key{Type: c.Type, ID: c.ID}] = c
+	}
 	return c
 }
 

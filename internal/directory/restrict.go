@@ -220,17 +220,14 @@ func (w *Writer) inherited(ctx context.Context, vr *jsontree.Object, pending map
 // for a delete, the version deleted: a Provenance of a deletion follows
 // what was deleted.
 func (w *Writer) written(k store.Key) *store.Version {
-	for i := len(w.changes) - 1; i >= 0; i-- {
-		c := w.changes[i]
-		switch {
-		case c.Type != k.Type || c.ID != k.ID || !c.Wrote():
-			continue
-		case c.Action == Deleted:
-			return c.before
-		}
-		return c.Version
+	c := w.wrote[k]
+	switch {
+	case c == nil:
+		return nil
+	case c.Action == Deleted:
+		return c.before
 	}
-	return nil
+	return c.Version
 }
 
 // followLock names the lock that a write of typ/id with its cascade, and

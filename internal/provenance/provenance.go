@@ -90,6 +90,7 @@ func Build(c *directory.Change, caller *interaction.Caller, header *fhir.Resourc
 // inside the write transaction, after the changes (rest's write pipeline
 // does).
 func Record(ctx context.Context, w *directory.Writer, changes []*directory.Change, caller *interaction.Caller, header *fhir.Resource) error {
+	var out []*fhir.Resource
 	for _, c := range changes {
 		if !c.Wrote() || c.Type == "Provenance" || c.Type == "AuditEvent" {
 			continue
@@ -98,9 +99,15 @@ func Record(ctx context.Context, w *directory.Writer, changes []*directory.Chang
 		if err != nil {
 			return err
 		}
-		if _, err := w.Create(ctx, p, "", nil); err != nil {
-			return fmt.Errorf("provenance of %s/%s: %w", c.Type, c.ID, err)
-		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	// All at once: a transaction of many entries stores its Provenance
+	// with a few statements, not a few each.
+	if _, err := w.CreateAll(ctx, out); err != nil {
+		return fmt.Errorf("provenance: %w", err)
 	}
 	return nil
 }

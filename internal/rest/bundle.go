@@ -17,6 +17,11 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
+// DefaultMaxBundleEntries is the default of Config.MaxBundleEntries: a
+// transaction of that many directory resources commits in a few seconds
+// (BENCHMARKS.md, Large transactions).
+const DefaultMaxBundleEntries = 10_000
+
 func (s *Server) parseBundle(r *http.Request) (*interaction.Request, error) {
 	req := s.newRequest(r, interaction.Batch)
 	data, err := s.readBody(r)
@@ -46,6 +51,20 @@ func (s *Server) parseBundle(r *http.Request) (*interaction.Request, error) {
 		return nil, err
 	}
 	return req, nil
+}
+
+// checkEntries refuses a batch or transaction Bundle with more entries
+// than the server takes, before any of them runs: a transaction holds the
+// database's write lock until its last entry is written (on SQLite every
+// audited request waits for it), and memory grows with its entries.
+func (s *Server) checkEntries(req *interaction.Request) error {
+	raw, _ := req.Bundle.Obj.Get("entry")
+	arr, _ := raw.([]any)
+	if n, most := len(arr), s.cfg.MaxBundleEntries; n > most {
+		return fhir.Errorf(http.StatusRequestEntityTooLarge, fhir.IssueTooCostly,
+			"the Bundle has %d entries; at most %d are taken in one batch or transaction (--max-bundle-entries): send them in several Bundles", n, most).At("Bundle.entry")
+	}
+	return nil
 }
 
 // bundleEntries returns the entry objects of a Bundle.

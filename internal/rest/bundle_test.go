@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vhdir/vhdir/internal/server"
+	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
 func statuses(r *response) []string {
@@ -180,4 +183,77 @@ func TestBatchInvalidEntry(t *testing.T) {
 		srv.do(http.MethodGet, "/Practitioner/good-t", "").want(t, http.StatusNotFound)
 		srv.do(http.MethodGet, "/Organization/org-t", "").want(t, http.StatusNotFound)
 	})
+}
+
+// TestBundleEntryLimit: a batch or transaction Bundle with more entries
+// than --max-bundle-entries is refused whole before any entry runs (413,
+// too-costly, naming the limit and the flag), writes nothing and is
+// audited; one with exactly that many runs.
+func TestBundleEntryLimit(t *testing.T) {
+	const limit = 3
+	bundle := func(typ, prefix string, n int) string {
+		var entries []string
+		for i := range n {
+			entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Practitioner","id":"%s-%d","active":true},"request":{"method":"PUT","url":"Practitioner/%s-%d"}}`, prefix, i, prefix, i))
+		}
+		return `{"resourceType":"Bundle","type":"` + typ + `","entry":[` + strings.Join(entries, ",") + `]}`
+	}
+	tests := []struct {
+		name, typ string
+		entries   int
+		status    int
+	}{
+		{"transaction at the limit", "transaction", limit, http.StatusOK},
+		{"transaction over the limit", "transaction", limit + 1, http.StatusRequestEntityTooLarge},
+		{"batch at the limit", "batch", limit, http.StatusOK},
+		{"batch over the limit", "batch", limit + 1, http.StatusRequestEntityTooLarge},
+	}
+	for _, be := range testdb.All {
+		t.Run(be.Name, func(t *testing.T) {
+			srv := startWith(t, opener(t, be), func(cfg *server.Config) { cfg.MaxBundleEntries = limit })
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					prefix := fmt.Sprintf("p%d", i)
+					r := srv.do(http.MethodPost, "", bundle(tt.typ, prefix, tt.entries)).want(t, tt.status)
+					stored := http.StatusOK
+					if tt.status == http.StatusOK {
+						if got := len(statuses(r)); got != tt.entries {
+							t.Errorf("response has %d entries; want %d", got, tt.entries)
+						}
+					} else {
+						stored = http.StatusNotFound
+						diag, _ := r.issue()
+						if code := r.str("issue", "0", "code"); code != "too-costly" {
+							t.Errorf("issue code = %q; want too-costly", code)
+						}
+						for _, want := range []string{fmt.Sprint(tt.entries), fmt.Sprint(limit), "--max-bundle-entries"} {
+							if !strings.Contains(diag, want) {
+								t.Errorf("diagnostics = %q; want it to name %q", diag, want)
+							}
+						}
+						if !auditedRefusal(t, srv, tt.typ, "--max-bundle-entries") {
+							t.Errorf("no AuditEvent records the refused %s", tt.typ)
+						}
+					}
+					for j := range tt.entries {
+						srv.do(http.MethodGet, fmt.Sprintf("/Practitioner/%s-%d", prefix, j), "").want(t, stored)
+					}
+				})
+			}
+		})
+	}
+}
+
+// auditedRefusal reports whether an AuditEvent of the interaction
+// (subtype) has an outcomeDesc that mentions text.
+func auditedRefusal(t *testing.T, srv *testServer, interaction, text string) bool {
+	t.Helper()
+	r := srv.do(http.MethodGet, "/AuditEvent?_count=500", "").want(t, http.StatusOK)
+	for i := range asArray(r.get("entry")) {
+		e := strconv.Itoa(i)
+		if r.str("entry", e, "resource", "subtype", "0", "code") == interaction && strings.Contains(r.str("entry", e, "resource", "outcomeDesc"), text) {
+			return true
+		}
+	}
+	return false
 }

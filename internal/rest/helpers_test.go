@@ -66,10 +66,16 @@ func startBenchServer(b *testing.B, open func() store.Store) *testServer {
 }
 
 func start(t testing.TB, open func() store.Store, unaudited bool) *testServer {
+	return startWith(t, open, func(cfg *server.Config) { cfg.Unaudited = unaudited })
+}
+
+// startWith is startServer with the configuration changed by edit.
+func startWith(t testing.TB, open func() store.Store, edit func(*server.Config)) *testServer {
 	s := &testServer{t: t, open: open, clock: clock.NewFake(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))}
 	s.store = open()
-	s.srv = servertest.Start(t, server.Config{Store: s.store, Clock: s.clock, MaxBodyBytes: testMaxBody, HSTS: true, Version: "test",
-		Identify: caller, Unaudited: unaudited})
+	cfg := server.Config{Store: s.store, Clock: s.clock, MaxBodyBytes: testMaxBody, HSTS: true, Version: "test", Identify: caller}
+	edit(&cfg)
+	s.srv = servertest.Start(t, cfg)
 	s.ts, s.base = s.srv.TS, s.srv.URL+"/fhir"
 	t.Cleanup(func() { s.store.Close() })
 	return s

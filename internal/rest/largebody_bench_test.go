@@ -34,7 +34,7 @@ func BenchmarkLargeBody(b *testing.B) {
 		{"transaction", "", transactionBody(10_000, 16<<20-64<<10), http.StatusOK},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
-			srv := startWith(b, testdb.All[0], func(c *server.Config) { c.MaxBodyBytes = 16 << 20 })
+			srv := startWith(b, opener(b, testdb.All[0]), func(c *server.Config) { c.MaxBodyBytes = 16 << 20 })
 			b.SetBytes(int64(len(tt.body)))
 			b.ReportAllocs()
 			for b.Loop() {

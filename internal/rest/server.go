@@ -38,6 +38,10 @@ type Config struct {
 	// or in a Bundle (413 beyond; see DefaultMaxResourceNodes). A Bundle
 	// as a whole may hold one value per 16 bytes of MaxBodyBytes.
 	MaxResourceNodes int
+	// MaxBundleEntries is the most entries a batch or transaction Bundle
+	// may have (413 beyond, before any entry runs): a transaction holds
+	// the database's write lock, and its memory, for all of its entries.
+	MaxBundleEntries int
 	// HSTS adds Strict-Transport-Security (serving over TLS).
 	HSTS bool
 	// Version is vhdir's version, shown in the CapabilityStatement.
@@ -110,6 +114,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("rest: MaxBodyBytes must be positive")
 	case cfg.MaxResourceNodes <= 0, cfg.BodyBudget <= 0:
 		return nil, errors.New("rest: MaxResourceNodes and BodyBudget must be positive")
+	case cfg.MaxBundleEntries <= 0:
+		return nil, errors.New("rest: MaxBundleEntries must be positive")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -227,8 +233,14 @@ func (s *Server) run(ctx context.Context, req *interaction.Request, acc *interac
 	case interaction.Create, interaction.Update, interaction.Delete:
 		return s.write(ctx, req, acc)
 	case interaction.Batch:
+		if err := s.checkEntries(req); err != nil {
+			return nil, err
+		}
 		return s.batch(ctx, req, acc)
 	case interaction.Transaction:
+		if err := s.checkEntries(req); err != nil {
+			return nil, err
+		}
 		return s.transaction(ctx, req, acc)
 	}
 	return nil, fmt.Errorf("rest: no handler for %v", req.Kind)

@@ -69,6 +69,10 @@ type Config struct {
 	// (503 for one that finds no room in time; default MaxBodyBytes: one
 	// body of the largest size at a time, or several smaller).
 	BodyBudget int64
+	// MaxBundleEntries is the most entries a batch or transaction Bundle
+	// may have, over HTTP and in vhdir load (413 beyond; default
+	// rest.DefaultMaxBundleEntries).
+	MaxBundleEntries int
 	// HSTS adds Strict-Transport-Security (serving over TLS).
 	HSTS bool
 	// Version is vhdir's version, shown in the CapabilityStatement.
@@ -188,7 +192,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.rest, err = rest.New(rest.Config{
 		BaseURL: cfg.BaseURL, Store: reads, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger,
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxResourceNodes: cfg.MaxResourceNodes, BodyBudget: cfg.BodyBudget, HSTS: cfg.HSTS, Version: cfg.Version,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxResourceNodes: cfg.MaxResourceNodes, BodyBudget: cfg.BodyBudget, MaxBundleEntries: cfg.MaxBundleEntries, HSTS: cfg.HSTS, Version: cfg.Version,
 		Authorizer: s.auth, Viewers: viewers, Auditor: auditor, CORS: s.cors,
 		Security:     &rest.Security{TokenURL: s.auth.TokenURL(), IntrospectURL: s.auth.IntrospectURL()},
 		Operations:   []rest.Operation{{Name: "export", Definition: bulk.OperationDefinition}},
@@ -223,6 +227,8 @@ func (cfg *Config) check() error {
 		return errors.New("server: BodyTimeout, RequestTimeout and ReadHeaderTimeout must not be negative")
 	case cfg.MaxResourceNodes < 0, cfg.BodyBudget < 0:
 		return errors.New("server: MaxResourceNodes and BodyBudget must not be negative")
+	case cfg.MaxBundleEntries < 0:
+		return errors.New("server: MaxBundleEntries must not be negative")
 	}
 	cfg.BodyTimeout = cmp.Or(cfg.BodyTimeout, DefaultBodyTimeout)
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, DefaultRequestTimeout)
@@ -237,12 +243,9 @@ func (cfg *Config) check() error {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 16 << 20
 	}
-	if cfg.MaxResourceNodes == 0 {
-		cfg.MaxResourceNodes = rest.DefaultMaxResourceNodes
-	}
-	if cfg.BodyBudget == 0 {
-		cfg.BodyBudget = cfg.MaxBodyBytes
-	}
+	cfg.MaxResourceNodes = cmp.Or(cfg.MaxResourceNodes, rest.DefaultMaxResourceNodes)
+	cfg.BodyBudget = cmp.Or(cfg.BodyBudget, cfg.MaxBodyBytes)
+	cfg.MaxBundleEntries = cmp.Or(cfg.MaxBundleEntries, rest.DefaultMaxBundleEntries)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -70,7 +70,7 @@ func TestRequiredCollaborators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restCfg := rest.Config{BaseURL: "https://x", Store: st, Directory: dir, Search: eng, Clock: clk, MaxBodyBytes: 1, MaxResourceNodes: 1, BodyBudget: 1,
+	restCfg := rest.Config{BaseURL: "https://x", Store: st, Directory: dir, Search: eng, Clock: clk, MaxBodyBytes: 1, MaxResourceNodes: 1, BodyBudget: 1, MaxBundleEntries: 1,
 		Authorizer: full.auth, Viewers: viewers, Auditor: full.recorder}
 	bulkCfg := bulk.Config{Store: st, Search: eng, Clock: clk, FHIRBase: "https://x/fhir", Authorizer: full.auth, Viewers: viewers, Auditor: full.recorder}
 	authCfg := auth.Config{BaseURL: "https://x", Store: st, Clock: clk, Filters: eng, Auditor: full.recorder}
@@ -83,6 +83,7 @@ func TestRequiredCollaborators(t *testing.T) {
 		{"rest without an authorizer", func() error { c := restCfg; c.Authorizer = nil; _, err := rest.New(c); return err }},
 		{"rest without a viewer resolver", func() error { c := restCfg; c.Viewers = nil; _, err := rest.New(c); return err }},
 		{"rest without an auditor", func() error { c := restCfg; c.Auditor = nil; _, err := rest.New(c); return err }},
+		{"rest without a Bundle entry limit", func() error { c := restCfg; c.MaxBundleEntries = 0; _, err := rest.New(c); return err }},
 		{"bulk without an authorizer", func() error { c := bulkCfg; c.Authorizer = nil; _, err := bulk.New(c); return err }},
 		{"bulk without a viewer resolver", func() error { c := bulkCfg; c.Viewers = nil; _, err := bulk.New(c); return err }},
 		{"bulk without an auditor", func() error { c := bulkCfg; c.Auditor = nil; _, err := bulk.New(c); return err }},

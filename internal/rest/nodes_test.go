@@ -12,17 +12,6 @@ import (
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
-// startWith serves a fresh database of be as startServer does, its
-// configuration changed by cfg.
-func startWith(t testing.TB, be testdb.Backend, cfg func(*server.Config)) *testServer {
-	t.Helper()
-	s := startServer(t, opener(t, be))
-	c := s.srv.Config
-	cfg(&c)
-	s.srv.Rebuild(c)
-	return s
-}
-
 // aliasOrg is an Organization of n aliases, each one letter long: n+3
 // JSON values in all.
 func aliasOrg(n int) string {
@@ -47,7 +36,7 @@ func aliasOrg(n int) string {
 func TestNodeLimit(t *testing.T) {
 	for _, be := range testdb.All {
 		t.Run(be.Name, func(t *testing.T) {
-			srv := startWith(t, be, func(c *server.Config) { c.MaxBodyBytes = 16 << 20 })
+			srv := startWith(t, opener(t, be), func(c *server.Config) { c.MaxBodyBytes = 16 << 20 })
 			r := srv.do(http.MethodPost, "/Organization", aliasOrg(1_000_000)).want(t, http.StatusRequestEntityTooLarge)
 			diag, _ := r.issue()
 			for _, want := range []string{"more than 100000 JSON values", "--max-resource-nodes"} {
@@ -89,7 +78,7 @@ func TestNodeLimitBundles(t *testing.T) {
 	for _, be := range testdb.All {
 		t.Run(be.Name, func(t *testing.T) {
 			// 1,000 values a resource; 1 MiB of body: 65,536 values a Bundle.
-			srv := startWith(t, be, func(c *server.Config) { c.MaxResourceNodes = 1000 })
+			srv := startWith(t, opener(t, be), func(c *server.Config) { c.MaxResourceNodes = 1000 })
 			big := aliasOrg(1000)
 
 			r := srv.do(http.MethodPost, "", bundle("batch", entry(small, "POST", "Organization"), entry(big, "POST", "Organization"))).want(t, http.StatusOK)
@@ -128,7 +117,7 @@ func TestLargeTransaction(t *testing.T) {
 	}
 	for _, be := range testdb.All {
 		t.Run(be.Name, func(t *testing.T) {
-			srv := startWith(t, be, func(c *server.Config) { c.MaxBodyBytes = 16 << 20 })
+			srv := startWith(t, opener(t, be), func(c *server.Config) { c.MaxBodyBytes = 16 << 20 })
 			var entries []string
 			for i := range 10_000 {
 				entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Practitioner","active":true,"identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":"%d"}],"name":[{"family":"Family%d","given":["Given%d"]}],"telecom":[{"system":"phone","value":"555-%04d"}],"address":[{"city":"Boston","state":"MA","postalCode":"02118"}]},"request":{"method":"POST","url":"Practitioner"}}`, 1000000000+i, i, i, i%10000))
@@ -148,7 +137,7 @@ func TestLargeTransaction(t *testing.T) {
 // large body still runs (alone), whether it declares its length or is
 // sent in chunks, and gives its share back when answered.
 func TestBodyBudgetServed(t *testing.T) {
-	srv := startWith(t, testdb.All[0], func(c *server.Config) { c.MaxBodyBytes, c.BodyBudget = 16<<20, 1 })
+	srv := startWith(t, opener(t, testdb.All[0]), func(c *server.Config) { c.MaxBodyBytes, c.BodyBudget = 16<<20, 1 })
 	long := `"` + strings.Repeat("a", 160) + `"`
 	body := `{"resourceType":"Organization","alias":[` + strings.TrimSuffix(strings.Repeat(long+",", 12_000), ",") + `]}`
 	for i, chunked := range []bool{false, true, false} {
