@@ -427,8 +427,7 @@ func TestLoadExitCode(t *testing.T) {
 	if err != nil || len(page.Versions) == 0 || !strings.Contains(string(page.Versions[0].Body), `"operator:`) {
 		t.Errorf("Provenance after the load: %v, %v; want one naming the operator", page, err)
 	}
-	// The load's record is in the chain (a server's indexer stores it as a
-	// resource later).
+	// The load's record is in the chain.
 	links, err := st.(store.AuditStore).AuditChain(context.Background(), 0, 100)
 	if err != nil || len(links) == 0 || !strings.Contains(string(links[len(links)-1].Body), `(vhdir load)`) {
 		t.Errorf("audit chain after the load: %d links, %v; want the last naming (vhdir load)", len(links), err)

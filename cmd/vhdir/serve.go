@@ -209,8 +209,8 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	} else {
 		log.Warn("serving plain HTTP: only behind a TLS-terminating proxy on a secured network")
 	}
-	// The background work (audit indexer, $export jobs, NTP checks,
-	// syslog) runs until ctx ends; running export jobs are handed back
+	// The background work ($export jobs, NTP checks, syslog, token
+	// purging) runs until ctx ends; running export jobs are handed back
 	// before serve returns.
 	runCtx, stopRunners := context.WithCancel(ctx)
 	runnersDone := make(chan struct{})

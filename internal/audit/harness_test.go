@@ -44,7 +44,6 @@ type stack struct {
 	clock *clock.Fake
 	base  string
 	log   *audit.Log
-	ix    *audit.Indexer
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, s *stack)) {
@@ -63,7 +62,7 @@ func newStack(t testing.TB, st store.Store, raw *sql.DB, audited bool) *stack {
 	s.srv = servertest.Start(t, server.Config{Store: st, Clock: s.clock, MaxBodyBytes: 1 << 20, Version: "test", AuditSite: "test-site",
 		Identify: testCaller, Unaudited: !audited})
 	s.ts, s.base = s.srv.TS, s.srv.URL
-	s.log, s.ix = s.srv.AuditLog(), s.srv.AuditIndexer()
+	s.log = s.srv.AuditLog()
 	t.Cleanup(func() {
 		st.Close()
 		raw.Close()
@@ -77,7 +76,7 @@ func (s *stack) rebuild(tune func(*server.Config)) {
 	cfg := s.srv.Config
 	tune(&cfg)
 	s.srv.Rebuild(cfg)
-	s.log, s.ix = s.srv.AuditLog(), s.srv.AuditIndexer()
+	s.log = s.srv.AuditLog()
 }
 
 // testCaller stands in for token checks: X-Test-Client names the client

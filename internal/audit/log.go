@@ -13,9 +13,9 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// Log writes AuditEvents: each is committed as a link of the chain, its
-// body staged in the link; the Indexer later stores it as a resource
-// (searchable like any other type).
+// Log writes AuditEvents: each is committed as a link of the chain, with
+// its bytes and the fields auditors search it by, searchable as soon as
+// it is committed.
 type Log struct {
 	Dir    *directory.Directory
 	Clock  clock.Clock
@@ -228,7 +228,7 @@ func (l *Log) prepare(events []*Event, now time.Time) ([]store.AuditItem, error)
 	out := make([]store.AuditItem, 0, len(events))
 	for _, e := range events {
 		id := l.Dir.NewID()
-		out = append(out, store.AuditItem{ID: id, Body: e.appendRecord(make([]byte, 0, 1536), l.Source, id, now)})
+		out = append(out, store.AuditItem{ID: id, Body: e.appendRecord(make([]byte, 0, 1536), l.Source, id, now), Fields: e.fields(l.Source, now)})
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,30 @@ func FuzzRecord(f *testing.F) {
 		if want := e.tree(src, client, testRecorded); !bytes.Equal(got, want) {
 			t.Fatalf("appendRecord =\n%s\nwant (the tree)\n%s", got, want)
 		}
+		checkEventFields(t, e, src)
 	})
+}
+
+// TestFieldsOfRecord: the fields a record is searched by, computed from
+// the event, are those read back from its bytes, for every kind of record.
+func TestFieldsOfRecord(t *testing.T) {
+	for name, e := range recordCases() {
+		t.Run(name, func(t *testing.T) {
+			for _, src := range []Source{testSource, {}} {
+				checkEventFields(t, e, src)
+			}
+		})
+	}
+}
+
+func checkEventFields(t *testing.T, e *Event, src Source) {
+	t.Helper()
+	body := e.appendRecord(nil, src, "id-1", testRecorded)
+	want, err := store.AuditFieldsOf(body)
+	if err != nil {
+		t.Fatalf("AuditFieldsOf: %v\n%s", err, body)
+	}
+	if got := e.fields(src, testRecorded); !reflect.DeepEqual(got, want) {
+		t.Fatalf("fields =\n%+v\nread from the record\n%+v\n%s", got, want, body)
+	}
 }

@@ -3,11 +3,8 @@ package audit_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net/url"
 	"testing"
-
-	"github.com/vhdir/vhdir/internal/store"
 )
 
 // TestSearchForAuditors runs the core AuditEvent search parameters an
@@ -61,31 +58,34 @@ func TestSearchForAuditors(t *testing.T) {
 	})
 }
 
-// TestReadRecordJustCommitted: a record is committed as a chain link and
-// stored as a resource later; a read, vread or history of it right after
-// its request finds it all the same, byte for byte as chained.
+// TestReadRecordJustCommitted: a record is readable, searchable and in
+// the type's history as soon as its request is answered, byte for byte as
+// chained.
 func TestReadRecordJustCommitted(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *stack) {
 		s.do("GET", "/fhir/Practitioner/zz", "a", "", "")
-		recs := s.store
-		links, err := recs.AuditChain(context.Background(), 0, 10)
+		links, err := s.store.AuditChain(context.Background(), 0, 10)
 		if err != nil || len(links) != 1 {
 			t.Fatalf("chain = %d links, %v", len(links), err)
 		}
 		id, chained := links[0].ID, links[0].Body
-		if _, err := s.store.Read(context.Background(), "AuditEvent", id); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("stored before the indexer ran: %v", err)
-		}
 		for _, path := range []string{"/fhir/AuditEvent/" + id, "/fhir/AuditEvent/" + id + "/_history/1"} {
 			r := s.do("GET", path, "auditor", "", "")
 			if r.status != 200 || !bytes.Equal(r.raw, chained) {
 				t.Errorf("GET %s = %d %s; want the chained bytes", path, r.status, r.raw)
 			}
 		}
+		if r := s.do("GET", "/fhir/AuditEvent/"+id+"/_history/2", "auditor", "", ""); r.status != 404 {
+			t.Errorf("GET a second version of a record = %d; want 404", r.status)
+		}
+		r := s.do("GET", "/fhir/AuditEvent?_id="+id, "auditor", "", "")
+		if n, _ := r.body["entry"].([]any); r.status != 200 || len(n) != 1 {
+			t.Errorf("search by _id = %d %.300s", r.status, r.raw)
+		}
 		s.do("GET", "/fhir/Practitioner/zz", "a", "", "")
-		r := s.do("GET", "/fhir/AuditEvent/_history", "auditor", "", "")
-		if n, _ := r.body["entry"].([]any); r.status != 200 || len(n) < 3 {
-			t.Errorf("type history = %d with %d entries; want the 3 records before it", r.status, len(n))
+		r = s.do("GET", "/fhir/AuditEvent/_history", "auditor", "", "")
+		if n, _ := r.body["entry"].([]any); r.status != 200 || len(n) < 4 {
+			t.Errorf("type history = %d with %d entries; want the 4 records before it", r.status, len(n))
 		}
 	})
 }

@@ -56,7 +56,8 @@ func ParseCheckpoint(s string) (Checkpoint, error) {
 }
 
 // Verify walks the whole chain from the first record and stops at the
-// first one that was edited (its hash no longer matches its content),
+// first one that was edited (its hash no longer matches its content, or
+// the fields it is searched by are not its own),
 // deleted (a gap in the positions, or its AuditEvent gone) or reordered
 // (it does not follow the hash of the record before it). progress, when
 // set, is called after each page.
@@ -112,6 +113,20 @@ func check(l store.AuditLink, seq int64, prev []byte) *Problem {
 		return &Problem{Seq: l.Seq, ID: l.ID, What: "deleted: the AuditEvent is gone from the database"}
 	case !bytes.Equal(store.AuditHash(l.Prev, l.Seq, l.ID, l.Body), l.Hash):
 		return &Problem{Seq: l.Seq, ID: l.ID, What: "edited: its content no longer matches its hash"}
+	}
+	return checkFields(l)
+}
+
+// checkFields judges the fields a record is searched by: they are kept
+// beside its bytes, outside the hash, so an edit of them (hiding a record
+// from auditors' searches) shows as fields that are not the record's.
+func checkFields(l store.AuditLink) *Problem {
+	want, err := store.AuditFieldsOf(l.Body)
+	switch {
+	case err != nil:
+		return &Problem{Seq: l.Seq, ID: l.ID, What: fmt.Sprintf("unreadable: %v", err)}
+	case l.Fields == nil || !l.Fields.Same(want):
+		return &Problem{Seq: l.Seq, ID: l.ID, What: "edited: the fields it is searched by are not the record's (searches would miss or misplace it)"}
 	}
 	return nil
 }

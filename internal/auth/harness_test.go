@@ -253,6 +253,17 @@ func (s *stack) seed(resources ...string) {
 			if err != nil {
 				return err
 			}
+			if res.Type == store.AuditType {
+				// Records are chained, never written as resources.
+				fields, err := store.AuditFieldsOf([]byte(raw))
+				if err != nil {
+					return err
+				}
+				if _, err := w.Tx().ChainAudit(context.Background(), []store.AuditItem{{ID: res.ID, Body: []byte(raw), Fields: fields}}); err != nil {
+					return err
+				}
+				continue
+			}
 			if _, err := w.Update(context.Background(), res, res.ID, fhir.ETags{}); err != nil {
 				return err
 			}

@@ -66,9 +66,13 @@ func (s *Server) checkRead(ctx context.Context, req *interaction.Request, acc *i
 
 // checkSearchTypes narrows a system search's types to those the caller
 // may search without conditions, and refuses named types it may not.
+// AuditEvents are audit records, not directory data: a search across
+// types leaves them out, and one that names them names them alone.
 func (s *Server) checkSearchTypes(acc *interaction.Access, types []string, named bool) ([]string, error) {
 	if !named {
-		types = s.cfg.Search.Registry().Types()
+		types = slices.DeleteFunc(s.cfg.Search.Registry().Types(), func(t string) bool { return t == store.AuditType })
+	} else if len(types) > 1 && slices.Contains(types, store.AuditType) {
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "_type: AuditEvent is searched on its own (GET [base]/AuditEvent?…), not together with other types")
 	}
 	var out []string
 	for _, t := range types {

@@ -106,8 +106,11 @@ func (s *Server) search(ctx context.Context, req *interaction.Request, acc *inte
 	}
 	plan.Query.Viewer = viewer.Store()
 	page, err := s.cfg.Store.Search(ctx, plan.Query)
-	if errors.Is(err, store.ErrBadCursor) {
+	switch {
+	case errors.Is(err, store.ErrBadCursor):
 		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueInvalid, "_page belongs to a search with other sort keys").Wrap(err)
+	case errors.Is(err, store.ErrUnsupported):
+		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueNotSupported, "this search cannot be answered: %v", err).Wrap(err)
 	}
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/vhdir/vhdir/internal/fhirpath"
 	"github.com/vhdir/vhdir/internal/ig"
 	"github.com/vhdir/vhdir/internal/r4"
+	"github.com/vhdir/vhdir/internal/store"
 )
 
 // ParamType is a SearchParameter.type.
@@ -301,15 +302,5 @@ func (r *Registry) Types() []string {
 	return out
 }
 
-// paramID is FNV-1a (64-bit) of "Type.code": stable across versions and
-// nodes, so index rows need no shared table of parameter numbers.
-func paramID(typ, code string) int64 {
-	h := uint64(14695981039346656037)
-	for _, s := range []string{typ, ".", code} {
-		for i := 0; i < len(s); i++ {
-			h ^= uint64(s[i])
-			h *= 1099511628211
-		}
-	}
-	return int64(h)
-}
+// paramID is the store's id of a parameter (store.ParamID).
+func paramID(typ, code string) int64 { return store.ParamID(typ, code) }

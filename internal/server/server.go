@@ -2,7 +2,7 @@
 // from a Config — the FHIR API with bulk export behind authentication,
 // the authorization server, the audit trail around every request, health
 // and metrics — and returns its HTTP handler and its background runners
-// (Run: the audit indexer, export workers, the NTP monitor, the syslog
+// (Run: export workers, the NTP monitor, the syslog
 // stream, token purging). cmd/vhdir parses flags and calls it; every test
 // harness builds the same server through it (package servertest), so the
 // production wiring is the one tested.
@@ -144,7 +144,6 @@ type Server struct {
 	auth     *auth.Server
 	registry *auth.Registry
 	recorder *audit.Recorder
-	indexer  *audit.Indexer
 	bulk     *bulk.Service
 }
 
@@ -183,15 +182,12 @@ func New(cfg Config) (*Server, error) {
 	if s.registry, err = auth.NewRegistry(cfg.Store, reg.Types(), cfg.Clock, s.recorder); err != nil {
 		return nil, err
 	}
-	// What the API reads brings stored-after-the-fact AuditEvents up to
-	// date first (audit.Indexer.Reads).
-	reads := s.indexer.Reads(cfg.Store)
 	var auditor rest.Auditor = s.recorder
 	if cfg.Unaudited {
 		auditor = unaudited{}
 	}
 	s.rest, err = rest.New(rest.Config{
-		BaseURL: cfg.BaseURL, Store: reads, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger,
+		BaseURL: cfg.BaseURL, Store: cfg.Store, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxResourceNodes: cfg.MaxResourceNodes, BodyBudget: cfg.BodyBudget, MaxBundleEntries: cfg.MaxBundleEntries, HSTS: cfg.HSTS, Version: cfg.Version,
 		Authorizer: s.auth, Viewers: viewers, Auditor: auditor, CORS: s.cors,
 		Security:     &rest.Security{TokenURL: s.auth.TokenURL(), IntrospectURL: s.auth.IntrospectURL()},
@@ -203,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	ex := cfg.Export
 	s.bulk, err = bulk.New(bulk.Config{
-		Store: reads, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger, FHIRBase: fhirBase,
+		Store: cfg.Store, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger, FHIRBase: fhirBase,
 		Authorizer: s.auth, Viewers: viewers, Auditor: s.recorder,
 		Workers: ex.Workers, MaxJobsPerClient: ex.MaxJobsPerClient, FileSize: ex.FileSize, Expiry: ex.Expiry, Lease: ex.Lease, Poll: ex.Poll,
 	})
@@ -255,7 +251,7 @@ func (cfg *Config) check() error {
 	return nil
 }
 
-// buildAudit makes the audit log, its recorder and its indexer.
+// buildAudit makes the audit log and its recorder.
 func (s *Server) buildAudit(fhirBase string) error {
 	cfg := s.cfg
 	log := &audit.Log{Dir: s.dir, Clock: cfg.Clock, Source: audit.Source{Site: cfg.AuditSite, FHIRBase: fhirBase, TimeSource: cfg.Clock.Source()}}
@@ -266,7 +262,6 @@ func (s *Server) buildAudit(fhirBase string) error {
 	if s.recorder, err = audit.NewRecorder(log, cfg.Logger); err != nil {
 		return err
 	}
-	s.indexer = &audit.Indexer{Store: cfg.Store, Indexer: s.search, Logger: cfg.Logger}
 	return nil
 }
 
@@ -338,7 +333,7 @@ func (s *Server) Auth() *auth.Server { return s.auth }
 func (s *Server) AuditLog() *audit.Log { return s.recorder.Log() }
 
 // Run runs the background work until ctx ends, then waits for it to
-// stop: the audit indexer, the $export workers (running jobs are handed
+// stop: the $export workers (running jobs are handed
 // back on the way out), the NTP monitor and syslog stream when
 // configured, and the purge of expired tokens.
 func (s *Server) Run(ctx context.Context) {
@@ -350,7 +345,6 @@ func (s *Server) Run(ctx context.Context) {
 			run(ctx)
 		}()
 	}
-	start(func(ctx context.Context) { s.indexer.Run(ctx, time.Second) })
 	start(s.bulk.Run)
 	start(s.purgeAuth)
 	if s.cfg.Monitor != nil {
@@ -440,7 +434,3 @@ func (unaudited) Written(context.Context, *directory.Writer, *interaction.Reques
 }
 
 func (unaudited) Executed(context.Context, *interaction.Request, *interaction.Response, error) {}
-
-// AuditIndexer stores committed AuditEvents as searchable resources (Run
-// does it every second; reads that can reach them catch up first).
-func (s *Server) AuditIndexer() *audit.Indexer { return s.indexer }

@@ -2,10 +2,10 @@ package store
 
 // Index holds the search-index rows of one resource version: one row per
 // value a search parameter extracted from it. Param identifies the search
-// parameter (a stable 64-bit hash of its base type and code, computed by the
-// search package, so every node agrees without coordination, as HAPI's
-// HASH_IDENTITY does). The store only stores and queries the rows; what they
-// mean is the search package's business.
+// parameter (ParamID: a stable 64-bit hash of its base type and code, so
+// every node agrees without coordination, as HAPI's HASH_IDENTITY does). The
+// store only stores and queries the rows; what they mean is the search
+// package's business.
 type Index struct {
 	Strings    []StringValue
 	Tokens     []TokenValue
@@ -88,4 +88,18 @@ type URIValue struct {
 type CoordValue struct {
 	Param    int64
 	Lat, Lon float64
+}
+
+// ParamID is the id of search parameter code of type typ (FNV-1a of
+// "typ.code"); modifiers indexed on their own rows (code:identifier,
+// code:text) have ids of their own.
+func ParamID(typ, code string) int64 {
+	h := uint64(14695981039346656037)
+	for _, s := range []string{typ, ".", code} {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= 1099511628211
+		}
+	}
+	return int64(h)
 }

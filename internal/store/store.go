@@ -21,6 +21,9 @@ var (
 	// ErrRetry: the transaction lost a race with a concurrent one and may be
 	// run again from the start. Update retries it itself a few times.
 	ErrRetry = errors.New("transaction conflict, retry")
+	// ErrUnsupported: the store cannot answer a query of this shape (an
+	// AuditEvent search combined with other types, say).
+	ErrUnsupported = errors.New("query not supported")
 )
 
 // Version is one stored version of a resource.
@@ -115,8 +118,8 @@ type Tx interface {
 	// a conditional create cannot race another with the same condition.
 	Lock(ctx context.Context, key string) error
 	// ChainAudit appends AuditEvents to the audit chain in order (see
-	// AuditHash), each body staged in its link until IndexAudit stores it
-	// as a resource, and returns their links (without bodies). Chain
+	// AuditHash), each with its body and fields, and returns their links
+	// (without bodies). Chain
 	// appends are serialized across nodes until the transaction ends, so
 	// call it last.
 	ChainAudit(ctx context.Context, items []AuditItem) ([]AuditLink, error)
@@ -129,15 +132,6 @@ type Tx interface {
 	// making a version: a VerificationResult's visibility follows its
 	// targets, which may change after it was written.
 	Restrict(ctx context.Context, typ, id string, idx *Index) error
-	// IndexAudit stores the AuditEvents of chain positions from+1 … to as
-	// resources with their index rows, clears the staged bodies of those
-	// stored (items left out keep theirs), and
-	// moves the indexed position from from to to. Each is stamped
-	// (Version.LastUpdated) no earlier than NotBefore. An AuditEvent already
-	// stored (chained before staging existed) only gains its index rows;
-	// one that is gone is skipped. It returns false, changing nothing, when
-	// the position is no longer from (another node stored them first).
-	IndexAudit(ctx context.Context, from, to int64, items []AuditIndexItem) (bool, error)
 }
 
 // HistoryQuery selects versions for _history. Type and ID narrow it to a

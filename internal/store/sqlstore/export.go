@@ -149,6 +149,19 @@ func (db *DB) openSnapshot(ctx context.Context, now func() time.Time, conn *sql.
 		_ = vtx.Rollback()
 		return nil, fail("open view", err)
 	}
+	// Records are appended without the mark's lock: note the chain's last
+	// link the view holds, so that an export _since this snapshot takes
+	// exactly the links after it.
+	var last int64
+	if err := vtx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_chain`).Scan(&last); err != nil {
+		_ = vtx.Rollback()
+		return nil, fail("read the audit chain's head", err)
+	}
+	p := db.d.Placeholder
+	if _, err := wtx.ExecContext(ctx, `INSERT INTO audit_export_marks (mark, seq) VALUES (`+p(1)+`, `+p(2)+`) ON CONFLICT (mark) DO NOTHING`, t, last); err != nil {
+		_ = vtx.Rollback()
+		return nil, fail("note the audit chain's head", err)
+	}
 	// Without the raised mark committed, writers could stamp times before
 	// the snapshot's: no snapshot then.
 	if err := wtx.Commit(); err != nil {
@@ -188,6 +201,9 @@ func (s *snapshot) Scan(ctx context.Context, q store.ExportScan, fn func(v *stor
 		return errors.New("export scan: another scan of this snapshot is running")
 	}
 	defer s.busy.Store(false)
+	if q.Type == store.AuditType {
+		return s.auditScan(ctx, q, fn)
+	}
 	view, err := resolveAccess(ctx, s.tx, s.d, q.Viewer)
 	if err != nil {
 		return fmt.Errorf("export scan %s: %w", q.Type, err)

@@ -23,7 +23,14 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 	if q.Count <= 0 {
 		q.Count = 50
 	}
-	arms, ok := historyArms(q)
+	if q.Type == store.AuditType && (len(q.Types) == 0 || slices.Contains(q.Types, store.AuditType)) {
+		return db.auditHistory(ctx, q)
+	}
+	q, ok := withoutAudit(q)
+	var arms []store.HistoryQuery
+	if ok {
+		arms, ok = historyArms(q)
+	}
 	if !ok {
 		page := &store.HistoryPage{Total: -1}
 		if q.WantTotal {

@@ -26,7 +26,13 @@ func includes(ctx context.Context, d *Dialect, view access, q dbQuerier, sq *sto
 			if round > 0 && !inc.Iterate {
 				continue
 			}
-			rows, err := includeOnce(ctx, d, view, q, inc, frontier)
+			var rows []pageRow
+			var err error
+			if inc.Source == store.AuditType {
+				rows, err = auditInclude(ctx, d, view, q, inc, frontier, sq.MaxIncluded)
+			} else {
+				rows, err = includeOnce(ctx, d, view, q, inc, frontier)
+			}
 			if err != nil {
 				return err
 			}
@@ -83,7 +89,12 @@ func includeOnce(ctx context.Context, d *Dialect, view access, q dbQuerier, inc 
 		text = fmt.Sprintf("SELECT DISTINCT %s FROM idx_ref x CROSS JOIN resources r WHERE r.type = x.type AND r.id = x.id AND x.rid IN (%s) AND %s AND r.deleted = false%s%s ORDER BY r.rid",
 			resourceColumns, strings.Join(rids, ", "), b.anyGroups("x", inc.Param), b.andVisible("r"), targets)
 	}
-	rows, err := q.QueryContext(ctx, text, b.args...)
+	return scanResourceRows(ctx, q, text, b.args)
+}
+
+// scanResourceRows runs a query selecting resourceColumns.
+func scanResourceRows(ctx context.Context, q dbQuerier, text string, args []any) ([]pageRow, error) {
+	rows, err := q.QueryContext(ctx, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("include: %w", err)
 	}

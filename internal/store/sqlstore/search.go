@@ -386,6 +386,9 @@ func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 }
 
 func (b *builder) hasCond(a string, c store.Has) (string, error) {
+	if c.Type == store.AuditType {
+		return b.auditHas(a, c)
+	}
 	src := b.newAlias("h")
 	s := b.newAlias("s")
 	where, err := b.baseWhere(src, []string{c.Type}, c.Where)

@@ -246,6 +246,9 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 	if err := migrate(ctx, d, db.write); err != nil {
 		return nil, err
 	}
+	if err := db.backfillAudit(ctx); err != nil {
+		return nil, err
+	}
 	var err error
 	if db.readCurrent, err = db.read.PrepareContext(ctx, d.SQL.CurrentByKey); err != nil {
 		return nil, fmt.Errorf("prepare current read: %w", err)
@@ -341,6 +344,9 @@ func scanCurrentRow(rows *sql.Rows, typ, id *string) (*current, error) {
 
 // Read returns the current version.
 func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) {
+	if typ == store.AuditType {
+		return readAudit(ctx, db.read, db.d, id)
+	}
 	c, err := scanCurrent(db.readCurrent.QueryRowContext(ctx, typ, id), typ, id)
 	if err != nil {
 		return nil, err
@@ -353,6 +359,12 @@ func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) 
 
 // VRead returns one version.
 func (db *DB) VRead(ctx context.Context, typ, id string, version int64) (*store.Version, error) {
+	if typ == store.AuditType {
+		if version != 1 {
+			return nil, store.ErrNotFound
+		}
+		return readAudit(ctx, db.read, db.d, id)
+	}
 	c, err := scanCurrent(db.readCurrent.QueryRowContext(ctx, typ, id), typ, id)
 	if err != nil {
 		return nil, err
@@ -442,6 +454,12 @@ func (db *DB) classify(err error) error {
 
 // Search runs a query on the read pool.
 func (db *DB) Search(ctx context.Context, q *store.Query) (*store.SearchPage, error) {
+	if audit, err := searchesAudit(q); audit || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return auditSearch(ctx, db.d, db.read, q)
+	}
 	return search(ctx, db.d, &db.est, db.read, q)
 }
 
@@ -502,6 +520,12 @@ func (t *tx) closeStmts() {
 func (t *tx) Search(ctx context.Context, q *store.Query) (*store.SearchPage, error) {
 	if err := t.flush(ctx); err != nil {
 		return nil, err
+	}
+	if audit, err := searchesAudit(q); audit || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return auditSearch(ctx, t.db.d, t.tx, q)
 	}
 	return search(ctx, t.db.d, &estimates{}, t.tx, q)
 }

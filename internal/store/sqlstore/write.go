@@ -153,6 +153,9 @@ func (t *tx) PutMany(ctx context.Context, vs []*store.Version, idxs []*store.Ind
 		return fmt.Errorf("put: %d versions but %d indexes", len(vs), len(idxs))
 	}
 	for i, v := range vs {
+		if v.Type == store.AuditType {
+			return fmt.Errorf("put %s/%s: AuditEvents are kept by the audit chain alone (ChainAudit)", v.Type, v.ID)
+		}
 		if v.VersionID < 1 {
 			return fmt.Errorf("put %s/%s: version %d: %w", v.Type, v.ID, v.VersionID, store.ErrVersionConflict)
 		}

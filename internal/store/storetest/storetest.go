@@ -69,6 +69,8 @@ func Run(t *testing.T, newDB NewDB) {
 		{"AuthIssueToken", testAuthIssueToken},
 		{"AuthPurge", testAuthPurge},
 		{"AuditChain", testAuditChain},
+		{"AuditSearch", testAuditSearch},
+		{"AuditExportSince", testAuditExportSince},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })

@@ -1,0 +1,48 @@
+-- The audit chain is the audit store (sqlstore/audit.go): each link keeps
+-- its record's bytes and the fields auditors search by (store.AuditFields);
+-- its references are rows of audit_ref. AuditEvents are not resources:
+-- reads, searches, histories and exports of them are answered from here.
+-- Links chained before this migration have recorded = 0 until the store
+-- fills their fields from their bodies when it opens (sqlstore.backfillAudit).
+ALTER TABLE audit_chain ADD COLUMN recorded BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE audit_chain ADD COLUMN action TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN outcome TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN type_system TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN type_code TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN subtype_system TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN subtype_code TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN client TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN address TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN source TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN policy TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN profile TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN request_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+
+-- What auditors look records up by: the id, the time, the client. The
+-- other fields have a handful of values each (action, outcome, type) and
+-- are filtered on the rows these ranges find.
+CREATE INDEX audit_chain_res_id ON audit_chain (res_id);
+CREATE INDEX audit_chain_recorded ON audit_chain (recorded, seq);
+CREATE INDEX audit_chain_client ON audit_chain (client, seq);
+
+-- agent.who (entity false) and entity.what (entity true) references: a
+-- local Type/id, or a url.
+CREATE TABLE audit_ref (
+    seq    BIGINT  NOT NULL,
+    entity BOOLEAN NOT NULL,
+    type   TEXT COLLATE "C" NOT NULL,
+    id     TEXT COLLATE "C" NOT NULL,
+    url    TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (seq, entity, type, id, url)
+);
+CREATE INDEX audit_ref_target ON audit_ref (id, type, entity, seq);
+
+-- The chain's last link at each export snapshot (mark: the snapshot's
+-- time, as export_mark): an AuditEvent export _since a snapshot's time
+-- holds exactly the links after it.
+CREATE TABLE audit_export_marks (
+    mark BIGINT NOT NULL PRIMARY KEY,
+    seq  BIGINT NOT NULL
+);
+
+DROP TABLE audit_indexed;

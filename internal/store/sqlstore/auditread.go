@@ -1,0 +1,330 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// Reads of AuditEvents, answered from the audit chain: each record is
+// version 1 of its AuditEvent, last updated when it was recorded, with
+// the bytes it was chained with; its chain position is its Seq.
+
+// auditRowColumns are read by scanAuditRow (rid: the chain position).
+const auditRowColumns = "a.seq AS rid, a.res_id, a.recorded, a.body"
+
+// auditVersion is a record as a version.
+func auditVersion(seq int64, id string, recorded int64, body []byte) *store.Version {
+	at := time.UnixMicro(max(recorded, 0)).UTC()
+	return &store.Version{Type: store.AuditType, ID: id, VersionID: 1, Seq: seq, LastUpdated: at, Body: body}
+}
+
+// readAudit returns the record with this id.
+func readAudit(ctx context.Context, q dbQuerier, d *Dialect, id string) (*store.Version, error) {
+	var seq, recorded int64
+	var body []byte
+	err := q.QueryRowContext(ctx, `SELECT seq, recorded, body FROM audit_chain WHERE res_id = `+d.Placeholder(1)+` ORDER BY seq LIMIT 1`, id).
+		Scan(&seq, &recorded, &body)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && body == nil {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read AuditEvent/%s: %w", id, err)
+	}
+	return auditVersion(seq, id, recorded, body), nil
+}
+
+// auditHistory lists records newest first (q.Type is AuditEvent).
+func (db *DB) auditHistory(ctx context.Context, q store.HistoryQuery) (*store.HistoryPage, error) {
+	b := &builder{d: db.d}
+	where := []string{fmt.Sprintf(auditLive, "a")}
+	if q.ID != "" {
+		where = append(where, "a.res_id = "+b.arg(q.ID))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "a.recorded >= "+b.arg(q.Since.UnixMicro()))
+	}
+	if !q.Before.IsZero() {
+		where = append(where, "a.recorded < "+b.arg(q.Before.UnixMicro()))
+	}
+	filter := strings.Join(where, " AND ")
+	page := &store.HistoryPage{Total: -1}
+	if q.WantTotal {
+		if err := db.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_chain a WHERE "+filter, b.args...).Scan(&page.Total); err != nil {
+			return nil, fmt.Errorf("history total: %w", err)
+		}
+	}
+	if q.AfterSeq > 0 {
+		filter += " AND a.seq < " + b.arg(q.AfterSeq)
+	}
+	text := fmt.Sprintf("SELECT %s FROM audit_chain a WHERE %s ORDER BY a.seq DESC LIMIT %s", auditRowColumns, filter, b.arg(q.Count+1))
+	rows, err := queryAuditRows(ctx, db.read, text, b.args, 0)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	for _, r := range rows {
+		page.Versions = append(page.Versions, r.v)
+	}
+	if len(page.Versions) > q.Count {
+		page.Versions = page.Versions[:q.Count]
+		page.NextSeq = page.Versions[q.Count-1].Seq
+	}
+	return page, nil
+}
+
+// withoutAudit narrows a system history to resources: records are listed
+// by the history of AuditEvent alone. ok is false when nothing is left.
+func withoutAudit(q store.HistoryQuery) (store.HistoryQuery, bool) {
+	if len(q.Types) == 0 || !slices.Contains(q.Types, store.AuditType) {
+		return q, true
+	}
+	q.Types = slices.DeleteFunc(slices.Clone(q.Types), func(t string) bool { return t == store.AuditType })
+	return q, len(q.Types) > 0
+}
+
+// queryAuditRows runs a query selecting auditRowColumns and nkeys sort
+// keys.
+func queryAuditRows(ctx context.Context, q dbQuerier, text string, args []any, nkeys int) ([]pageRow, error) {
+	rows, err := q.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pageRow
+	for rows.Next() {
+		var id string
+		var seq, recorded int64
+		var body []byte
+		keys := make([]any, nkeys)
+		dest := []any{&seq, &id, &recorded, &body}
+		for i := range keys {
+			dest = append(dest, &keys[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		for i, k := range keys {
+			keys[i] = normalizeKey(k)
+		}
+		out = append(out, pageRow{rid: seq, v: auditVersion(seq, id, recorded, body), keys: keys})
+	}
+	return out, rows.Err()
+}
+
+// auditSearch runs a search of AuditEvents.
+func auditSearch(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) (*store.SearchPage, error) {
+	view, err := resolveAccess(ctx, q, d, sq.Viewer)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	b := &builder{d: d, view: view}
+	where, err := b.auditWhere("a", sq.Where)
+	if err != nil {
+		return nil, err
+	}
+	page := &store.SearchPage{Total: -1}
+	if sq.Total == store.TotalAccurate {
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_chain a WHERE "+where, b.args...).Scan(&page.Total); err != nil {
+			return nil, fmt.Errorf("search count: %w", err)
+		}
+	}
+	if sq.Count <= 0 {
+		return page, nil
+	}
+	text, err := b.auditPageSQL(sq, where)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := queryAuditRows(ctx, q, text, b.args, len(sq.Sort))
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	if len(rows) > sq.Count {
+		last := rows[sq.Count-1]
+		page.Next = &store.Cursor{RowID: last.rid, Keys: last.keys}
+		rows = rows[:sq.Count]
+	} else if sq.Total == store.TotalIfCheap && sq.After == nil {
+		page.Total = int64(len(rows)) // one page holds them all: counted
+	}
+	for _, r := range rows {
+		page.Versions = append(page.Versions, r.v)
+	}
+	if len(sq.Includes) > 0 && len(rows) > 0 {
+		if err := includes(ctx, d, view, q, sq, rows, page); err != nil {
+			return nil, err
+		}
+	}
+	return page, nil
+}
+
+// auditPageSQL writes the page query over the records: keyset paging on
+// the sort keys, then the chain position.
+func (b *builder) auditPageSQL(sq *store.Query, where string) (string, error) {
+	var text strings.Builder
+	text.WriteString("SELECT q.* FROM (SELECT " + auditRowColumns)
+	for i, k := range sq.Sort {
+		fmt.Fprintf(&text, ", %s AS k%d", b.auditSortExpr("a", k), i)
+	}
+	text.WriteString(" FROM audit_chain a WHERE " + where + ") q")
+	if sq.After != nil {
+		if len(sq.After.Keys) != len(sq.Sort) {
+			return "", fmt.Errorf("search: the cursor has %d sort keys, the query %d: %w", len(sq.After.Keys), len(sq.Sort), store.ErrBadCursor)
+		}
+		for i, k := range sq.Sort {
+			if !k.Kind.Fits(sq.After.Keys[i]) {
+				return "", fmt.Errorf("search: the cursor's sort key %d (%T) does not fit the query's: %w", i, sq.After.Keys[i], store.ErrBadCursor)
+			}
+		}
+		text.WriteString(" WHERE " + b.after(sq.Sort, sq.After, 0))
+	}
+	text.WriteString(" ORDER BY ")
+	for i, k := range sq.Sort {
+		dir := "ASC"
+		if k.Desc {
+			dir = "DESC"
+		}
+		fmt.Fprintf(&text, "q.k%d %s NULLS LAST, ", i, dir)
+	}
+	text.WriteString("q.rid LIMIT " + b.arg(sq.Count+1))
+	return text.String(), nil
+}
+
+// auditInclude applies an include whose source is AuditEvent: forward,
+// the resources the page's records reference; reverse, the records that
+// reference the page's resources (at most limit of them, 0: no bound).
+func auditInclude(ctx context.Context, d *Dialect, view access, q dbQuerier, inc store.Include, from []pageRow, limit int) ([]pageRow, error) {
+	entity, ok := auditRefKind(auditFields[inc.Param])
+	if !ok {
+		return nil, nil
+	}
+	b := &builder{d: d, view: view}
+	if inc.Reverse {
+		var keys []string
+		for _, m := range from {
+			keys = append(keys, fmt.Sprintf("(%s, %s)", b.castText(b.arg(m.v.ID)), b.castText(b.arg(m.v.Type))))
+		}
+		text := fmt.Sprintf("SELECT %s FROM audit_ref f CROSS JOIN audit_chain a WHERE (f.id, f.type) IN (VALUES %s) AND f.entity = %s AND a.seq = f.seq AND %s ORDER BY a.seq",
+			auditRowColumns, strings.Join(keys, ", "), b.arg(entity), fmt.Sprintf(auditLive, "a"))
+		if limit > 0 {
+			text += " LIMIT " + b.arg(limit)
+		}
+		rows, err := queryAuditRows(ctx, q, text, b.args, 0)
+		if err != nil {
+			return nil, fmt.Errorf("include: %w", err)
+		}
+		return dedupeRows(rows), nil
+	}
+	var seqs []string
+	for _, m := range from {
+		if m.v.Type == store.AuditType {
+			seqs = append(seqs, b.arg(m.rid))
+		}
+	}
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	targets := ""
+	if len(inc.Targets) > 0 {
+		targets = " AND " + b.typeCond("r", inc.Targets, true)
+	}
+	text := fmt.Sprintf("SELECT DISTINCT %s FROM audit_ref f CROSS JOIN resources r WHERE f.seq IN (%s) AND f.entity = %s AND r.type = f.type AND r.id = f.id AND r.deleted = false%s%s ORDER BY r.rid",
+		resourceColumns, strings.Join(seqs, ", "), b.arg(entity), b.andVisible("r"), targets)
+	return scanResourceRows(ctx, q, text, b.args)
+}
+
+// searchesAudit reports whether q searches AuditEvents, which are
+// searched alone: records are not resources, and one search cannot order
+// and page both together.
+func searchesAudit(q *store.Query) (bool, error) {
+	if !slices.Contains(q.Types, store.AuditType) {
+		return false, nil
+	}
+	if len(q.Types) > 1 {
+		return false, fmt.Errorf("AuditEvent together with other types: %w", store.ErrUnsupported)
+	}
+	return true, nil
+}
+
+// dedupeRows keeps the first row of each chain position.
+func dedupeRows(rows []pageRow) []pageRow {
+	seen := make(map[int64]bool, len(rows))
+	out := rows[:0]
+	for _, r := range rows {
+		if !seen[r.rid] {
+			seen[r.rid] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// auditHas matches resources referenced (by param) from a record that
+// satisfies where: _has:AuditEvent:entity:….
+func (b *builder) auditHas(a string, c store.Has) (string, error) {
+	entity, ok := auditRefKind(auditFields[c.Param])
+	if !ok {
+		return "1 = 0", nil
+	}
+	x := b.newAlias("e")
+	where, err := b.auditWhere(x, c.Where)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("(%s.id, %s.type) IN (SELECT f.id, f.type FROM audit_ref f WHERE f.entity = %s AND f.seq IN (SELECT %s.seq FROM audit_chain %s WHERE %s))",
+		a, a, b.arg(entity), x, x, where), nil
+}
+
+// auditScan streams the records an export selects (see snapshot.Scan).
+// Since that is a snapshot's time selects exactly the records chained
+// after that snapshot's view (audit_export_marks); another time selects
+// by when they were recorded.
+func (s *snapshot) auditScan(ctx context.Context, q store.ExportScan, fn func(v *store.Version) error) error {
+	if q.Deleted {
+		return nil // records are never deleted
+	}
+	b := &builder{d: s.d}
+	where, err := b.auditWhere("a", q.Cond)
+	if err != nil {
+		return fmt.Errorf("export scan %s: %w", q.Type, err)
+	}
+	if !q.Since.IsZero() {
+		var after int64
+		err := s.tx.QueryRowContext(ctx, "SELECT seq FROM audit_export_marks WHERE mark = "+s.d.Placeholder(1), q.Since.UnixMicro()).Scan(&after)
+		switch {
+		case err == nil:
+			where += " AND a.seq > " + b.arg(after)
+		case errors.Is(err, sql.ErrNoRows):
+			where += " AND a.recorded >= " + b.arg(q.Since.UnixMicro())
+		default:
+			return fmt.Errorf("export scan %s: %w", q.Type, err)
+		}
+	}
+	rows, err := s.tx.QueryContext(ctx, "SELECT a.seq, a.res_id, a.recorded, a.body FROM audit_chain a WHERE "+where+" ORDER BY a.seq", b.args...)
+	if err != nil {
+		return fmt.Errorf("export scan %s: %w", q.Type, err)
+	}
+	defer rows.Close()
+	var (
+		id            string
+		seq, recorded int64
+		body          rawBytes
+	)
+	for rows.Next() {
+		if err := rows.Scan(&seq, &id, &recorded, &body); err != nil {
+			return fmt.Errorf("export scan %s: %w", q.Type, err)
+		}
+		if err := fn(auditVersion(seq, id, recorded, body)); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("export scan %s: %w", q.Type, err)
+	}
+	return nil
+}

@@ -1,0 +1,362 @@
+package sqlstore
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// AuditEvent searches are compiled onto the columns of audit_chain and
+// the rows of audit_ref (migration 0008), never onto index tables: the
+// parameters below are the AuditEvent parameters search offers, each
+// with the record fields it reads (store.AuditFields, the values the
+// search package would extract from the record). A parameter no record
+// has a value for (_security, _tag, _source, source) matches nothing and
+// is always missing.
+
+// auditField is a searchable field of the records.
+type auditField uint8
+
+const (
+	afNone auditField = iota
+	afAction
+	afOutcome
+	afType
+	afSubtype
+	afAddress
+	afAgent
+	afAgentIdentifier
+	afEntity
+	afEntityIdentifier
+	afSourceIdentifier
+	afDate
+	afPolicy
+	afProfile
+)
+
+// auditFields maps parameter ids (store.ParamID) to the fields they search.
+var auditFields = map[int64]auditField{
+	store.ParamID(store.AuditType, "action"):            afAction,
+	store.ParamID(store.AuditType, "outcome"):           afOutcome,
+	store.ParamID(store.AuditType, "type"):              afType,
+	store.ParamID(store.AuditType, "subtype"):           afSubtype,
+	store.ParamID(store.AuditType, "address"):           afAddress,
+	store.ParamID(store.AuditType, "agent"):             afAgent,
+	store.ParamID(store.AuditType, "agent:identifier"):  afAgentIdentifier,
+	store.ParamID(store.AuditType, "entity"):            afEntity,
+	store.ParamID(store.AuditType, "entity:identifier"): afEntityIdentifier,
+	store.ParamID(store.AuditType, "source:identifier"): afSourceIdentifier,
+	store.ParamID(store.AuditType, "date"):              afDate,
+	store.ParamID(store.AuditType, "policy"):            afPolicy,
+	store.ParamID(store.AuditType, "_profile"):          afProfile,
+}
+
+// auditLive holds for the records searches see: every record whose
+// fields are stored (not a legacy link whose body was lost).
+const auditLive = "%[1]s.recorded > 0"
+
+// tokenColumn is one token value of a record: a system (a column, or
+// fixed) and a code column.
+type tokenColumn struct {
+	system, systemCol, code string
+}
+
+func auditTokens(a string, f auditField) []tokenColumn {
+	switch f {
+	case afAction:
+		return []tokenColumn{{code: a + ".action"}}
+	case afOutcome:
+		return []tokenColumn{{code: a + ".outcome"}}
+	case afType:
+		return []tokenColumn{{systemCol: a + ".type_system", code: a + ".type_code"}}
+	case afSubtype:
+		return []tokenColumn{{systemCol: a + ".subtype_system", code: a + ".subtype_code"}}
+	case afAgentIdentifier:
+		return []tokenColumn{{system: store.AuditClientSystem, code: a + ".client"}, {system: store.AuditURISystem, code: a + ".source"}}
+	case afSourceIdentifier:
+		return []tokenColumn{{system: store.AuditURISystem, code: a + ".source"}}
+	case afEntityIdentifier:
+		return []tokenColumn{{code: a + ".request_id"}}
+	}
+	return nil
+}
+
+// auditStrings are the string columns of a field (address: the client's
+// and the server's).
+func auditStrings(a string, f auditField) []string {
+	if f == afAddress {
+		return []string{a + ".address", a + ".source"}
+	}
+	return nil
+}
+
+func auditURI(a string, f auditField) string {
+	switch f {
+	case afPolicy:
+		return a + ".policy"
+	case afProfile:
+		return a + ".profile"
+	}
+	return ""
+}
+
+// auditRefKind is audit_ref.entity for a reference field.
+func auditRefKind(f auditField) (entity, ok bool) {
+	switch f {
+	case afAgent:
+		return false, true
+	case afEntity:
+		return true, true
+	}
+	return false, false
+}
+
+// auditWhere is the WHERE of a search over the records aliased a.
+func (b *builder) auditWhere(a string, c store.Cond) (string, error) {
+	where := fmt.Sprintf(auditLive, a)
+	if c == nil {
+		return where, nil
+	}
+	cond, err := b.auditCond(a, c)
+	if err != nil {
+		return "", err
+	}
+	return where + " AND " + cond, nil
+}
+
+// auditCond translates a condition on the record aliased a.
+func (b *builder) auditCond(a string, c store.Cond) (string, error) {
+	switch c := c.(type) {
+	case store.And:
+		return b.auditJoin(a, c, " AND ", "1 = 1")
+	case store.Or:
+		return b.auditJoin(a, c, " OR ", "1 = 0")
+	case store.Not:
+		inner, err := b.auditCond(a, c.X)
+		if err != nil {
+			return "", err
+		}
+		return "NOT (" + inner + ")", nil
+	case store.IDIs:
+		if len(c.IDs) == 0 {
+			return "1 = 0", nil
+		}
+		ph := make([]string, len(c.IDs))
+		for i, id := range c.IDs {
+			ph[i] = b.arg(id)
+		}
+		return a + ".res_id IN (" + strings.Join(ph, ", ") + ")", nil
+	case store.LastUpdated:
+		return rangeCond(b, c.Op, a+".recorded", a+".recorded", c.Lo.UnixMicro(), c.Hi.UnixMicro())
+	case store.DateMatch:
+		if auditFields[c.Param] != afDate {
+			return "1 = 0", nil
+		}
+		// recorded is kept to the millisecond: the range it stands for.
+		return rangeCond(b, c.Op, a+".recorded", "("+a+".recorded + 999)", c.Lo, c.Hi)
+	case store.TokenMatch:
+		return b.auditToken(a, c), nil
+	case store.StringMatch:
+		return b.auditString(a, c)
+	case store.URIMatch:
+		return b.auditURIMatch(a, c)
+	case store.RefMatch:
+		return b.auditRef(a, c), nil
+	case store.Missing:
+		return b.auditMissing(a, c), nil
+	case store.Chain:
+		return b.auditChain(a, c)
+	case store.NumberMatch, store.Near:
+		return "1 = 0", nil // AuditEvent has no such parameter
+	case store.Has:
+		return "", fmt.Errorf("_has on AuditEvent: %w", store.ErrUnsupported)
+	case store.Hierarchy:
+		return "", fmt.Errorf(":above and :below on AuditEvent: %w", store.ErrUnsupported)
+	}
+	return "", fmt.Errorf("search: unsupported condition %T", c)
+}
+
+func (b *builder) auditJoin(a string, cs []store.Cond, sep, empty string) (string, error) {
+	if len(cs) == 0 {
+		return empty, nil
+	}
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		s, err := b.auditCond(a, c)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = "(" + s + ")"
+	}
+	return strings.Join(parts, sep), nil
+}
+
+func (b *builder) auditToken(a string, c store.TokenMatch) string {
+	var alts []string
+	for _, col := range auditTokens(a, auditFields[c.Param]) {
+		// Arguments are bound only where used: PostgreSQL refuses one
+		// that no statement refers to.
+		if c.System != nil && col.systemCol == "" && *c.System != col.system {
+			continue
+		}
+		parts := []string{col.code + " <> ''"}
+		if c.Code != nil {
+			parts = append(parts, col.code+" = "+b.arg(*c.Code))
+		}
+		if c.System != nil && col.systemCol != "" {
+			parts = append(parts, col.systemCol+" = "+b.arg(*c.System))
+		}
+		alts = append(alts, "("+strings.Join(parts, " AND ")+")")
+	}
+	return anyOf(alts)
+}
+
+// auditString matches as the search index does on normalized text: the
+// columns hold addresses (IP addresses and URLs), which normalize to
+// their lower case.
+func (b *builder) auditString(a string, c store.StringMatch) (string, error) {
+	var alts []string
+	for _, col := range auditStrings(a, auditFields[c.Param]) {
+		switch c.Mode {
+		case store.StringExact:
+			alts = append(alts, col+" = "+b.arg(c.Value))
+		case store.StringPrefix:
+			alts = append(alts, fmt.Sprintf("(%s <> '' AND LOWER(%s) LIKE %s ESCAPE '\\')", col, col, b.arg(escapeLike(c.Value)+"%")))
+		case store.StringContains:
+			alts = append(alts, fmt.Sprintf("(%s <> '' AND LOWER(%s) LIKE %s ESCAPE '\\')", col, col, b.arg("%"+escapeLike(c.Value)+"%")))
+		default:
+			return "", fmt.Errorf("search: unknown string mode %d", c.Mode)
+		}
+	}
+	return anyOf(alts), nil
+}
+
+func (b *builder) auditURIMatch(a string, c store.URIMatch) (string, error) {
+	col := auditURI(a, auditFields[c.Param])
+	if col == "" {
+		return "1 = 0", nil
+	}
+	switch c.Mode {
+	case store.URIExact:
+		return col + " = " + b.arg(c.Value), nil
+	case store.URIBelow:
+		return fmt.Sprintf("(%s >= %s AND %s < %s)", col, b.arg(c.Value), col, b.arg(c.Value+maxStringUpper)), nil
+	case store.URIAbove:
+		var ph []string
+		for _, p := range uriPrefixes(c.Value) {
+			ph = append(ph, b.arg(p))
+		}
+		return col + " IN (" + strings.Join(ph, ", ") + ")", nil
+	}
+	return "", fmt.Errorf("search: unknown uri mode %d", c.Mode)
+}
+
+// auditRef matches records by a reference: the references' rows first
+// (audit_ref_target), then their records.
+func (b *builder) auditRef(a string, c store.RefMatch) string {
+	entity, ok := auditRefKind(auditFields[c.Param])
+	if !ok {
+		return "1 = 0"
+	}
+	var where []string
+	if c.URL != "" {
+		where = append(where, "url = "+b.arg(c.URL))
+	} else {
+		where = append(where, "id = "+b.arg(c.ID))
+		if c.Type != "" {
+			where = append(where, "type = "+b.arg(c.Type))
+		}
+	}
+	where = append(where, "entity = "+b.arg(entity))
+	return fmt.Sprintf("%s.seq IN (SELECT seq FROM audit_ref WHERE %s)", a, strings.Join(where, " AND "))
+}
+
+// auditMissing: whether a record has (or lacks) a value for the parameter.
+func (b *builder) auditMissing(a string, c store.Missing) string {
+	var has string
+	f := auditFields[c.Param]
+	switch f {
+	case afDate:
+		has = "1 = 1"
+	case afAgent, afEntity:
+		entity, _ := auditRefKind(f)
+		has = fmt.Sprintf("EXISTS (SELECT 1 FROM audit_ref m WHERE m.seq = %s.seq AND m.entity = %s)", a, b.arg(entity))
+	case afAddress:
+		has = fmt.Sprintf("(%[1]s.address <> '' OR %[1]s.source <> '')", a)
+	case afPolicy, afProfile:
+		has = auditURI(a, f) + " <> ''"
+	default:
+		var alts []string
+		for _, col := range auditTokens(a, f) {
+			alts = append(alts, col.code+" <> ''")
+		}
+		has = anyOf(alts)
+	}
+	if c.Missing {
+		return "NOT (" + has + ")"
+	}
+	return has
+}
+
+// auditChain matches records whose reference points to a resource that
+// satisfies the chain's condition (and that the viewer sees).
+func (b *builder) auditChain(a string, c store.Chain) (string, error) {
+	entity, ok := auditRefKind(auditFields[c.Param])
+	if !ok {
+		return "1 = 0", nil
+	}
+	t := b.newAlias("t")
+	where, err := b.baseWhere(t, c.Types, c.Where)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s.seq IN (SELECT f.seq FROM audit_ref f WHERE f.entity = %s AND (f.id, f.type) IN (SELECT %s.id, %s.type FROM resources %s WHERE %s))",
+		a, b.arg(entity), t, t, t, where), nil
+}
+
+// auditSortExpr is the value a record sorts by for key k.
+func (b *builder) auditSortExpr(a string, k store.SortKey) string {
+	switch k.Kind {
+	case store.SortLastUpdated:
+		return a + ".recorded"
+	case store.SortID:
+		return a + ".res_id"
+	}
+	f := auditFields[k.Param]
+	switch {
+	case f == afDate:
+		return a + ".recorded"
+	case len(auditTokens(a, f)) == 1:
+		col := auditTokens(a, f)[0].code
+		return "NULLIF(" + col + ", '')"
+	case f == afAddress:
+		cmp := "<"
+		if k.Desc {
+			cmp = ">"
+		}
+		return fmt.Sprintf("NULLIF(CASE WHEN %[1]s.address = '' THEN LOWER(%[1]s.source) WHEN %[1]s.source = '' THEN LOWER(%[1]s.address) "+
+			"WHEN LOWER(%[1]s.address) %[2]s LOWER(%[1]s.source) THEN LOWER(%[1]s.address) ELSE LOWER(%[1]s.source) END, '')", a, cmp)
+	case auditURI(a, f) != "":
+		return "NULLIF(" + auditURI(a, f) + ", '')"
+	}
+	if entity, ok := auditRefKind(f); ok {
+		agg := "MIN"
+		if k.Desc {
+			agg = "MAX"
+		}
+		return fmt.Sprintf("(SELECT %s(CASE WHEN url <> '' THEN url ELSE type || '/' || id END) FROM audit_ref s WHERE s.seq = %s.seq AND s.entity = %s)", agg, a, b.arg(entity))
+	}
+	return "NULL"
+}
+
+// anyOf joins alternatives with OR; none is false.
+func anyOf(alts []string) string {
+	switch len(alts) {
+	case 0:
+		return "1 = 0"
+	case 1:
+		return alts[0]
+	}
+	return "(" + strings.Join(alts, " OR ") + ")"
+}
