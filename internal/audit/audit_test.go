@@ -279,7 +279,6 @@ func TestGroupCommit(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make(chan error, callers)
 		for i := range callers {
-			s.log.Arrive()
 			wg.Go(func() {
 				errs <- s.log.Commit(context.Background(), audit.ForLoad(&interaction.Caller{ClientID: "operator:group", Address: "localhost"}, fmt.Sprint("file-", i), map[string]int{"Practitioner": i}, 0))
 			})

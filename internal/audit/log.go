@@ -26,13 +26,7 @@ type Log struct {
 
 	mu      sync.Mutex
 	queue   []*commitOp
-	running bool
-	// coming counts requests under way that will call Commit (Arrive was
-	// called, Commit not yet): the flusher waits a little for them rather
-	// than commit a batch of one while seven more are a moment away.
-	coming atomic.Int64
-	kick   chan struct{}
-	once   sync.Once
+	running bool // a caller is leading a group commit
 
 	// What the group commits did, for Stats.
 	batches, records atomic.Int64
@@ -56,143 +50,85 @@ func (l *Log) Stats() Stats {
 type commitOp struct {
 	records []store.AuditItem
 	done    chan error
+	lead    chan struct{} // closed when this caller must lead the next group
 }
 
-// maxGroup bounds one group commit (a huge batch delays its first caller).
+// maxGroup bounds one group commit (a huge group delays its first caller).
 const maxGroup = 256
-
-// gatherWait is the longest a batch waits for records still being
-// prepared (see Log.coming): less than one disk flush, so waiting never
-// costs more than the commit it saves.
-const gatherWait = time.Millisecond
-
-// busyWait is how long a batch waits for callers yet to arrive after a
-// shared batch (see gather).
-const busyWait = 300 * time.Microsecond
-
-// Arrive announces a request that will call Commit; every Arrive is
-// followed by one Commit (with no events if there is nothing to record)
-// or one Leave.
-func (l *Log) Arrive() { l.coming.Add(1) }
-
-// Leave withdraws an Arrive whose request will not Commit (it failed
-// before it could).
-func (l *Log) Leave() { l.coming.Add(-1) }
 
 // ErrUnavailable wraps every failure to record: the request that needed
 // the record must fail (fail-closed).
 var ErrUnavailable = errors.New("audit trail unavailable")
 
 // Commit records events durably and returns once they are committed.
-// Concurrent callers share transactions: while one batch commits, the next
-// gathers, so an idle server commits at once and a busy one commits many
-// records per disk flush. The records are built and indexed on the
-// caller's goroutine; only the insert is serialized.
+// Concurrent callers share transactions, led by one of them: a caller
+// that finds no commit running commits at once, on its own goroutine;
+// callers arriving meanwhile queue, and the first of them leads the next
+// group with everything queued by then. Nobody waits for a timer: an idle
+// server commits each record at once, a busy one many per disk flush. The
+// records are built on the caller's goroutine; only the insert is
+// serialized.
 func (l *Log) Commit(ctx context.Context, events ...*Event) error {
 	if len(events) == 0 {
-		l.settle()
 		return nil
 	}
 	records, err := l.prepare(events, l.Clock.Now())
 	if err != nil {
-		l.settle()
 		return err
 	}
-	l.once.Do(func() { l.kick = make(chan struct{}, 1) })
-	op := &commitOp{records: records, done: make(chan error, 1)}
+	op := &commitOp{records: records, done: make(chan error, 1), lead: make(chan struct{})}
 	l.mu.Lock()
 	l.queue = append(l.queue, op)
-	l.settle()
-	if !l.running {
+	if l.running {
+		l.mu.Unlock()
+		// Wait even if ctx ends: the outcome must be known before answering.
+		select {
+		case err := <-op.done:
+			return err
+		case <-op.lead:
+		}
+	} else {
 		l.running = true
-		go l.flush(context.WithoutCancel(ctx))
+		l.mu.Unlock()
 	}
-	l.mu.Unlock()
-	select {
-	case l.kick <- struct{}{}:
-	default:
-	}
-	// Wait even if ctx ends: the outcome must be known before answering.
+	l.lead(context.WithoutCancel(ctx))
 	return <-op.done
 }
 
-// settle ends an Arrive (never below zero: callers outside the
-// middleware Commit without arriving).
-func (l *Log) settle() {
-	for {
-		n := l.coming.Load()
-		if n <= 0 || l.coming.CompareAndSwap(n, n-1) {
-			return
-		}
-	}
-}
+// lead commits the queued records (the leader's among them) as one group
+// and hands leadership to the first caller queued meanwhile.
+func (l *Log) lead(ctx context.Context) {
+	l.mu.Lock()
+	n := min(len(l.queue), maxGroup)
+	group := l.queue[:n:n]
+	l.queue = l.queue[n:]
+	l.mu.Unlock()
 
-// gather waits, at most gatherWait, while requests that will commit are
-// still on their way, so that they join this batch. When the last batch
-// was shared by several callers, it also waits a little (busyWait) for
-// callers that have not arrived yet: on a busy server the next requests
-// are a fraction of a commit away, and a batch of one would make each of
-// them wait for a commit of its own.
-func (l *Log) gather(lastBatch int) {
-	deadline := time.NewTimer(gatherWait)
-	defer deadline.Stop()
-	var busy <-chan time.Time
-	if lastBatch > 1 {
-		t := time.NewTimer(busyWait)
-		defer t.Stop()
-		busy = t.C
+	var records []store.AuditItem
+	for _, op := range group {
+		records = append(records, op.records...)
 	}
-	for {
-		l.mu.Lock()
-		queued := len(l.queue)
-		l.mu.Unlock()
-		if queued >= maxGroup || busy == nil && l.coming.Load() == 0 {
-			return
-		}
-		select {
-		case <-l.kick:
-		case <-busy:
-			busy = nil
-		case <-deadline.C:
-			return
-		}
+	began := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	links, err := l.append(wctx, records)
+	cancel()
+	l.batches.Add(1)
+	l.records.Add(int64(len(records)))
+	l.busy.Add(int64(time.Since(began)))
+	if err == nil && l.Stream != nil {
+		l.Stream(links)
 	}
-}
+	for _, op := range group {
+		op.done <- err
+	}
 
-// flush commits queued records batch by batch until the queue is empty.
-func (l *Log) flush(ctx context.Context) {
-	last := 0
-	for {
-		l.gather(last)
-		l.mu.Lock()
-		n := min(len(l.queue), maxGroup)
-		batch := l.queue[:n:n]
-		last = n
-		l.queue = l.queue[n:]
-		if len(batch) == 0 {
-			l.running = false
-			l.mu.Unlock()
-			return
-		}
-		l.mu.Unlock()
-		var records []store.AuditItem
-		for _, op := range batch {
-			records = append(records, op.records...)
-		}
-		began := time.Now()
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		links, err := l.append(wctx, records)
-		cancel()
-		l.batches.Add(1)
-		l.records.Add(int64(len(records)))
-		l.busy.Add(int64(time.Since(began)))
-		if err == nil && l.Stream != nil {
-			l.Stream(links)
-		}
-		for _, op := range batch {
-			op.done <- err
-		}
+	l.mu.Lock()
+	if len(l.queue) > 0 {
+		close(l.queue[0].lead)
+	} else {
+		l.running = false
 	}
+	l.mu.Unlock()
 }
 
 // Check reports whether records can be written now (readiness).

@@ -139,16 +139,8 @@ func middleware(log *Log, failed func(w http.ResponseWriter, r *http.Request, er
 			}
 			t := &Trail{RequestID: interaction.RequestID(r.Context()), Address: hostOf(r.RemoteAddr), Method: r.Method, URI: r.URL.RequestURI()}
 			bw := &heldResponse{header: http.Header{}}
-			log.Arrive()
-			committing := false
-			defer func() {
-				if !committing { // a panic on the way: the request will not commit
-					log.Leave()
-				}
-			}()
 			t.release = func(ctx context.Context) error {
 				events, _ := t.take()
-				committing = true
 				if err := log.Commit(ctx, events...); err != nil {
 					return err
 				}
@@ -156,10 +148,8 @@ func middleware(log *Log, failed func(w http.ResponseWriter, r *http.Request, er
 				return nil
 			}
 			next.ServeHTTP(bw, r.WithContext(WithTrail(r.Context(), t)))
-			committing = true
 			if t.released {
 				if events, _ := t.take(); len(events) > 0 {
-					log.Arrive()
 					if err := log.Commit(r.Context(), events...); err != nil {
 						slog.ErrorContext(r.Context(), "audit records after a streamed response could not be committed", "err", err, "request_id", t.RequestID)
 					}

@@ -89,11 +89,11 @@ var unsupported = map[string]string{
 	"contains": "GeoJSON boundary containment is not indexed",
 }
 
-// notIndexed are parameters of one type vhdir leaves out, and why. Every
-// AuditEvent is indexed (one per request), so its parameters are cut to
-// what auditors search by: date, agent, entity, type, subtype, action,
-// outcome, source, address, policy (the token) — each extra parameter is
-// index rows written for every request.
+// notIndexed are parameters of one type vhdir leaves out, and why.
+// AuditEvent parameters are answered from the audit store's columns
+// (sqlstore/auditsearch.go), kept for what auditors search by: date,
+// agent, entity, type, subtype, action, outcome, source, address, policy
+// (the token); each column more is written with every request's record.
 var notIndexed = map[string]string{
 	"AuditEvent?agent-name":  "audit records name agents by identifier and reference (agent), not by name",
 	"AuditEvent?agent-role":  "audit records carry no agent.role",

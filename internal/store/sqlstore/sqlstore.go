@@ -59,6 +59,10 @@ type Dialect struct {
 	// link in one statement: args lock key → seq, hash (no row for an
 	// empty chain). Unset: Lock, then a plain read.
 	AuditHead string
+	// AuditAppend, when set, appends records in one statement (see
+	// auditAppendArgs for its arguments) → seq, prev, hash per record:
+	// a group commit is then one round trip.
+	AuditAppend string
 	// Retryable reports whether err means the transaction lost a race and
 	// may be run again (serialization failure, deadlock, unique violation
 	// on a concurrent create).

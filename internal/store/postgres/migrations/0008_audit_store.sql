@@ -46,3 +46,17 @@ CREATE TABLE audit_export_marks (
 );
 
 DROP TABLE audit_indexed;
+
+-- Appends records to the chain in one statement, so that a group commit
+-- is one round trip (run alone, it is its own transaction): it takes the
+-- chain's lock, reads the last link, hashes each record exactly as
+-- store.AuditHash does (docs/format/audit-chain.md), inserts the links
+-- with their fields and the references (ref_items: the 1-based position
+-- of the record each belongs to), and returns the links. Each statement
+-- of a VOLATILE function takes a fresh snapshot under READ COMMITTED, so
+-- the read sees every link committed while the lock was awaited.
+-- (The body is on one line: migrations are split at lines ending in ";".)
+CREATE FUNCTION vhdir_audit_append(lock_key BIGINT, ids TEXT[], bodies BYTEA[], recorded BIGINT[], actions TEXT[], outcomes TEXT[], type_systems TEXT[], type_codes TEXT[], subtype_systems TEXT[], subtype_codes TEXT[], clients TEXT[], addresses TEXT[], sources TEXT[], policies TEXT[], profiles TEXT[], request_ids TEXT[], ref_items INT[], ref_entities BOOLEAN[], ref_types TEXT[], ref_ids TEXT[], ref_urls TEXT[]) RETURNS TABLE (seq BIGINT, prev BYTEA, hash BYTEA)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE s BIGINT; h BYTEA; first_seq BIGINT; seqs BIGINT[] := '{}'; prevs BYTEA[] := '{}'; hashes BYTEA[] := '{}'; id_bytes BYTEA; BEGIN PERFORM pg_advisory_xact_lock(lock_key); SELECT c.seq, c.hash INTO s, h FROM audit_chain c ORDER BY c.seq DESC LIMIT 1; IF NOT FOUND THEN s := 0; h := '\x'::bytea; END IF; first_seq := s + 1; FOR i IN 1 .. coalesce(array_length(ids, 1), 0) LOOP s := s + 1; id_bytes := convert_to(ids[i], 'UTF8'); seqs := seqs || s; prevs := prevs || h; h := sha256(int8send(20) || convert_to('vhdir-audit-chain-v1', 'UTF8') || int8send(octet_length(h)) || h || int8send(s) || int8send(octet_length(id_bytes)) || id_bytes || int8send(octet_length(bodies[i])) || bodies[i]); hashes := hashes || h; END LOOP; INSERT INTO audit_chain (seq, res_id, prev, hash, body, recorded, action, outcome, type_system, type_code, subtype_system, subtype_code, client, address, source, policy, profile, request_id) SELECT * FROM unnest(seqs, ids, prevs, hashes, bodies, recorded, actions, outcomes, type_systems, type_codes, subtype_systems, subtype_codes, clients, addresses, sources, policies, profiles, request_ids); INSERT INTO audit_ref (seq, entity, type, id, url) SELECT first_seq + r.item - 1, r.entity, r.type, r.id, r.url FROM unnest(ref_items, ref_entities, ref_types, ref_ids, ref_urls) AS r(item, entity, type, id, url); RETURN QUERY SELECT * FROM unnest(seqs, prevs, hashes); END
+$$;
