@@ -13,6 +13,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/interaction"
+	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
@@ -130,5 +131,55 @@ func parallel(b *testing.B, s *stack, clients int, do func(*http.Client, int64) 
 		batches := float64(after.Batches - before.Batches)
 		b.ReportMetric(float64(after.Records-before.Records)/batches, "records/commit")
 		b.ReportMetric((after.Busy-before.Busy).Seconds()*1e3/batches, "ms/commit")
+	}
+}
+
+// BenchmarkAuditAppend measures the commit every audited request waits
+// for: groups of 1 to 64 records of reads committed by Log.Commit (what a
+// record costs, and what a commit costs whatever its size), beside the
+// limit under it, "bare": a row of the same size inserted and committed
+// alone on the same database, with nothing else (no chain, no fields).
+func BenchmarkAuditAppend(b *testing.B) {
+	caller := &interaction.Caller{ClientID: "bench", ClientName: "Bench", Organization: "Organization/org-bench", TokenID: "0123456789abcdef", Address: "127.0.0.1"}
+	for _, be := range testdb.All {
+		b.Run(be.Name+"/bare", func(b *testing.B) {
+			_, raw := open(b, be)
+			ctx := context.Background()
+			if _, err := raw.ExecContext(ctx, "CREATE TABLE bench_bare (seq BIGINT PRIMARY KEY, body TEXT NOT NULL)"); err != nil {
+				b.Fatal(err)
+			}
+			insert := "INSERT INTO bench_bare (seq, body) VALUES ($1, $2)"
+			if be.Name == "sqlite" {
+				insert = "INSERT INTO bench_bare (seq, body) VALUES (?, ?)"
+			}
+			body := strings.Repeat("x", 2000)
+			var i int64
+			for b.Loop() {
+				i++
+				if _, err := raw.ExecContext(ctx, insert, i, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		for _, n := range []int{1, 4, 16, 64} {
+			b.Run(fmt.Sprintf("%s/group-%d", be.Name, n), func(b *testing.B) {
+				st, raw := open(b, be)
+				s := newStack(b, st, raw, true)
+				events := make([]*audit.Event, n)
+				for i := range events {
+					v := &store.Version{Type: "Practitioner", ID: fmt.Sprint("p", i), VersionID: 1}
+					e := audit.ForInteraction(&interaction.Request{Kind: interaction.Read, Type: "Practitioner", ID: v.ID, Method: "GET", Entry: -1},
+						&interaction.Response{Status: http.StatusOK, Version: v}, nil, caller, "/fhir/Practitioner/"+v.ID)
+					e.RequestID, e.Address = fmt.Sprint("req-", i), "127.0.0.1"
+					events[i] = e
+				}
+				for b.Loop() {
+					if err := s.log.Commit(context.Background(), events...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/record")
+			})
+		}
 	}
 }

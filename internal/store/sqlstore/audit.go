@@ -17,7 +17,9 @@ import (
 // Appenders take one advisory lock (PostgreSQL; SQLite's single writer
 // needs none) and read the last link inside their transaction, so nodes
 // sharing a database extend one chain without forks; the lock is held
-// until commit, which is why ChainAudit comes last in a write.
+// until commit, which is why ChainAudit comes last in a write. Where the
+// dialect has an AuditAppend statement (PostgreSQL), lock, head, hashes
+// and inserts are that one statement.
 
 var _ store.AuditStore = (*DB)(nil)
 
@@ -171,14 +173,6 @@ func (db *DB) AppendAudit(ctx context.Context, items []store.AuditItem) ([]store
 // auditHead takes the chain's lock and reads its last link
 // (sql.ErrNoRows for an empty chain).
 func (t *tx) auditHead(ctx context.Context) (seq int64, hash []byte, err error) {
-	if t.db.d.AuditHead != "" {
-		head, err := t.stmt(ctx, t.db.d.AuditHead)
-		if err != nil {
-			return 0, nil, err
-		}
-		err = head.QueryRowContext(ctx, lockKey(auditLockKey)).Scan(&seq, &hash)
-		return seq, hash, err
-	}
 	if err := t.Lock(ctx, auditLockKey); err != nil {
 		return 0, nil, fmt.Errorf("audit chain: lock: %w", err)
 	}

@@ -114,37 +114,44 @@ func (t *tx) fillLink(ctx context.Context, l legacyLink, recorded int64, f store
 }
 
 // dropLegacyAuditResources removes up to backfillBatch AuditEvent
-// resources, their earlier versions and index rows; it returns how many.
+// resources, their earlier versions and index rows, a statement per table
+// for the batch; it returns how many.
 func (db *DB) dropLegacyAuditResources(ctx context.Context) (int, error) {
 	n := 0
 	err := db.update(ctx, false, func(stx store.Tx) error {
 		t := stx.(*tx)
-		rows, err := t.tx.QueryContext(ctx, fmt.Sprintf(`SELECT rid, idx_tables FROM resources WHERE type = 'AuditEvent' LIMIT %d`, backfillBatch))
+		rows, err := t.tx.QueryContext(ctx, fmt.Sprintf(`SELECT rid FROM resources WHERE type = 'AuditEvent' LIMIT %d`, backfillBatch))
 		if err != nil {
 			return err
 		}
-		var rids, masks []int64
+		var rids []any
 		for rows.Next() {
-			var rid, mask int64
-			if err := rows.Scan(&rid, &mask); err != nil {
+			var rid int64
+			if err := rows.Scan(&rid); err != nil {
 				rows.Close()
 				return err
 			}
-			rids, masks = append(rids, rid), append(masks, mask)
+			rids = append(rids, rid)
 		}
 		if err := rows.Close(); err != nil {
 			return err
 		}
 		n = len(rids)
-		p := t.db.d.Placeholder
-		for i, rid := range rids {
-			if err := deleteIndex(ctx, t, rid, masks[i]); err != nil {
-				return err
-			}
-			for _, table := range []string{"resource_history", "resources"} {
-				if _, err := t.tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE rid = "+p(1), rid); err != nil {
-					return err
-				}
+		if n == 0 {
+			return nil
+		}
+		ph := make([]string, n)
+		for i := range ph {
+			ph[i] = t.db.d.Placeholder(i + 1)
+		}
+		in := " WHERE rid IN (" + strings.Join(ph, ", ") + ")"
+		tables := []string{"resource_history", "resources"}
+		for _, tab := range indexTables {
+			tables = append(tables, tab.name)
+		}
+		for _, table := range tables {
+			if _, err := t.tx.ExecContext(ctx, "DELETE FROM "+table+in, rids...); err != nil {
+				return fmt.Errorf("%s: %w", table, err)
 			}
 		}
 		return nil

@@ -55,10 +55,6 @@ type Dialect struct {
 	// Lock takes a transaction-scoped lock on key (see store.Tx.Lock); nil
 	// where transactions are serialized anyway.
 	Lock func(ctx context.Context, tx *sql.Tx, key int64) error
-	// AuditHead, when set, takes the audit chain's lock and reads its last
-	// link in one statement: args lock key → seq, hash (no row for an
-	// empty chain). Unset: Lock, then a plain read.
-	AuditHead string
 	// AuditAppend, when set, appends records in one statement (see
 	// auditAppendArgs for its arguments) → seq, prev, hash per record:
 	// a group commit is then one round trip.

@@ -47,6 +47,9 @@ CREATE TABLE audit_export_marks (
 
 DROP TABLE audit_indexed;
 
+-- vhdir_audit_append below takes the lock and reads the head itself.
+DROP FUNCTION vhdir_audit_head(BIGINT);
+
 -- Appends records to the chain in one statement, so that a group commit
 -- is one round trip (run alone, it is its own transaction): it takes the
 -- chain's lock, reads the last link, hashes each record exactly as
