@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -69,59 +68,18 @@ func TestAuditSurvivesKill(t *testing.T) {
 }
 
 // startSelf serves db with the test binary as vhdir, its state in dir,
-// and gets an auditor's token (the client is registered once per
-// database).
+// and gets an auditor's token.
 func startSelf(t *testing.T, dir, db string) *binaryServer {
 	t.Helper()
-	addr := freeAddr(t)
-	s := &binaryServer{base: "http://" + addr, logs: &syncBuffer{}}
 	bin, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = commandSelf(bin, "serve", "--addr", addr, "--plain-http", "--db", db, "--data-dir", dir, "--log-level", "warn")
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.stop(t) })
-	s.waitReady(t)
-	key := filepath.Join(dir, "auditor")
-	const scope = "system/*.rs system/AuditEvent.rs"
-	if _, err := os.Stat(key + ".key.json"); err != nil {
-		t.Setenv("VHDIR_DB", db)
-		for _, args := range [][]string{
-			{"keygen", "--out", key},
-			{"clients", "add", "--name", "Auditor", "--organization", "Organization/audit", "--jwks-file", key + ".jwks.json", "--scope", scope, "--client-id", "auditor"},
-		} {
-			var errs bytes.Buffer
-			if code := run(context.Background(), args, io.Discard, &errs); code != 0 {
-				t.Fatalf("vhdir %s = %d: %s", args[0], code, errs.String())
-			}
-		}
-	}
-	var out, errs bytes.Buffer
-	if code := run(context.Background(), []string{"token", "--server", s.base, "--client-id", "auditor", "--key", key + ".key.json", "--scope", scope}, &out, &errs); code != 0 {
-		t.Fatalf("vhdir token = %d: %s", code, errs.String())
-	}
-	s.token = strings.TrimSpace(out.String())
-	return s
-}
-
-func (s *binaryServer) waitReady(t *testing.T) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get(s.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("vhdir serve not ready: %s", s.logs.String())
-		}
-	}
+	return startServe(t, func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(readmeEnv(), runAsVhdir+"=1")
+		return cmd
+	}, dir, db, binaryClient{id: "auditor", name: "Auditor", scope: "system/*.rs system/AuditEvent.rs"})
 }
 
 // loadUntilKilled sends reads from 8 clients, each with its own request
@@ -181,11 +139,4 @@ func (s *binaryServer) count(t *testing.T, path string) int {
 		t.Fatalf("GET %s = %d, %v", path, resp.StatusCode, err)
 	}
 	return *b.Total
-}
-
-// commandSelf runs the test binary as vhdir with args.
-func commandSelf(bin string, args ...string) *exec.Cmd {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(readmeEnv(), runAsVhdir+"=1")
-	return cmd
 }

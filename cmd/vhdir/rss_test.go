@@ -173,10 +173,25 @@ type binaryServer struct {
 // database).
 func startBinary(t *testing.T, bin, dir, db string) *binaryServer {
 	t.Helper()
+	return startServe(t, func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = readmeEnv()
+		return cmd
+	}, dir, db, binaryClient{id: "large", name: "Large bodies", scope: "system/*.cruds"})
+}
+
+// binaryClient is the client a binaryServer's token is for.
+type binaryClient struct{ id, name, scope string }
+
+// startServe runs `vhdir serve` (command makes the process from its
+// arguments) on db over plain HTTP, its state in dir, waits until it is
+// ready, and gets a token for client, registering it with its own key in
+// dir the first time.
+func startServe(t *testing.T, command func(args ...string) *exec.Cmd, dir, db string, client binaryClient) *binaryServer {
+	t.Helper()
 	addr := freeAddr(t)
 	s := &binaryServer{base: "http://" + addr, logs: &syncBuffer{}}
-	s.cmd = exec.Command(bin, "serve", "--addr", addr, "--plain-http", "--db", db, "--data-dir", dir, "--log-level", "warn")
-	s.cmd.Env = readmeEnv()
+	s.cmd = command("serve", "--addr", addr, "--plain-http", "--db", db, "--data-dir", dir, "--log-level", "warn")
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -194,13 +209,12 @@ func startBinary(t *testing.T, bin, dir, db string) *binaryServer {
 			t.Fatalf("vhdir serve not ready: %s", s.logs.String())
 		}
 	}
-	key := filepath.Join(dir, "client")
-	const scope = "system/*.cruds"
+	key := filepath.Join(dir, client.id)
 	if _, err := os.Stat(key + ".key.json"); err != nil {
 		t.Setenv("VHDIR_DB", db)
 		for _, args := range [][]string{
 			{"keygen", "--out", key},
-			{"clients", "add", "--name", "Large bodies", "--organization", "Organization/large", "--jwks-file", key + ".jwks.json", "--scope", scope, "--client-id", "large"},
+			{"clients", "add", "--name", client.name, "--organization", "Organization/" + client.id, "--jwks-file", key + ".jwks.json", "--scope", client.scope, "--client-id", client.id},
 		} {
 			var errs bytes.Buffer
 			if code := run(context.Background(), args, io.Discard, &errs); code != 0 {
@@ -209,7 +223,7 @@ func startBinary(t *testing.T, bin, dir, db string) *binaryServer {
 		}
 	}
 	var out, errs bytes.Buffer
-	if code := run(context.Background(), []string{"token", "--server", s.base, "--client-id", "large", "--key", key + ".key.json", "--scope", scope}, &out, &errs); code != 0 {
+	if code := run(context.Background(), []string{"token", "--server", s.base, "--client-id", client.id, "--key", key + ".key.json", "--scope", client.scope}, &out, &errs); code != 0 {
 		t.Fatalf("vhdir token = %d: %s", code, errs.String())
 	}
 	s.token = strings.TrimSpace(out.String())

@@ -172,26 +172,9 @@ func (b *builder) auditPageSQL(sq *store.Query, where string) (string, error) {
 		fmt.Fprintf(&text, ", %s AS k%d", b.auditSortExpr("a", k), i)
 	}
 	text.WriteString(" FROM audit_chain a WHERE " + where + ") q")
-	if sq.After != nil {
-		if len(sq.After.Keys) != len(sq.Sort) {
-			return "", fmt.Errorf("search: the cursor has %d sort keys, the query %d: %w", len(sq.After.Keys), len(sq.Sort), store.ErrBadCursor)
-		}
-		for i, k := range sq.Sort {
-			if !k.Kind.Fits(sq.After.Keys[i]) {
-				return "", fmt.Errorf("search: the cursor's sort key %d (%T) does not fit the query's: %w", i, sq.After.Keys[i], store.ErrBadCursor)
-			}
-		}
-		text.WriteString(" WHERE " + b.after(sq.Sort, sq.After, 0))
+	if err := b.pageOrder(&text, sq); err != nil {
+		return "", err
 	}
-	text.WriteString(" ORDER BY ")
-	for i, k := range sq.Sort {
-		dir := "ASC"
-		if k.Desc {
-			dir = "DESC"
-		}
-		fmt.Fprintf(&text, "q.k%d %s NULLS LAST, ", i, dir)
-	}
-	text.WriteString("q.rid LIMIT " + b.arg(sq.Count+1))
 	return text.String(), nil
 }
 

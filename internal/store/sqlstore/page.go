@@ -188,13 +188,23 @@ func pageSQL(b *builder, sq *store.Query, where string) (string, error) {
 		fmt.Fprintf(&text, ", %s AS k%d", e, i)
 	}
 	text.WriteString(" FROM resources r WHERE " + where + ") q")
+	if err := b.pageOrder(&text, sq); err != nil {
+		return "", err
+	}
+	return text.String(), nil
+}
+
+// pageOrder ends a page query over a derived table q (its sort keys k0,
+// k1, … and its row order rid): after the cursor, in sort order, Count+1
+// rows.
+func (b *builder) pageOrder(text *strings.Builder, sq *store.Query) error {
 	if sq.After != nil {
 		if len(sq.After.Keys) != len(sq.Sort) {
-			return "", fmt.Errorf("search: the cursor has %d sort keys, the query %d: %w", len(sq.After.Keys), len(sq.Sort), store.ErrBadCursor)
+			return fmt.Errorf("search: the cursor has %d sort keys, the query %d: %w", len(sq.After.Keys), len(sq.Sort), store.ErrBadCursor)
 		}
 		for i, k := range sq.Sort {
 			if !k.Kind.Fits(sq.After.Keys[i]) {
-				return "", fmt.Errorf("search: the cursor's sort key %d (%T) does not fit the query's: %w", i, sq.After.Keys[i], store.ErrBadCursor)
+				return fmt.Errorf("search: the cursor's sort key %d (%T) does not fit the query's: %w", i, sq.After.Keys[i], store.ErrBadCursor)
 			}
 		}
 		text.WriteString(" WHERE " + b.after(sq.Sort, sq.After, 0))
@@ -205,10 +215,10 @@ func pageSQL(b *builder, sq *store.Query, where string) (string, error) {
 		if k.Desc {
 			dir = "DESC"
 		}
-		fmt.Fprintf(&text, "q.k%d %s NULLS LAST, ", i, dir)
+		fmt.Fprintf(text, "q.k%d %s NULLS LAST, ", i, dir)
 	}
 	text.WriteString("q.rid LIMIT " + b.arg(sq.Count+1))
-	return text.String(), nil
+	return nil
 }
 
 // PageSQL returns the statement that reads the first page of q, as the
