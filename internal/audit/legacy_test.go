@@ -32,7 +32,7 @@ func TestRecordsFromBeforeTheAuditStore(t *testing.T) {
 				`SELECT 'AuditEvent', res_id, 1, 1000 + seq, recorded, false, 0, 0, false, body FROM audit_chain WHERE seq = 1`)
 			exec(t, s, `UPDATE audit_chain SET body = NULL WHERE seq = 1`)
 			exec(t, s, `UPDATE audit_chain SET recorded = 0, action = '', outcome = '', type_system = '', type_code = '', subtype_system = '', `+
-				`subtype_code = '', client = '', address = '', source = '', policy = '', profile = '', request_id = ''`)
+				`subtype_code = '', client = '', address = '', source = '', policy = '', profile = '', request_id = '', agent = '', entity = ''`)
 			exec(t, s, `DELETE FROM audit_ref`)
 			st.Close()
 

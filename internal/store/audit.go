@@ -92,6 +92,33 @@ const (
 	AuditURISystem    = "urn:ietf:rfc:3986"
 )
 
+// Key is the reference as one text: Type/id, or the URL (ParseAuditRef
+// reads it back).
+func (r AuditRef) Key() string {
+	if r.URL != "" {
+		return r.URL
+	}
+	return r.Type + "/" + r.ID
+}
+
+// SplitAuditRefs separates the references a record keeps in its own row,
+// the first agent's and the first entity's (as keys; "" for none), from
+// the others (each once), which are stored apart.
+func SplitAuditRefs(refs []AuditRef) (agent, entity string, others []AuditRef) {
+	for i, r := range refs {
+		switch {
+		case slices.Contains(refs[:i], r):
+		case !r.Entity && agent == "":
+			agent = r.Key()
+		case r.Entity && entity == "":
+			entity = r.Key()
+		default:
+			others = append(others, r)
+		}
+	}
+	return agent, entity, others
+}
+
 // ParseAuditRef reads a reference as search indexes it: Type/id (or
 // Type/id/_history/n) as a local reference, anything else as a URL.
 func ParseAuditRef(ref string, entity bool) AuditRef {

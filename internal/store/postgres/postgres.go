@@ -66,7 +66,7 @@ var dialect = &sqlstore.Dialect{
 		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock))
 		return err
 	},
-	AuditAppend: `SELECT seq, prev, hash FROM vhdir_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+	AuditAppend: `SELECT seq, prev, hash FROM vhdir_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 	Lock: func(ctx context.Context, tx *sql.Tx, key int64) error {
 		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", key)
 		return err

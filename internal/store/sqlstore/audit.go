@@ -27,9 +27,13 @@ var _ store.AuditStore = (*DB)(nil)
 const auditLockKey = "vhdir:audit-chain"
 
 // auditColumns are a link's columns as ChainAudit writes them.
-const auditColumns = "seq, res_id, prev, hash, body, recorded, action, outcome, type_system, type_code, subtype_system, subtype_code, client, address, source, policy, profile, request_id"
+const auditColumns = "seq, res_id, prev, hash, body, recorded, action, outcome, type_system, type_code, subtype_system, subtype_code, client, address, source, policy, profile, request_id, agent, entity"
 
-// auditRowsPerInsert bounds one INSERT's rows (18 arguments each).
+// auditColumnCount is the number of auditColumns.
+const auditColumnCount = 20
+
+// auditRowsPerInsert bounds one INSERT's rows (auditColumnCount arguments
+// each).
 const auditRowsPerInsert = 200
 
 // ChainAudit appends items to the chain (see store.Tx).
@@ -65,13 +69,14 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 	return out, nil
 }
 
-// insertLinks writes links with their items' bodies and fields, and their
-// references: two statements for up to auditRowsPerInsert records.
+// insertLinks writes links with their items' bodies and fields: one
+// statement for up to auditRowsPerInsert records, and one more for the
+// references beyond each record's first agent and entity, if any.
 func (t *tx) insertLinks(ctx context.Context, items []store.AuditItem, links []store.AuditLink) error {
 	p := t.db.d.InsertPlaceholder
 	var b strings.Builder
 	b.WriteString("INSERT INTO audit_chain (" + auditColumns + ") VALUES ")
-	args := make([]any, 0, 18*len(items))
+	args := make([]any, 0, auditColumnCount*len(items))
 	var refs []any
 	for i, it := range items {
 		l := links[i]
@@ -80,16 +85,18 @@ func (t *tx) insertLinks(ctx context.Context, items []store.AuditItem, links []s
 			b.WriteString(", ")
 		}
 		b.WriteByte('(')
-		for c := range 18 {
+		for c := range auditColumnCount {
 			if c > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteString(p(len(args) + c + 1))
 		}
 		b.WriteByte(')')
+		agent, entity, others := store.SplitAuditRefs(f.Refs)
 		args = append(args, l.Seq, it.ID, l.Prev, l.Hash, it.Body, f.Recorded.UnixMicro(), f.Action, f.Outcome,
-			f.Type.System, f.Type.Code, f.Subtype.System, f.Subtype.Code, f.Client, f.Address, f.Source, f.Policy, f.Profile, f.RequestID)
-		refs = appendRefArgs(refs, l.Seq, f.Refs)
+			f.Type.System, f.Type.Code, f.Subtype.System, f.Subtype.Code, f.Client, f.Address, f.Source, f.Policy, f.Profile, f.RequestID,
+			agent, entity)
+		refs = appendRefArgs(refs, l.Seq, others)
 	}
 	ins, err := t.stmt(ctx, b.String())
 	if err != nil {
@@ -101,23 +108,13 @@ func (t *tx) insertLinks(ctx context.Context, items []store.AuditItem, links []s
 	return t.insertRefs(ctx, refs)
 }
 
-// appendRefArgs appends the rows of a record's references (each once).
-func appendRefArgs(args []any, seq int64, refs []store.AuditRef) []any {
-	for i, r := range refs {
-		if !containsRef(refs[:i], r) {
-			args = append(args, seq, r.Entity, r.Type, r.ID, r.URL)
-		}
+// appendRefArgs appends the audit_ref rows of a record's other
+// references (SplitAuditRefs: each once).
+func appendRefArgs(args []any, seq int64, others []store.AuditRef) []any {
+	for _, r := range others {
+		args = append(args, seq, r.Entity, r.Type, r.ID, r.URL)
 	}
 	return args
-}
-
-func containsRef(refs []store.AuditRef, r store.AuditRef) bool {
-	for _, x := range refs {
-		if x == r {
-			return true
-		}
-	}
-	return false
 }
 
 // insertRefs writes audit_ref rows, 5 arguments each.
@@ -199,12 +196,14 @@ func (db *DB) AuditChain(ctx context.Context, after int64, limit int) ([]store.A
 		var l store.AuditLink
 		var f store.AuditFields
 		var recorded int64
+		var agent, entity string
 		if err := rows.Scan(&l.Seq, &l.ID, &l.Prev, &l.Hash, &l.Body, &recorded, &f.Action, &f.Outcome, &f.Type.System, &f.Type.Code,
-			&f.Subtype.System, &f.Subtype.Code, &f.Client, &f.Address, &f.Source, &f.Policy, &f.Profile, &f.RequestID); err != nil {
+			&f.Subtype.System, &f.Subtype.Code, &f.Client, &f.Address, &f.Source, &f.Policy, &f.Profile, &f.RequestID, &agent, &entity); err != nil {
 			return nil, fmt.Errorf("audit chain: %w", err)
 		}
 		if recorded > 0 {
 			f.Recorded = time.UnixMicro(recorded).UTC()
+			f.Refs = rowRefs(agent, entity)
 			l.Fields = &f
 		}
 		out = append(out, l)
@@ -218,8 +217,19 @@ func (db *DB) AuditChain(ctx context.Context, after int64, limit int) ([]store.A
 	return out, nil
 }
 
-// auditRefsOf fills the references of links' fields, in the order they
-// were written (each record's agent, then its entities).
+// rowRefs are the references a record keeps in its row.
+func rowRefs(agent, entity string) []store.AuditRef {
+	var refs []store.AuditRef
+	if agent != "" {
+		refs = append(refs, store.ParseAuditRef(agent, false))
+	}
+	if entity != "" {
+		refs = append(refs, store.ParseAuditRef(entity, true))
+	}
+	return refs
+}
+
+// auditRefsOf adds to links' fields their references kept apart.
 func (db *DB) auditRefsOf(ctx context.Context, links []store.AuditLink) error {
 	if len(links) == 0 {
 		return nil
@@ -298,12 +308,13 @@ func appendInOne(ctx context.Context, q dbQuerier, d *Dialect, items []store.Aud
 
 // auditAppendArgs are AuditAppend's arguments: the chain's lock key, one
 // array per column of the records (in auditColumns order, from res_id,
-// without the prev and hash the statement computes), then the references
-// as arrays: the 1-based record each belongs to, entity, type, id, url.
+// without the prev and hash the statement computes), then the other
+// references as arrays: the 1-based record each belongs to, entity, type,
+// id, url.
 func auditAppendArgs(items []store.AuditItem) []any {
 	n := len(items)
 	ids, bodies, recorded := make([]string, n), make([][]byte, n), make([]int64, n)
-	text := make([][]string, 12) // action … request_id
+	text := make([][]string, 14) // action … request_id, agent, entity
 	for c := range text {
 		text[c] = make([]string, n)
 	}
@@ -313,14 +324,12 @@ func auditAppendArgs(items []store.AuditItem) []any {
 	for i, it := range items {
 		f := it.Fields.Storable()
 		ids[i], bodies[i], recorded[i] = it.ID, it.Body, f.Recorded.UnixMicro()
+		agent, entity, others := store.SplitAuditRefs(f.Refs)
 		for c, v := range []string{f.Action, f.Outcome, f.Type.System, f.Type.Code, f.Subtype.System, f.Subtype.Code,
-			f.Client, f.Address, f.Source, f.Policy, f.Profile, f.RequestID} {
+			f.Client, f.Address, f.Source, f.Policy, f.Profile, f.RequestID, agent, entity} {
 			text[c][i] = v
 		}
-		for j, r := range f.Refs {
-			if containsRef(f.Refs[:j], r) {
-				continue
-			}
+		for _, r := range others {
 			refItems, refEntities = append(refItems, int32(i+1)), append(refEntities, r.Entity)
 			refTypes, refIDs, refURLs = append(refTypes, r.Type), append(refIDs, r.ID), append(refURLs, r.URL)
 		}

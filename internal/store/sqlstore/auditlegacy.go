@@ -66,7 +66,8 @@ func (db *DB) backfillBatch(ctx context.Context) (int, error) {
 			if err == nil && l.body != nil {
 				recorded = f.Recorded.UnixMicro()
 				f = f.Storable()
-				refs = appendRefArgs(refs, l.seq, f.Refs)
+				_, _, others := store.SplitAuditRefs(f.Refs)
+				refs = appendRefArgs(refs, l.seq, others)
 			} else {
 				f = store.AuditFields{}
 			}
@@ -102,14 +103,15 @@ func (t *tx) legacyLinks(ctx context.Context) ([]legacyLink, error) {
 func (t *tx) fillLink(ctx context.Context, l legacyLink, recorded int64, f store.AuditFields) error {
 	p := t.db.d.Placeholder
 	cols := []string{"body", "recorded", "action", "outcome", "type_system", "type_code", "subtype_system", "subtype_code",
-		"client", "address", "source", "policy", "profile", "request_id"}
+		"client", "address", "source", "policy", "profile", "request_id", "agent", "entity"}
 	sets := make([]string, len(cols))
 	for i, c := range cols {
 		sets[i] = c + " = " + p(i+1)
 	}
 	q := fmt.Sprintf("UPDATE audit_chain SET %s WHERE seq = %s", strings.Join(sets, ", "), p(len(cols)+1))
+	agent, entity, _ := store.SplitAuditRefs(f.Refs)
 	_, err := t.tx.ExecContext(ctx, q, l.body, recorded, f.Action, f.Outcome, f.Type.System, f.Type.Code, f.Subtype.System, f.Subtype.Code,
-		f.Client, f.Address, f.Source, f.Policy, f.Profile, f.RequestID, l.seq)
+		f.Client, f.Address, f.Source, f.Policy, f.Profile, f.RequestID, agent, entity, l.seq)
 	return err
 }
 

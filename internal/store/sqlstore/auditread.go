@@ -182,29 +182,61 @@ func (b *builder) auditPageSQL(sq *store.Query, where string) (string, error) {
 // the resources the page's records reference; reverse, the records that
 // reference the page's resources (at most limit of them, 0: no bound).
 func auditInclude(ctx context.Context, d *Dialect, view access, q dbQuerier, inc store.Include, from []pageRow, limit int) ([]pageRow, error) {
-	entity, ok := auditRefKind(auditFields[inc.Param])
+	entity, column, ok := auditRefKind(auditFields[inc.Param])
 	if !ok {
 		return nil, nil
 	}
 	b := &builder{d: d, view: view}
 	if inc.Reverse {
-		var keys []string
-		for _, m := range from {
-			keys = append(keys, fmt.Sprintf("(%s, %s)", b.castText(b.arg(m.v.ID)), b.castText(b.arg(m.v.Type))))
-		}
-		text := fmt.Sprintf("SELECT %s FROM audit_ref f CROSS JOIN audit_chain a WHERE (f.id, f.type) IN (VALUES %s) AND f.entity = %s AND a.seq = f.seq AND %s ORDER BY a.seq",
-			auditRowColumns, strings.Join(keys, ", "), b.arg(entity), fmt.Sprintf(auditLive, "a"))
-		if limit > 0 {
-			text += " LIMIT " + b.arg(limit)
-		}
-		rows, err := queryAuditRows(ctx, q, text, b.args, 0)
-		if err != nil {
-			return nil, fmt.Errorf("include: %w", err)
-		}
-		return dedupeRows(rows), nil
+		return auditReferrers(ctx, b, q, entity, column, from, limit)
 	}
+	keys, err := auditReferenced(ctx, b.d, q, entity, column, from)
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	var values []string
+	for _, k := range keys {
+		values = append(values, fmt.Sprintf("(%s, %s)", b.castText(b.arg(k.Type)), b.castText(b.arg(k.ID))))
+	}
+	targets := ""
+	if len(inc.Targets) > 0 {
+		targets = " AND " + b.typeCond("r", inc.Targets, true)
+	}
+	text := fmt.Sprintf("SELECT %s FROM resources r WHERE (r.type, r.id) IN (VALUES %s) AND r.deleted = false%s%s ORDER BY r.rid",
+		resourceColumns, strings.Join(values, ", "), b.andVisible("r"), targets)
+	return scanResourceRows(ctx, q, text, b.args)
+}
+
+// auditReferrers are the records whose reference of a kind points to one
+// of the resources rows: by their own row's column, or by audit_ref.
+func auditReferrers(ctx context.Context, b *builder, q dbQuerier, entity bool, column string, rows []pageRow, limit int) ([]pageRow, error) {
+	var refs, pairs []string
+	for _, m := range rows {
+		refs = append(refs, b.arg(m.v.Type+"/"+m.v.ID))
+	}
+	for _, m := range rows {
+		pairs = append(pairs, fmt.Sprintf("(%s, %s)", b.castText(b.arg(m.v.ID)), b.castText(b.arg(m.v.Type))))
+	}
+	live := fmt.Sprintf(auditLive, "a")
+	text := fmt.Sprintf("SELECT %[1]s FROM audit_chain a WHERE a.%[2]s IN (%[3]s) AND %[4]s UNION "+
+		"SELECT %[1]s FROM audit_ref f CROSS JOIN audit_chain a WHERE (f.id, f.type) IN (VALUES %[5]s) AND f.entity = %[6]s AND a.seq = f.seq AND %[4]s ORDER BY rid",
+		auditRowColumns, column, strings.Join(refs, ", "), live, strings.Join(pairs, ", "), b.arg(entity))
+	if limit > 0 {
+		text += " LIMIT " + b.arg(limit)
+	}
+	found, err := queryAuditRows(ctx, q, text, b.args, 0)
+	if err != nil {
+		return nil, fmt.Errorf("include: %w", err)
+	}
+	return found, nil
+}
+
+// auditReferenced are the local references of a kind that the records
+// among rows hold.
+func auditReferenced(ctx context.Context, d *Dialect, q dbQuerier, entity bool, column string, rows []pageRow) ([]store.AuditRef, error) {
+	b := &builder{d: d}
 	var seqs []string
-	for _, m := range from {
+	for _, m := range rows {
 		if m.v.Type == store.AuditType {
 			seqs = append(seqs, b.arg(m.rid))
 		}
@@ -212,13 +244,25 @@ func auditInclude(ctx context.Context, d *Dialect, view access, q dbQuerier, inc
 	if len(seqs) == 0 {
 		return nil, nil
 	}
-	targets := ""
-	if len(inc.Targets) > 0 {
-		targets = " AND " + b.typeCond("r", inc.Targets, true)
+	in := strings.Join(seqs, ", ")
+	text := fmt.Sprintf("SELECT %[1]s FROM audit_chain WHERE seq IN (%[2]s) AND %[1]s <> '' UNION SELECT type || '/' || id FROM audit_ref WHERE seq IN (%[2]s) AND entity = %[3]s AND url = ''",
+		column, in, b.arg(entity))
+	found, err := q.QueryContext(ctx, text, b.args...)
+	if err != nil {
+		return nil, fmt.Errorf("include: %w", err)
 	}
-	text := fmt.Sprintf("SELECT DISTINCT %s FROM audit_ref f CROSS JOIN resources r WHERE f.seq IN (%s) AND f.entity = %s AND r.type = f.type AND r.id = f.id AND r.deleted = false%s%s ORDER BY r.rid",
-		resourceColumns, strings.Join(seqs, ", "), b.arg(entity), b.andVisible("r"), targets)
-	return scanResourceRows(ctx, q, text, b.args)
+	defer found.Close()
+	var out []store.AuditRef
+	for found.Next() {
+		var key string
+		if err := found.Scan(&key); err != nil {
+			return nil, fmt.Errorf("include: %w", err)
+		}
+		if r := store.ParseAuditRef(key, entity); r.URL == "" {
+			out = append(out, r)
+		}
+	}
+	return out, found.Err()
 }
 
 // searchesAudit reports whether q searches AuditEvents, which are
@@ -234,33 +278,25 @@ func searchesAudit(q *store.Query) (bool, error) {
 	return true, nil
 }
 
-// dedupeRows keeps the first row of each chain position.
-func dedupeRows(rows []pageRow) []pageRow {
-	seen := make(map[int64]bool, len(rows))
-	out := rows[:0]
-	for _, r := range rows {
-		if !seen[r.rid] {
-			seen[r.rid] = true
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // auditHas matches resources referenced (by param) from a record that
 // satisfies where: _has:AuditEvent:entity:….
 func (b *builder) auditHas(a string, c store.Has) (string, error) {
-	entity, ok := auditRefKind(auditFields[c.Param])
+	entity, column, ok := auditRefKind(auditFields[c.Param])
 	if !ok {
 		return "1 = 0", nil
 	}
-	x := b.newAlias("e")
-	where, err := b.auditWhere(x, c.Where)
+	x, y := b.newAlias("e"), b.newAlias("e")
+	own, err := b.auditWhere(x, c.Where)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("(%s.id, %s.type) IN (SELECT f.id, f.type FROM audit_ref f WHERE f.entity = %s AND f.seq IN (SELECT %s.seq FROM audit_chain %s WHERE %s))",
-		a, a, b.arg(entity), x, x, where), nil
+	others, err := b.auditWhere(y, c.Where)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("((%[1]s.type || '/' || %[1]s.id) IN (SELECT %[2]s.%[3]s FROM audit_chain %[2]s WHERE %[2]s.%[3]s <> '' AND %[4]s) OR "+
+		"(%[1]s.id, %[1]s.type) IN (SELECT f.id, f.type FROM audit_ref f WHERE f.entity = %[5]s AND f.seq IN (SELECT %[6]s.seq FROM audit_chain %[6]s WHERE %[7]s)))",
+		a, x, column, own, b.arg(entity), y, others), nil
 }
 
 // auditScan streams the records an export selects (see snapshot.Scan).

@@ -101,15 +101,16 @@ func auditURI(a string, f auditField) string {
 	return ""
 }
 
-// auditRefKind is audit_ref.entity for a reference field.
-func auditRefKind(f auditField) (entity, ok bool) {
+// auditRefKind is audit_ref.entity for a reference field, and the
+// column of audit_chain that holds a record's first reference of it.
+func auditRefKind(f auditField) (entity bool, column string, ok bool) {
 	switch f {
 	case afAgent:
-		return false, true
+		return false, "agent", true
 	case afEntity:
-		return true, true
+		return true, "entity", true
 	}
-	return false, false
+	return false, "", false
 }
 
 // auditWhere is the WHERE of a search over the records aliased a.
@@ -252,24 +253,31 @@ func (b *builder) auditURIMatch(a string, c store.URIMatch) (string, error) {
 	return "", fmt.Errorf("search: unknown uri mode %d", c.Mode)
 }
 
-// auditRef matches records by a reference: the references' rows first
-// (audit_ref_target), then their records.
+// auditRef matches records by a reference: in their own row (the first
+// of its kind, an index range on the column) or in audit_ref (the others,
+// through audit_ref_target).
 func (b *builder) auditRef(a string, c store.RefMatch) string {
-	entity, ok := auditRefKind(auditFields[c.Param])
+	entity, column, ok := auditRefKind(auditFields[c.Param])
 	if !ok {
 		return "1 = 0"
 	}
+	col := a + "." + column
+	var own string
 	var where []string
-	if c.URL != "" {
-		where = append(where, "url = "+b.arg(c.URL))
-	} else {
-		where = append(where, "id = "+b.arg(c.ID))
-		if c.Type != "" {
-			where = append(where, "type = "+b.arg(c.Type))
-		}
+	switch {
+	case c.URL != "":
+		url := b.arg(c.URL)
+		own, where = col+" = "+url, []string{"url = " + url}
+	case c.Type != "":
+		own = col + " = " + b.arg(c.Type+"/"+c.ID)
+		where = []string{"id = " + b.arg(c.ID), "type = " + b.arg(c.Type)}
+	default:
+		// Any type: no index range on Type/id, but the others' rows have one.
+		own = col + " LIKE " + b.arg("%/"+escapeLike(c.ID)) + " ESCAPE '\\'"
+		where = []string{"id = " + b.arg(c.ID)}
 	}
 	where = append(where, "entity = "+b.arg(entity))
-	return fmt.Sprintf("%s.seq IN (SELECT seq FROM audit_ref WHERE %s)", a, strings.Join(where, " AND "))
+	return fmt.Sprintf("(%s OR %s.seq IN (SELECT seq FROM audit_ref WHERE %s))", own, a, strings.Join(where, " AND "))
 }
 
 // auditMissing: whether a record has (or lacks) a value for the parameter.
@@ -280,8 +288,9 @@ func (b *builder) auditMissing(a string, c store.Missing) string {
 	case afDate:
 		has = "1 = 1"
 	case afAgent, afEntity:
-		entity, _ := auditRefKind(f)
-		has = fmt.Sprintf("EXISTS (SELECT 1 FROM audit_ref m WHERE m.seq = %s.seq AND m.entity = %s)", a, b.arg(entity))
+		// A record with references of a kind keeps the first in its row.
+		_, column, _ := auditRefKind(f)
+		has = a + "." + column + " <> ''"
 	case afAddress:
 		has = fmt.Sprintf("(%[1]s.address <> '' OR %[1]s.source <> '')", a)
 	case afPolicy, afProfile:
@@ -302,17 +311,22 @@ func (b *builder) auditMissing(a string, c store.Missing) string {
 // auditChain matches records whose reference points to a resource that
 // satisfies the chain's condition (and that the viewer sees).
 func (b *builder) auditChain(a string, c store.Chain) (string, error) {
-	entity, ok := auditRefKind(auditFields[c.Param])
+	entity, column, ok := auditRefKind(auditFields[c.Param])
 	if !ok {
 		return "1 = 0", nil
 	}
-	t := b.newAlias("t")
+	t, u := b.newAlias("t"), b.newAlias("t")
 	where, err := b.baseWhere(t, c.Types, c.Where)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s.seq IN (SELECT f.seq FROM audit_ref f WHERE f.entity = %s AND (f.id, f.type) IN (SELECT %s.id, %s.type FROM resources %s WHERE %s))",
-		a, b.arg(entity), t, t, t, where), nil
+	others, err := b.baseWhere(u, c.Types, c.Where)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("(%[1]s.%[2]s IN (SELECT %[3]s.type || '/' || %[3]s.id FROM resources %[3]s WHERE %[4]s) OR "+
+		"%[1]s.seq IN (SELECT f.seq FROM audit_ref f WHERE f.entity = %[5]s AND (f.id, f.type) IN (SELECT %[6]s.id, %[6]s.type FROM resources %[6]s WHERE %[7]s)))",
+		a, column, t, where, b.arg(entity), u, others), nil
 }
 
 // auditSortExpr is the value a record sorts by for key k.
@@ -340,12 +354,8 @@ func (b *builder) auditSortExpr(a string, k store.SortKey) string {
 	case auditURI(a, f) != "":
 		return "NULLIF(" + auditURI(a, f) + ", '')"
 	}
-	if entity, ok := auditRefKind(f); ok {
-		agg := "MIN"
-		if k.Desc {
-			agg = "MAX"
-		}
-		return fmt.Sprintf("(SELECT %s(CASE WHEN url <> '' THEN url ELSE type || '/' || id END) FROM audit_ref s WHERE s.seq = %s.seq AND s.entity = %s)", agg, a, b.arg(entity))
+	if _, column, ok := auditRefKind(f); ok {
+		return "NULLIF(" + a + "." + column + ", '')" // the first reference of the kind
 	}
 	return "NULL"
 }

@@ -44,9 +44,9 @@ func auditRecords() []store.AuditItem {
 			RequestID: "req-1", Refs: []store.AuditRef{org, {Entity: true, Type: "Practitioner", ID: "p1"}}},
 		{Recorded: t0.Add(time.Minute), Action: "C", Outcome: "0", Type: rest, Subtype: create, Client: "acme", Address: "192.0.2.1", Source: base,
 			Policy: "urn:vhdir:access-token:t1", Profile: "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Create",
-			Refs: []store.AuditRef{org, {Entity: true, Type: "Practitioner", ID: "p2"}}},
+			Refs: []store.AuditRef{org, {Entity: true, Type: "Practitioner", ID: "p2"}, {Entity: true, Type: "Practitioner", ID: "p3"}}},
 		{Recorded: t0.Add(time.Hour), Action: "R", Outcome: "4", Type: rest, Subtype: read, Client: "beta", Address: "198.51.100.7", Source: base,
-			Refs: []store.AuditRef{{Entity: true, Type: "Practitioner", ID: "p1"}}},
+			Refs: []store.AuditRef{{Entity: true, Type: "Practitioner", ID: "p1"}, {Entity: true, URL: "https://elsewhere/fhir/Practitioner/p9"}}},
 		{Recorded: t0.Add(2 * time.Hour), Action: "E", Outcome: "4", Type: login, Client: "evil", Address: "2001:DB8::1", Source: base},
 		{Recorded: t0.Add(3 * time.Hour), Action: "E", Outcome: "8", Type: login, Source: ""},
 	}
@@ -67,6 +67,7 @@ func testAuditSearch(t *testing.T, newDB NewDB) {
 	put(t, s, "Organization", "o1", t0, &store.Index{Strings: []store.StringValue{{Param: pName, Norm: "acme health", Exact: "Acme Health"}}})
 	put(t, s, "Practitioner", "p1", t0, nil)
 	put(t, s, "Practitioner", "p2", t0, nil)
+	put(t, s, "Practitioner", "p3", t0, nil)
 	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMicro() }
 	tests := []struct {
 		name  string
@@ -101,7 +102,12 @@ func testAuditSearch(t *testing.T, newDB NewDB) {
 		{"agent:identifier server", store.TokenMatch{Param: aAgentIdt, System: ptr(store.AuditURISystem), Code: ptr("https://dir.example/fhir")}, "[ae1 ae2 ae3 ae4]"},
 		{"agent:identifier any client", store.TokenMatch{Param: aAgentIdt, System: ptr(store.AuditClientSystem)}, "[ae1 ae2 ae3 ae4]"},
 		{"entity", store.RefMatch{Param: aEntity, Type: "Practitioner", ID: "p1"}, "[ae1 ae3]"},
-		{"entity by url", store.RefMatch{Param: aEntity, URL: "https://elsewhere/Practitioner/p1"}, "[]"},
+		{"entity by url", store.RefMatch{Param: aEntity, URL: "https://elsewhere/fhir/Practitioner/p9"}, "[ae3]"},
+		{"entity by url, none", store.RefMatch{Param: aEntity, URL: "https://elsewhere/Practitioner/p1"}, "[]"},
+		{"entity, a record's second", store.RefMatch{Param: aEntity, Type: "Practitioner", ID: "p3"}, "[ae2]"},
+		{"entity by id, a record's second", store.RefMatch{Param: aEntity, ID: "p3"}, "[ae2]"},
+		{"entity by id", store.RefMatch{Param: aEntity, ID: "p1"}, "[ae1 ae3]"},
+		{"entity by id, a LIKE wildcard", store.RefMatch{Param: aEntity, ID: "_1"}, "[]"},
 		{"entity:missing", store.Missing{Param: aEntity, Table: store.TableRef, Missing: true}, "[ae4 ae5]"},
 		{"entity:identifier", store.TokenMatch{Param: aEntityIdt, Code: ptr("req-1")}, "[ae1]"},
 		{"source:identifier", store.TokenMatch{Param: aSourceIdt, System: ptr(store.AuditURISystem), Code: ptr("https://dir.example/fhir")}, "[ae1 ae2 ae3 ae4]"},
@@ -120,6 +126,8 @@ func testAuditSearch(t *testing.T, newDB NewDB) {
 		{"and", store.And{store.TokenMatch{Param: aAction, Code: ptr("R")}, store.TokenMatch{Param: aAgentIdt, Code: ptr("beta")}}, "[ae3]"},
 		{"chain agent.name", store.Chain{Param: aAgent, Types: []string{"Organization"}, Where: store.StringMatch{Param: pName, Mode: store.StringPrefix, Value: "acme"}}, "[ae1 ae2]"},
 		{"chain entity._id", store.Chain{Param: aEntity, Types: []string{"Practitioner"}, Where: store.IDIs{IDs: []string{"p2"}}}, "[ae2]"},
+		{"chain entity._id, a record's second", store.Chain{Param: aEntity, Types: []string{"Practitioner"}, Where: store.IDIs{IDs: []string{"p3"}}}, "[ae2]"},
+		{"chain entity._id, either", store.Chain{Param: aEntity, Types: []string{"Practitioner"}, Where: store.IDIs{IDs: []string{"p1", "p3"}}}, "[ae1 ae2 ae3]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +189,16 @@ func testAuditSearchRelated(t *testing.T, s store.Store) {
 	if got := refs(page.Included); fmt.Sprint(got) != "[Organization/o1 Practitioner/p1]" {
 		t.Errorf("_include=AuditEvent:entity&_include=AuditEvent:agent = %v", got)
 	}
+	page = mustSearch(t, s, &store.Query{Types: []string{store.AuditType}, Count: 10, Where: store.TokenMatch{Param: aAction, Code: ptr("C")},
+		Includes: []store.Include{{Source: store.AuditType, Param: aEntity}}})
+	if got := refs(page.Included); fmt.Sprint(got) != "[Practitioner/p2 Practitioner/p3]" {
+		t.Errorf("AuditEvent?action=C&_include=AuditEvent:entity = %v; want both of its entities", got)
+	}
+	page = mustSearch(t, s, &store.Query{Types: []string{"Practitioner"}, Count: 10, Where: store.IDIs{IDs: []string{"p1", "p3"}},
+		Includes: []store.Include{{Reverse: true, Source: store.AuditType, Param: aEntity}}})
+	if got := refs(page.Included); fmt.Sprint(got) != "[AuditEvent/ae1 AuditEvent/ae2 AuditEvent/ae3]" {
+		t.Errorf("Practitioner?_id=p1,p3&_revinclude=AuditEvent:entity = %v", got)
+	}
 	page = mustSearch(t, s, &store.Query{Types: []string{"Practitioner"}, Count: 10, Where: store.IDIs{IDs: []string{"p1"}},
 		Includes: []store.Include{{Reverse: true, Source: store.AuditType, Param: aEntity}}})
 	if got := refs(page.Included); fmt.Sprint(got) != "[AuditEvent/ae1 AuditEvent/ae3]" {
@@ -188,7 +206,7 @@ func testAuditSearchRelated(t *testing.T, s store.Store) {
 	}
 	page = mustSearch(t, s, &store.Query{Types: []string{"Practitioner"}, Count: 10,
 		Where: store.Has{Type: store.AuditType, Param: aEntity, Where: store.TokenMatch{Param: aAction, Code: ptr("C")}}})
-	if got := ids(page); fmt.Sprint(got) != "[p2]" {
+	if got := ids(page); fmt.Sprint(got) != "[p2 p3]" {
 		t.Errorf("Practitioner?_has:AuditEvent:entity:action=C = %v", got)
 	}
 	for _, q := range []*store.Query{

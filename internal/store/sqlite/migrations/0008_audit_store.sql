@@ -17,16 +17,24 @@ ALTER TABLE audit_chain ADD COLUMN source TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit_chain ADD COLUMN policy TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit_chain ADD COLUMN profile TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit_chain ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
+-- The first agent.who and the first entity.what reference, as Type/id or
+-- the URL ('' for none): a record's usual references, in its own row.
+ALTER TABLE audit_chain ADD COLUMN agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_chain ADD COLUMN entity TEXT NOT NULL DEFAULT '';
 
--- What auditors look records up by: the id, the time, the client. The
--- other fields have a handful of values each (action, outcome, type) and
--- are filtered on the rows these ranges find.
+-- What auditors look records up by: the id, the time, the client, the
+-- organization and the resource. The other fields have a handful of
+-- values each (action, outcome, type) and are filtered on the rows these
+-- ranges find.
 CREATE INDEX audit_chain_res_id ON audit_chain (res_id);
 CREATE INDEX audit_chain_recorded ON audit_chain (recorded, seq);
 CREATE INDEX audit_chain_client ON audit_chain (client, seq);
+CREATE INDEX audit_chain_agent ON audit_chain (agent, seq);
+CREATE INDEX audit_chain_entity ON audit_chain (entity, seq);
 
--- agent.who (entity false) and entity.what (entity true) references: a
--- local Type/id, or a url.
+-- The other agent.who (entity false) and entity.what (entity true)
+-- references of a record, if it has more than one of a kind: a local
+-- Type/id, or a url.
 CREATE TABLE audit_ref (
     seq    BIGINT  NOT NULL,
     entity BOOLEAN NOT NULL,
