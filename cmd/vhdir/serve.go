@@ -168,7 +168,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 			return err
 		}
 	}
-	st, err := openStoreWith(ctx, f.db, f.exportDir)
+	st, err := openStoreWith(ctx, f.db, f.exportDir, log)
 	if err != nil {
 		return err
 	}

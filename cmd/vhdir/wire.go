@@ -19,20 +19,23 @@ import (
 const defaultDB = "sqlite:vhdir-data/vhdir.db"
 
 // openStore opens the database named by a --db URL: sqlite:PATH or
-// postgres://… (postgresql:// too).
+// postgres://… (postgresql:// too), for a command: what takes long when
+// it opens (an older database's audit records filled, once) is said on
+// standard error.
 func openStore(ctx context.Context, dbURL string) (store.Store, error) {
-	return openStoreWith(ctx, dbURL, "")
+	return openStoreWith(ctx, dbURL, "", slog.New(slog.NewTextHandler(os.Stderr, nil)))
 }
 
 // openStoreWith is openStore keeping export files in exportDir ("": the
-// backend's default: beside an SQLite file, in a PostgreSQL database).
-func openStoreWith(ctx context.Context, dbURL, exportDir string) (store.Store, error) {
+// backend's default: beside an SQLite file, in a PostgreSQL database),
+// telling log of long work when it opens.
+func openStoreWith(ctx context.Context, dbURL, exportDir string, log *slog.Logger) (store.Store, error) {
 	switch {
 	case strings.HasPrefix(dbURL, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")
-		return sqlite.OpenWith(ctx, path, sqlite.Options{ExportDir: exportDir})
+		return sqlite.OpenWith(ctx, path, sqlite.Options{ExportDir: exportDir, Logger: log})
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		return postgres.OpenWith(ctx, dbURL, postgres.Options{ExportDir: exportDir})
+		return postgres.OpenWith(ctx, dbURL, postgres.Options{ExportDir: exportDir, Logger: log})
 	}
 	return nil, fmt.Errorf("--db %q: use sqlite:PATH or postgres://user@host/db", redactDB(dbURL))
 }

@@ -1,10 +1,16 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/vhdir/vhdir/internal/audit"
+	"github.com/vhdir/vhdir/internal/store"
+	"github.com/vhdir/vhdir/internal/store/postgres"
+	"github.com/vhdir/vhdir/internal/store/sqlite"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
 
@@ -36,7 +42,8 @@ func TestRecordsFromBeforeTheAuditStore(t *testing.T) {
 			exec(t, s, `DELETE FROM audit_ref`)
 			st.Close()
 
-			reopened := b.Open(t, addr)
+			var logged bytes.Buffer
+			reopened := openLogged(t, b.Name, addr, slog.New(slog.NewTextHandler(&logged, nil)))
 			after, err := reopened.AuditChain(ctx, 0, 100)
 			if err != nil || len(after) != 3 {
 				t.Fatalf("chain after reopening = %d links, %v", len(after), err)
@@ -45,6 +52,9 @@ func TestRecordsFromBeforeTheAuditStore(t *testing.T) {
 				if l.Fields == nil || !l.Fields.Same(*before[i].Fields) || string(l.Body) != string(before[i].Body) {
 					t.Errorf("record %d after reopening: fields %+v, body %d bytes; want as chained", l.Seq, l.Fields, len(l.Body))
 				}
+			}
+			if !strings.Contains(logged.String(), "records=3") || !strings.Contains(logged.String(), "resources_removed=1") {
+				t.Errorf("the fill said %q; want the 3 records it filled and the resource it removed", logged.String())
 			}
 			var left int
 			if err := raw.QueryRow(`SELECT COUNT(*) FROM resources WHERE type = 'AuditEvent'`).Scan(&left); err != nil || left != 0 {
@@ -60,4 +70,22 @@ func TestRecordsFromBeforeTheAuditStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openLogged opens the database at addr of backend name, with log.
+func openLogged(t *testing.T, name, addr string, log *slog.Logger) store.Store {
+	t.Helper()
+	var st store.Store
+	var err error
+	switch name {
+	case "sqlite":
+		st, err = sqlite.OpenWith(context.Background(), addr, sqlite.Options{Logger: log})
+	default:
+		st, err = postgres.OpenWith(context.Background(), addr, postgres.Options{Logger: log})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -120,6 +121,8 @@ type Options struct {
 	// node sharing the database must see the same folder (a shared file
 	// system), or downloads from the other nodes fail.
 	ExportDir string
+	// Logger hears of long work when the store opens; nil: none.
+	Logger *slog.Logger
 }
 
 // Open connects to the database at url (postgres://…) and applies pending
@@ -150,7 +153,7 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: pool, ExportDir: opts.ExportDir})
+	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: pool, ExportDir: opts.ExportDir, Logger: opts.Logger})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

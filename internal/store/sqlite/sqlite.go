@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -100,6 +101,8 @@ type Options struct {
 	// ExportDir is the folder export files are kept in (default: beside
 	// the database file, PATH-exports).
 	ExportDir string
+	// Logger hears of long work when the store opens; nil: none.
+	Logger *slog.Logger
 }
 
 // Open opens (creating if needed) the database file at path and applies
@@ -140,7 +143,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 	if exportDir == "" {
 		exportDir = path + "-exports"
 	}
-	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: write, Read: read, ExportDir: exportDir})
+	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: write, Read: read, ExportDir: exportDir, Logger: opts.Logger})
 	if err != nil {
 		write.Close()
 		read.Close()

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -19,8 +21,18 @@ import (
 
 const backfillBatch = 500
 
-// backfillAudit fills every legacy link, then removes legacy resources.
-func (db *DB) backfillAudit(ctx context.Context) error {
+// backfillAudit fills every legacy link, then removes legacy resources,
+// telling log how far it is: on a large trail it takes minutes, once.
+func (db *DB) backfillAudit(ctx context.Context, log *slog.Logger) error {
+	var legacy int64
+	if err := db.write.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_chain WHERE recorded = 0`).Scan(&legacy); err != nil {
+		return fmt.Errorf("audit store: count records chained before it: %w", err)
+	}
+	if legacy > 0 {
+		log.Info("audit store: filling the searched fields of records chained by an earlier version (once; nothing is served meanwhile)", "records", legacy)
+	}
+	began, said := time.Now(), time.Now()
+	var filled int64
 	for {
 		n, err := db.backfillBatch(ctx)
 		if err != nil {
@@ -29,16 +41,29 @@ func (db *DB) backfillAudit(ctx context.Context) error {
 		if n == 0 {
 			break
 		}
+		if filled += int64(n); time.Since(said) > 10*time.Second {
+			log.Info("audit store: filling", "done", filled, "of", legacy)
+			said = time.Now()
+		}
 	}
+	var removed int64
 	for {
 		n, err := db.dropLegacyAuditResources(ctx)
 		if err != nil {
 			return fmt.Errorf("audit store: remove AuditEvent resources: %w", err)
 		}
 		if n == 0 {
-			return nil
+			break
+		}
+		if removed += int64(n); time.Since(said) > 10*time.Second {
+			log.Info("audit store: removing the AuditEvent resources of an earlier version", "done", removed)
+			said = time.Now()
 		}
 	}
+	if legacy > 0 || removed > 0 {
+		log.Info("audit store: records of an earlier version filled", "records", filled, "resources_removed", removed, "took", time.Since(began).Round(time.Millisecond).String())
+	}
+	return nil
 }
 
 type legacyLink struct {

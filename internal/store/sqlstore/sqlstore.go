@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -162,6 +163,9 @@ type Config struct {
 	// instead of in the database (see exportfiles.go): for a database only
 	// one node uses.
 	ExportDir string
+	// Logger hears of long work when the store opens (filling the audit
+	// records of an older database); nil: none.
+	Logger *slog.Logger
 }
 
 // DB is a store.Store over database/sql.
@@ -246,7 +250,11 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 	if err := migrate(ctx, d, db.write); err != nil {
 		return nil, err
 	}
-	if err := db.backfillAudit(ctx); err != nil {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := db.backfillAudit(ctx, logger); err != nil {
 		return nil, err
 	}
 	var err error
