@@ -135,8 +135,8 @@ type auditRecord struct {
 	Meta struct {
 		Profile []string `json:"profile"`
 	} `json:"meta"`
-	Type     AuditCodeJSON   `json:"type"`
-	Subtype  []AuditCodeJSON `json:"subtype"`
+	Type     auditCodeJSON   `json:"type"`
+	Subtype  []auditCodeJSON `json:"subtype"`
 	Action   string          `json:"action"`
 	Recorded string          `json:"recorded"`
 	Outcome  string          `json:"outcome"`
@@ -164,8 +164,8 @@ type auditRecord struct {
 	} `json:"entity"`
 }
 
-// AuditCodeJSON is a Coding as a record holds it.
-type AuditCodeJSON struct {
+// auditCodeJSON is a Coding as a record holds it.
+type auditCodeJSON struct {
 	System string `json:"system"`
 	Code   string `json:"code"`
 }

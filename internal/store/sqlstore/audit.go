@@ -27,14 +27,11 @@ var _ store.AuditStore = (*DB)(nil)
 const auditLockKey = "vhdir:audit-chain"
 
 // auditColumns are a link's columns as ChainAudit writes them.
-const auditColumns = "seq, res_id, prev, hash, body, recorded, action, outcome, type_system, type_code, subtype_system, subtype_code, client, address, source, policy, profile, request_id, agent, entity"
+var auditColumns = []string{"seq", "res_id", "prev", "hash", "body", "recorded", "action", "outcome", "type_system", "type_code",
+	"subtype_system", "subtype_code", "client", "address", "source", "policy", "profile", "request_id", "agent", "entity"}
 
-// auditColumnCount is the number of auditColumns.
-const auditColumnCount = 20
-
-// auditRowsPerInsert bounds one INSERT's rows (auditColumnCount arguments
-// each).
-const auditRowsPerInsert = 200
+// auditRefColumns are audit_ref's columns.
+var auditRefColumns = []string{"seq", "entity", "type", "id", "url"}
 
 // ChainAudit appends items to the chain (see store.Tx).
 func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.AuditLink, error) {
@@ -51,58 +48,34 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 	case err != nil:
 		return nil, fmt.Errorf("audit chain: last link: %w", err)
 	}
-	out := make([]store.AuditLink, 0, len(items))
-	for start := 0; start < len(items); start += auditRowsPerInsert {
-		batch := items[start:min(start+auditRowsPerInsert, len(items))]
-		links := make([]store.AuditLink, len(batch))
-		for i, it := range batch {
-			seq++
-			hash := store.AuditHash(prev, seq, it.ID, it.Body)
-			links[i] = store.AuditLink{Seq: seq, ID: it.ID, Prev: prev, Hash: hash}
-			prev = hash
-		}
-		if err := t.insertLinks(ctx, batch, links); err != nil {
-			return nil, err
-		}
-		out = append(out, links...)
+	links := make([]store.AuditLink, len(items))
+	for i, it := range items {
+		seq++
+		hash := store.AuditHash(prev, seq, it.ID, it.Body)
+		links[i] = store.AuditLink{Seq: seq, ID: it.ID, Prev: prev, Hash: hash}
+		prev = hash
 	}
-	return out, nil
+	if err := t.insertLinks(ctx, items, links); err != nil {
+		return nil, err
+	}
+	return links, nil
 }
 
-// insertLinks writes links with their items' bodies and fields: one
-// statement for up to auditRowsPerInsert records, and one more for the
+// insertLinks writes links with their items' bodies and fields, and the
 // references beyond each record's first agent and entity, if any.
 func (t *tx) insertLinks(ctx context.Context, items []store.AuditItem, links []store.AuditLink) error {
-	p := t.db.d.InsertPlaceholder
-	var b strings.Builder
-	b.WriteString("INSERT INTO audit_chain (" + auditColumns + ") VALUES ")
-	args := make([]any, 0, auditColumnCount*len(items))
+	args := make([]any, 0, len(auditColumns)*len(items))
 	var refs []any
 	for i, it := range items {
 		l := links[i]
 		f := it.Fields.Storable()
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := range auditColumnCount {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(p(len(args) + c + 1))
-		}
-		b.WriteByte(')')
 		agent, entity, others := store.SplitAuditRefs(f.Refs)
 		args = append(args, l.Seq, it.ID, l.Prev, l.Hash, it.Body, f.Recorded.UnixMicro(), f.Action, f.Outcome,
 			f.Type.System, f.Type.Code, f.Subtype.System, f.Subtype.Code, f.Client, f.Address, f.Source, f.Policy, f.Profile, f.RequestID,
 			agent, entity)
 		refs = appendRefArgs(refs, l.Seq, others)
 	}
-	ins, err := t.stmt(ctx, b.String())
-	if err != nil {
-		return err
-	}
-	if _, err := ins.ExecContext(ctx, args...); err != nil {
+	if err := t.insertInto(ctx, "INSERT INTO", "audit_chain", auditColumns, args, len(items)); err != nil {
 		return fmt.Errorf("audit chain: append: %w", err)
 	}
 	return t.insertRefs(ctx, refs)
@@ -117,27 +90,10 @@ func appendRefArgs(args []any, seq int64, others []store.AuditRef) []any {
 	return args
 }
 
-// insertRefs writes audit_ref rows, 5 arguments each.
+// insertRefs writes audit_ref rows (args: auditRefColumns per row).
 func (t *tx) insertRefs(ctx context.Context, args []any) error {
-	p := t.db.d.InsertPlaceholder
-	const perStmt = 5 * 400
-	for start := 0; start < len(args); start += perStmt {
-		part := args[start:min(start+perStmt, len(args))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO audit_ref (seq, entity, type, id, url) VALUES ")
-		for i := 0; i < len(part); i += 5 {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "(%s, %s, %s, %s, %s)", p(i+1), p(i+2), p(i+3), p(i+4), p(i+5))
-		}
-		ins, err := t.stmt(ctx, b.String())
-		if err != nil {
-			return err
-		}
-		if _, err := ins.ExecContext(ctx, part...); err != nil {
-			return fmt.Errorf("audit chain: references: %w", err)
-		}
+	if err := t.insertInto(ctx, "INSERT INTO", "audit_ref", auditRefColumns, args, len(args)/len(auditRefColumns)); err != nil {
+		return fmt.Errorf("audit chain: references: %w", err)
 	}
 	return nil
 }
@@ -185,7 +141,7 @@ func (t *tx) auditHead(ctx context.Context) (seq int64, hash []byte, err error) 
 // fields (nil for a link whose fields could not be read from its body).
 func (db *DB) AuditChain(ctx context.Context, after int64, limit int) ([]store.AuditLink, error) {
 	p := db.d.Placeholder
-	q := fmt.Sprintf(`SELECT %s FROM audit_chain WHERE seq > %s ORDER BY seq LIMIT %s`, auditColumns, p(1), p(2))
+	q := fmt.Sprintf(`SELECT %s FROM audit_chain WHERE seq > %s ORDER BY seq LIMIT %s`, strings.Join(auditColumns, ", "), p(1), p(2))
 	rows, err := db.read.QueryContext(ctx, q, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("audit chain: %w", err)

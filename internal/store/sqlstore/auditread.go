@@ -16,7 +16,7 @@ import (
 // version 1 of its AuditEvent, last updated when it was recorded, with
 // the bytes it was chained with; its chain position is its Seq.
 
-// auditRowColumns are read by scanAuditRow (rid: the chain position).
+// auditRowColumns are read by queryAuditRows (rid: the chain position).
 const auditRowColumns = "a.seq AS rid, a.res_id, a.recorded, a.body"
 
 // auditVersion is a record as a version.

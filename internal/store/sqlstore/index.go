@@ -329,9 +329,16 @@ func (t *tx) flush(ctx context.Context) error {
 	return t.flushKeys(ctx)
 }
 
-// insertRows writes nrows rows of columns into table in chunks of
-// power-of-two sizes, so the transaction prepares few distinct statements.
+// insertRows writes nrows index rows of columns into table (see
+// insertInto), a row already there left as it is.
 func (t *tx) insertRows(ctx context.Context, table string, columns []string, args []any, nrows int) error {
+	return t.insertInto(ctx, t.db.d.InsertIndexRows, table, columns, args, nrows)
+}
+
+// insertInto writes nrows rows of columns into table with the INSERT verb
+// in chunks of power-of-two sizes, so that the transaction prepares few
+// distinct statements.
+func (t *tx) insertInto(ctx context.Context, verb, table string, columns []string, args []any, nrows int) error {
 	width := len(columns)
 	maxRows := 256
 	for maxRows*width > t.db.d.MaxParams {
@@ -342,7 +349,7 @@ func (t *tx) insertRows(ctx context.Context, table string, columns []string, arg
 		for n > nrows {
 			n /= 2
 		}
-		s, err := t.stmt(ctx, t.insertSQL(table, columns, n))
+		s, err := t.stmt(ctx, t.insertSQL(verb, table, columns, n))
 		if err != nil {
 			return err
 		}
@@ -355,13 +362,13 @@ func (t *tx) insertRows(ctx context.Context, table string, columns []string, arg
 	return nil
 }
 
-func (t *tx) insertSQL(table string, columns []string, n int) string {
-	key := fmt.Sprintf("%s/%d", table, n)
+func (t *tx) insertSQL(verb, table string, columns []string, n int) string {
+	key := fmt.Sprintf("%s/%s/%d", verb, table, n)
 	if s, ok := t.db.insertCache.Load(key); ok {
 		return s.(string)
 	}
 	var b strings.Builder
-	b.WriteString(t.db.d.InsertIndexRows)
+	b.WriteString(verb)
 	b.WriteString(" ")
 	b.WriteString(table)
 	b.WriteString(" (")
