@@ -202,6 +202,10 @@ func TestMalformedRequests(t *testing.T) {
 		{name: "NUL in a value", method: "GET", target: "/fhir/Practitioner?name=a%00b", status: 400},
 		{name: "huge value", method: "GET", target: "/fhir/Practitioner?name=" + huge, status: 200},
 		{name: "huge parameter name", method: "GET", target: "/fhir/Practitioner?" + huge + "=1", status: 400},
+		// Audit records are searched on their own, on their columns.
+		{name: "AuditEvent with other types", method: "GET", target: "/fhir?_type=AuditEvent,Practitioner", status: 400},
+		{name: ":below on an AuditEvent reference", method: "GET", target: "/fhir/AuditEvent?agent:below=Organization/x", status: 400},
+		{name: "_has inside an AuditEvent search (nothing refers to a record)", method: "GET", target: "/fhir/AuditEvent?_has:Provenance:target:agent=Organization/x", status: 200},
 		{name: "query past net/http's limit", method: "GET", target: "/fhir/Practitioner?name=" + strings.Repeat("a", 1<<20+8192), status: 431, net: true},
 		{name: "_count past int64", method: "GET", target: "/fhir/Practitioner?_count=99999999999999999999999", status: 400},
 		{name: "_count negative", method: "GET", target: "/fhir/Practitioner?_count=-1", status: 400},

@@ -171,7 +171,7 @@ func (b *builder) auditCond(a string, c store.Cond) (string, error) {
 	case store.NumberMatch, store.Near:
 		return "1 = 0", nil // AuditEvent has no such parameter
 	case store.Has:
-		return "", fmt.Errorf("_has on AuditEvent: %w", store.ErrUnsupported)
+		return "1 = 0", nil // no resource refers to a record (records are written by ChainAudit alone)
 	case store.Hierarchy:
 		return "", fmt.Errorf(":above and :below on AuditEvent: %w", store.ErrUnsupported)
 	}
