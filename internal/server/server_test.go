@@ -341,7 +341,8 @@ func TestReadyWhenAuditWritable(t *testing.T) {
 		if got := ready(); got != http.StatusOK {
 			t.Fatalf("/readyz = %d; want 200", got)
 		}
-		block, unblock := "CREATE TRIGGER no_audit BEFORE INSERT ON audit_chain BEGIN SELECT RAISE(ABORT, 'audit refused'); END", "DROP TRIGGER no_audit"
+		// SQLite keeps the chain in its audit file, attached as "audit".
+		block, unblock := "CREATE TRIGGER audit.no_audit BEFORE INSERT ON audit_chain BEGIN SELECT RAISE(ABORT, 'audit refused'); END", "DROP TRIGGER audit.no_audit"
 		if st.Backend() == "postgres" {
 			exec(t, raw, "CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$")
 			block, unblock = "CREATE TRIGGER no_audit BEFORE INSERT ON audit_chain FOR EACH ROW EXECUTE FUNCTION no_audit()", "DROP TRIGGER no_audit ON audit_chain"

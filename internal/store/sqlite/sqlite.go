@@ -1,8 +1,9 @@
 // Package sqlite is the embedded store backend: SQLite through the pure-Go
 // modernc.org/sqlite driver (no cgo), in WAL mode, for a laptop or a small
-// directory. One connection writes (SQLite allows one writer; BEGIN
-// IMMEDIATE makes writers queue instead of failing), a pool of read-only
-// connections reads concurrently beside it.
+// directory. One connection writes (SQLite allows one writer; taking the
+// write lock first makes writers queue instead of failing), a pool of
+// read-only connections reads concurrently beside it, and the audit chain
+// has a file and a writing connection of its own (auditfile.go).
 package sqlite
 
 import (
@@ -48,10 +49,17 @@ var dialect = &sqlstore.Dialect{
 		SeqRange:              true, // one writer at a time: the range is contiguous and commit-ordered
 		InsertGroups:          `INSERT OR IGNORE INTO param_groups (param, grp) VALUES `,
 		InsertGuardedGroups:   `INSERT OR IGNORE INTO guarded_groups (param, grp, mask) VALUES `,
-		// Writers begin with BEGIN IMMEDIATE, one at a time (across
-		// processes too), and so does a snapshot: no lock to add.
+		// Writers take the write lock first (WriteLock), one at a time
+		// (across processes too), and so does a snapshot: no lock to add.
 		ExportMark: `SELECT mark FROM export_mark WHERE one = 1`,
+		// Write transactions begin deferred (so that one locks the audit
+		// file only when it appends to the chain) and take the database's
+		// write lock with their first statement, a write that changes
+		// nothing. So does the chain's lock in the audit file.
+		WriteLock: `DELETE FROM main.schema_migrations WHERE 0`,
+		AuditLock: `DELETE FROM audit_chain WHERE 0`,
 	},
+	BeforeMigration: map[int]func(context.Context, *sql.DB) error{9: moveAuditToItsFile},
 	// A deferred read transaction: its WAL snapshot is fixed by its first
 	// read and kept until it ends.
 	SnapshotTx: sql.TxOptions{ReadOnly: true},
@@ -121,18 +129,23 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("sqlite: create folder for %s: %w", path, err)
 		}
 	}
-	write, err := sql.Open("sqlite", dsn(path, false))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
+	write := openAttached(path, false)
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
-	read, err := sql.Open("sqlite", dsn(path, true))
+	read := openAttached(path, true)
+	// The records of requests that change nothing: one connection, the
+	// audit file as its main database, each transaction holding the
+	// chain's write lock from BEGIN.
+	auditWrite, err := sql.Open("sqlite", dsn(auditPath(path), false)+"&_txlock=immediate")
 	if err != nil {
 		write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		read.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", auditPath(path), err)
 	}
+	auditWrite.SetMaxOpenConns(1)
+	auditWrite.SetMaxIdleConns(1)
+	auditWrite.SetConnMaxLifetime(0)
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
@@ -143,10 +156,11 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 	if exportDir == "" {
 		exportDir = path + "-exports"
 	}
-	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: write, Read: read, ExportDir: exportDir, Logger: opts.Logger})
+	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: write, Read: read, AuditWrite: auditWrite, ExportDir: exportDir, Logger: opts.Logger})
 	if err != nil {
 		write.Close()
 		read.Close()
+		auditWrite.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	return &DB{DB: db, Path: path}, nil
@@ -167,8 +181,6 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
-	} else {
-		q.Add("_txlock", "immediate")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }

@@ -41,13 +41,26 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 	if t.db.d.AuditAppend != "" {
 		return appendInOne(ctx, t.tx, t.db.d, items)
 	}
+	// The chain's lock first: a read of the audit file before it could
+	// find that file changed when the lock is granted.
 	seq, prev, err := t.auditHead(ctx)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		seq, prev = 0, []byte{}
-	case err != nil:
-		return nil, fmt.Errorf("audit chain: last link: %w", err)
+	if err != nil {
+		return nil, err
 	}
+	if t.db.auditWrite != nil {
+		if err := t.keepPending(ctx, items); err != nil {
+			return nil, err
+		}
+	}
+	links := chainLinks(seq, prev, items)
+	if err := t.insertLinks(ctx, items, links); err != nil {
+		return nil, err
+	}
+	return links, nil
+}
+
+// chainLinks links items after the link (seq, prev).
+func chainLinks(seq int64, prev []byte, items []store.AuditItem) []store.AuditLink {
 	links := make([]store.AuditLink, len(items))
 	for i, it := range items {
 		seq++
@@ -55,17 +68,23 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 		links[i] = store.AuditLink{Seq: seq, ID: it.ID, Prev: prev, Hash: hash}
 		prev = hash
 	}
-	if err := t.insertLinks(ctx, items, links); err != nil {
-		return nil, err
-	}
-	return links, nil
+	return links
 }
 
 // insertLinks writes links with their items' bodies and fields, and the
 // references beyond each record's first agent and entity, if any.
 func (t *tx) insertLinks(ctx context.Context, items []store.AuditItem, links []store.AuditLink) error {
-	args := make([]any, 0, len(auditColumns)*len(items))
-	var refs []any
+	args, refs := linkArgs(items, links)
+	if err := t.insertInto(ctx, "INSERT INTO", "audit_chain", auditColumns, args, len(items)); err != nil {
+		return fmt.Errorf("audit chain: append: %w", err)
+	}
+	return t.insertRefs(ctx, refs)
+}
+
+// linkArgs are the audit_chain rows of links (auditColumns per row) and
+// the audit_ref rows of their other references (auditRefColumns per row).
+func linkArgs(items []store.AuditItem, links []store.AuditLink) (args, refs []any) {
+	args = make([]any, 0, len(auditColumns)*len(items))
 	for i, it := range items {
 		l := links[i]
 		f := it.Fields.Storable()
@@ -75,10 +94,7 @@ func (t *tx) insertLinks(ctx context.Context, items []store.AuditItem, links []s
 			agent, entity)
 		refs = appendRefArgs(refs, l.Seq, others)
 	}
-	if err := t.insertInto(ctx, "INSERT INTO", "audit_chain", auditColumns, args, len(items)); err != nil {
-		return fmt.Errorf("audit chain: append: %w", err)
-	}
-	return t.insertRefs(ctx, refs)
+	return args, refs
 }
 
 // appendRefArgs appends the audit_ref rows of a record's other
@@ -102,6 +118,9 @@ func (t *tx) insertRefs(ctx context.Context, args []any) error {
 // store.AuditStore). It writes no version, so it reads no export mark:
 // one statement less in the commit every audited read waits for.
 func (db *DB) AppendAudit(ctx context.Context, items []store.AuditItem) ([]store.AuditLink, error) {
+	if db.auditWrite != nil {
+		return db.appendOwn(ctx, items)
+	}
 	if db.d.AuditAppend != "" && len(items) > 0 {
 		// One statement is its own transaction: one round trip.
 		var links []store.AuditLink
@@ -123,18 +142,41 @@ func (db *DB) AppendAudit(ctx context.Context, items []store.AuditItem) ([]store
 	return links, err
 }
 
-// auditHead takes the chain's lock and reads its last link
-// (sql.ErrNoRows for an empty chain).
+// auditHead takes the chain's lock and reads its last link (0 and no
+// hash for an empty chain).
 func (t *tx) auditHead(ctx context.Context) (seq int64, hash []byte, err error) {
 	if err := t.Lock(ctx, auditLockKey); err != nil {
 		return 0, nil, fmt.Errorf("audit chain: lock: %w", err)
 	}
-	head, err := t.stmt(ctx, `SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`)
+	if t.db.auditWrite != nil && !t.chainHeld {
+		t.db.chainMu.Lock()
+		t.chainHeld = true
+	}
+	if lock := t.db.d.SQL.AuditLock; lock != "" {
+		if _, err := t.tx.ExecContext(ctx, lock); err != nil {
+			return 0, nil, fmt.Errorf("audit chain: lock: %w", err)
+		}
+	}
+	head, err := t.stmt(ctx, auditHeadSQL)
 	if err != nil {
 		return 0, nil, err
 	}
-	err = head.QueryRowContext(ctx).Scan(&seq, &hash)
-	return seq, hash, err
+	return scanHead(head.QueryRowContext(ctx))
+}
+
+// auditHeadSQL reads the chain's last link.
+const auditHeadSQL = `SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`
+
+// scanHead reads the result of auditHeadSQL.
+func scanHead(row *sql.Row) (seq int64, hash []byte, err error) {
+	err = row.Scan(&seq, &hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, []byte{}, nil
+	case err != nil:
+		return 0, nil, fmt.Errorf("audit chain: last link: %w", err)
+	}
+	return seq, hash, nil
 }
 
 // AuditChain returns links after a position with their bodies and stored
@@ -220,7 +262,9 @@ func (db *DB) auditRefsOf(ctx context.Context, links []store.AuditLink) error {
 var errProbe = errors.New("audit probe: rolled back")
 
 // AuditWritable appends a probe link as every request's records are
-// appended (the chain's lock, its head, the insert), then rolls it back:
+// appended (the chain's lock, its head, the insert; in a write
+// transaction, and on the chain's own pool if it has one), then rolls it
+// back:
 // a chain that refuses inserts (a revoked privilege, a trigger, a full
 // disk) makes it fail, as it makes every request fail.
 func (db *DB) AuditWritable(ctx context.Context) error {
@@ -232,7 +276,10 @@ func (db *DB) AuditWritable(ctx context.Context) error {
 		}
 		return errProbe
 	})
-	if errors.Is(err, errProbe) {
+	if errors.Is(err, errProbe) && db.auditWrite != nil {
+		err = db.probeOwn(ctx)
+	}
+	if err == nil || errors.Is(err, errProbe) {
 		return nil
 	}
 	return fmt.Errorf("audit chain not writable: %w", err)

@@ -117,14 +117,17 @@ func (db *DB) openSnapshot(ctx context.Context, now func() time.Time, conn *sql.
 		return nil, fail("connect", err)
 	}
 	defer w.Close()
-	// SQLite: BEGIN IMMEDIATE, which waits for the writer in flight (of
-	// this process: the one write connection; of others: the write lock)
-	// and excludes the others until COMMIT.
+	// SQLite: the write lock taken first (WriteLock), which waits for the
+	// writer in flight (of this process: the one write connection; of
+	// others: the write lock) and excludes the others until COMMIT.
 	wtx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fail("begin", err)
 	}
 	defer wtx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if err := takeWriteLock(ctx, db.d, wtx); err != nil {
+		return nil, fail("lock", err)
+	}
 	for _, lock := range db.d.SQL.ExportMarkLock {
 		if _, err := wtx.ExecContext(ctx, lock); err != nil {
 			return nil, fail("lock", err)

@@ -107,7 +107,7 @@ func (db *DB) runBatch(ctx context.Context, batch []*groupOp) {
 }
 
 func (db *DB) tryBatch(ctx context.Context, batch []*groupOp) ([]error, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (db *DB) retryAlone(ctx context.Context, op *groupOp) error {
 }
 
 func (db *DB) once(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return db.classify(err)
 	}

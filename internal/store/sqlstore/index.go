@@ -340,16 +340,8 @@ func (t *tx) insertRows(ctx context.Context, table string, columns []string, arg
 // distinct statements.
 func (t *tx) insertInto(ctx context.Context, verb, table string, columns []string, args []any, nrows int) error {
 	width := len(columns)
-	maxRows := 256
-	for maxRows*width > t.db.d.MaxParams {
-		maxRows /= 2
-	}
-	for nrows > 0 {
-		n := maxRows
-		for n > nrows {
-			n /= 2
-		}
-		s, err := t.stmt(ctx, t.insertSQL(verb, table, columns, n))
+	for _, n := range insertChunks(nrows, width, t.db.d.MaxParams) {
+		s, err := t.stmt(ctx, t.db.insertSQL(verb, table, columns, n))
 		if err != nil {
 			return err
 		}
@@ -357,14 +349,33 @@ func (t *tx) insertInto(ctx context.Context, verb, table string, columns []strin
 			return fmt.Errorf("insert %s: %w", table, err)
 		}
 		args = args[n*width:]
-		nrows -= n
 	}
 	return nil
 }
 
-func (t *tx) insertSQL(verb, table string, columns []string, n int) string {
+// insertChunks splits nrows rows of width values into multi-row INSERTs:
+// the row counts of each, powers of two (few texts to prepare) within
+// the dialect's parameter limit.
+func insertChunks(nrows, width, maxParams int) []int {
+	maxRows := 256
+	for maxRows*width > maxParams {
+		maxRows /= 2
+	}
+	var out []int
+	for nrows > 0 {
+		n := maxRows
+		for n > nrows {
+			n /= 2
+		}
+		out = append(out, n)
+		nrows -= n
+	}
+	return out
+}
+
+func (db *DB) insertSQL(verb, table string, columns []string, n int) string {
 	key := fmt.Sprintf("%s/%s/%d", verb, table, n)
-	if s, ok := t.db.insertCache.Load(key); ok {
+	if s, ok := db.insertCache.Load(key); ok {
 		return s.(string)
 	}
 	var b strings.Builder
@@ -385,13 +396,13 @@ func (t *tx) insertSQL(verb, table string, columns []string, n int) string {
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(t.db.d.InsertPlaceholder(p))
+			b.WriteString(db.d.InsertPlaceholder(p))
 			p++
 		}
 		b.WriteByte(')')
 	}
 	s := b.String()
-	t.db.insertCache.Store(key, s)
+	db.insertCache.Store(key, s)
 	return s
 }
 

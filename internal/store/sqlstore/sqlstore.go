@@ -50,6 +50,9 @@ type Dialect struct {
 	SQL Statements
 	// Migrations holds files named NNNN_description.sql, applied in order.
 	Migrations fs.FS
+	// BeforeMigration runs Go steps before the migration of that number,
+	// each committed on its own (moving data a migration then drops).
+	BeforeMigration map[int]func(ctx context.Context, db *sql.DB) error
 	// LockMigrations serializes concurrent migrators (several nodes starting
 	// at once); nil where the database does it already.
 	LockMigrations func(ctx context.Context, tx *sql.Tx) error
@@ -148,6 +151,14 @@ type Statements struct {
 	// up, with an error Retryable accepts, rather than hold writers back
 	// for long behind a long transaction.
 	ExportMarkLock []string
+	// WriteLock, when set, runs first in every write transaction and takes
+	// the database's write lock at once (SQLite: write transactions begin
+	// deferred, so that one locks the audit database only when it appends
+	// to the chain, not for the whole of a long write).
+	WriteLock string
+	// AuditLock, when set, takes the chain's write lock in a write
+	// transaction before its last link is read (SQLite's audit database).
+	AuditLock string
 	// SkipLocked is appended to the SELECT that picks a job to claim, so
 	// that nodes claiming at once take different jobs ("" where write
 	// transactions are serialized).
@@ -163,6 +174,13 @@ type Config struct {
 	// instead of in the database (see exportfiles.go): for a database only
 	// one node uses.
 	ExportDir string
+	// AuditWrite, when set, is the pool that appends the records of
+	// requests that change nothing: the audit chain then lives in a
+	// database of its own (SQLite's audit file, attached to the Write and
+	// Read connections), so that those appends neither wait for a long
+	// write nor make readers of the data drop their page caches. Its
+	// transactions take the chain's write lock when they begin. nil: Write.
+	AuditWrite *sql.DB
 	// Logger hears of long work when the store opens (filling the audit
 	// records of an older database); nil: none.
 	Logger *slog.Logger
@@ -173,6 +191,15 @@ type DB struct {
 	d     *Dialect
 	write *sql.DB
 	read  *sql.DB
+	// auditWrite appends records in a transaction of their own when the
+	// chain has a database of its own (nil: write); auditStmts are the
+	// statements prepared on it (query → *sql.Stmt).
+	auditWrite *sql.DB
+	auditStmts sync.Map
+	// chainMu queues this process's appenders to a chain in its own
+	// database in turn (SQLite's lock grants no turns: a write waiting for
+	// it could starve behind a stream of appends of reads' records).
+	chainMu sync.Mutex
 	// exportDir keeps export files' bytes ("": in export_chunks).
 	exportDir string
 
@@ -243,7 +270,7 @@ var _ store.Store = (*DB)(nil)
 
 // Open wraps the pools, applies pending migrations and prepares statements.
 func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
-	db := &DB{d: d, write: cfg.Write, read: cfg.Read, exportDir: cfg.ExportDir}
+	db := &DB{d: d, write: cfg.Write, read: cfg.Read, auditWrite: cfg.AuditWrite, exportDir: cfg.ExportDir}
 	if db.read == nil {
 		db.read = db.write
 	}
@@ -253,6 +280,9 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := db.recoverPending(ctx, logger); err != nil {
+		return nil, err
 	}
 	if err := db.backfillAudit(ctx, logger); err != nil {
 		return nil, err
@@ -292,8 +322,15 @@ func (db *DB) Close() error {
 		errs = append(errs, st.(*sql.Stmt).Close())
 		return true
 	})
+	db.auditStmts.Range(func(_, st any) bool {
+		errs = append(errs, st.(*sql.Stmt).Close())
+		return true
+	})
 	if db.read != db.write {
 		errs = append(errs, db.read.Close())
+	}
+	if db.auditWrite != nil {
+		errs = append(errs, db.auditWrite.Close())
 	}
 	errs = append(errs, db.write.Close())
 	return errors.Join(errs...)
@@ -420,15 +457,18 @@ func (db *DB) update(ctx context.Context, withMark bool, fn func(store.Tx) error
 
 func (db *DB) updateOnce(ctx context.Context, withMark bool, fn func(store.Tx) error) (err error) {
 	db.prepareWanted(ctx, txKind(withMark))
-	sqlTx, err := db.write.BeginTx(ctx, nil)
+	sqlTx, err := db.beginWrite(ctx)
 	if err != nil {
-		return db.classify(fmt.Errorf("begin: %w", err))
+		return db.classify(err)
 	}
 	tx := &tx{db: db, tx: sqlTx, kind: txKind(withMark)}
 	defer func() {
 		tx.closeStmts()
 		if err != nil {
 			_ = sqlTx.Rollback()
+		}
+		if tx.chainHeld {
+			db.chainMu.Unlock()
 		}
 	}()
 	if withMark {
@@ -446,6 +486,31 @@ func (db *DB) updateOnce(ctx context.Context, withMark bool, fn func(store.Tx) e
 		return db.classify(fmt.Errorf("commit: %w", err))
 	}
 	tx.committed()
+	return nil
+}
+
+// beginWrite begins a write transaction on the write pool, holding the
+// database's write lock from the start.
+func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if err := takeWriteLock(ctx, db.d, tx); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
+// takeWriteLock runs the dialect's WriteLock, if any, in tx.
+func takeWriteLock(ctx context.Context, d *Dialect, tx *sql.Tx) error {
+	if d.SQL.WriteLock == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, d.SQL.WriteLock); err != nil {
+		return fmt.Errorf("take the write lock: %w", err)
+	}
 	return nil
 }
 
@@ -492,6 +557,8 @@ type tx struct {
 	keyRows           pendingRows
 	// notBefore is the export mark read when the transaction began.
 	notBefore time.Time
+	// chainHeld: the transaction holds DB.chainMu until it ends.
+	chainHeld bool
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -571,9 +638,30 @@ func migrate(ctx context.Context, d *Dialect, db *sql.DB) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a number", f)
 		}
+		if step := d.BeforeMigration[num]; step != nil {
+			if err := runBefore(ctx, d, db, num, step); err != nil {
+				return err
+			}
+		}
 		if err := applyMigration(ctx, d, db, num, f); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// runBefore runs a dialect's step before migration num, unless that
+// migration is applied already.
+func runBefore(ctx context.Context, d *Dialect, db *sql.DB, num int, step func(context.Context, *sql.DB) error) error {
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = "+d.Placeholder(1), num).Scan(&n); err != nil {
+		return fmt.Errorf("before migration %d: %w", num, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := step(ctx, db); err != nil {
+		return fmt.Errorf("before migration %d: %w", num, err)
 	}
 	return nil
 }
@@ -588,6 +676,9 @@ func applyMigration(ctx context.Context, d *Dialect, db *sql.DB, num int, name s
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if err := takeWriteLock(ctx, d, tx); err != nil {
+		return err
+	}
 	if d.LockMigrations != nil {
 		if err := d.LockMigrations(ctx, tx); err != nil {
 			return fmt.Errorf("lock migrations: %w", err)

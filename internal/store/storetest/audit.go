@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -25,6 +26,66 @@ func appendAudit(ctx context.Context, s store.Store, ids ...string) error {
 		}
 		return err
 	})
+}
+
+// appendOwn chains AuditEvents with the given ids in a transaction of
+// their own (store.AuditStore.AppendAudit).
+func appendOwn(ctx context.Context, s store.Store, ids ...string) error {
+	items := make([]store.AuditItem, len(ids))
+	for i, id := range ids {
+		items[i] = store.AuditItem{ID: id, Body: auditVersion(id).Body, Fields: auditFields(id)}
+	}
+	links, err := s.AppendAudit(ctx, items)
+	if err == nil && len(links) != len(ids) {
+		err = fmt.Errorf("AppendAudit returned %d links for %d items", len(links), len(ids))
+	}
+	return err
+}
+
+// testAuditAppendBesideWrite: records appended in a transaction of their
+// own (a read's) do not wait for a write transaction in flight, however
+// long it runs, and the write's own records then chain after them.
+func testAuditAppendBesideWrite(t *testing.T, newDB NewDB) {
+	open := newDB(t)
+	h := open()
+	t.Cleanup(func() { h.Close() })
+	ctx := context.Background()
+	inWrite, release := make(chan struct{}), make(chan struct{})
+	written := make(chan error, 1)
+	go func() {
+		written <- h.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Put(ctx, &store.Version{Type: "Patient", ID: "long", VersionID: 1, LastUpdated: t0, Body: body("Patient", "long", 1)}, nil); err != nil {
+				return err
+			}
+			close(inWrite)
+			<-release
+			_, err := tx.ChainAudit(ctx, []store.AuditItem{{ID: "w1", Body: auditVersion("w1").Body, Fields: auditFields("w1")}})
+			return err
+		})
+	}()
+	<-inWrite
+	appended := make(chan error, 1)
+	go func() { appended <- appendOwn(ctx, h, "r1") }()
+	select {
+	case err := <-appended:
+		if err != nil {
+			t.Fatalf("append beside the write: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("an append of a read's records waited for a write transaction in flight")
+	}
+	close(release)
+	if err := <-written; err != nil {
+		t.Fatalf("the write: %v", err)
+	}
+	links, err := h.AuditChain(ctx, 0, 10)
+	if err != nil || len(links) != 2 || links[0].ID != "r1" || links[1].ID != "w1" {
+		var ids []string
+		for _, l := range links {
+			ids = append(ids, l.ID)
+		}
+		t.Fatalf("chain = %v, %v; want r1 then w1", ids, err)
+	}
 }
 
 func auditVersion(id string) *store.Version {
@@ -52,13 +113,20 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	if err == nil {
 		t.Fatal("the failing transaction committed")
 	}
-	// Two nodes appending at once extend one chain, without gaps or forks.
+	// Two nodes appending at once extend one chain, without gaps or forks:
+	// from write transactions and in transactions of their own (the
+	// records of requests that change nothing), alternately.
 	const n = 12
 	var wg sync.WaitGroup
 	errs := make([]error, 2*n)
 	for i := range n {
 		for k, h := range []store.Store{h1, h2} {
-			wg.Go(func() { errs[2*i+k] = appendAudit(ctx, h, fmt.Sprintf("n%d-%d", k, i)) })
+			id := fmt.Sprintf("n%d-%d", k, i)
+			if (i+k)%2 == 0 {
+				wg.Go(func() { errs[2*i+k] = appendAudit(ctx, h, id) })
+			} else {
+				wg.Go(func() { errs[2*i+k] = appendOwn(ctx, h, id) })
+			}
 		}
 	}
 	wg.Wait()

@@ -69,6 +69,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"AuthIssueToken", testAuthIssueToken},
 		{"AuthPurge", testAuthPurge},
 		{"AuditChain", testAuditChain},
+		{"AuditAppendBesideWrite", testAuditAppendBesideWrite},
 		{"AuditSearch", testAuditSearch},
 		{"AuditExportSince", testAuditExportSince},
 	}

@@ -48,11 +48,7 @@ var All = []Backend{
 		},
 		Raw: func(t testing.TB, path string) *sql.DB {
 			t.Helper()
-			db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
-			if err != nil {
-				t.Fatal(err)
-			}
-			return db
+			return sqlite.OpenRaw(path)
 		},
 	},
 	{

@@ -1,0 +1,189 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// The chain in a database of its own (Config.AuditWrite: SQLite's audit
+// file, attached to the data connections). The records of requests that
+// change nothing are appended on its pool, so they neither queue behind a
+// long write nor touch the data database, whose readers would otherwise
+// drop their page caches at every append. A write appends its records
+// from its own transaction, which then spans both databases; SQLite
+// commits the data database first, so that transaction also keeps a copy
+// of them in audit_pending, beside its data: a crash between the two
+// commits leaves the copy, which recoverPending chains when the store
+// opens. Copies already chained are pruned by the next write.
+
+// keepPending copies items into audit_pending, in the write transaction
+// that chains them, and prunes the copies earlier writes left once
+// chained.
+func (t *tx) keepPending(ctx context.Context, items []store.AuditItem) error {
+	prune, err := t.stmt(ctx, `DELETE FROM audit_pending WHERE res_id IN (SELECT c.res_id FROM audit_chain c JOIN audit_pending p ON p.res_id = c.res_id)`)
+	if err != nil {
+		return err
+	}
+	if _, err := prune.ExecContext(ctx); err != nil {
+		return fmt.Errorf("audit chain: prune copies: %w", err)
+	}
+	args := make([]any, 0, 2*len(items))
+	for _, it := range items {
+		args = append(args, it.ID, it.Body)
+	}
+	if err := t.insertInto(ctx, "INSERT INTO", "audit_pending", []string{"res_id", "body"}, args, len(items)); err != nil {
+		return fmt.Errorf("audit chain: copy records: %w", err)
+	}
+	return nil
+}
+
+// appendOwn appends items on the chain's own pool, in a transaction of
+// their own.
+func (db *DB) appendOwn(ctx context.Context, items []store.AuditItem) ([]store.AuditLink, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var links []store.AuditLink
+	var err error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		links, err = db.appendOwnOnce(ctx, items, true)
+		if err = db.classify(err); err == nil || !errors.Is(err, store.ErrRetry) || ctx.Err() != nil {
+			break
+		}
+	}
+	return links, err
+}
+
+// probeOwn appends a probe link on the chain's own pool and rolls it
+// back (AuditWritable).
+func (db *DB) probeOwn(ctx context.Context) error {
+	probe := store.AuditItem{ID: "readiness-probe", Body: []byte("{}"), Fields: store.AuditFields{Recorded: time.Unix(1, 0),
+		Refs: []store.AuditRef{{Entity: true, Type: "Probe", ID: "probe"}}}}
+	_, err := db.appendOwnOnce(ctx, []store.AuditItem{probe}, false)
+	return err
+}
+
+// appendOwnOnce appends items on the chain's own pool and commits, or
+// rolls back when commit is false. The pool's transactions hold the
+// chain's write lock from BEGIN; its statements are prepared before the
+// transaction takes the pool's one connection.
+func (db *DB) appendOwnOnce(ctx context.Context, items []store.AuditItem, commit bool) ([]store.AuditLink, error) {
+	chunks := insertChunks(len(items), len(auditColumns), db.d.MaxParams)
+	head, err := db.auditStmt(ctx, auditHeadSQL)
+	if err != nil {
+		return nil, err
+	}
+	inserts := make([]*sql.Stmt, len(chunks))
+	for i, n := range chunks {
+		if inserts[i], err = db.auditStmt(ctx, db.insertSQL("INSERT INTO", "audit_chain", auditColumns, n)); err != nil {
+			return nil, err
+		}
+	}
+	db.chainMu.Lock()
+	defer db.chainMu.Unlock()
+	tx, err := db.auditWrite.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("audit chain: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	seq, prev, err := scanHead(tx.StmtContext(ctx, head).QueryRowContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	links := chainLinks(seq, prev, items)
+	args, refs := linkArgs(items, links)
+	width := len(auditColumns)
+	for i, n := range chunks {
+		if _, err := tx.StmtContext(ctx, inserts[i]).ExecContext(ctx, args[:n*width]...); err != nil {
+			return nil, fmt.Errorf("audit chain: append: %w", err)
+		}
+		args = args[n*width:]
+	}
+	if err := db.insertOwnRefs(ctx, tx, refs); err != nil {
+		return nil, err
+	}
+	if !commit {
+		return links, nil
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("audit chain: commit: %w", err)
+	}
+	return links, nil
+}
+
+// insertOwnRefs writes audit_ref rows in a transaction of the chain's own
+// pool. They are rare (a record's references beyond its first agent and
+// entity), so their statements are prepared in the transaction.
+func (db *DB) insertOwnRefs(ctx context.Context, tx *sql.Tx, refs []any) error {
+	width := len(auditRefColumns)
+	for _, n := range insertChunks(len(refs)/width, width, db.d.MaxParams) {
+		if _, err := tx.ExecContext(ctx, db.insertSQL("INSERT INTO", "audit_ref", auditRefColumns, n), refs[:n*width]...); err != nil {
+			return fmt.Errorf("audit chain: references: %w", err)
+		}
+		refs = refs[n*width:]
+	}
+	return nil
+}
+
+// auditStmt prepares q on the chain's own pool once.
+func (db *DB) auditStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := db.auditStmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.auditWrite.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("audit chain: prepare: %w", err)
+	}
+	if prior, loaded := db.auditStmts.LoadOrStore(q, st); loaded {
+		_ = st.Close()
+		return prior.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// recoverPending chains the records of writes whose data committed but
+// whose records did not reach the chain (a crash between the two
+// commits), then drops the copies chained. It runs when the store opens,
+// before anything is served.
+func (db *DB) recoverPending(ctx context.Context, logger *slog.Logger) error {
+	if db.auditWrite == nil {
+		return nil
+	}
+	rows, err := db.write.QueryContext(ctx, `SELECT res_id, body FROM audit_pending p WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = p.res_id) ORDER BY rowid`)
+	if err != nil {
+		return fmt.Errorf("audit chain: read copies: %w", err)
+	}
+	var items []store.AuditItem
+	for rows.Next() {
+		var it store.AuditItem
+		if err := rows.Scan(&it.ID, &it.Body); err != nil {
+			rows.Close()
+			return fmt.Errorf("audit chain: read copies: %w", err)
+		}
+		if it.Fields, err = store.AuditFieldsOf(it.Body); err != nil {
+			rows.Close()
+			return fmt.Errorf("audit chain: copy of %s: %w", it.ID, err)
+		}
+		items = append(items, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit chain: read copies: %w", err)
+	}
+	if len(items) > 0 {
+		if _, err := db.appendOwn(ctx, items); err != nil {
+			return err
+		}
+		logger.Warn("audit chain: chained the records of writes committed just before a crash", "records", len(items))
+	}
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM audit_pending WHERE res_id IN (SELECT res_id FROM audit_chain)`); err != nil {
+		return fmt.Errorf("audit chain: drop copies: %w", err)
+	}
+	return nil
+}
