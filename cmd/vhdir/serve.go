@@ -78,7 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&f.maxBody, "max-body", 16<<20, "largest request body in bytes (413 beyond)")
 	fs.Int64Var(&f.bodyBudget, "body-budget", 0, "bytes of request bodies over 1 MiB handled at once, each counting its Content-Length (--max-body when it has none); one that finds no room waits up to 30s, then gets 503 with Retry-After (default --max-body: one body of the largest size at a time, or several smaller)")
 	fs.IntVar(&f.maxResourceNodes, "max-resource-nodes", rest.DefaultMaxResourceNodes, "most JSON values (objects, arrays, strings, numbers, true, false, null) in one resource, sent alone or in a Bundle, 413 beyond; a whole Bundle may hold one per 16 bytes of --max-body")
-	fs.IntVar(&f.maxBundleEntries, "max-bundle-entries", rest.DefaultMaxBundleEntries, "most entries in one batch or transaction Bundle (413 beyond): a transaction holds the database's write lock until it commits, and with SQLite every audited request waits for it")
+	fs.IntVar(&f.maxBundleEntries, "max-bundle-entries", rest.DefaultMaxBundleEntries, "most entries in one batch or transaction Bundle (413 beyond): a transaction holds the database's write lock, and its memory, until it commits; other writes wait for it")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")

@@ -144,18 +144,30 @@ func (l *Log) WriteTx(ctx context.Context, w *directory.Writer, events ...*Event
 }
 
 // ChainTx records events, stamped at now, in the caller's transaction,
-// so that they commit with the change they describe, or not at all.
+// so that they commit with the change they describe, or not at all. The
+// records are built and appended chainChunk at a time: those of a
+// 10,000-entry transaction are never all in memory at once.
 func (l *Log) ChainTx(ctx context.Context, tx store.Tx, now time.Time, events ...*Event) ([]store.AuditLink, error) {
-	records, err := l.prepare(events, now)
-	if err != nil {
-		return nil, err
+	var all []store.AuditLink
+	for len(events) > 0 {
+		n := min(len(events), chainChunk)
+		records, err := l.prepare(events[:n], now)
+		if err != nil {
+			return nil, err
+		}
+		links, err := tx.ChainAudit(ctx, records)
+		if links, err = l.withBodies(links, records, err); err != nil {
+			return nil, err
+		}
+		all = append(all, links...)
+		events = events[n:]
 	}
-	if len(records) == 0 {
-		return nil, nil
-	}
-	links, err := tx.ChainAudit(ctx, records)
-	return withBodies(links, records, err)
+	return all, nil
 }
+
+// chainChunk is how many of a write's records ChainTx builds and appends
+// at a time.
+const chainChunk = 256
 
 // prepare serializes records stamped at now, outside any transaction:
 // the commit only appends them to the chain. Each is written straight as
@@ -172,14 +184,17 @@ func (l *Log) prepare(events []*Event, now time.Time) ([]store.AuditItem, error)
 // append chains records in a transaction of their own.
 func (l *Log) append(ctx context.Context, records []store.AuditItem) ([]store.AuditLink, error) {
 	links, err := l.Dir.Store.AppendAudit(ctx, records)
-	return withBodies(links, records, err)
+	return l.withBodies(links, records, err)
 }
 
-// withBodies gives the links of records their bodies (for Stream), or
-// wraps the error that failed the append.
-func withBodies(links []store.AuditLink, records []store.AuditItem, err error) ([]store.AuditLink, error) {
+// withBodies gives the links of records their bodies when they are
+// streamed (Stream), or wraps the error that failed the append.
+func (l *Log) withBodies(links []store.AuditLink, records []store.AuditItem, err error) ([]store.AuditLink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if l.Stream == nil {
+		return links, nil
 	}
 	for i := range links {
 		links[i].Body = records[i].Body

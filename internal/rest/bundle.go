@@ -55,8 +55,8 @@ func (s *Server) parseBundle(r *http.Request) (*interaction.Request, error) {
 
 // checkEntries refuses a batch or transaction Bundle with more entries
 // than the server takes, before any of them runs: a transaction holds the
-// database's write lock until its last entry is written (on SQLite every
-// audited request waits for it), and memory grows with its entries.
+// database's write lock until its last entry is written (other writes wait
+// for it), and memory grows with its entries.
 func (s *Server) checkEntries(req *interaction.Request) error {
 	raw, _ := req.Bundle.Obj.Get("entry")
 	arr, _ := raw.([]any)
@@ -306,6 +306,11 @@ func (s *Server) transaction(ctx context.Context, req *interaction.Request, acc 
 				if results[i], err = s.writeResponse(ctx, r, c, acc); err != nil {
 					return err
 				}
+				// Written: the entry's tree is not needed any more (its
+				// response holds the stored bytes), and a transaction of
+				// thousands of entries need not keep them all.
+				r.Resource = nil
+				entries[i].Delete("resource")
 			}
 		}
 		return s.recordWrite(ctx, w, req, acc)

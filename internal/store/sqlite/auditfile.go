@@ -19,6 +19,11 @@ import (
 // page caches at every change. A write appends its records from its own
 // transaction, which spans both files (see sqlstore/auditfile.go).
 
+// auditCacheKiB is the audit file's page cache on each connection, in KiB
+// (negative: a size): records are appended at the right edge of its
+// B-trees, so few pages are hot.
+const auditCacheKiB = -16384
+
 // auditPath is the audit file of the database at path.
 func auditPath(path string) string { return path + "-audit" }
 
@@ -37,7 +42,7 @@ func (c attachConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts := []string{"ATTACH DATABASE ?1 AS audit", "PRAGMA audit.synchronous = FULL", "PRAGMA audit.cache_size = -65536",
+	stmts := []string{"ATTACH DATABASE ?1 AS audit", "PRAGMA audit.synchronous = FULL", fmt.Sprintf("PRAGMA audit.cache_size = %d", auditCacheKiB),
 		"PRAGMA audit.mmap_size = 2147418112"}
 	if !c.readOnly {
 		stmts = append(stmts, "PRAGMA audit.journal_mode = WAL")
@@ -59,7 +64,7 @@ func (c attachConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // openAttached opens a pool on the database at path with its audit file
 // attached.
 func openAttached(path string, readOnly bool) *sql.DB {
-	return sql.OpenDB(attachConnector{dsn: dsn(path, readOnly), audit: auditPath(path), readOnly: readOnly})
+	return sql.OpenDB(attachConnector{dsn: dsn(path, readOnly, dataCacheKiB(readOnly)), audit: auditPath(path), readOnly: readOnly})
 }
 
 // OpenRaw opens a plain database/sql pool on the database at path, its

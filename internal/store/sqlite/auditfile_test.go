@@ -45,7 +45,7 @@ func TestAuditChainMovesToItsFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vhdir.db")
 	before := *dialect
 	before.Migrations, before.BeforeMigration = migrationsUpTo(t, 8), nil
-	w, err := sql.Open("sqlite", dsn(path, false)+"&_txlock=immediate")
+	w, err := sql.Open("sqlite", dsn(path, false, dataCacheKiB(false))+"&_txlock=immediate")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,24 +24,74 @@ import (
 // opens. Copies already chained are pruned by the next write.
 
 // keepPending copies items into audit_pending, in the write transaction
-// that chains them, and prunes the copies earlier writes left once
-// chained.
+// that chains them, as one row (a write chains its records a few hundred
+// at a time: audit.Log.ChainTx), and prunes the copies earlier writes
+// left once chained. A row is chained when its last record is: a chunk is
+// appended in one transaction.
 func (t *tx) keepPending(ctx context.Context, items []store.AuditItem) error {
-	prune, err := t.stmt(ctx, `DELETE FROM audit_pending WHERE res_id IN (SELECT c.res_id FROM audit_chain c JOIN audit_pending p ON p.res_id = c.res_id)`)
+	prune, err := t.stmt(ctx, `DELETE FROM audit_pending WHERE last_id IN (SELECT c.res_id FROM audit_chain c JOIN audit_pending p ON p.last_id = c.res_id)`)
 	if err != nil {
 		return err
 	}
 	if _, err := prune.ExecContext(ctx); err != nil {
 		return fmt.Errorf("audit chain: prune copies: %w", err)
 	}
-	args := make([]any, 0, 2*len(items))
-	for _, it := range items {
-		args = append(args, it.ID, it.Body)
+	keep, err := t.stmt(ctx, `INSERT INTO audit_pending (last_id, items) VALUES (?, ?)`)
+	if err != nil {
+		return err
 	}
-	if err := t.insertInto(ctx, "INSERT INTO", "audit_pending", []string{"res_id", "body"}, args, len(items)); err != nil {
+	if _, err := keep.ExecContext(ctx, items[len(items)-1].ID, packItems(items)); err != nil {
 		return fmt.Errorf("audit chain: copy records: %w", err)
 	}
 	return nil
+}
+
+// packItems writes items' ids and bodies, each as its length (uvarint)
+// and its bytes.
+func packItems(items []store.AuditItem) []byte {
+	n := 0
+	for _, it := range items {
+		n += len(it.ID) + len(it.Body) + 2*binary.MaxVarintLen64
+	}
+	out := make([]byte, 0, n)
+	for _, it := range items {
+		out = binary.AppendUvarint(out, uint64(len(it.ID)))
+		out = append(out, it.ID...)
+		out = binary.AppendUvarint(out, uint64(len(it.Body)))
+		out = append(out, it.Body...)
+	}
+	return out
+}
+
+// unpackItems reads what packItems wrote, with each record's fields read
+// back from its bytes.
+func unpackItems(b []byte) ([]store.AuditItem, error) {
+	var items []store.AuditItem
+	next := func() ([]byte, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, errors.New("truncated copy")
+		}
+		v := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return v, nil
+	}
+	for len(b) > 0 {
+		id, err := next()
+		if err != nil {
+			return nil, err
+		}
+		body, err := next()
+		if err != nil {
+			return nil, err
+		}
+		f, err := store.AuditFieldsOf(body)
+		if err != nil {
+			return nil, fmt.Errorf("copy of %s: %w", id, err)
+		}
+		items = append(items, store.AuditItem{ID: string(id), Body: body, Fields: f})
+	}
+	return items, nil
 }
 
 // appendOwn appends items on the chain's own pool, in a transaction of
@@ -155,22 +206,23 @@ func (db *DB) recoverPending(ctx context.Context, logger *slog.Logger) error {
 	if db.auditWrite == nil {
 		return nil
 	}
-	rows, err := db.write.QueryContext(ctx, `SELECT res_id, body FROM audit_pending p WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = p.res_id) ORDER BY rowid`)
+	rows, err := db.write.QueryContext(ctx, `SELECT items FROM audit_pending p WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = p.last_id) ORDER BY rowid`)
 	if err != nil {
 		return fmt.Errorf("audit chain: read copies: %w", err)
 	}
 	var items []store.AuditItem
 	for rows.Next() {
-		var it store.AuditItem
-		if err := rows.Scan(&it.ID, &it.Body); err != nil {
+		var packed []byte
+		if err := rows.Scan(&packed); err != nil {
 			rows.Close()
 			return fmt.Errorf("audit chain: read copies: %w", err)
 		}
-		if it.Fields, err = store.AuditFieldsOf(it.Body); err != nil {
+		chunk, err := unpackItems(packed)
+		if err != nil {
 			rows.Close()
-			return fmt.Errorf("audit chain: copy of %s: %w", it.ID, err)
+			return fmt.Errorf("audit chain: read copies: %w", err)
 		}
-		items = append(items, it)
+		items = append(items, chunk...)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -182,7 +234,7 @@ func (db *DB) recoverPending(ctx context.Context, logger *slog.Logger) error {
 		}
 		logger.Warn("audit chain: chained the records of writes committed just before a crash", "records", len(items))
 	}
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM audit_pending WHERE res_id IN (SELECT res_id FROM audit_chain)`); err != nil {
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM audit_pending WHERE last_id IN (SELECT res_id FROM audit_chain)`); err != nil {
 		return fmt.Errorf("audit chain: drop copies: %w", err)
 	}
 	return nil
