@@ -26,8 +26,9 @@ const rssBodyBytes = 16<<20 - 64<<10
 // resident set (VmHWM), whatever their shape.
 const rssBound = 600 << 20
 
-// growthBound is how many times its body a request may grow the server's
-// resident set, once the store's page caches are filled.
+// growthBound is how many times its body a second request of a shape may
+// grow the server's resident set (the heap and the page caches grown for
+// the first).
 const growthBound = 10
 
 // largeBody is a body of one shape, about rssBodyBytes long, and the
@@ -133,9 +134,9 @@ func TestLargeBodiesRSS(t *testing.T) {
 					t.Errorf("one body: status %d; want %d", got, shape.status)
 				}
 				grew := one.rss(t, "VmHWM") - base
-				// A second body on the same process: what a request costs
-				// once the store's page caches (bounded, filled by the first
-				// writes of any kind) hold what they hold.
+				// A second body on the same process: what a request adds
+				// once the heap and the store's page caches (bounded) have
+				// grown for the first.
 				one.resetPeak(t)
 				base = one.rss(t, "VmRSS")
 				if got := one.post(t, shape); got != shape.status {
