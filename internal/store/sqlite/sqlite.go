@@ -60,6 +60,7 @@ var dialect = &sqlstore.Dialect{
 		AuditLock: `DELETE FROM audit_chain WHERE 0`,
 	},
 	BeforeMigration: map[int]func(context.Context, *sql.DB) error{9: moveAuditToItsFile},
+	CacheStatements: true,
 	// A deferred read transaction: its WAL snapshot is fixed by its first
 	// read and kept until it ends.
 	SnapshotTx: sql.TxOptions{ReadOnly: true},

@@ -56,7 +56,7 @@ func (db *DB) auditHistory(ctx context.Context, q store.HistoryQuery) (*store.Hi
 	filter := strings.Join(where, " AND ")
 	page := &store.HistoryPage{Total: -1}
 	if q.WantTotal {
-		if err := db.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_chain a WHERE "+filter, b.args...).Scan(&page.Total); err != nil {
+		if err := db.reads.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_chain a WHERE "+filter, b.args...).Scan(&page.Total); err != nil {
 			return nil, fmt.Errorf("history total: %w", err)
 		}
 	}
@@ -64,7 +64,7 @@ func (db *DB) auditHistory(ctx context.Context, q store.HistoryQuery) (*store.Hi
 		filter += " AND a.seq < " + b.arg(q.AfterSeq)
 	}
 	text := fmt.Sprintf("SELECT %s FROM audit_chain a WHERE %s ORDER BY a.seq DESC LIMIT %s", auditRowColumns, filter, b.arg(q.Count+1))
-	rows, err := queryAuditRows(ctx, db.read, text, b.args, 0)
+	rows, err := queryAuditRows(ctx, db.reads, text, b.args, 0)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}

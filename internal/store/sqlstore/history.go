@@ -38,12 +38,12 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 		}
 		return page, nil
 	}
-	view, err := resolveAccess(ctx, db.read, db.d, q.Viewer)
+	view, err := resolveAccess(ctx, db.reads, db.d, q.Viewer)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
 	b := &builder{d: db.d, view: view}
-	rows, err := db.read.QueryContext(ctx, historySQL(b, arms, q.Count+1), b.args...)
+	rows, err := db.reads.QueryContext(ctx, historySQL(b, arms, q.Count+1), b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
@@ -129,7 +129,7 @@ func (db *DB) historyTotal(ctx context.Context, view access, arms []store.Histor
 			"(SELECT COUNT(*) FROM resource_history o WHERE "+historyFilter(b, a, false)+")")
 	}
 	var n int64
-	if err := db.read.QueryRowContext(ctx, "SELECT "+strings.Join(counts, " + "), b.args...).Scan(&n); err != nil {
+	if err := db.reads.QueryRowContext(ctx, "SELECT "+strings.Join(counts, " + "), b.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("history total: %w", err)
 	}
 	return n, nil

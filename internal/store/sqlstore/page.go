@@ -35,19 +35,30 @@ func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *st
 	}
 	where := pl.where
 	page := &store.SearchPage{Total: -1}
-	if sq.Total == store.TotalAccurate || sq.Total == store.TotalIfCheap && pl.selective {
-		n, err := count(ctx, b, q, sq, where)
-		if err != nil {
-			return nil, err
-		}
-		page.Total = n
-	}
+	counted := sq.Total == store.TotalAccurate || sq.Total == store.TotalIfCheap && pl.selective
 	if sq.Count <= 0 {
+		if counted {
+			if page.Total, err = count(ctx, b, q, sq, where); err != nil {
+				return nil, err
+			}
+		}
 		return page, nil
 	}
+	whereArgs := len(b.args) // where's; the page query adds its own
 	rows, err := fetchPage(ctx, b, q, sq, where)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case !counted:
+	case sq.After == nil && len(rows) <= sq.Count:
+		// The first page holds every match: it is the count.
+		page.Total = int64(len(rows))
+	default:
+		b.args = b.args[:whereArgs]
+		if page.Total, err = count(ctx, b, q, sq, where); err != nil {
+			return nil, err
+		}
 	}
 	if len(rows) > sq.Count {
 		last := rows[sq.Count-1]

@@ -59,6 +59,10 @@ type Dialect struct {
 	// Lock takes a transaction-scoped lock on key (see store.Tx.Lock); nil
 	// where transactions are serialized anyway.
 	Lock func(ctx context.Context, tx *sql.Tx, key int64) error
+	// CacheStatements: searches run as statements prepared once on the
+	// read pool and kept (stmtCache), for a driver that does not keep
+	// them itself (SQLite; pgx keeps its own per connection).
+	CacheStatements bool
 	// AuditAppend, when set, appends records in one statement (see
 	// auditAppendArgs for its arguments) → seq, prev, hash per record:
 	// a group commit is then one round trip.
@@ -205,6 +209,10 @@ type DB struct {
 
 	readCurrent *sql.Stmt
 	readHistory *sql.Stmt
+	// reads runs the read pool's search queries (a stmtCache where the
+	// dialect asks for one).
+	reads     dbQuerier
+	readStmts *stmtCache
 
 	insertCache sync.Map // multi-row INSERT texts by table and row count
 	groups      sync.Map // parameter groups known to be in param_groups
@@ -274,6 +282,11 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 	if db.read == nil {
 		db.read = db.write
 	}
+	db.reads = db.read
+	if d.CacheStatements {
+		db.readStmts = newStmtCache(db.read)
+		db.reads = db.readStmts
+	}
 	if err := migrate(ctx, d, db.write); err != nil {
 		return nil, err
 	}
@@ -326,6 +339,9 @@ func (db *DB) Close() error {
 		errs = append(errs, st.(*sql.Stmt).Close())
 		return true
 	})
+	if db.readStmts != nil {
+		errs = append(errs, db.readStmts.close())
+	}
 	if db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}
@@ -390,7 +406,7 @@ func scanCurrentRow(rows *sql.Rows, typ, id *string) (*current, error) {
 // Read returns the current version.
 func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) {
 	if typ == store.AuditType {
-		return readAudit(ctx, db.read, db.d, id)
+		return readAudit(ctx, db.reads, db.d, id)
 	}
 	c, err := scanCurrent(db.readCurrent.QueryRowContext(ctx, typ, id), typ, id)
 	if err != nil {
@@ -408,7 +424,7 @@ func (db *DB) VRead(ctx context.Context, typ, id string, version int64) (*store.
 		if version != 1 {
 			return nil, store.ErrNotFound
 		}
-		return readAudit(ctx, db.read, db.d, id)
+		return readAudit(ctx, db.reads, db.d, id)
 	}
 	c, err := scanCurrent(db.readCurrent.QueryRowContext(ctx, typ, id), typ, id)
 	if err != nil {
@@ -531,9 +547,9 @@ func (db *DB) Search(ctx context.Context, q *store.Query) (*store.SearchPage, er
 		if err != nil {
 			return nil, err
 		}
-		return auditSearch(ctx, db.d, db.read, q)
+		return auditSearch(ctx, db.d, db.reads, q)
 	}
-	return search(ctx, db.d, &db.est, db.read, q)
+	return search(ctx, db.d, &db.est, db.reads, q)
 }
 
 type tx struct {

@@ -229,6 +229,21 @@ func testSearchPagingTotal(t *testing.T, newDB NewDB) {
 	if len(all) != 25 || !slices.IsSorted(all) {
 		t.Errorf("paged ids = %v; want loc00…loc24 once each in order", all)
 	}
+	// A first page that holds every match, or all but one, and one after
+	// a cursor: the total is the same however it is found.
+	for _, n := range []int{30, 26, 25, 24} {
+		p := mustSearch(t, s, &store.Query{Types: []string{"Location"}, Count: n, Total: store.TotalAccurate, Where: store.TokenMatch{Param: pCode, Code: ptr("x")}})
+		if p.Total != 25 || len(p.Versions) != min(n, 25) {
+			t.Errorf("_count=%d: %d entries, total %d; want %d, total 25", n, len(p.Versions), p.Total, min(n, 25))
+		}
+		if p.Next != nil {
+			next := mustSearch(t, s, &store.Query{Types: []string{"Location"}, Count: n, Total: store.TotalAccurate, After: p.Next,
+				Where: store.TokenMatch{Param: pCode, Code: ptr("x")}})
+			if next.Total != 25 || len(next.Versions) != 25-n {
+				t.Errorf("_count=%d, second page: %d entries, total %d; want %d, total 25", n, len(next.Versions), next.Total, 25-n)
+			}
+		}
+	}
 	count := mustSearch(t, s, &store.Query{Types: []string{"Location"}, Count: 0, Total: store.TotalAccurate})
 	if count.Total != 25 || len(count.Versions) != 0 {
 		t.Errorf("count-only search = %d entries, total %d; want 0 entries, total 25", len(count.Versions), count.Total)
@@ -341,5 +356,32 @@ func testCountDistinct(t *testing.T, newDB NewDB) {
 				t.Errorf("total = %d; want %d", p.Total, tt.want)
 			}
 		})
+	}
+}
+
+// testSearchManyShapes: more distinct query texts than a backend keeps
+// prepared (sqlstore's statement cache) all answer right, before and
+// after the cache drops some.
+func testSearchManyShapes(t *testing.T, newDB NewDB) {
+	s := openOne(t, newDB)
+	for _, id := range []string{"a", "b", "c"} {
+		put(t, s, "Location", id, t0, &store.Index{})
+	}
+	for n := 1; n <= 600; n++ {
+		asked := []string{"b"}
+		for i := 1; i < n; i++ {
+			asked = append(asked, fmt.Sprint("none", i))
+		}
+		if n%2 == 0 {
+			asked = append(asked, "c")
+		}
+		p := mustSearch(t, s, &store.Query{Types: []string{"Location"}, Count: 10, Total: store.TotalAccurate, Where: store.IDIs{IDs: asked}})
+		want := []string{"b"}
+		if n%2 == 0 {
+			want = append(want, "c")
+		}
+		if got := ids(p); !slices.Equal(got, want) || p.Total != int64(len(want)) {
+			t.Fatalf("%d ids: found %v, total %d; want %v", len(asked), got, p.Total, want)
+		}
 	}
 }

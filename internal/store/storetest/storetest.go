@@ -40,6 +40,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"SearchNumbers", testSearchNumbers},
 		{"SearchChainHas", testSearchChainHas},
 		{"SearchPagingTotal", testSearchPagingTotal},
+		{"SearchManyShapes", testSearchManyShapes},
 		{"CountDistinct", testCountDistinct},
 		{"IndexReplacedOnUpdate", testIndexReplacedOnUpdate},
 		{"SearchInTransaction", testSearchInTransaction},
