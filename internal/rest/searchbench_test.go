@@ -20,11 +20,11 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/gen"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/load"
 	"github.com/vhdir/vhdir/internal/search"
+	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/postgres"
 	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
@@ -68,7 +68,7 @@ func benchData(b *testing.B, n int) string {
 // benchDataVersion names the loaded benchmark databases: a change to what
 // writes store (index rows, restriction rows) bumps it, so that no run
 // measures a database loaded by older code.
-const benchDataVersion = 2
+const benchDataVersion = 3
 
 // benchStore opens the loaded directory on a backend, loading it first
 // when the cache lacks it.
@@ -111,19 +111,22 @@ func benchStore(b *testing.B, backend string, n int) store.Store {
 	}
 	if !marker() {
 		files := benchData(b, n)
-		reg, err := search.NewRegistry()
+		// Loaded as vhdir load loads: each batch with its Provenance and
+		// its audit record, by an operator.
+		srv, err := server.New(server.Config{Store: st, Clock: clock.System{}, Version: "bench", Identify: caller, BaseURL: "https://bench.example"})
 		if err != nil {
 			b.Fatal(err)
 		}
-		eng := search.NewEngine(reg, "https://bench.example/fhir")
-		dir := &directory.Directory{Store: st, Clock: clock.System{}, Indexer: eng}
 		var paths []string
 		for _, t := range gen.Types() {
 			paths = append(paths, filepath.Join(files, t+".ndjson"))
 		}
-		sum, err := load.Run(ctx, load.Config{Directory: dir, Indexer: eng}, paths)
-		if err != nil || len(sum.Problems) > 0 {
-			b.Fatalf("load: %v %v", err, sum.Problems[:min(3, len(sum.Problems))])
+		sum, err := load.Run(server.AsOperator(ctx, "bench", "load"), srv.LoadConfig(), paths)
+		if err != nil {
+			b.Fatalf("load: %v", err)
+		}
+		if len(sum.Problems) > 0 {
+			b.Fatalf("load: %v", sum.Problems[:min(3, len(sum.Problems))])
 		}
 		b.Logf("%s: loaded %d resources in %s (%.0f/s)", backend, sum.Total(), sum.Duration.Round(time.Second), float64(sum.Total())/sum.Duration.Seconds())
 		mark()
