@@ -234,11 +234,13 @@ func benchShapes(b *testing.B, st store.Store) []searchShape {
 	}
 	prac := first("Practitioner")
 	family := strings.ToLower(get(prac, "name", "family"))
+	npi := get(prac, "identifier", "system") + "|" + get(prac, "identifier", "value")
 	loc := first("Location")
 	lat, lon := get(loc, "position", "latitude"), get(loc, "position", "longitude")
 	q := url.QueryEscape
 	return []searchShape{
 		{"token", "PractitionerRole?specialty=" + q(specialty) + "&_count=20", false},
+		{"identifier", "Practitioner?identifier=" + q(npi), false},
 		{"string-prefix", "Practitioner?name=" + q(family[:min(3, len(family))]) + "&_count=20", false},
 		{"reference", "PractitionerRole?organization=" + q(org) + "&_count=20", false},
 		{"chained", "PractitionerRole?specialty=" + q(specialty) + "&organization.address-city=" + q(city) + "&_include=PractitionerRole:practitioner&_count=20", true},
