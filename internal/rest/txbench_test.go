@@ -216,3 +216,67 @@ func (rd *reader) readWhile(n int, done <-chan struct{}) []time.Duration {
 	wg.Wait()
 	return all
 }
+
+// directoryBatch is a batch Bundle of n independent POST entries: for
+// every 5, 1 Organization and 4 Practitioners shaped as in
+// directoryTransaction. tag keeps identifiers apart between Bundles.
+func directoryBatch(n, tag int) string {
+	var b strings.Builder
+	b.WriteString(`{"resourceType":"Bundle","type":"batch","entry":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if i%5 == 0 {
+			fmt.Fprintf(&b, `{"resource":{"resourceType":"Organization","identifier":[{"system":"http://example.org/org","value":"%d-O%d"}],"active":true,"name":"Medical Group %d-%d","telecom":[{"system":"phone","value":"555-%04d"}],"address":[{"line":["%d Main St"],"city":"Boston","state":"MA","postalCode":"02118"}]},"request":{"method":"POST","url":"Organization"}}`,
+				tag, i, tag, i, i%10000, 1+i%900)
+			continue
+		}
+		fmt.Fprintf(&b, `{"resource":{"resourceType":"Practitioner","identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":"%d%d"}],"active":true,"name":[{"family":"Family%d","given":["Given%d"]}],"telecom":[{"system":"phone","value":"555-%04d"}],"address":[{"city":"Boston","state":"MA","postalCode":"02118"}]},"request":{"method":"POST","url":"Practitioner"}}`,
+			tag, 1000000000+i, i, i%97, i%10000)
+	}
+	b.WriteString(`]}`)
+	return b.String()
+}
+
+// BenchmarkBatchIngest posts batch Bundles of 100 independent POST entries
+// (directoryBatch) through the real, audited server, from 1 and from 4
+// clients, as a client loading a directory over HTTP does: resources/s,
+// and p50 and p99 per Bundle. Each entry is its own write, with its
+// Provenance and its AuditEvent.
+func BenchmarkBatchIngest(b *testing.B) {
+	const perBundle = 100
+	for _, be := range testdb.All {
+		for _, clients := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/clients-%d", be.Name, clients), func(b *testing.B) {
+				srv := startTxServer(b, be, perBundle)
+				var next atomic.Int64
+				var mu sync.Mutex
+				var lat []time.Duration
+				b.SetParallelism(max(1, clients/2))
+				began := time.Now()
+				if clients == 1 {
+					for b.Loop() {
+						t := time.Now()
+						postBundle(b, srv, directoryBatch(perBundle, int(next.Add(1))))
+						lat = append(lat, time.Since(t))
+					}
+				} else {
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							t := time.Now()
+							postBundle(b, srv, directoryBatch(perBundle, int(next.Add(1))))
+							mu.Lock()
+							lat = append(lat, time.Since(t))
+							mu.Unlock()
+						}
+					})
+				}
+				slices.Sort(lat)
+				b.ReportMetric(float64(perBundle*len(lat))/time.Since(began).Seconds(), "resources/s")
+				b.ReportMetric(percentileMs(lat, 0.50), "p50-ms")
+				b.ReportMetric(percentileMs(lat, 0.99), "p99-ms")
+			})
+		}
+	}
+}

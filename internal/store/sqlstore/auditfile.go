@@ -29,7 +29,9 @@ import (
 // left once chained. A row is chained when its last record is: a chunk is
 // appended in one transaction.
 func (t *tx) keepPending(ctx context.Context, items []store.AuditItem) error {
-	prune, err := t.stmt(ctx, `DELETE FROM audit_pending WHERE last_id IN (SELECT c.res_id FROM audit_chain c JOIN audit_pending p ON p.last_id = c.res_id)`)
+	// Driven by audit_pending (a row or two), each probing the chain's
+	// res_id index: never a pass over the chain.
+	prune, err := t.stmt(ctx, `DELETE FROM audit_pending WHERE EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = audit_pending.last_id)`)
 	if err != nil {
 		return err
 	}
@@ -234,7 +236,7 @@ func (db *DB) recoverPending(ctx context.Context, logger *slog.Logger) error {
 		}
 		logger.Warn("audit chain: chained the records of writes committed just before a crash", "records", len(items))
 	}
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM audit_pending WHERE last_id IN (SELECT res_id FROM audit_chain)`); err != nil {
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM audit_pending WHERE EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = audit_pending.last_id)`); err != nil {
 		return fmt.Errorf("audit chain: drop copies: %w", err)
 	}
 	return nil
