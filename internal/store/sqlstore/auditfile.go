@@ -203,32 +203,22 @@ func (db *DB) auditStmt(ctx context.Context, q string) (*sql.Stmt, error) {
 // recoverPending chains the records of writes whose data committed but
 // whose records did not reach the chain (a crash between the two
 // commits), then drops the copies chained. It runs when the store opens,
-// before anything is served.
+// before anything is served, holding the database's write lock while it
+// reads the copies and chains them: a write of another process (vhdir
+// serve, beside a command opening the store) cannot be between its two
+// commits then, so no record is chained twice.
 func (db *DB) recoverPending(ctx context.Context, logger *slog.Logger) error {
 	if db.auditWrite == nil {
 		return nil
 	}
-	rows, err := db.write.QueryContext(ctx, `SELECT items FROM audit_pending p WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = p.last_id) ORDER BY rowid`)
+	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("audit chain: read copies: %w", err)
 	}
-	var items []store.AuditItem
-	for rows.Next() {
-		var packed []byte
-		if err := rows.Scan(&packed); err != nil {
-			rows.Close()
-			return fmt.Errorf("audit chain: read copies: %w", err)
-		}
-		chunk, err := unpackItems(packed)
-		if err != nil {
-			rows.Close()
-			return fmt.Errorf("audit chain: read copies: %w", err)
-		}
-		items = append(items, chunk...)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("audit chain: read copies: %w", err)
+	defer tx.Rollback() //nolint:errcheck // it writes nothing: rolled back to let the lock go
+	items, err := unchainedCopies(ctx, tx)
+	if err != nil {
+		return err
 	}
 	if len(items) > 0 {
 		if _, err := db.appendOwn(ctx, items); err != nil {
@@ -236,8 +226,37 @@ func (db *DB) recoverPending(ctx context.Context, logger *slog.Logger) error {
 		}
 		logger.Warn("audit chain: chained the records of writes committed just before a crash", "records", len(items))
 	}
+	if err := tx.Rollback(); err != nil {
+		return fmt.Errorf("audit chain: read copies: %w", err)
+	}
 	if _, err := db.write.ExecContext(ctx, `DELETE FROM audit_pending WHERE EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = audit_pending.last_id)`); err != nil {
 		return fmt.Errorf("audit chain: drop copies: %w", err)
 	}
 	return nil
+}
+
+// unchainedCopies reads the copies whose records are not in the chain, in
+// the order they were written.
+func unchainedCopies(ctx context.Context, tx *sql.Tx) ([]store.AuditItem, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT items FROM audit_pending p WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = p.last_id) ORDER BY rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("audit chain: read copies: %w", err)
+	}
+	defer rows.Close()
+	var items []store.AuditItem
+	for rows.Next() {
+		var packed []byte
+		if err := rows.Scan(&packed); err != nil {
+			return nil, fmt.Errorf("audit chain: read copies: %w", err)
+		}
+		chunk, err := unpackItems(packed)
+		if err != nil {
+			return nil, fmt.Errorf("audit chain: read copies: %w", err)
+		}
+		items = append(items, chunk...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit chain: read copies: %w", err)
+	}
+	return items, nil
 }
