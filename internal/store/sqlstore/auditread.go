@@ -129,14 +129,20 @@ func auditSearch(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) 
 		return nil, err
 	}
 	page := &store.SearchPage{Total: -1}
-	if sq.Total == store.TotalAccurate {
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_chain a WHERE "+where, b.args...).Scan(&page.Total); err != nil {
-			return nil, fmt.Errorf("search count: %w", err)
+	whereArgs := b.args
+	countAll := func() error {
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_chain a WHERE "+where, whereArgs...).Scan(&page.Total); err != nil {
+			return fmt.Errorf("search count: %w", err)
 		}
+		return nil
 	}
 	if sq.Count <= 0 {
+		if sq.Total == store.TotalAccurate {
+			return page, countAll()
+		}
 		return page, nil
 	}
+	b.args = slices.Clip(b.args)
 	text, err := b.auditPageSQL(sq, where)
 	if err != nil {
 		return nil, err
@@ -145,12 +151,19 @@ func auditSearch(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) 
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
+	switch {
+	case sq.Total != store.TotalAccurate && sq.Total != store.TotalIfCheap:
+	case sq.After == nil && len(rows) <= sq.Count:
+		page.Total = int64(len(rows)) // one page holds them all: counted
+	case sq.Total == store.TotalAccurate:
+		if err := countAll(); err != nil {
+			return nil, err
+		}
+	}
 	if len(rows) > sq.Count {
 		last := rows[sq.Count-1]
 		page.Next = &store.Cursor{RowID: last.rid, Keys: last.keys}
 		rows = rows[:sq.Count]
-	} else if sq.Total == store.TotalIfCheap && sq.After == nil {
-		page.Total = int64(len(rows)) // one page holds them all: counted
 	}
 	for _, r := range rows {
 		page.Versions = append(page.Versions, r.v)

@@ -184,6 +184,18 @@ func testAuditSearchPaging(t *testing.T, s store.Store) {
 // resources they name; records are searched apart from other types.
 func testAuditSearchRelated(t *testing.T, s store.Store) {
 	ctx := context.Background()
+	// _total=accurate is the count of every match, whether the first page
+	// holds them all or a later page is asked for.
+	all := mustSearch(t, s, &store.Query{Types: []string{store.AuditType}, Count: 1000, Total: store.TotalAccurate})
+	if n := int64(len(all.Versions)); all.Total != n || n < 3 {
+		t.Fatalf("all records: %d, total %d", n, all.Total)
+	}
+	first := mustSearch(t, s, &store.Query{Types: []string{store.AuditType}, Count: 2, Total: store.TotalAccurate})
+	if first.Total != all.Total || first.Next == nil {
+		t.Errorf("first page of 2: total %d, next %v; want total %d and a next page", first.Total, first.Next, all.Total)
+	} else if second := mustSearch(t, s, &store.Query{Types: []string{store.AuditType}, Count: 2, Total: store.TotalAccurate, After: first.Next}); second.Total != all.Total {
+		t.Errorf("second page of 2: total %d; want %d", second.Total, all.Total)
+	}
 	page := mustSearch(t, s, &store.Query{Types: []string{store.AuditType}, Count: 10, Where: store.TokenMatch{Param: aAction, Code: ptr("R")},
 		Includes: []store.Include{{Source: store.AuditType, Param: aEntity}, {Source: store.AuditType, Param: aAgent, Targets: []string{"Organization"}}}})
 	if got := refs(page.Included); fmt.Sprint(got) != "[Organization/o1 Practitioner/p1]" {
