@@ -190,11 +190,16 @@ func testAuditSearchRelated(t *testing.T, s store.Store) {
 	if n := int64(len(all.Versions)); all.Total != n || n < 3 {
 		t.Fatalf("all records: %d, total %d", n, all.Total)
 	}
-	first := mustSearch(t, s, &store.Query{Types: []string{store.AuditType}, Count: 2, Total: store.TotalAccurate})
-	if first.Total != all.Total || first.Next == nil {
-		t.Errorf("first page of 2: total %d, next %v; want total %d and a next page", first.Total, first.Next, all.Total)
-	} else if second := mustSearch(t, s, &store.Query{Types: []string{store.AuditType}, Count: 2, Total: store.TotalAccurate, After: first.Next}); second.Total != all.Total {
-		t.Errorf("second page of 2: total %d; want %d", second.Total, all.Total)
+	q := &store.Query{Types: []string{store.AuditType}, Count: 2, Total: store.TotalAccurate}
+	for n := 1; ; n++ {
+		p := mustSearch(t, s, q)
+		if p.Total != all.Total {
+			t.Errorf("page %d of 2 records: total %d; want %d", n, p.Total, all.Total)
+		}
+		if p.Next == nil || n > 100 {
+			break
+		}
+		q.After = p.Next
 	}
 	page := mustSearch(t, s, &store.Query{Types: []string{store.AuditType}, Count: 10, Where: store.TokenMatch{Param: aAction, Code: ptr("R")},
 		Includes: []store.Include{{Source: store.AuditType, Param: aEntity}, {Source: store.AuditType, Param: aAgent, Targets: []string{"Organization"}}}})
