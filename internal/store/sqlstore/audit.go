@@ -48,8 +48,19 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 		return nil, err
 	}
 	if t.db.auditWrite != nil {
+		late, err := t.lateCopies(ctx)
+		if err != nil {
+			return nil, err
+		}
 		if err := t.keepPending(ctx, items); err != nil {
 			return nil, err
+		}
+		if len(late) > 0 {
+			lateLinks := chainLinks(seq, prev, late)
+			if err := t.insertLinks(ctx, late, lateLinks); err != nil {
+				return nil, err
+			}
+			seq, prev = lateLinks[len(late)-1].Seq, lateLinks[len(late)-1].Hash
 		}
 	}
 	links := chainLinks(seq, prev, items)

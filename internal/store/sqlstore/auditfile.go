@@ -235,13 +235,37 @@ func (db *DB) recoverPending(ctx context.Context, logger *slog.Logger) error {
 	return nil
 }
 
-// unchainedCopies reads the copies whose records are not in the chain, in
+// unchainedSQL selects the copies whose records are not in the chain, in
 // the order they were written.
+const unchainedSQL = `SELECT items FROM audit_pending p WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = p.last_id) ORDER BY rowid`
+
+// unchainedCopies reads the copies whose records are not in the chain.
 func unchainedCopies(ctx context.Context, tx *sql.Tx) ([]store.AuditItem, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT items FROM audit_pending p WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.res_id = p.last_id) ORDER BY rowid`)
+	rows, err := tx.QueryContext(ctx, unchainedSQL)
 	if err != nil {
 		return nil, fmt.Errorf("audit chain: read copies: %w", err)
 	}
+	return readCopies(rows)
+}
+
+// lateCopies reads, in a write transaction holding the chain's lock, the
+// copies of earlier writes whose records are not in the chain: the
+// audit file refused their commit (a full disk) after the database had
+// taken theirs. The transaction chains them before its own records.
+func (t *tx) lateCopies(ctx context.Context) ([]store.AuditItem, error) {
+	st, err := t.stmt(ctx, unchainedSQL)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit chain: read copies: %w", err)
+	}
+	return readCopies(rows)
+}
+
+// readCopies unpacks the rows of unchainedSQL, and closes them.
+func readCopies(rows *sql.Rows) ([]store.AuditItem, error) {
 	defer rows.Close()
 	var items []store.AuditItem
 	for rows.Next() {
