@@ -38,6 +38,7 @@ import (
 var (
 	benchPractitioners = flag.Int("bench.practitioners", 20000, "practitioners in the search benchmark's generated directory (200000 ≈ 1M resources)")
 	benchClients       = flag.Int("bench.clients", 8, "concurrent clients in the search benchmark")
+	benchAudited       = flag.Bool("bench.audited", false, "serve the search benchmark with the audit trail on, as serve runs (each answer waits for its record's commit)")
 )
 
 func benchDir() string {
@@ -254,12 +255,13 @@ func benchShapes(b *testing.B, st store.Store) []searchShape {
 
 // BenchmarkSearch times the directory search shapes from 8 concurrent
 // clients over TLS and reports p50 and p99 latency per shape. Run with
-// -bench.practitioners 200000 for the 1M-resource figures.
+// -bench.practitioners 200000 for the 1M-resource figures, and with
+// -bench.audited for the audit trail on.
 func BenchmarkSearch(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			st := benchStore(b, backend, *benchPractitioners)
-			srv := startBenchServer(b, func() store.Store { return st })
+			srv := start(b, func() store.Store { return st }, !*benchAudited)
 			shapes := benchShapes(b, st)
 			for _, sh := range shapes {
 				b.Run(sh.name, func(b *testing.B) {
