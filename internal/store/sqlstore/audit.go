@@ -269,6 +269,11 @@ func (db *DB) auditRefsOf(ctx context.Context, links []store.AuditLink) error {
 	return rows.Err()
 }
 
+// readinessProbe is the link AuditWritable appends and rolls back: a
+// record with a reference, as requests' records have.
+var readinessProbe = store.AuditItem{ID: "readiness-probe", Body: []byte("{}"), Fields: store.AuditFields{Recorded: time.Unix(1, 0),
+	Refs: []store.AuditRef{{Entity: true, Type: "Probe", ID: "probe"}}}}
+
 // errProbe rolls back AuditWritable's probe.
 var errProbe = errors.New("audit probe: rolled back")
 
@@ -280,9 +285,7 @@ var errProbe = errors.New("audit probe: rolled back")
 // disk) makes it fail, as it makes every request fail.
 func (db *DB) AuditWritable(ctx context.Context) error {
 	err := db.update(ctx, false, func(tx store.Tx) error {
-		probe := store.AuditItem{ID: "readiness-probe", Body: []byte("{}"), Fields: store.AuditFields{Recorded: time.Unix(1, 0),
-			Refs: []store.AuditRef{{Entity: true, Type: "Probe", ID: "probe"}}}}
-		if _, err := tx.ChainAudit(ctx, []store.AuditItem{probe}); err != nil {
+		if _, err := tx.ChainAudit(ctx, []store.AuditItem{readinessProbe}); err != nil {
 			return err
 		}
 		return errProbe

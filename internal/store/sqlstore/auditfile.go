@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -20,8 +19,10 @@ import (
 // from its own transaction, which then spans both databases; SQLite
 // commits the data database first, so that transaction also keeps a copy
 // of them in audit_pending, beside its data: a crash between the two
-// commits leaves the copy, which recoverPending chains when the store
-// opens. Copies already chained are pruned by the next write.
+// commits, or an audit file refusing the second, leaves the copy, which
+// the next write chains before its own records (lateCopies), and so does
+// recoverPending when the store opens. Copies already chained are pruned
+// by the next write.
 
 // keepPending copies items into audit_pending, in the write transaction
 // that chains them, as one row (a write chains its records a few hundred
@@ -38,7 +39,8 @@ func (t *tx) keepPending(ctx context.Context, items []store.AuditItem) error {
 	if _, err := prune.ExecContext(ctx); err != nil {
 		return fmt.Errorf("audit chain: prune copies: %w", err)
 	}
-	keep, err := t.stmt(ctx, `INSERT INTO audit_pending (last_id, items) VALUES (?, ?)`)
+	p := t.db.d.Placeholder
+	keep, err := t.stmt(ctx, `INSERT INTO audit_pending (last_id, items) VALUES (`+p(1)+`, `+p(2)+`)`)
 	if err != nil {
 		return err
 	}
@@ -116,9 +118,7 @@ func (db *DB) appendOwn(ctx context.Context, items []store.AuditItem) ([]store.A
 // probeOwn appends a probe link on the chain's own pool and rolls it
 // back (AuditWritable).
 func (db *DB) probeOwn(ctx context.Context) error {
-	probe := store.AuditItem{ID: "readiness-probe", Body: []byte("{}"), Fields: store.AuditFields{Recorded: time.Unix(1, 0),
-		Refs: []store.AuditRef{{Entity: true, Type: "Probe", ID: "probe"}}}}
-	_, err := db.appendOwnOnce(ctx, []store.AuditItem{probe}, false)
+	_, err := db.appendOwnOnce(ctx, []store.AuditItem{readinessProbe}, false)
 	return err
 }
 
@@ -128,13 +128,13 @@ func (db *DB) probeOwn(ctx context.Context) error {
 // transaction takes the pool's one connection.
 func (db *DB) appendOwnOnce(ctx context.Context, items []store.AuditItem, commit bool) ([]store.AuditLink, error) {
 	chunks := insertChunks(len(items), len(auditColumns), db.d.MaxParams)
-	head, err := db.auditStmt(ctx, auditHeadSQL)
+	head, err := db.auditStmts.stmt(ctx, auditHeadSQL)
 	if err != nil {
 		return nil, err
 	}
 	inserts := make([]*sql.Stmt, len(chunks))
 	for i, n := range chunks {
-		if inserts[i], err = db.auditStmt(ctx, db.insertSQL("INSERT INTO", "audit_chain", auditColumns, n)); err != nil {
+		if inserts[i], err = db.auditStmts.stmt(ctx, db.insertSQL("INSERT INTO", "audit_chain", auditColumns, n)); err != nil {
 			return nil, err
 		}
 	}
@@ -182,22 +182,6 @@ func (db *DB) insertOwnRefs(ctx context.Context, tx *sql.Tx, refs []any) error {
 		refs = refs[n*width:]
 	}
 	return nil
-}
-
-// auditStmt prepares q on the chain's own pool once.
-func (db *DB) auditStmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st, ok := db.auditStmts.Load(q); ok {
-		return st.(*sql.Stmt), nil
-	}
-	st, err := db.auditWrite.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("audit chain: prepare: %w", err)
-	}
-	if prior, loaded := db.auditStmts.LoadOrStore(q, st); loaded {
-		_ = st.Close()
-		return prior.(*sql.Stmt), nil
-	}
-	return st, nil
 }
 
 // recoverPending chains the records of writes whose data committed but

@@ -128,21 +128,24 @@ func auditSearch(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) 
 	if err != nil {
 		return nil, err
 	}
-	page := &store.SearchPage{Total: -1}
-	whereArgs := b.args
-	countAll := func() error {
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_chain a WHERE "+where, whereArgs...).Scan(&page.Total); err != nil {
-			return fmt.Errorf("search count: %w", err)
+	whereArgs := slices.Clip(b.args) // where's; the page query adds its own
+	countAll := func() (int64, error) {
+		var n int64
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_chain a WHERE "+where, whereArgs...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("search count: %w", err)
 		}
-		return nil
+		return n, nil
 	}
 	if sq.Count <= 0 {
+		page := &store.SearchPage{Total: -1}
 		if sq.Total == store.TotalAccurate {
-			return page, countAll()
+			if page.Total, err = countAll(); err != nil {
+				return nil, err
+			}
 		}
 		return page, nil
 	}
-	b.args = slices.Clip(b.args)
+	b.args = whereArgs
 	text, err := b.auditPageSQL(sq, where)
 	if err != nil {
 		return nil, err
@@ -151,29 +154,13 @@ func auditSearch(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) 
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	switch {
-	case sq.Total != store.TotalAccurate && sq.Total != store.TotalIfCheap:
-	case sq.After == nil && len(rows) <= sq.Count:
-		page.Total = int64(len(rows)) // one page holds them all: counted
-	case sq.Total == store.TotalAccurate:
-		if err := countAll(); err != nil {
-			return nil, err
-		}
+	// Counting the records is never cheap enough to do unasked: a total
+	// without _total=accurate is the first page's, when it holds them all.
+	fromPage := sq.Total == store.TotalAccurate || sq.Total == store.TotalIfCheap
+	if sq.Total != store.TotalAccurate {
+		countAll = nil
 	}
-	if len(rows) > sq.Count {
-		last := rows[sq.Count-1]
-		page.Next = &store.Cursor{RowID: last.rid, Keys: last.keys}
-		rows = rows[:sq.Count]
-	}
-	for _, r := range rows {
-		page.Versions = append(page.Versions, r.v)
-	}
-	if len(sq.Includes) > 0 && len(rows) > 0 {
-		if err := includes(ctx, d, view, q, sq, rows, page); err != nil {
-			return nil, err
-		}
-	}
-	return page, nil
+	return finishPage(ctx, d, view, q, sq, rows, fromPage, countAll)
 }
 
 // auditPageSQL writes the page query over the records: keyset paging on

@@ -34,9 +34,9 @@ func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *st
 		return nil, err
 	}
 	where := pl.where
-	page := &store.SearchPage{Total: -1}
 	counted := sq.Total == store.TotalAccurate || sq.Total == store.TotalIfCheap && pl.selective
 	if sq.Count <= 0 {
+		page := &store.SearchPage{Total: -1}
 		if counted {
 			if page.Total, err = count(ctx, b, q, sq, where); err != nil {
 				return nil, err
@@ -49,16 +49,31 @@ func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *st
 	if err != nil {
 		return nil, err
 	}
+	var countAll func() (int64, error)
+	if counted {
+		countAll = func() (int64, error) {
+			b.args = b.args[:whereArgs]
+			return count(ctx, b, q, sq, where)
+		}
+	}
+	return finishPage(ctx, d, view, q, sq, rows, counted, countAll)
+}
+
+// finishPage ends a search of rows (Count+1 at most): its total, from
+// the page itself when the first page holds every match (fromPage), else
+// from countAll (nil: none), the cursor to the next page, the versions,
+// then the page's includes.
+func finishPage(ctx context.Context, d *Dialect, view access, q dbQuerier, sq *store.Query, rows []pageRow, fromPage bool, countAll func() (int64, error)) (*store.SearchPage, error) {
+	page := &store.SearchPage{Total: -1}
 	switch {
-	case !counted:
-	case sq.After == nil && len(rows) <= sq.Count:
-		// The first page holds every match: it is the count.
+	case fromPage && sq.After == nil && len(rows) <= sq.Count:
 		page.Total = int64(len(rows))
-	default:
-		b.args = b.args[:whereArgs]
-		if page.Total, err = count(ctx, b, q, sq, where); err != nil {
+	case countAll != nil:
+		n, err := countAll()
+		if err != nil {
 			return nil, err
 		}
+		page.Total = n
 	}
 	if len(rows) > sq.Count {
 		last := rows[sq.Count-1]

@@ -196,10 +196,10 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	// auditWrite appends records in a transaction of their own when the
-	// chain has a database of its own (nil: write); auditStmts are the
-	// statements prepared on it (query → *sql.Stmt).
+	// chain has a database of its own (nil: write); auditStmts keeps the
+	// statements prepared on it.
 	auditWrite *sql.DB
-	auditStmts sync.Map
+	auditStmts *stmtCache
 	// chainMu queues this process's appenders to a chain in its own
 	// database in turn (SQLite's lock grants no turns: a write waiting for
 	// it could starve behind a stream of appends of reads' records).
@@ -283,6 +283,9 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 		db.read = db.write
 	}
 	db.reads = db.read
+	if db.auditWrite != nil {
+		db.auditStmts = newStmtCache(db.auditWrite)
+	}
 	if d.CacheStatements {
 		db.readStmts = newStmtCache(db.read)
 		db.reads = db.readStmts
@@ -335,10 +338,9 @@ func (db *DB) Close() error {
 		errs = append(errs, st.(*sql.Stmt).Close())
 		return true
 	})
-	db.auditStmts.Range(func(_, st any) bool {
-		errs = append(errs, st.(*sql.Stmt).Close())
-		return true
-	})
+	if db.auditStmts != nil {
+		errs = append(errs, db.auditStmts.close())
+	}
 	if db.readStmts != nil {
 		errs = append(errs, db.readStmts.close())
 	}

@@ -6,12 +6,12 @@ import (
 	"sync"
 )
 
-// stmtCache runs queries as statements prepared once on a pool and kept.
-// A search's SQL is built for each request, but its text follows the
+// stmtCache runs queries as statements prepared once on a pool and kept
+// (searches on SQLite's read pool; appends on its audit file's pool). A
+// search's SQL is built for each request, but its text follows the
 // query's shape, not its values (those are arguments), so a few texts come
-// back again and again: on SQLite, parsing and planning them anew took
-// about 40 % of the CPU of a one-row identifier search (BENCHMARKS.md,
-// Search). database/sql prepares a kept statement on each connection the
+// back again and again: on SQLite, parsing and planning them anew takes
+// about 40 % of the CPU of a one-row identifier search. database/sql prepares a kept statement on each connection the
 // first time it runs there.
 type stmtCache struct {
 	pool  *sql.DB
