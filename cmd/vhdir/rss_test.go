@@ -26,9 +26,10 @@ const rssBodyBytes = 16<<20 - 64<<10
 // resident set (VmHWM), whatever their shape.
 const rssBound = 600 << 20
 
-// growthBound is how many times its body a second request of a shape may
-// grow the server's resident set (the heap and the page caches grown for
-// the first).
+// growthBound is how many times its body a request may grow the server's
+// resident set: any request on PostgreSQL, and on SQLite a second one of
+// its shape, the first having grown the heap and the store's bounded page
+// caches.
 const growthBound = 10
 
 // largeBody is a body of one shape, about rssBodyBytes long, and the
@@ -158,6 +159,13 @@ func TestLargeBodiesRSS(t *testing.T) {
 				t.Logf("%-8s %-36s body %4.1f MiB  %v  one: grew %5.1f MiB (%4.1f× the body), a second %5.1f MiB (%4.1f×)  three at once: peak %5.1f MiB (from %4.1f)",
 					backend, shape.name, mib(len(shape.body)), statuses, mib(grew), float64(grew)/float64(len(shape.body)),
 					mib(again), float64(again)/float64(len(shape.body)), mib(peak), mib(start))
+				// On PostgreSQL the server process holds no page cache, so the
+				// first body shows the request's own cost; on SQLite it also
+				// fills the store's page caches, bounded but in the process
+				// (BENCHMARKS.md, Large bodies), and the second body shows it.
+				if backend == "postgres" && grew > growthBound*int64(len(shape.body)) {
+					t.Errorf("one %s body grew the server by %.1f MiB; want at most %d× the body", shape.name, mib(grew), growthBound)
+				}
 				if again > growthBound*int64(len(shape.body)) {
 					t.Errorf("a second %s body grew the server by %.1f MiB; want at most %d× the body", shape.name, mib(again), growthBound)
 				}

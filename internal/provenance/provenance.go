@@ -90,27 +90,31 @@ func Build(c *directory.Change, caller *interaction.Caller, header *fhir.Resourc
 // inside the write transaction, after the changes (rest's write pipeline
 // does).
 func Record(ctx context.Context, w *directory.Writer, changes []*directory.Change, caller *interaction.Caller, header *fhir.Resource) error {
-	var out []*fhir.Resource
-	for _, c := range changes {
-		if !c.Wrote() || c.Type == "Provenance" || c.Type == "AuditEvent" {
-			continue
+	out := make([]*fhir.Resource, 0, min(len(changes), recordChunk))
+	for i, c := range changes {
+		if c.Wrote() && c.Type != "Provenance" && c.Type != "AuditEvent" {
+			p, err := Build(c, caller, header, w.Now())
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
 		}
-		p, err := Build(c, caller, header, w.Now())
-		if err != nil {
-			return err
+		if len(out) == recordChunk || (i == len(changes)-1 && len(out) > 0) {
+			if _, err := w.CreateAll(ctx, out); err != nil {
+				return fmt.Errorf("provenance: %w", err)
+			}
+			clear(out)
+			out = out[:0]
 		}
-		out = append(out, p)
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	// All at once: a transaction of many entries stores its Provenance
-	// with a few statements, not a few each.
-	if _, err := w.CreateAll(ctx, out); err != nil {
-		return fmt.Errorf("provenance: %w", err)
 	}
 	return nil
 }
+
+// recordChunk is how many Provenance Record builds and stores at once: a
+// transaction of many entries stores its Provenance with a few statements
+// per chunk, not a few each, and holds one chunk's trees at a time, not
+// one per entry.
+const recordChunk = 256
 
 // serverAgent is the agent the server adds: the client as author, on
 // behalf of its Organization.

@@ -3,6 +3,7 @@ package provenance_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -320,6 +321,20 @@ func TestRecord(t *testing.T) {
 			_, err := w.Update(ctx, parse(`{"resourceType":"Location","id":"l2","status":"active"}`), "l2", fhir.ETags{})
 			return err
 		}, []string{"Location/l1/_history/1", "Location/l2/_history/1"}},
+		{"more writes than a chunk, one unchanged among them", func(w *directory.Writer) error {
+			for i := range 600 {
+				if i == 300 { // written earlier and unchanged: no Provenance
+					if _, err := w.Update(ctx, parse(`{"resourceType":"Location","id":"l1","status":"active"}`), "l1", fhir.ETags{}); err != nil {
+						return err
+					}
+				}
+				id := fmt.Sprintf("many%d", i)
+				if _, err := w.Update(ctx, parse(`{"resourceType":"Location","id":"`+id+`","status":"active"}`), id, fhir.ETags{}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, manyTargets(600)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,4 +357,13 @@ func TestRecord(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyTargets is the versions "more writes than a chunk" writes, in order.
+func manyTargets(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("Location/many%d/_history/1", i)
+	}
+	return out
 }
