@@ -14,6 +14,7 @@ import (
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/interaction"
+	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -46,8 +47,11 @@ func (rc *Recorder) Log() *Log { return rc.log }
 // trail, which streams the records once the transaction has committed; one
 // made by an operator on the command line (vhdir load) has none and is
 // recorded all the same, naming the operator.
-func (rc *Recorder) Written(ctx context.Context, w *directory.Writer, req *interaction.Request, changes []*directory.Change) error {
-	events := ForChanges(req, changes, interaction.CallerFrom(ctx))
+func (rc *Recorder) Written(ctx context.Context, w *directory.Writer, writes ...rest.Write) error {
+	var events []*Event
+	for _, wr := range writes {
+		events = append(events, ForChanges(wr.Req, wr.Changes, interaction.CallerFrom(ctx))...)
+	}
 	t := TrailFrom(ctx)
 	for _, e := range events {
 		if t != nil {
@@ -61,7 +65,7 @@ func (rc *Recorder) Written(ctx context.Context, w *directory.Writer, req *inter
 		return err
 	}
 	if t != nil {
-		t.stash(links)
+		t.stash(w, links)
 	}
 	return nil
 }

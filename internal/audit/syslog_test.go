@@ -86,8 +86,8 @@ func (c *collector) read(conn net.Conn) {
 var syslogLine = regexp.MustCompile(`^<(\d+)>1 (\S+) (\S+) vhdir (\d+) (\S+) \[vhdir@32473 seq="(\d+)" id="([^"]+)" hash="([0-9a-f]{64})"\] \x{FEFF}(\{.*\})$`)
 
 // TestSyslogStreamsCommittedRecords: every committed record — from the
-// group commit and from a write's own transaction — reaches the
-// repository once, as RFC 5424 with its chain position and hash.
+// group commit, from a write's own transaction and from a batch's run of
+// writes — reaches the repository once, as RFC 5424 with its chain position and hash.
 func TestSyslogStreamsCommittedRecords(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *stack) {
 		c := newCollector(t)
@@ -100,8 +100,14 @@ func TestSyslogStreamsCommittedRecords(t *testing.T) {
 		s.do("PUT", "/fhir/Practitioner/p1", "a", "", prac("p1", "Ann"))                                         // in the write's tx
 		s.do("GET", "/fhir/Practitioner/p1", "a", "", "")                                                        // group commit
 		s.do("PUT", "/fhir/Practitioner/p2", "a", "", `{"resourceType":"Practitioner","id":"p2","active":"no"}`) // refused: one failure record
+		// A batch: its writes commit together, after a run rolled back at
+		// the failed If-Match; then that entry's failure, and the Bundle's.
+		s.do("POST", "/fhir", "a", "", `{"resourceType":"Bundle","type":"batch","entry":[
+			{"resource":`+prac("p3", "Bo")+`,"request":{"method":"PUT","url":"Practitioner/p3"}},
+			{"resource":`+prac("p1", "Al")+`,"request":{"method":"PUT","url":"Practitioner/p1","ifMatch":"W/\"9\""}},
+			{"resource":`+prac("p4", "Cy")+`,"request":{"method":"PUT","url":"Practitioner/p4"}}]}`)
 		links, err := s.store.AuditChain(context.Background(), 0, 100)
-		if err != nil || len(links) != 3 {
+		if err != nil || len(links) != 7 {
 			t.Fatalf("chain = %d links, %v", len(links), err)
 		}
 		got := map[int64]string{}
@@ -125,7 +131,7 @@ func TestSyslogStreamsCommittedRecords(t *testing.T) {
 				t.Fatalf("only %d of %d records streamed", len(got), len(links))
 			}
 		}
-		for seq := int64(1); seq <= 3; seq++ {
+		for seq := int64(1); seq <= 7; seq++ {
 			if got[seq] == "" {
 				t.Errorf("record %d not streamed", seq)
 			}

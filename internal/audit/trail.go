@@ -22,8 +22,11 @@ type Trail struct {
 	recorded int                 // records already committed in a write transaction
 	client   *interaction.Caller // the authenticated client, once known
 	// stashed are the links a write recorded in its transaction, until
-	// the transaction's outcome is known.
-	stashed []store.AuditLink
+	// the transaction's outcome is known; stashedBy is that transaction's
+	// writer. A transaction tried again, or a batch's next run of writes,
+	// has a writer of its own: what an earlier one stashed was rolled back.
+	stashed   []store.AuditLink
+	stashedBy any
 
 	// release commits the records so far and lets the response stream
 	// (set by Middleware); released reports that it did.
@@ -95,8 +98,11 @@ func (t *Trail) Client() *interaction.Caller {
 	return t.client
 }
 
-func (t *Trail) stash(links []store.AuditLink) {
+func (t *Trail) stash(by any, links []store.AuditLink) {
 	t.mu.Lock()
+	if t.stashedBy != by {
+		t.stashed, t.stashedBy = nil, by
+	}
 	t.stashed = append(t.stashed, links...)
 	t.mu.Unlock()
 }
@@ -105,7 +111,7 @@ func (t *Trail) unstash() []store.AuditLink {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	links := t.stashed
-	t.stashed = nil
+	t.stashed, t.stashedBy = nil, nil
 	return links
 }
 

@@ -241,27 +241,6 @@ func (s *Server) entryTarget(req *interaction.Request, parts []string, ok bool) 
 	return nil
 }
 
-// batch runs each entry on its own, as if sent alone (under the Bundle's
-// access); failures are reported in their entry and do not affect the
-// others.
-func (s *Server) batch(ctx context.Context, req *interaction.Request, acc *interaction.Access) (*interaction.Response, error) {
-	out := fhir.NewBundle("batch-response", "", fhir.FormatInstant(s.cfg.Clock.Now()))
-	for i, e := range bundleEntries(req.Bundle) {
-		entryReq, err := s.parseEntry(i, e, req)
-		var resp *interaction.Response
-		if err == nil {
-			resp, err = s.run(ctx, entryReq, acc)
-		} else { // refused before it could run: still reported
-			s.cfg.Auditor.Executed(ctx, &interaction.Request{Entry: i, Method: entryMethod(e)}, nil, err)
-		}
-		if err != nil {
-			resp = errorResponse(ctx, s.log, entryError(i, err))
-		}
-		out.Entry(responseEntry(resp))
-	}
-	return newResponse(http.StatusOK, out.Object()), nil
-}
-
 // transaction runs every entry in one database transaction: all succeed or
 // nothing is written. Ids are assigned first so that urn:uuid references
 // between entries, and conditional references, are rewritten before any
@@ -313,7 +292,7 @@ func (s *Server) transaction(ctx context.Context, req *interaction.Request, acc 
 				entries[i].Delete("resource")
 			}
 		}
-		return s.recordWrite(ctx, w, req, acc)
+		return s.recordWrite(ctx, w, acc, Write{req, w.Changes()})
 	})
 	if err != nil {
 		return nil, err

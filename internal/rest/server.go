@@ -71,14 +71,21 @@ type Config struct {
 // Auditor records what the pipeline does. The server cannot run without
 // one: package audit's Recorder is the production auditor.
 type Auditor interface {
-	// Written runs inside a write's transaction, after the interaction's
+	// Written runs inside a write's transaction, after the interactions'
 	// own writes and their Provenance, so that the records it adds commit
-	// with them or not at all. An error rolls the write back.
-	Written(ctx context.Context, w *directory.Writer, req *interaction.Request, changes []*directory.Change) error
+	// with them or not at all. An error rolls the writes back. A
+	// transaction has one write; a batch's run of entries one per entry.
+	Written(ctx context.Context, w *directory.Writer, writes ...Write) error
 	// Executed learns the outcome of every interaction that Execute ran or
 	// refused, a Bundle's entries included. A write that succeeded has
 	// already passed through Written.
 	Executed(ctx context.Context, req *interaction.Request, resp *interaction.Response, err error)
+}
+
+// Write is one interaction's changes, as the audit trail records them.
+type Write struct {
+	Req     *interaction.Request
+	Changes []*directory.Change
 }
 
 // Operation is a FHIR operation the server offers.

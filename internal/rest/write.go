@@ -26,7 +26,7 @@ func (s *Server) write(ctx context.Context, req *interaction.Request, acc *inter
 			return err
 		}
 		change = c
-		return s.recordWrite(ctx, w, req, acc)
+		return s.recordWrite(ctx, w, acc, Write{req, w.Changes()})
 	})
 	if err != nil {
 		return nil, err
@@ -118,15 +118,22 @@ func (s *Server) applyFree(ctx context.Context, w *directory.Writer, req *intera
 	return nil, fmt.Errorf("rest: %v is not a write", req.Kind)
 }
 
-// recordWrite adds, inside the write's transaction, what every write
+// recordWrite adds, inside the writes' transaction, what every write
 // leaves: one Provenance per version stored, naming the caller (and the
-// request's X-Provenance, if any), then the write's audit records.
-func (s *Server) recordWrite(ctx context.Context, w *directory.Writer, req *interaction.Request, acc *interaction.Access) error {
-	changes := w.Changes()
-	if err := provenance.Record(ctx, w, changes, acc.Caller, req.Provenance); err != nil {
+// request's X-Provenance, if any: a Bundle's entries share the Bundle's),
+// then the writes' audit records.
+func (s *Server) recordWrite(ctx context.Context, w *directory.Writer, acc *interaction.Access, writes ...Write) error {
+	changes := writes[0].Changes
+	if len(writes) > 1 {
+		changes = nil
+		for _, wr := range writes {
+			changes = append(changes, wr.Changes...)
+		}
+	}
+	if err := provenance.Record(ctx, w, changes, acc.Caller, writes[0].Req.Provenance); err != nil {
 		return err
 	}
-	return s.cfg.Auditor.Written(ctx, w, req, changes)
+	return s.cfg.Auditor.Written(ctx, w, writes...)
 }
 
 // writeResponse answers a write per FHIR: status by outcome, Location,

@@ -429,7 +429,7 @@ func loopbackOnly(h http.Handler) http.Handler {
 // nothing.
 type unaudited struct{}
 
-func (unaudited) Written(context.Context, *directory.Writer, *interaction.Request, []*directory.Change) error {
+func (unaudited) Written(context.Context, *directory.Writer, ...rest.Write) error {
 	return nil
 }
 
