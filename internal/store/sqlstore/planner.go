@@ -165,7 +165,7 @@ func (b *builder) drivenWhere(terms []store.Cond, sets []bool) ([]string, error)
 			continue
 		}
 		if wrap >= 0 && ridOnly(t) {
-			c, err := b.cond("z", t)
+			c, err := b.cond(derivedRows, t)
 			if err != nil {
 				return nil, err
 			}
@@ -180,10 +180,14 @@ func (b *builder) drivenWhere(terms []store.Cond, sets []bool) ([]string, error)
 	}
 	if len(inner) > 0 {
 		set := strings.TrimSuffix(strings.TrimPrefix(parts[wrap], "r.rid IN ("), ")")
-		parts[wrap] = fmt.Sprintf("r.rid IN (SELECT z.rid FROM (%s) z WHERE %s)", set, strings.Join(inner, " AND "))
+		parts[wrap] = fmt.Sprintf("r.rid IN (SELECT %s.rid FROM (%s) %s WHERE %s)", derivedRows, set, derivedRows, strings.Join(inner, " AND "))
 	}
 	return parts, nil
 }
+
+// derivedRows aliases the rids of a driving set that ridOnly probes
+// narrow: it has no column but rid.
+const derivedRows = "z"
 
 // ridOnly reports whether c, written as a per-row probe, refers to the
 // candidate by rid alone (not by id, type or its columns).

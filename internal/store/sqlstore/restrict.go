@@ -45,6 +45,10 @@ func checkRestriction(r store.Restriction) error {
 	if r.Root < 0 {
 		return errors.New("restriction: root mask uses bit 63")
 	}
+	if !r.Marked && (r.Root != 0 || len(r.Guarded) > 0) {
+		// Searches skip the guarded rows of unrestricted versions.
+		return errors.New("restriction: a root mask or guarded rows on a version not marked restricted")
+	}
 	for _, g := range r.Guarded {
 		if g.Mask <= 0 {
 			return fmt.Errorf("restriction: guarded rows with mask %#x (want bits of rules 0-62, at least one)", g.Mask)

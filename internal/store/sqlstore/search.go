@@ -185,6 +185,12 @@ func (b *builder) in(a, table string, param int64, inner string) string {
 		probe := func(groups string) string {
 			return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s AND %s%s)", table, x, x, a, groups, inner, b.d.ProbeFence)
 		}
+		if a != derivedRows && !b.view.public() {
+			// Guarded rows belong to restricted versions alone
+			// (checkRestriction): any other row is answered by the seeks
+			// of its main groups, without those of the guarded ones.
+			return fmt.Sprintf("(%s OR %s.restricted AND %s)", probe(b.probeGroups(x, param)), a, probe(b.guardedGroups(x, param, true)))
+		}
 		return b.orGuarded(x, param, b.probeGroups(x, param), true, probe)
 	}
 	if b.view.public() {

@@ -647,3 +647,38 @@ func testRestrictSort(t *testing.T, newDB NewDB) {
 		}
 	})
 }
+
+// testRestrictionChecked: Put refuses a restriction the store cannot
+// honour, and stores nothing of it. A root mask or guarded rows need the
+// version marked restricted: searches look for guarded rows only in
+// restricted versions.
+func testRestrictionChecked(t *testing.T, newDB NewDB) {
+	guarded := []store.GuardedIndex{{Mask: 1, Index: &store.Index{Tokens: []store.TokenValue{{Param: pSecret, Code: "x"}}}}}
+	for _, tt := range []struct {
+		name string
+		r    *store.Restriction
+		ok   bool
+	}{
+		{"marked, root and guarded rows", &store.Restriction{Root: 1, Rules: [][]string{{keyA}}, Guarded: guarded, Marked: true}, true},
+		{"marked, nothing hidden", &store.Restriction{Rules: [][]string{{keyA}}, Marked: true}, true},
+		{"root mask, not marked", &store.Restriction{Root: 1, Rules: [][]string{{keyA}}}, false},
+		{"guarded rows, not marked", &store.Restriction{Rules: [][]string{{keyA}}, Guarded: guarded}, false},
+		{"guarded rows without a mask", &store.Restriction{Rules: [][]string{{keyA}}, Marked: true, Guarded: []store.GuardedIndex{{Index: guarded[0].Index}}}, false},
+		{"root mask on bit 63", &store.Restriction{Root: -1 << 63, Marked: true}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newDB(t)()
+			ctx := context.Background()
+			err := s.Update(ctx, func(tx store.Tx) error {
+				v := &store.Version{Type: "Practitioner", ID: "p", VersionID: 1, LastUpdated: t0, Body: body("Practitioner", "p", 1)}
+				return tx.Put(ctx, v, &store.Index{Restriction: tt.r})
+			})
+			if (err == nil) != tt.ok {
+				t.Fatalf("Put = %v; want ok %v", err, tt.ok)
+			}
+			if _, err := s.Read(ctx, "Practitioner", "p"); tt.ok != (err == nil) {
+				t.Errorf("Read after Put = %v; want stored %v", err, tt.ok)
+			}
+		})
+	}
+}

@@ -62,6 +62,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"RestrictUpdate", testRestrictUpdate},
 		{"TxRestrict", testTxRestrict},
 		{"RestrictSort", testRestrictSort},
+		{"RestrictionChecked", testRestrictionChecked},
 		{"AuthClients", testAuthClients},
 		{"AuthClientsEmpty", testAuthClientsEmpty},
 		{"AuthAssertions", testAuthAssertions},
