@@ -67,7 +67,9 @@ var dialect = &sqlstore.Dialect{
 		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock))
 		return err
 	},
-	AuditAppend: `SELECT seq, prev, hash FROM vhdir_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+	AuditInsert: `WITH chained AS (INSERT INTO audit_chain (seq, res_id, prev, hash, body, recorded, action, outcome, type_system, type_code, subtype_system, subtype_code, client, address, source, policy, profile, request_id, agent, entity) ` +
+		`SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::BYTEA[], $4::BYTEA[], $5::BYTEA[], $6::BIGINT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::TEXT[], $19::TEXT[], $20::TEXT[])) ` +
+		`INSERT INTO audit_ref (seq, entity, type, id, url) SELECT * FROM unnest($21::BIGINT[], $22::BOOLEAN[], $23::TEXT[], $24::TEXT[], $25::TEXT[])`,
 	Lock: func(ctx context.Context, tx *sql.Tx, key int64) error {
 		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", key)
 		return err

@@ -14,12 +14,16 @@ import (
 // The audit chain (store.AuditStore, Tx.ChainAudit) is the audit store:
 // table audit_chain of migrations 0003, 0006 and 0008, one row per record
 // with its bytes and its fields, and audit_ref, its references.
-// Appenders take one advisory lock (PostgreSQL; SQLite's single writer
-// needs none) and read the last link inside their transaction, so nodes
-// sharing a database extend one chain without forks; the lock is held
-// until commit, which is why ChainAudit comes last in a write. Where the
-// dialect has an AuditAppend statement (PostgreSQL), lock, head, hashes
-// and inserts are that one statement.
+// On SQLite, appenders take the chain's lock (SQLite's single writer, and
+// chainMu for the chain's own file) and read the last link inside their
+// transaction. Where the dialect has an AuditInsert statement
+// (PostgreSQL), appenders take no database lock: a process's appenders
+// queue on chainMu and link their records to the head it remembers, in
+// one statement; seq is the chain's primary key, so an append from
+// another node in between makes the insert fail (or wait for that node's
+// commit, then fail) instead of forking the chain, and the appender reads
+// the head again and retries. Either way the chain is held until commit,
+// which is why ChainAudit comes last in a write.
 
 var _ store.AuditStore = (*DB)(nil)
 
@@ -38,8 +42,8 @@ func (t *tx) ChainAudit(ctx context.Context, items []store.AuditItem) ([]store.A
 	if len(items) == 0 {
 		return nil, nil
 	}
-	if t.db.d.AuditAppend != "" {
-		return appendInOne(ctx, t.tx, t.db.d, items)
+	if t.db.d.AuditInsert != "" {
+		return t.appendUnlocked(ctx, items)
 	}
 	// The chain's lock first: a read of the audit file before it could
 	// find that file changed when the lock is granted.
@@ -132,17 +136,8 @@ func (db *DB) AppendAudit(ctx context.Context, items []store.AuditItem) ([]store
 	if db.auditWrite != nil {
 		return db.appendOwn(ctx, items)
 	}
-	if db.d.AuditAppend != "" && len(items) > 0 {
-		// One statement is its own transaction: one round trip.
-		var links []store.AuditLink
-		var err error
-		for attempt := 0; attempt < maxAttempts; attempt++ {
-			links, err = appendInOne(ctx, db.write, db.d, items)
-			if err == nil || !errors.Is(db.classify(err), store.ErrRetry) || ctx.Err() != nil {
-				break
-			}
-		}
-		return links, db.classify(err)
+	if db.d.AuditInsert != "" && len(items) > 0 {
+		return db.appendUnlocked(ctx, items)
 	}
 	var links []store.AuditLink
 	err := db.update(ctx, false, func(tx store.Tx) error {
@@ -278,9 +273,8 @@ var readinessProbe = store.AuditItem{ID: "readiness-probe", Body: []byte("{}"), 
 var errProbe = errors.New("audit probe: rolled back")
 
 // AuditWritable appends a probe link as every request's records are
-// appended (the chain's lock, its head, the insert; in a write
-// transaction, and on the chain's own pool if it has one), then rolls it
-// back:
+// appended (the chain's head, the insert; in a write transaction, and on
+// the chain's own pool if it has one), then rolls it back:
 // a chain that refuses inserts (a revoked privilege, a trigger, a full
 // disk) makes it fail, as it makes every request fail.
 func (db *DB) AuditWritable(ctx context.Context) error {
@@ -299,61 +293,115 @@ func (db *DB) AuditWritable(ctx context.Context) error {
 	return fmt.Errorf("audit chain not writable: %w", err)
 }
 
-// appendInOne appends items with the dialect's AuditAppend statement.
-func appendInOne(ctx context.Context, q dbQuerier, d *Dialect, items []store.AuditItem) ([]store.AuditLink, error) {
-	rows, err := q.QueryContext(ctx, d.AuditAppend, auditAppendArgs(items)...)
-	if err != nil {
-		return nil, fmt.Errorf("audit chain: append: %w", err)
-	}
-	defer rows.Close()
-	links := make([]store.AuditLink, 0, len(items))
-	for rows.Next() {
-		l := store.AuditLink{ID: items[len(links)].ID}
-		if err := rows.Scan(&l.Seq, &l.Prev, &l.Hash); err != nil {
-			return nil, fmt.Errorf("audit chain: append: %w", err)
+// chainHead is the chain's last link as this process last appended or
+// read it; known false: to be read.
+type chainHead struct {
+	seq   int64
+	hash  []byte
+	known bool
+}
+
+// maxChainRaces bounds how often one append may find that another node
+// appended first: each loss means another node's append succeeded.
+const maxChainRaces = 32
+
+// appendUnlocked appends items in a statement of its own (one round trip,
+// its own transaction), linked to the head this process remembers, and
+// retries from the chain's real head when another node appended first.
+func (db *DB) appendUnlocked(ctx context.Context, items []store.AuditItem) ([]store.AuditLink, error) {
+	db.chainMu.Lock()
+	defer db.chainMu.Unlock()
+	var err error
+	for range maxChainRaces {
+		var links []store.AuditLink
+		if links, err = db.linkToHead(ctx, db.write, db.head, items); err == nil {
+			db.head = chainHead{seq: links[len(links)-1].Seq, hash: links[len(links)-1].Hash, known: true}
+			return links, nil
 		}
-		links = append(links, l)
+		db.head = chainHead{}
+		if !errors.Is(err, store.ErrRetry) || ctx.Err() != nil {
+			break
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("audit chain: append: %w", err)
+	return nil, err
+}
+
+// appendUnlocked appends items in the transaction: the chain stays this
+// process's until the transaction ends (chainHeld), and its head becomes
+// the last of them once it commits (committed). Another node's append in
+// between fails the transaction with ErrRetry: DB.update runs it again.
+func (t *tx) appendUnlocked(ctx context.Context, items []store.AuditItem) ([]store.AuditLink, error) {
+	if !t.chainHeld {
+		t.db.chainMu.Lock()
+		t.chainHeld = true
+		t.head = t.db.head
 	}
-	if len(links) != len(items) {
-		return nil, fmt.Errorf("audit chain: append: %d links for %d records", len(links), len(items))
+	links, err := t.db.linkToHead(ctx, t.tx, t.head, items)
+	if err != nil {
+		t.db.head = chainHead{}
+		return nil, err
+	}
+	t.head = chainHead{seq: links[len(links)-1].Seq, hash: links[len(links)-1].Hash, known: true}
+	t.appended = true
+	return links, nil
+}
+
+// linkToHead links items after head (read from the chain when not known)
+// and inserts them with the dialect's AuditInsert statement. A unique
+// violation means another node appended first: ErrRetry.
+func (db *DB) linkToHead(ctx context.Context, q dbExecer, head chainHead, items []store.AuditItem) ([]store.AuditLink, error) {
+	if !head.known {
+		var err error
+		if head.seq, head.hash, err = scanHead(q.QueryRowContext(ctx, auditHeadSQL)); err != nil {
+			return nil, err
+		}
+	}
+	links := chainLinks(head.seq, head.hash, items)
+	if _, err := q.ExecContext(ctx, db.d.AuditInsert, auditInsertArgs(items, links)...); err != nil {
+		if db.d.UniqueViolation(err) {
+			return nil, fmt.Errorf("%w: audit chain: another node appended first: %w", store.ErrRetry, err)
+		}
+		return nil, db.classify(fmt.Errorf("audit chain: append: %w", err))
 	}
 	return links, nil
 }
 
-// auditAppendArgs are AuditAppend's arguments: the chain's lock key, one
-// array per column of the records (in auditColumns order, from res_id,
-// without the prev and hash the statement computes), then the other
-// references as arrays: the 1-based record each belongs to, entity, type,
-// id, url.
-func auditAppendArgs(items []store.AuditItem) []any {
+// dbExecer is what both *sql.DB and *sql.Tx offer to run statements.
+type dbExecer interface {
+	dbQuerier
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// auditInsertArgs are AuditInsert's arguments: one array per column of
+// the links (auditColumns order), then the other references as arrays:
+// seq, entity, type, id, url.
+func auditInsertArgs(items []store.AuditItem, links []store.AuditLink) []any {
 	n := len(items)
-	ids, bodies, recorded := make([]string, n), make([][]byte, n), make([]int64, n)
+	seqs, ids, prevs, hashes, bodies, recorded := make([]int64, n), make([]string, n), make([][]byte, n), make([][]byte, n), make([][]byte, n), make([]int64, n)
 	text := make([][]string, 14) // action … request_id, agent, entity
 	for c := range text {
 		text[c] = make([]string, n)
 	}
-	var refItems []int32
+	var refSeqs []int64
 	var refEntities []bool
 	var refTypes, refIDs, refURLs []string
 	for i, it := range items {
 		f := it.Fields.Storable()
-		ids[i], bodies[i], recorded[i] = it.ID, it.Body, f.Recorded.UnixMicro()
+		l := links[i]
+		seqs[i], ids[i], prevs[i], hashes[i], bodies[i], recorded[i] = l.Seq, it.ID, l.Prev, l.Hash, it.Body, f.Recorded.UnixMicro()
 		agent, entity, others := store.SplitAuditRefs(f.Refs)
 		for c, v := range []string{f.Action, f.Outcome, f.Type.System, f.Type.Code, f.Subtype.System, f.Subtype.Code,
 			f.Client, f.Address, f.Source, f.Policy, f.Profile, f.RequestID, agent, entity} {
 			text[c][i] = v
 		}
 		for _, r := range others {
-			refItems, refEntities = append(refItems, int32(i+1)), append(refEntities, r.Entity)
+			refSeqs, refEntities = append(refSeqs, l.Seq), append(refEntities, r.Entity)
 			refTypes, refIDs, refURLs = append(refTypes, r.Type), append(refIDs, r.ID), append(refURLs, r.URL)
 		}
 	}
-	args := []any{lockKey(auditLockKey), ids, bodies, recorded}
+	args := []any{seqs, ids, prevs, hashes, bodies, recorded}
 	for _, col := range text {
 		args = append(args, col)
 	}
-	return append(args, refItems, refEntities, refTypes, refIDs, refURLs)
+	return append(args, refSeqs, refEntities, refTypes, refIDs, refURLs)
 }

@@ -63,10 +63,11 @@ type Dialect struct {
 	// read pool and kept (stmtCache), for a driver that does not keep
 	// them itself (SQLite; pgx keeps its own per connection).
 	CacheStatements bool
-	// AuditAppend, when set, appends records in one statement (see
-	// auditAppendArgs for its arguments) → seq, prev, hash per record:
-	// a group commit is then one round trip.
-	AuditAppend string
+	// AuditInsert, when set, inserts linked records and their other
+	// references in one statement (see auditInsertArgs for its
+	// arguments), and appenders take no database lock (see
+	// appendUnlocked): a group commit is then one round trip.
+	AuditInsert string
 	// Retryable reports whether err means the transaction lost a race and
 	// may be run again (serialization failure, deadlock, unique violation
 	// on a concurrent create).
@@ -200,10 +201,13 @@ type DB struct {
 	// statements prepared on it.
 	auditWrite *sql.DB
 	auditStmts *stmtCache
-	// chainMu queues this process's appenders to a chain in its own
-	// database in turn (SQLite's lock grants no turns: a write waiting for
-	// it could starve behind a stream of appends of reads' records).
+	// chainMu queues this process's appenders in turn: to a chain in its
+	// own database (SQLite's lock grants no turns: a write waiting for it
+	// could starve behind a stream of appends of reads' records), and to
+	// one appended without a database lock (AuditInsert), whose head it
+	// guards.
 	chainMu sync.Mutex
+	head    chainHead
 	// exportDir keeps export files' bytes ("": in export_chunks).
 	exportDir string
 
@@ -501,7 +505,13 @@ func (db *DB) updateOnce(ctx context.Context, withMark bool, fn func(store.Tx) e
 		return db.classify(err)
 	}
 	if err = sqlTx.Commit(); err != nil {
+		if tx.appended {
+			db.head = chainHead{} // committed or not: read it again
+		}
 		return db.classify(fmt.Errorf("commit: %w", err))
+	}
+	if tx.appended {
+		db.head = tx.head
 	}
 	tx.committed()
 	return nil
@@ -575,8 +585,12 @@ type tx struct {
 	keyRows           pendingRows
 	// notBefore is the export mark read when the transaction began.
 	notBefore time.Time
-	// chainHeld: the transaction holds DB.chainMu until it ends.
+	// chainHeld: the transaction holds DB.chainMu until it ends. head is
+	// the chain's last link as its appends left it, appended whether it
+	// appended without a database lock (appendUnlocked).
 	chainHeld bool
+	head      chainHead
+	appended  bool
 }
 
 var _ store.Tx = (*tx)(nil)
