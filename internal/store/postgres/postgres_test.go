@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/postgres"
@@ -47,4 +48,65 @@ func BenchmarkSnapshotScan(b *testing.B) {
 	}
 	defer db.Close()
 	storetest.BenchSnapshotScan(b, db, 50_000)
+}
+
+// TestChainAfterRowLocks: two write transactions of one process register
+// the same new parameter group and append to the audit chain. The second
+// registers it first; the first, which reaches the chain meanwhile, must
+// not hold the chain while it waits for that row, or neither ever
+// commits (a wait the database cannot see).
+func TestChainAfterRowLocks(t *testing.T) {
+	db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const param = 990001 // a parameter no group has yet
+	write := func(id string, tx store.Tx) error {
+		v := &store.Version{Type: "Practitioner", ID: id, VersionID: 1, LastUpdated: time.Now(), Body: []byte(`{"resourceType":"Practitioner","id":"` + id + `"}`)}
+		return tx.Put(ctx, v, &store.Index{Tokens: []store.TokenValue{{Param: param, Code: "x"}}})
+	}
+	record := func(id string, tx store.Tx) error {
+		_, err := tx.ChainAudit(ctx, []store.AuditItem{{ID: "ae-" + id, Body: []byte(`{"resourceType":"AuditEvent","id":"ae-` + id + `"}`),
+			Fields: store.AuditFields{Recorded: time.Now(), Action: "C", Outcome: "0"}}})
+		return err
+	}
+	firstPut, secondRegistered := make(chan struct{}), make(chan struct{})
+	errs := make(chan error, 2)
+	go func() {
+		errs <- db.Update(ctx, func(tx store.Tx) error {
+			if err := write("first", tx); err != nil {
+				return err
+			}
+			close(firstPut)
+			<-secondRegistered
+			return record("first", tx)
+		})
+	}()
+	go func() {
+		errs <- db.Update(ctx, func(tx store.Tx) error {
+			<-firstPut
+			if err := write("second", tx); err != nil {
+				return err
+			}
+			// A search flushes the transaction's rows: the group first.
+			if _, err := tx.Search(ctx, &store.Query{Types: []string{"Practitioner"}, Count: 1}); err != nil {
+				return err
+			}
+			close(secondRegistered)
+			time.Sleep(100 * time.Millisecond) // the first reaches the chain
+			return record("second", tx)
+		})
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a write failed: %v", err)
+		}
+	}
+	links, err := db.AuditChain(context.Background(), 0, 10)
+	if err != nil || len(links) != 2 {
+		t.Fatalf("chain: %d links, %v; want 2", len(links), err)
+	}
 }

@@ -328,10 +328,18 @@ func (db *DB) appendUnlocked(ctx context.Context, items []store.AuditItem) ([]st
 
 // appendUnlocked appends items in the transaction: the chain stays this
 // process's until the transaction ends (chainHeld), and its head becomes
-// the last of them once it commits (committed). Another node's append in
+// the last of them once it commits. Nothing but more records may follow
+// in the transaction. Another node's append in
 // between fails the transaction with ErrRetry: DB.update runs it again.
 func (t *tx) appendUnlocked(ctx context.Context, items []store.AuditItem) ([]store.AuditLink, error) {
 	if !t.chainHeld {
+		// Every row lock the transaction takes is taken before the chain:
+		// holding chainMu, which the database cannot see, while waiting
+		// for a row another appender of this process holds (a parameter
+		// group both register) would deadlock unseen.
+		if err := t.flush(ctx); err != nil {
+			return nil, err
+		}
 		t.db.chainMu.Lock()
 		t.chainHeld = true
 		t.head = t.db.head
