@@ -79,6 +79,7 @@ func (rc *Recorder) Executed(ctx context.Context, req *interaction.Request, resp
 	if t == nil {
 		return
 	}
+	err = fhir.Timeout(ctx, err) // as answered: cut short by the deadline, or by the client leaving
 	if req.Kind.Writes() && req.Kind != interaction.Batch {
 		// The write's transaction has ended: its records committed with it
 		// (stream them now) or were rolled back with it.

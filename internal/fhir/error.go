@@ -41,6 +41,7 @@ const (
 	IssueTooCostly     = "too-costly"
 	IssueThrottled     = "throttled"
 	IssueTimeout       = "timeout"
+	IssueIncomplete    = "incomplete"
 	IssueInformational = "informational"
 )
 
@@ -116,18 +117,31 @@ var (
 // when it has.
 const TimeoutRetryAfter = 5 * time.Second
 
+// StatusClientClosedRequest answers a request whose client went away
+// before its answer (nginx's 499). Nobody reads it; it keeps the log, the
+// metrics and the audit record from counting a client that left as a
+// server that failed.
+const StatusClientClosedRequest = 499
+
 // Timeout returns err as the client must see it when ctx is the request's
-// and its deadline has passed (vhdir serve --request-timeout): a failure of
-// the server's own (5xx) — most likely a database call cut short, whatever
-// the database said of it — becomes 503 timeout with Retry-After. The
-// client's own errors, and every error while time remains, stand.
+// and it ended early. A failure of the server's own (5xx) — most likely a
+// database call cut short, whatever the database said of it — becomes 503
+// timeout with Retry-After when the request's deadline passed (vhdir serve
+// --request-timeout), and 499 when the client went away. The client's own
+// errors, and every error while the request runs, stand.
 func Timeout(ctx context.Context, err error) error {
-	if err == nil || StatusOf(err) < 500 || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if err == nil || StatusOf(err) < 500 {
 		return err
 	}
-	e := Errorf(http.StatusServiceUnavailable, IssueTimeout, "the server could not complete this request within its time limit; retry later").Wrap(err)
-	e.RetryAfter = TimeoutRetryAfter
-	return e
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		e := Errorf(http.StatusServiceUnavailable, IssueTimeout, "the server could not complete this request within its time limit; retry later").Wrap(err)
+		e.RetryAfter = TimeoutRetryAfter
+		return e
+	case errors.Is(ctx.Err(), context.Canceled):
+		return Errorf(StatusClientClosedRequest, IssueIncomplete, "the client closed the request before its answer").Wrap(err)
+	}
+	return err
 }
 
 // StatusOf returns the HTTP status an error maps to.

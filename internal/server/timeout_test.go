@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,4 +239,75 @@ func TestSlowUploadKeepsItsTime(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("a body slower than --request-timeout, within --body-timeout = %d %s; want 201", resp.StatusCode, b)
 	}
+}
+
+// TestClientGoneAway: a client that gives up on a request the database
+// holds up (PostgreSQL: a lock held behind the server's back) is not a
+// server failure. The request is recorded as the client's (outcome 4,
+// 499), and logged as a cancellation, not as an error.
+func TestClientGoneAway(t *testing.T) {
+	b := testdb.All[len(testdb.All)-1]
+	if b.Name != "postgres" {
+		t.Skip("SQLite readers do not wait for the writer: nothing holds a read up")
+	}
+	addr := b.New(t)
+	st, raw := b.Open(t, addr), b.Raw(t, addr)
+	t.Cleanup(func() {
+		st.Close()
+		raw.Close()
+	})
+	logs := &logLines{}
+	srv := servertest.Start(t, server.Config{Store: st, Clock: clock.System{}, Version: "test", Identify: corsCaller,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	release := lockDatabase(t, b.Name, raw)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/fhir/Organization/held", nil)
+	req.Header.Set("X-Test-Client", "acme")
+	req.Header.Set("X-Request-Id", "gone-away")
+	if resp, err := srv.TS.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the request was answered (%d) with the database locked", resp.StatusCode)
+	}
+	// The record is written once the handler has seen the cancellation.
+	var record string
+	for until := time.Now().Add(10 * time.Second); record == "" && time.Now().Before(until); time.Sleep(50 * time.Millisecond) {
+		links, err := st.AuditChain(context.Background(), 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range links {
+			if strings.Contains(string(l.Body), `"value":"gone-away"`) {
+				record = string(l.Body)
+			}
+		}
+	}
+	release()
+	if !strings.Contains(record, `"outcome":"4"`) || !strings.Contains(record, "the client closed the request") {
+		t.Errorf("the record of a request its client left = %.600s; want outcome 4, the client closed it", record)
+	}
+	for _, line := range logs.all() {
+		if strings.Contains(line, "gone-away") && strings.Contains(line, `"level":"ERROR"`) {
+			t.Errorf("a request its client left is logged as an error: %s", line)
+		}
+	}
+}
+
+// logLines keeps what a JSON log handler writes: one line per Write.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, string(p))
+	return len(p), nil
+}
+
+func (l *logLines) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
 }
