@@ -55,7 +55,7 @@ func (s *Server) batch(ctx context.Context, req *interaction.Request, acc *inter
 
 // runnable reports whether a parsed entry may join a run of writes.
 func runnable(r *interaction.Request) bool {
-	return (r.Kind == interaction.Create || r.Kind == interaction.Update || r.Kind == interaction.Delete)
+	return r.Kind == interaction.Create || r.Kind == interaction.Update || r.Kind == interaction.Delete
 }
 
 // runEntry runs entry i alone and answers it, a failure included.
