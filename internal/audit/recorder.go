@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/interaction"
-	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -42,15 +42,15 @@ func NewRecorder(l *Log, logger *slog.Logger) (*Recorder, error) {
 // Log is the log the recorder writes to.
 func (rc *Recorder) Log() *Log { return rc.log }
 
-// Written records a write's changes inside its transaction, so that they
-// commit with it or not at all. A write through the HTTP API carries a
+// Written records writes' changes (each interaction with its own) inside
+// their transaction, so that they commit with it or not at all. A write through the HTTP API carries a
 // trail, which streams the records once the transaction has committed; one
 // made by an operator on the command line (vhdir load) has none and is
 // recorded all the same, naming the operator.
-func (rc *Recorder) Written(ctx context.Context, w *directory.Writer, writes ...rest.Write) error {
+func (rc *Recorder) Written(ctx context.Context, w *directory.Writer, writes iter.Seq2[*interaction.Request, []*directory.Change]) error {
 	var events []*Event
-	for _, wr := range writes {
-		events = append(events, ForChanges(wr.Req, wr.Changes, interaction.CallerFrom(ctx))...)
+	for req, changes := range writes {
+		events = append(events, ForChanges(req, changes, interaction.CallerFrom(ctx))...)
 	}
 	t := TrailFrom(ctx)
 	for _, e := range events {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -75,7 +76,7 @@ type Auditor interface {
 	// own writes and their Provenance, so that the records it adds commit
 	// with them or not at all. An error rolls the writes back. A
 	// transaction has one write; a batch's run of entries one per entry.
-	Written(ctx context.Context, w *directory.Writer, writes ...Write) error
+	Written(ctx context.Context, w *directory.Writer, writes iter.Seq2[*interaction.Request, []*directory.Change]) error
 	// Executed learns the outcome of every interaction that Execute ran or
 	// refused, a Bundle's entries included. A write that succeeded has
 	// already passed through Written.
@@ -86,6 +87,17 @@ type Auditor interface {
 type Write struct {
 	Req     *interaction.Request
 	Changes []*directory.Change
+}
+
+// each yields writes in order, as Auditor.Written takes them.
+func each(writes []Write) iter.Seq2[*interaction.Request, []*directory.Change] {
+	return func(yield func(*interaction.Request, []*directory.Change) bool) {
+		for _, w := range writes {
+			if !yield(w.Req, w.Changes) {
+				return
+			}
+		}
+	}
 }
 
 // Operation is a FHIR operation the server offers.

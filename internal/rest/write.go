@@ -133,7 +133,7 @@ func (s *Server) recordWrite(ctx context.Context, w *directory.Writer, acc *inte
 	if err := provenance.Record(ctx, w, changes, acc.Caller, writes[0].Req.Provenance); err != nil {
 		return err
 	}
-	return s.cfg.Auditor.Written(ctx, w, writes...)
+	return s.cfg.Auditor.Written(ctx, w, each(writes))
 }
 
 // writeResponse answers a write per FHIR: status by outcome, Location,

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -429,7 +430,7 @@ func loopbackOnly(h http.Handler) http.Handler {
 // nothing.
 type unaudited struct{}
 
-func (unaudited) Written(context.Context, *directory.Writer, ...rest.Write) error {
+func (unaudited) Written(context.Context, *directory.Writer, iter.Seq2[*interaction.Request, []*directory.Change]) error {
 	return nil
 }
 
