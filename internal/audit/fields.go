@@ -35,6 +35,9 @@ func (e *Event) fields(src Source, recorded time.Time) store.AuditFields {
 	case e.ClaimedClient != "":
 		f.Client = text(e.ClaimedClient)
 	}
+	if n := e.refCount(); n > 0 {
+		f.Refs = make([]store.AuditRef, 0, n)
+	}
 	if e.Client != nil && e.Client.Organization != "" {
 		f.Refs = append(f.Refs, store.ParseAuditRef(asJSON(e.Client.Organization), false))
 	}
@@ -44,6 +47,21 @@ func (e *Event) fields(src Source, recorded time.Time) store.AuditFields {
 		}
 	}
 	return f
+}
+
+// refCount is how many references fields keeps of e: its client's
+// organization and the entities' what.
+func (e *Event) refCount() int {
+	n := 0
+	if e.Client != nil && e.Client.Organization != "" {
+		n++
+	}
+	for _, en := range e.Entities {
+		if en.What != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // asJSON is s as it reads back from the record: jsontree.AppendString

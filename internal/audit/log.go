@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -174,12 +175,19 @@ const chainChunk = 256
 // its bytes (Event.appendRecord), valid by construction.
 func (l *Log) prepare(events []*Event, now time.Time) ([]store.AuditItem, error) {
 	out := make([]store.AuditItem, 0, len(events))
+	scratch := recordScratch.Get().(*[]byte)
+	defer recordScratch.Put(scratch)
 	for _, e := range events {
 		id := l.Dir.NewID()
-		out = append(out, store.AuditItem{ID: id, Body: e.appendRecord(make([]byte, 0, 1536), l.Source, id, now), Fields: e.fields(l.Source, now)})
+		*scratch = e.appendRecord((*scratch)[:0], l.Source, id, now)
+		out = append(out, store.AuditItem{ID: id, Body: bytes.Clone(*scratch), Fields: e.fields(l.Source, now)})
 	}
 	return out, nil
 }
+
+// recordScratch holds buffers records are written into: each record then
+// costs one allocation of its exact size, not the growth of a fresh buffer.
+var recordScratch = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // append chains records in a transaction of their own.
 func (l *Log) append(ctx context.Context, records []store.AuditItem) ([]store.AuditLink, error) {

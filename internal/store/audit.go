@@ -122,10 +122,12 @@ func SplitAuditRefs(refs []AuditRef) (agent, entity string, others []AuditRef) {
 // ParseAuditRef reads a reference as search indexes it: Type/id (or
 // Type/id/_history/n) as a local reference, anything else as a URL.
 func ParseAuditRef(ref string, entity bool) AuditRef {
-	parts := strings.Split(ref, "/")
-	local := len(parts) == 2 || len(parts) == 4 && parts[2] == "_history"
-	if local && parts[0] != "" && parts[1] != "" && !strings.Contains(parts[0], ":") {
-		return AuditRef{Entity: entity, Type: parts[0], ID: parts[1]}
+	typ, rest, _ := strings.Cut(ref, "/")
+	id, tail, versioned := strings.Cut(rest, "/")
+	vid, isHistory := strings.CutPrefix(tail, "_history/")
+	local := !versioned || isHistory && !strings.Contains(vid, "/")
+	if local && typ != "" && id != "" && !strings.Contains(typ, ":") {
+		return AuditRef{Entity: entity, Type: typ, ID: id}
 	}
 	return AuditRef{Entity: entity, URL: ref}
 }

@@ -132,3 +132,34 @@ func TestAuditFormatVector(t *testing.T) {
 		prev = l.hash
 	}
 }
+
+// TestParseAuditRef: a Type/id (or Type/id/_history/n) reference is a local
+// one; anything else, a URL.
+func TestParseAuditRef(t *testing.T) {
+	for _, tt := range []struct {
+		ref     string
+		typ, id string // empty: a URL
+	}{
+		{"Practitioner/p1", "Practitioner", "p1"},
+		{"Practitioner/p1/_history/3", "Practitioner", "p1"},
+		{"Practitioner/p1/_history/", "Practitioner", "p1"},
+		{"Practitioner/p1/_history", "", ""},
+		{"Practitioner/p1/_history/3/x", "", ""},
+		{"Practitioner/p1/x", "", ""},
+		{"Practitioner", "", ""},
+		{"/p1", "", ""},
+		{"Practitioner/", "", ""},
+		{"urn:uuid:1/x", "", ""},
+		{"https://other.example/fhir/Practitioner/p1", "", ""},
+		{"", "", ""},
+	} {
+		got := store.ParseAuditRef(tt.ref, true)
+		want := store.AuditRef{Entity: true, URL: tt.ref}
+		if tt.typ != "" {
+			want = store.AuditRef{Entity: true, Type: tt.typ, ID: tt.id}
+		}
+		if got != want {
+			t.Errorf("ParseAuditRef(%q) = %+v; want %+v", tt.ref, got, want)
+		}
+	}
+}
