@@ -161,8 +161,8 @@ func (b *builder) unionGuarded(x string, param int64, groups string, set func(gr
 // and guarded (widen), so that each condition keeps one index plan and a
 // chain's target set is written once; then a main row passes at once (a
 // hashed list) and a guarded row, rare, only when its mask permits the
-// viewer. (The first version wrote a main branch UNION ALL a guarded one:
-// a chain's target set twice, 3 – 5 times slower for permitted viewers.)
+// viewer. (A main branch UNION ALL a guarded one would write a chain's
+// target set twice: 3 – 5 times slower for permitted viewers.)
 func (b *builder) anyOf(x string, param int64, groups string, fenced bool) string {
 	if b.view.all {
 		return widen(groups)
