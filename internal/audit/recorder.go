@@ -43,10 +43,10 @@ func NewRecorder(l *Log, logger *slog.Logger) (*Recorder, error) {
 func (rc *Recorder) Log() *Log { return rc.log }
 
 // Written records writes' changes (each interaction with its own) inside
-// their transaction, so that they commit with it or not at all. A write through the HTTP API carries a
-// trail, which streams the records once the transaction has committed; one
-// made by an operator on the command line (vhdir load) has none and is
-// recorded all the same, naming the operator.
+// their transaction, so that they commit with it or not at all. A write
+// through the HTTP API carries a trail, which streams the records once the
+// transaction has committed; one made by an operator on the command line
+// (vhdir load) has none and is recorded all the same, naming the operator.
 func (rc *Recorder) Written(ctx context.Context, w *directory.Writer, writes iter.Seq2[*interaction.Request, []*directory.Change]) error {
 	var events []*Event
 	for req, changes := range writes {

@@ -82,7 +82,7 @@ func (s *Server) writeRun(ctx context.Context, reqs []*interaction.Request, resu
 		failed := -1
 		_, err := s.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
 			failed = -1
-			writes := make([]Write, 0, end-start)
+			writes := make([]written, 0, end-start)
 			for k := start; k < end; k++ {
 				n := len(w.Changes())
 				resp, err := s.writeEntry(ctx, w, reqs[k], acc)
@@ -91,7 +91,7 @@ func (s *Server) writeRun(ctx context.Context, reqs []*interaction.Request, resu
 					return errRunStopped
 				}
 				results[k] = resp
-				writes = append(writes, Write{reqs[k], w.Changes()[n:]})
+				writes = append(writes, written{reqs[k], w.Changes()[n:]})
 			}
 			return s.recordWrite(ctx, w, acc, writes...)
 		})

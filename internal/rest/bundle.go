@@ -292,7 +292,7 @@ func (s *Server) transaction(ctx context.Context, req *interaction.Request, acc 
 				entries[i].Delete("resource")
 			}
 		}
-		return s.recordWrite(ctx, w, acc, Write{req, w.Changes()})
+		return s.recordWrite(ctx, w, acc, written{req, w.Changes()})
 	})
 	if err != nil {
 		return nil, err

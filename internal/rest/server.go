@@ -83,17 +83,17 @@ type Auditor interface {
 	Executed(ctx context.Context, req *interaction.Request, resp *interaction.Response, err error)
 }
 
-// Write is one interaction's changes, as the audit trail records them.
-type Write struct {
-	Req     *interaction.Request
-	Changes []*directory.Change
+// written is one interaction's changes, as the audit trail records them.
+type written struct {
+	req     *interaction.Request
+	changes []*directory.Change
 }
 
 // each yields writes in order, as Auditor.Written takes them.
-func each(writes []Write) iter.Seq2[*interaction.Request, []*directory.Change] {
+func each(writes []written) iter.Seq2[*interaction.Request, []*directory.Change] {
 	return func(yield func(*interaction.Request, []*directory.Change) bool) {
 		for _, w := range writes {
-			if !yield(w.Req, w.Changes) {
+			if !yield(w.req, w.changes) {
 				return
 			}
 		}

@@ -26,7 +26,7 @@ func (s *Server) write(ctx context.Context, req *interaction.Request, acc *inter
 			return err
 		}
 		change = c
-		return s.recordWrite(ctx, w, acc, Write{req, w.Changes()})
+		return s.recordWrite(ctx, w, acc, written{req, w.Changes()})
 	})
 	if err != nil {
 		return nil, err
@@ -122,15 +122,15 @@ func (s *Server) applyFree(ctx context.Context, w *directory.Writer, req *intera
 // leaves: one Provenance per version stored, naming the caller (and the
 // request's X-Provenance, if any: a Bundle's entries share the Bundle's),
 // then the writes' audit records.
-func (s *Server) recordWrite(ctx context.Context, w *directory.Writer, acc *interaction.Access, writes ...Write) error {
-	changes := writes[0].Changes
+func (s *Server) recordWrite(ctx context.Context, w *directory.Writer, acc *interaction.Access, writes ...written) error {
+	changes := writes[0].changes
 	if len(writes) > 1 {
 		changes = nil
 		for _, wr := range writes {
-			changes = append(changes, wr.Changes...)
+			changes = append(changes, wr.changes...)
 		}
 	}
-	if err := provenance.Record(ctx, w, changes, acc.Caller, writes[0].Req.Provenance); err != nil {
+	if err := provenance.Record(ctx, w, changes, acc.Caller, writes[0].req.Provenance); err != nil {
 		return err
 	}
 	return s.cfg.Auditor.Written(ctx, w, each(writes))

@@ -329,8 +329,8 @@ func (db *DB) appendUnlocked(ctx context.Context, items []store.AuditItem) ([]st
 // appendUnlocked appends items in the transaction: the chain stays this
 // process's until the transaction ends (chainHeld), and its head becomes
 // the last of them once it commits. Nothing but more records may follow
-// in the transaction. Another node's append in
-// between fails the transaction with ErrRetry: DB.update runs it again.
+// in the transaction. Another node's append in between fails the
+// transaction with ErrRetry: DB.update runs it again.
 func (t *tx) appendUnlocked(ctx context.Context, items []store.AuditItem) ([]store.AuditLink, error) {
 	if !t.chainHeld {
 		// Every row lock the transaction takes is taken before the chain:

@@ -585,9 +585,9 @@ type tx struct {
 	keyRows           pendingRows
 	// notBefore is the export mark read when the transaction began.
 	notBefore time.Time
-	// chainHeld: the transaction holds DB.chainMu until it ends. head is
-	// the chain's last link as its appends left it, appended whether it
-	// appended without a database lock (appendUnlocked).
+	// chainHeld: the transaction holds DB.chainMu until it ends. When it
+	// appended to the chain without a database lock (appendUnlocked,
+	// appended), head is the last link its appends left.
 	chainHeld bool
 	head      chainHead
 	appended  bool

@@ -668,6 +668,7 @@ func testRestrictionChecked(t *testing.T, newDB NewDB) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newDB(t)()
+			t.Cleanup(func() { s.Close() })
 			ctx := context.Background()
 			err := s.Update(ctx, func(tx store.Tx) error {
 				v := &store.Version{Type: "Practitioner", ID: "p", VersionID: 1, LastUpdated: t0, Body: body("Practitioner", "p", 1)}
