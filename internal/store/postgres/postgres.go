@@ -89,6 +89,7 @@ var dialect = &sqlstore.Dialect{
 	Explain:         "EXPLAIN (ANALYZE, BUFFERS) ",
 	ProbeGroup:      "(%s + 0)",
 	ProbeFence:      " OFFSET 0",
+	Lateral:         true,
 	TypeSeqScan:     "%[1]s >= %[2]s AND %[1]s <= %[2]s",
 	BitOr:           "BIT_OR(%s)",
 }

@@ -45,7 +45,8 @@ func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *st
 		return page, nil
 	}
 	whereArgs := len(b.args) // where's; the page query adds its own
-	rows, err := fetchPage(ctx, b, q, sq, where)
+	pb, pw := pl.pageQuery(b)
+	rows, err := fetchPage(ctx, pb, q, sq, pw)
 	if err != nil {
 		return nil, err
 	}
@@ -260,11 +261,12 @@ func (db *DB) PageSQL(ctx context.Context, q *store.Query) (string, []any, error
 	if err != nil {
 		return "", nil, err
 	}
-	text, err := pageSQL(b, q, pl.where)
+	pb, pw := pl.pageQuery(b)
+	text, err := pageSQL(pb, q, pw)
 	if err != nil {
 		return "", nil, err
 	}
-	return text, b.args, nil
+	return text, pb.args, nil
 }
 
 // Explain returns the page query of q, as the planner would write it now,

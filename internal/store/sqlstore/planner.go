@@ -74,6 +74,10 @@ type plan struct {
 	// selective is true when counting the matches is cheap: the smallest
 	// driving set, or the whole type, has fewer than countCheap rows.
 	selective bool
+	// page and pageWhere, when set, write the page query instead of where
+	// (a walk, see walk.go): its own arguments, where's stay for counting.
+	page      *builder
+	pageWhere string
 }
 
 // planQuery writes the WHERE of a page query (and its count).
@@ -97,6 +101,7 @@ func planQuery(ctx context.Context, est *estimates, b *builder, q dbQuerier, sq 
 	}
 	limit := setLimit(size)
 	sets := make([]bool, len(terms))
+	counts := make([]int, len(terms))
 	driven := false
 	smallest := size // rows of the smallest set: what a count reads
 	for i, t := range terms {
@@ -104,6 +109,7 @@ func planQuery(ctx context.Context, est *estimates, b *builder, q dbQuerier, sq 
 		if err != nil {
 			return plan{}, err
 		}
+		counts[i] = n
 		sets[i] = n < limit
 		if sets[i] {
 			driven, smallest = true, min(smallest, n)
@@ -132,7 +138,39 @@ func planQuery(ctx context.Context, est *estimates, b *builder, q dbQuerier, sq 
 	parts = append(parts, where...)
 	// Counting reads every candidate of the smallest set (or the whole
 	// type): cheap below countCheap rows.
-	return plan{where: strings.Join(parts, " AND "), selective: smallest < countCheap}, nil
+	pl := plan{where: strings.Join(parts, " AND "), selective: smallest < countCheap}
+	if !driven {
+		if err := pl.walk(ctx, b, q, sq, terms, counts); err != nil {
+			return plan{}, err
+		}
+	}
+	return pl, nil
+}
+
+// walk makes pl read its page by a walk (walk.go) where one fits.
+func (pl *plan) walk(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, terms []store.Cond, counts []int) error {
+	i := walkTerm(terms, counts)
+	if i < 0 {
+		return nil
+	}
+	var ranges []walkRange
+	var err error
+	if !b.d.Lateral {
+		ranges, err = walkRanges(ctx, b.d, q, terms[i].(store.TokenMatch))
+		if err != nil || len(ranges) > maxWalkRanges {
+			return err
+		}
+	}
+	pl.page, pl.pageWhere, err = walkWhere(b.view, b.d, sq, terms, i, ranges)
+	return err
+}
+
+// pageQuery is the builder and WHERE the page query is written with.
+func (pl *plan) pageQuery(b *builder) (*builder, string) {
+	if pl.page != nil {
+		return pl.page, pl.pageWhere
+	}
+	return b, pl.where
 }
 
 // drivenWhere writes the sets, then the per-row probes. Probes that need

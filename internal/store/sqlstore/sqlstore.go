@@ -79,6 +79,9 @@ type Dialect struct {
 	// TextParam, when set, is a format that types a bare parameter as
 	// text where the database cannot infer it (in a SELECT list).
 	TextParam string
+	// Lateral: the database joins LATERAL subqueries, so a walk (walk.go)
+	// lists its ranges in the page statement rather than in one before it.
+	Lateral bool
 	// Explain prefixes a query to get its plan.
 	Explain string
 	// NoIndex, when set, is a format that keeps the planner from using an

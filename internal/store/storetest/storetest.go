@@ -41,6 +41,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"SearchChainHas", testSearchChainHas},
 		{"SearchPagingTotal", testSearchPagingTotal},
 		{"SearchManyShapes", testSearchManyShapes},
+		{"SearchWalk", testSearchWalk},
 		{"CountDistinct", testCountDistinct},
 		{"IndexReplacedOnUpdate", testIndexReplacedOnUpdate},
 		{"SearchInTransaction", testSearchInTransaction},
