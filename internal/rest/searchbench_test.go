@@ -375,13 +375,12 @@ func concurrently(b *testing.B, fn func() error) []time.Duration {
 }
 
 // runPageSQL times the statement the shape's first page compiles to, run
-// directly on the read pool with the same clients: the limit of the
+// directly on the pool a search runs it on, with the same clients: the limit of the
 // search (no HTTP, no count, no includes, no JSON assembly). Reported as
 // sql-p50-ms and sql-p99-ms next to the shape's own figures.
 func runPageSQL(b *testing.B, st store.Store, query string) {
 	db, ok := st.(interface {
-		PageSQL(context.Context, *store.Query) (string, []any, error)
-		ReadPool() *sql.DB
+		PageSQL(context.Context, *store.Query) (string, []any, *sql.DB, error)
 	})
 	if !ok {
 		return
@@ -397,12 +396,12 @@ func runPageSQL(b *testing.B, st store.Store, query string) {
 		return
 	}
 	plan.Query.Viewer = benchViewer
-	text, args, err := db.PageSQL(context.Background(), plan.Query)
+	text, args, pool, err := db.PageSQL(context.Background(), plan.Query)
 	if err != nil {
 		b.Fatal(err)
 	}
 	lat := concurrently(b, func() error {
-		rows, err := db.ReadPool().QueryContext(context.Background(), text, args...)
+		rows, err := pool.QueryContext(context.Background(), text, args...)
 		if err != nil {
 			return err
 		}

@@ -146,20 +146,39 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	// to a generic plan after five runs, which blinds it to those values:
 	// a chained search went from 2 ms to 60 ms. Custom plans cost a little
 	// planning time on every run, far less than a wrong plan.
+	// The few statements whose best plan is the same whatever their values
+	// run on a small pool of their own that keeps generic plans: planning
+	// the walk of a token cost twice as long as running it.
+	var stable *sql.DB
 	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
 		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+		generic := cfg.Copy()
+		generic.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+		stable = stdlib.OpenDB(*generic)
+		stable.SetMaxOpenConns(stableConns)
+		stable.SetMaxIdleConns(stableConns)
 	}
 	pool := stdlib.OpenDB(*cfg)
 	pool.SetMaxOpenConns(32)
 	pool.SetMaxIdleConns(32)
-	if err := pool.PingContext(ctx); err != nil {
+	closeAll := func() {
 		pool.Close()
+		if stable != nil {
+			stable.Close()
+		}
+	}
+	if err := pool.PingContext(ctx); err != nil {
+		closeAll()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: pool, ExportDir: opts.ExportDir, Logger: opts.Logger})
+	db, err := sqlstore.Open(ctx, dialect, sqlstore.Config{Write: pool, Stable: stable, ExportDir: opts.ExportDir, Logger: opts.Logger})
 	if err != nil {
-		pool.Close()
+		closeAll()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return &DB{DB: db}, nil
 }
+
+// stableConns bounds the connections of the generic-plan pool, beside the
+// 32 of the main one.
+const stableConns = 8

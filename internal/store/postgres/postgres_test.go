@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -108,5 +109,56 @@ func TestChainAfterRowLocks(t *testing.T) {
 	links, err := db.AuditChain(context.Background(), 0, 10)
 	if err != nil || len(links) != 2 {
 		t.Fatalf("chain: %d links, %v; want 2", len(links), err)
+	}
+}
+
+// TestStablePlans: the walk of one token runs on the pool that keeps
+// generic plans, and every other page statement on the one that plans
+// each run for its values.
+func TestStablePlans(t *testing.T) {
+	db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	const code, other = 990101, 990102
+	err = db.Update(ctx, func(tx store.Tx) error {
+		var vs []*store.Version
+		var idxs []*store.Index
+		for i := range 300 {
+			id := fmt.Sprint("r", i)
+			vs = append(vs, &store.Version{Type: "PractitionerRole", ID: id, VersionID: 1, LastUpdated: time.Now(), Body: []byte(`{"resourceType":"PractitionerRole","id":"` + id + `"}`)})
+			idxs = append(idxs, &store.Index{Tokens: []store.TokenValue{{Param: code, Code: "common"}, {Param: other, Code: fmt.Sprint(i % 2)}}})
+		}
+		return tx.PutMany(ctx, vs, idxs)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(p int64, c string) store.TokenMatch { return store.TokenMatch{Param: p, Code: &c} }
+	tests := []struct {
+		name  string
+		where store.Cond
+		want  string
+	}{
+		{"walk of one token", token(code, "common"), "force_generic_plan"},
+		{"walk with a probe", store.And{token(code, "common"), token(other, "1")}, "force_custom_plan"},
+		{"set", token(code, "rare"), "force_custom_plan"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, pool, err := db.PageSQL(ctx, &store.Query{Types: []string{"PractitionerRole"}, Where: tt.where, Count: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mode string
+			if err := pool.QueryRowContext(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil {
+				t.Fatal(err)
+			}
+			if mode != tt.want {
+				t.Errorf("page statement pool plans %s; want %s", mode, tt.want)
+			}
+		})
 	}
 }

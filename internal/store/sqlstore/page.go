@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"strings"
@@ -22,8 +23,9 @@ func resourceDest(r *pageRow) (dest []any, done func()) {
 }
 
 // search runs a query: an optional count, one page of matches in sort
-// order after the cursor, then the page's includes.
-func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *store.Query) (*store.SearchPage, error) {
+// order after the cursor, then the page's includes. The page statement of
+// a stable plan runs on stable.
+func search(ctx context.Context, d *Dialect, est *estimates, q, stable dbQuerier, sq *store.Query) (*store.SearchPage, error) {
 	view, err := resolveAccess(ctx, q, d, sq.Viewer)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
@@ -46,7 +48,11 @@ func search(ctx context.Context, d *Dialect, est *estimates, q dbQuerier, sq *st
 	}
 	whereArgs := len(b.args) // where's; the page query adds its own
 	pb, pw := pl.pageQuery(b)
-	rows, err := fetchPage(ctx, pb, q, sq, pw)
+	pq := q
+	if pl.stable {
+		pq = stable
+	}
+	rows, err := fetchPage(ctx, pb, pq, sq, pw)
 	if err != nil {
 		return nil, err
 	}
@@ -249,31 +255,35 @@ func (b *builder) pageOrder(text *strings.Builder, sq *store.Query) error {
 }
 
 // PageSQL returns the statement that reads the first page of q, as the
-// planner would write it now, with its arguments (benchmarks time it
-// alone, as the limit of a search).
-func (db *DB) PageSQL(ctx context.Context, q *store.Query) (string, []any, error) {
+// planner would write it now, with its arguments and the pool a search
+// runs it on (benchmarks time it alone, as the limit of a search).
+func (db *DB) PageSQL(ctx context.Context, q *store.Query) (string, []any, *sql.DB, error) {
 	view, err := resolveAccess(ctx, db.read, db.d, q.Viewer)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	b := &builder{d: db.d, view: view}
 	pl, err := planQuery(ctx, &db.est, b, db.read, q)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	pb, pw := pl.pageQuery(b)
 	text, err := pageSQL(pb, q, pw)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	return text, pb.args, nil
+	pool := db.read
+	if pl.stable && db.stable != nil {
+		pool = db.stable
+	}
+	return text, pb.args, pool, nil
 }
 
 // Explain returns the page query of q, as the planner would write it now,
 // its arguments and the database's plan for it (for benchmarks and
 // operators).
 func (db *DB) Explain(ctx context.Context, q *store.Query) (string, error) {
-	text, args, err := db.PageSQL(ctx, q)
+	text, args, _, err := db.PageSQL(ctx, q)
 	if err != nil {
 		return "", err
 	}

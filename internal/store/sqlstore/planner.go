@@ -78,6 +78,10 @@ type plan struct {
 	// (a walk, see walk.go): its own arguments, where's stay for counting.
 	page      *builder
 	pageWhere string
+	// stable: the page statement's best plan is the same whatever its
+	// values (a walk of one token: index ranges, LIMIT), so a generic plan
+	// may serve it (Config.Stable).
+	stable bool
 }
 
 // planQuery writes the WHERE of a page query (and its count).
@@ -162,6 +166,7 @@ func (pl *plan) walk(ctx context.Context, b *builder, q dbQuerier, sq *store.Que
 		}
 	}
 	pl.page, pl.pageWhere, err = walkWhere(b.view, b.d, sq, terms, i, ranges)
+	pl.stable = len(terms) == 1
 	return err
 }
 

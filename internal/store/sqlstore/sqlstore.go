@@ -189,6 +189,11 @@ type Config struct {
 	// write nor make readers of the data drop their page caches. Its
 	// transactions take the chain's write lock when they begin. nil: Write.
 	AuditWrite *sql.DB
+	// Stable, when set, is a read pool whose connections keep generic
+	// plans (PostgreSQL's plan_cache_mode), for the page statements whose
+	// plan does not depend on their values (plan.stable): planned once per
+	// connection rather than on every run. nil: Read.
+	Stable *sql.DB
 	// Logger hears of long work when the store opens (filling the audit
 	// records of an older database); nil: none.
 	Logger *slog.Logger
@@ -220,6 +225,9 @@ type DB struct {
 	// dialect asks for one).
 	reads     dbQuerier
 	readStmts *stmtCache
+	// stable runs the page statements of stable plans (Config.Stable; nil:
+	// reads).
+	stable *sql.DB
 
 	insertCache sync.Map // multi-row INSERT texts by table and row count
 	groups      sync.Map // parameter groups known to be in param_groups
@@ -285,7 +293,7 @@ var _ store.Store = (*DB)(nil)
 
 // Open wraps the pools, applies pending migrations and prepares statements.
 func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
-	db := &DB{d: d, write: cfg.Write, read: cfg.Read, auditWrite: cfg.AuditWrite, exportDir: cfg.ExportDir}
+	db := &DB{d: d, write: cfg.Write, read: cfg.Read, auditWrite: cfg.AuditWrite, stable: cfg.Stable, exportDir: cfg.ExportDir}
 	if db.read == nil {
 		db.read = db.write
 	}
@@ -357,6 +365,9 @@ func (db *DB) Close() error {
 	if db.auditWrite != nil {
 		errs = append(errs, db.auditWrite.Close())
 	}
+	if db.stable != nil {
+		errs = append(errs, db.stable.Close())
+	}
 	errs = append(errs, db.write.Close())
 	return errors.Join(errs...)
 }
@@ -375,6 +386,14 @@ func (db *DB) WritePool() *sql.DB { return db.write }
 
 // ReadPool returns the read pool.
 func (db *DB) ReadPool() *sql.DB { return db.read }
+
+// stableQuerier is where stable page statements run.
+func (db *DB) stableQuerier() dbQuerier {
+	if db.stable != nil {
+		return db.stable
+	}
+	return db.reads
+}
 
 type current struct {
 	rid       int64
@@ -564,7 +583,7 @@ func (db *DB) Search(ctx context.Context, q *store.Query) (*store.SearchPage, er
 		}
 		return auditSearch(ctx, db.d, db.reads, q)
 	}
-	return search(ctx, db.d, &db.est, db.reads, q)
+	return search(ctx, db.d, &db.est, db.reads, db.stableQuerier(), q)
 }
 
 type tx struct {
@@ -637,7 +656,7 @@ func (t *tx) Search(ctx context.Context, q *store.Query) (*store.SearchPage, err
 		}
 		return auditSearch(ctx, t.db.d, t.tx, q)
 	}
-	return search(ctx, t.db.d, &estimates{}, t.tx, q)
+	return search(ctx, t.db.d, &estimates{}, t.tx, t.tx, q)
 }
 
 func (t *tx) Lock(ctx context.Context, key string) error {
