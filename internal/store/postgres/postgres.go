@@ -90,8 +90,11 @@ var dialect = &sqlstore.Dialect{
 	ProbeGroup:      "(%s + 0)",
 	ProbeFence:      " OFFSET 0",
 	Lateral:         true,
-	TypeSeqScan:     "%[1]s >= %[2]s AND %[1]s <= %[2]s",
-	BitOr:           "BIT_OR(%s)",
+	// IS TRUE keeps the IN a hashed filter: as a semi-join, PostgreSQL
+	// drives from the set and probes the token per member.
+	Membership:  "(%s IN (SELECT rid FROM %s)) IS TRUE",
+	TypeSeqScan: "%[1]s >= %[2]s AND %[1]s <= %[2]s",
+	BitOr:       "BIT_OR(%s)",
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {

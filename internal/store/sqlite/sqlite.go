@@ -76,7 +76,9 @@ var dialect = &sqlstore.Dialect{
 	// SQLITE_MAX_VARIABLE_NUMBER is 32766 since 3.32.
 	MaxParams: 32766,
 	NoIndex:   "+%s",
-	Explain:   "EXPLAIN QUERY PLAN ",
+	// Unary + keeps SQLite from driving the walk from the set.
+	Membership: "+%s IN (SELECT rid FROM %s)",
+	Explain:    "EXPLAIN QUERY PLAN ",
 	// No bitwise aggregate: the bits summed are distinct powers of two.
 	BitOr: "SUM(DISTINCT %s)",
 }

@@ -143,8 +143,8 @@ func planQuery(ctx context.Context, est *estimates, b *builder, q dbQuerier, sq 
 	// Counting reads every candidate of the smallest set (or the whole
 	// type): cheap below countCheap rows.
 	pl := plan{where: strings.Join(parts, " AND "), selective: smallest < countCheap}
-	if !driven {
-		if err := pl.walk(ctx, b, q, sq, terms, counts); err != nil {
+	if !driven || walkInSet(smallest, size, sq.Count) {
+		if err := pl.walk(ctx, b, q, sq, terms, sets, counts); err != nil {
 			return plan{}, err
 		}
 	}
@@ -152,8 +152,8 @@ func planQuery(ctx context.Context, est *estimates, b *builder, q dbQuerier, sq 
 }
 
 // walk makes pl read its page by a walk (walk.go) where one fits.
-func (pl *plan) walk(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, terms []store.Cond, counts []int) error {
-	i := walkTerm(terms, counts)
+func (pl *plan) walk(ctx context.Context, b *builder, q dbQuerier, sq *store.Query, terms []store.Cond, sets []bool, counts []int) error {
+	i := walkTerm(terms, sets, counts)
 	if i < 0 {
 		return nil
 	}
@@ -165,7 +165,7 @@ func (pl *plan) walk(ctx context.Context, b *builder, q dbQuerier, sq *store.Que
 			return err
 		}
 	}
-	pl.page, pl.pageWhere, err = walkWhere(b.view, b.d, sq, terms, i, ranges)
+	pl.page, pl.pageWhere, err = walkWhere(b.view, b.d, sq, terms, sets, i, ranges)
 	pl.stable = len(terms) == 1
 	return err
 }

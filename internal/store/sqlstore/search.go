@@ -50,20 +50,20 @@ const maxStringUpper = "\U0010FFFF"
 // baseWhere is the condition on resources aliased a: live, visible to the
 // viewer, of the types, matching cond.
 func (b *builder) baseWhere(a string, types []string, cond store.Cond) (string, error) {
+	return b.typedWhere(a, types, cond, false)
+}
+
+// typedWhere is baseWhere, its type condition hidden from the database's
+// planner where cond is the way in (driven, see typeCond): a chain's
+// targets are the rows its condition's index finds, each checked, not the
+// rows of the type's index each probed.
+func (b *builder) typedWhere(a string, types []string, cond store.Cond, driven bool) (string, error) {
 	parts := []string{a + ".deleted = false"}
 	if v := b.visible(a); v != "" {
 		parts = append(parts, v)
 	}
-	switch len(types) {
-	case 0:
-	case 1:
-		parts = append(parts, a+".type = "+b.arg(types[0]))
-	default:
-		ph := make([]string, len(types))
-		for i, t := range types {
-			ph[i] = b.arg(t)
-		}
-		parts = append(parts, a+".type IN ("+strings.Join(ph, ", ")+")")
+	if typ := b.typeCond(a, types, driven); typ != "" {
+		parts = append(parts, typ)
 	}
 	if cond != nil {
 		c, err := b.cond(a, cond)
@@ -380,7 +380,7 @@ func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 	}
 	// The targets first (few: the organizations of one city), then the
 	// references to them through idx_ref_target (grp, id, type).
-	where, err := b.baseWhere(t, c.Types, c.Where)
+	where, err := b.typedWhere(t, c.Types, c.Where, c.Where != nil)
 	if err != nil {
 		return "", err
 	}

@@ -35,14 +35,14 @@ type walkRange struct {
 }
 
 // walkTerm picks the term of terms a walk reads, -1 for none: a token
-// condition with a code (the fewest rows by estimate, n) while every other
-// term can be probed by rid alone.
-func walkTerm(terms []store.Cond, n []int) int {
+// condition with a code that is not a set (sets[i]; the fewest rows by
+// estimate, n) while every other term can be checked by rid alone.
+func walkTerm(terms []store.Cond, sets []bool, n []int) int {
 	best := -1
 	for i, t := range terms {
 		tok, ok := t.(store.TokenMatch)
-		if !ok || tok.Code == nil {
-			if !ridOnly(t) {
+		if !ok || tok.Code == nil || sets[i] {
+			if sets[i] && !ridSet(t) || !ridOnly(t) {
 				return -1
 			}
 			continue
@@ -54,11 +54,23 @@ func walkTerm(terms []store.Cond, n []int) int {
 	return best
 }
 
+// walkInSet reports whether a query driven by a set of setRows rows (its
+// smallest) finds a page of count sooner by walking a common token and
+// checking each row's membership in the set (count+1 pages' worth of
+// rows, about (count+1)·size/setRows of them, each a lookup in the set
+// held in memory) than by probing every row of the set for the token
+// (setRows probes of an index, each about twice a lookup). A chain's
+// 3,300 roles of one city, with a specialty 2.7 % of 300,000 roles hold:
+// 1,900 lookups rather than 3,300 probes.
+func walkInSet(setRows, size, count int) bool {
+	return 2*setRows*setRows > (count+1)*size
+}
+
 // walkRanges lists the ranges of t's index rows in main groups, up to
 // maxWalkRanges+1.
 func walkRanges(ctx context.Context, d *Dialect, q dbQuerier, t store.TokenMatch) ([]walkRange, error) {
 	b := &builder{d: d}
-	text := fmt.Sprintf("%s SELECT grp, system FROM s WHERE system IS NOT NULL LIMIT %d", b.rangesCTE(t), maxWalkRanges+1)
+	text := fmt.Sprintf("WITH RECURSIVE %s SELECT grp, system FROM s WHERE system IS NOT NULL LIMIT %d", b.rangesCTE(t), maxWalkRanges+1)
 	rows, err := q.QueryContext(ctx, text, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("search ranges: %w", err)
@@ -76,14 +88,15 @@ func walkRanges(ctx context.Context, d *Dialect, q dbQuerier, t store.TokenMatch
 }
 
 // rangesCTE is the skip scan of idx_token_code that yields t's ranges as
-// s(grp, system), system NULL ending each group's list.
+// s(grp, system), system NULL ending each group's list: a common table
+// expression of a WITH RECURSIVE.
 func (b *builder) rangesCTE(t store.TokenMatch) string {
 	param, code := b.arg(t.Param), b.arg(*t.Code)
 	system := ""
 	if t.System != nil {
 		system = " AND t.system = " + b.arg(*t.System)
 	}
-	return fmt.Sprintf(`WITH RECURSIVE s(grp, system) AS (
+	return fmt.Sprintf(`s(grp, system) AS (
 SELECT g.grp, (SELECT MIN(t.system) FROM idx_token t WHERE t.grp = g.grp AND t.code = %[2]s%[3]s) FROM param_groups g WHERE g.param = %[1]s
 UNION ALL
 SELECT s.grp, (SELECT MIN(t.system) FROM idx_token t WHERE t.grp = s.grp AND t.code = %[2]s%[3]s AND t.system > s.system) FROM s WHERE s.system IS NOT NULL)`,
@@ -92,38 +105,48 @@ SELECT s.grp, (SELECT MIN(t.system) FROM idx_token t WHERE t.grp = s.grp AND t.c
 
 // walkWhere writes the WHERE of a walk's page query with its own builder
 // (the plan's where stays for counting): the union of each range's first
-// Count+1 rows after the cursor that pass the probes of the other terms,
-// and, for a viewer that may see guarded rows, the same of the guarded
-// rows of the parameter it is permitted. The smallest Count+1 rids of the
-// union are among these, each range being in rid order.
-func walkWhere(view access, d *Dialect, sq *store.Query, terms []store.Cond, walked int, ranges []walkRange) (*builder, string, error) {
+// Count+1 rows after the cursor that pass the other terms (the sets among
+// them as membership, the others probed), and, for a viewer that may see
+// guarded rows, the same of the guarded rows of the parameter it is
+// permitted. The smallest Count+1 rids of the union are among these, each
+// range being in rid order.
+func walkWhere(view access, d *Dialect, sq *store.Query, terms []store.Cond, sets []bool, walked int, ranges []walkRange) (*builder, string, error) {
 	b := &builder{d: d, view: view}
 	t := terms[walked].(store.TokenMatch)
 	value := "z.code = " + b.arg(*t.Code)
 	if sq.After != nil {
 		value += " AND z.rid > " + b.arg(sq.After.RowID)
 	}
-	b.perRow = true
+	var ctes []string // the sets, each materialized once for every branch
 	for i, c := range terms {
 		if i == walked {
 			continue
 		}
+		b.perRow = !sets[i]
 		p, err := b.cond(derivedRows, c)
+		b.perRow = false
 		if err != nil {
 			return nil, "", err
 		}
+		if sets[i] {
+			name := fmt.Sprintf("m%d", len(ctes)+1)
+			set, ok := strings.CutPrefix(p, derivedRows+".rid IN (")
+			if !ok {
+				return nil, "", fmt.Errorf("search: a walk's set is not a set of rids: %.40s", p)
+			}
+			ctes = append(ctes, fmt.Sprintf("%s(rid) AS MATERIALIZED (%s", name, set))
+			p = fmt.Sprintf(d.Membership, derivedRows+".rid", name)
+		}
 		value += " AND " + p
 	}
-	b.perRow = false
 	limit := b.arg(sq.Count + 1)
 	branch := func(cond string) string {
 		return fmt.Sprintf("SELECT rid FROM (SELECT z.rid FROM idx_token z WHERE %s AND %s ORDER BY z.rid LIMIT %s) w", cond, value, limit)
 	}
 	var union []string
-	cte := ""
 	if d.Lateral {
 		// The ranges are read in the same statement: one round trip.
-		cte = b.rangesCTE(t) + " "
+		ctes = append([]string{b.rangesCTE(t)}, ctes...)
 		union = append(union, fmt.Sprintf("SELECT w.rid FROM s CROSS JOIN LATERAL (SELECT z.rid FROM idx_token z WHERE z.grp = s.grp AND z.system = s.system AND %s ORDER BY z.rid LIMIT %s) w WHERE s.system IS NOT NULL", value, limit))
 	}
 	for _, r := range ranges {
@@ -148,7 +171,22 @@ func walkWhere(view access, d *Dialect, sq *store.Query, terms []store.Cond, wal
 	if len(union) == 0 {
 		parts = append(parts, "1 = 0")
 	} else {
-		parts = append(parts, "r.rid IN ("+cte+strings.Join(union, " UNION ALL ")+")")
+		with := ""
+		if len(ctes) > 0 {
+			with = "WITH RECURSIVE " + strings.Join(ctes, ", ") + " "
+		}
+		parts = append(parts, "r.rid IN ("+with+strings.Join(union, " UNION ALL ")+")")
 	}
 	return b, strings.Join(parts, " AND "), nil
+}
+
+// ridSet reports whether c, written as a set, is a set of rids ("rid IN
+// (…)"), which a walk can check its rows' membership in.
+func ridSet(c store.Cond) bool {
+	switch c.(type) {
+	case store.TokenMatch, store.StringMatch, store.RefMatch, store.DateMatch, store.NumberMatch, store.URIMatch,
+		store.Near, store.Chain, store.Hierarchy:
+		return true
+	}
+	return false
 }

@@ -9,10 +9,10 @@ import (
 	"github.com/vhdir/vhdir/internal/store"
 )
 
-// testSearchWalk pages through token searches that no condition can drive
-// (each matches most of a type), so that a backend finds their pages from
-// the token's index in row order: a code under three systems, resources
-// holding it under several, values two parameters share, a probe beside it,
+// testSearchWalk pages through token searches whose token matches most of
+// a type, so that a backend may find their pages from the token's index in
+// row order: a code under three systems, resources holding it under
+// several, values two parameters share, a probe and a set beside it,
 // guarded and root-restricted matches, deleted resources. Every page of
 // every viewer must hold exactly the matches in order, once each.
 func testSearchWalk(t *testing.T, newDB NewDB) {
@@ -91,6 +91,8 @@ func testSearchWalk(t *testing.T, newDB NewDB) {
 		{"code under any system", code, func(i int, a bool) bool { return has(i, "", a) }},
 		{"code and system", inS2, func(i int, a bool) bool { return has(i, "s2", a) }},
 		{"a probe beside", store.And{code, even}, func(i int, a bool) bool { return has(i, "", a) && i%2 == 0 }},
+		{"a set beside", store.And{store.TokenMatch{Param: pCode, Code: ptr("c")}, code},
+			func(i int, a bool) bool { return has(i, "", a) && i%5 == 0 }},
 		{"a negation beside", store.And{store.Not{X: store.TokenMatch{Param: pFill, System: ptr("s2")}}, code},
 			func(i int, a bool) bool { return has(i, "", a) && !has(i, "s2", a) }},
 	}
