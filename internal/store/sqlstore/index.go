@@ -308,6 +308,9 @@ func (t *tx) committed() {
 // restriction keys. It runs before anything that reads or deletes index
 // rows or keys in the transaction, and before commit.
 func (t *tx) flush(ctx context.Context) error {
+	if err := t.insertDeferred(ctx); err != nil {
+		return err
+	}
 	if err := t.registerGroups(ctx); err != nil {
 		return err
 	}

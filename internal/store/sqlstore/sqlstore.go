@@ -600,6 +600,10 @@ type tx struct {
 	// known caches current rows read or written in this transaction, so a
 	// write need not read its row again.
 	known map[store.Key]*current
+	// deferred holds new resources until the transaction next needs them
+	// written (PutMany); deferredKeys are their keys.
+	deferred     deferredNew
+	deferredKeys map[store.Key]bool
 	// newGroups are parameter groups to register before the index rows
 	// that use them; registered lists those registered, to remember once
 	// the transaction commits.

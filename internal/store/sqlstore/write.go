@@ -13,6 +13,11 @@ import (
 // transaction's cache.
 func (t *tx) currentRow(ctx context.Context, typ, id string) (*current, error) {
 	k := store.Key{Type: typ, ID: id}
+	if t.deferredKeys[k] {
+		if err := t.insertDeferred(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if c, ok := t.known[k]; ok {
 		if c == nil {
 			return nil, store.ErrNotFound
@@ -49,6 +54,14 @@ func (t *tx) Current(ctx context.Context, typ, id string) (*store.Version, error
 
 // CurrentMany reads the current rows of many resources with few queries.
 func (t *tx) CurrentMany(ctx context.Context, keys []store.Key) (map[store.Key]*store.Version, error) {
+	for _, k := range keys {
+		if t.deferredKeys[k] {
+			if err := t.insertDeferred(ctx); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	out := make(map[store.Key]*store.Version, len(keys))
 	var missing []store.Key
 	for _, k := range keys {
@@ -148,6 +161,14 @@ func (t *tx) Put(ctx context.Context, v *store.Version, idx *store.Index) error 
 // multi-row INSERTs; replacements go one by one. Each version's Guard and
 // Restricted are set from its index's Restriction (a delete without one
 // keeps its previous version's).
+//
+// New resources are held back (deferred) until the transaction next reads
+// or writes anything else, or holds maxDeferred of them: the creates of a
+// batch, each its own Put, are then inserted together, one sequence
+// reservation and one multi-row INSERT for many round trips. Every read of
+// the transaction inserts them first (flush, currentRow, CurrentMany), so
+// it sees them; a failure of their insert fails the transaction, as a
+// failure of the index rows buffered the same way does.
 func (t *tx) PutMany(ctx context.Context, vs []*store.Version, idxs []*store.Index) error {
 	if len(vs) != len(idxs) {
 		return fmt.Errorf("put: %d versions but %d indexes", len(vs), len(idxs))
@@ -165,6 +186,65 @@ func (t *tx) PutMany(ctx context.Context, vs []*store.Version, idxs []*store.Ind
 		}
 		v.Guard, v.Restricted = r.Root, r.Marked
 	}
+	if t.deferrable(vs) {
+		t.deferNew(vs, idxs)
+		if len(t.deferred.vs) >= maxDeferred {
+			return t.insertDeferred(ctx)
+		}
+		return nil
+	}
+	if err := t.insertDeferred(ctx); err != nil {
+		return err
+	}
+	return t.putNow(ctx, vs, idxs)
+}
+
+// maxDeferred bounds the new resources a transaction holds back.
+const maxDeferred = 256
+
+// deferredNew holds new resources not inserted yet, in order.
+type deferredNew struct {
+	vs   []*store.Version
+	idxs []*store.Index
+}
+
+// deferrable reports whether vs are all new resources that may be held
+// back: none known to exist already nor held back already (those go now,
+// to fail as they would).
+func (t *tx) deferrable(vs []*store.Version) bool {
+	for _, v := range vs {
+		k := store.Key{Type: v.Type, ID: v.ID}
+		if v.VersionID != 1 || t.known[k] != nil || t.deferredKeys[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *tx) deferNew(vs []*store.Version, idxs []*store.Index) {
+	if t.deferredKeys == nil {
+		t.deferredKeys = map[store.Key]bool{}
+	}
+	for _, v := range vs {
+		t.deferredKeys[store.Key{Type: v.Type, ID: v.ID}] = true
+	}
+	t.deferred.vs = append(t.deferred.vs, vs...)
+	t.deferred.idxs = append(t.deferred.idxs, idxs...)
+}
+
+// insertDeferred inserts the new resources held back.
+func (t *tx) insertDeferred(ctx context.Context) error {
+	if len(t.deferred.vs) == 0 {
+		return nil
+	}
+	d := t.deferred
+	t.deferred = deferredNew{}
+	clear(t.deferredKeys)
+	return t.putNow(ctx, d.vs, d.idxs)
+}
+
+// putNow writes versions checked by PutMany.
+func (t *tx) putNow(ctx context.Context, vs []*store.Version, idxs []*store.Index) error {
 	seqs, err := t.reserveSeqs(ctx, len(vs))
 	if err != nil {
 		return err

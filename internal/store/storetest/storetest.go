@@ -45,6 +45,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"CountDistinct", testCountDistinct},
 		{"IndexReplacedOnUpdate", testIndexReplacedOnUpdate},
 		{"SearchInTransaction", testSearchInTransaction},
+		{"NewInTransaction", testNewInTransaction},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentConditionalCreate", testConcurrentConditionalCreate},
 		{"TwoHandles", testTwoHandles},
