@@ -601,9 +601,9 @@ type tx struct {
 	// write need not read its row again.
 	known map[store.Key]*current
 	// deferred holds new resources until the transaction next needs them
-	// written (PutMany); deferredKeys are their keys.
+	// written (PutMany); deferredKeys maps their keys to their place in it.
 	deferred     deferredNew
-	deferredKeys map[store.Key]bool
+	deferredKeys map[store.Key]int
 	// newGroups are parameter groups to register before the index rows
 	// that use them; registered lists those registered, to remember once
 	// the transaction commits.

@@ -13,7 +13,7 @@ import (
 // transaction's cache.
 func (t *tx) currentRow(ctx context.Context, typ, id string) (*current, error) {
 	k := store.Key{Type: typ, ID: id}
-	if t.deferredKeys[k] {
+	if _, ok := t.deferredKeys[k]; ok {
 		if err := t.insertDeferred(ctx); err != nil {
 			return nil, err
 		}
@@ -44,6 +44,10 @@ func (t *tx) remember(k store.Key, c *current) {
 }
 
 func (t *tx) Current(ctx context.Context, typ, id string) (*store.Version, error) {
+	if i, ok := t.deferredKeys[store.Key{Type: typ, ID: id}]; ok {
+		v := *t.deferred.vs[i] // held back: answered without writing it yet
+		return &v, nil
+	}
 	c, err := t.currentRow(ctx, typ, id)
 	if err != nil {
 		return nil, err
@@ -54,17 +58,14 @@ func (t *tx) Current(ctx context.Context, typ, id string) (*store.Version, error
 
 // CurrentMany reads the current rows of many resources with few queries.
 func (t *tx) CurrentMany(ctx context.Context, keys []store.Key) (map[store.Key]*store.Version, error) {
-	for _, k := range keys {
-		if t.deferredKeys[k] {
-			if err := t.insertDeferred(ctx); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
 	out := make(map[store.Key]*store.Version, len(keys))
 	var missing []store.Key
 	for _, k := range keys {
+		if i, ok := t.deferredKeys[k]; ok {
+			v := *t.deferred.vs[i]
+			out[k] = &v
+			continue
+		}
 		if c, ok := t.known[k]; ok {
 			if c != nil {
 				v := c.v
@@ -162,13 +163,14 @@ func (t *tx) Put(ctx context.Context, v *store.Version, idx *store.Index) error 
 // Restricted are set from its index's Restriction (a delete without one
 // keeps its previous version's).
 //
-// New resources are held back (deferred) until the transaction next reads
-// or writes anything else, or holds maxDeferred of them: the creates of a
-// batch, each its own Put, are then inserted together, one sequence
-// reservation and one multi-row INSERT for many round trips. Every read of
-// the transaction inserts them first (flush, currentRow, CurrentMany), so
-// it sees them; a failure of their insert fails the transaction, as a
-// failure of the index rows buffered the same way does.
+// New resources are held back (deferred) until the transaction next needs
+// them written, or holds maxDeferred of them: the creates of a batch, each
+// its own Put, are then inserted together, one sequence reservation and
+// one multi-row INSERT for many round trips. Current and CurrentMany
+// answer a held-back resource from memory; every other read, and every
+// other write, inserts them first (flush, currentRow), so the transaction
+// sees them; a failure of their insert fails the transaction, as a failure
+// of the index rows buffered the same way does.
 func (t *tx) PutMany(ctx context.Context, vs []*store.Version, idxs []*store.Index) error {
 	if len(vs) != len(idxs) {
 		return fmt.Errorf("put: %d versions but %d indexes", len(vs), len(idxs))
@@ -214,7 +216,7 @@ type deferredNew struct {
 func (t *tx) deferrable(vs []*store.Version) bool {
 	for _, v := range vs {
 		k := store.Key{Type: v.Type, ID: v.ID}
-		if v.VersionID != 1 || t.known[k] != nil || t.deferredKeys[k] {
+		if _, held := t.deferredKeys[k]; v.VersionID != 1 || t.known[k] != nil || held {
 			return false
 		}
 	}
@@ -223,10 +225,10 @@ func (t *tx) deferrable(vs []*store.Version) bool {
 
 func (t *tx) deferNew(vs []*store.Version, idxs []*store.Index) {
 	if t.deferredKeys == nil {
-		t.deferredKeys = map[store.Key]bool{}
+		t.deferredKeys = map[store.Key]int{}
 	}
-	for _, v := range vs {
-		t.deferredKeys[store.Key{Type: v.Type, ID: v.ID}] = true
+	for i, v := range vs {
+		t.deferredKeys[store.Key{Type: v.Type, ID: v.ID}] = len(t.deferred.vs) + i
 	}
 	t.deferred.vs = append(t.deferred.vs, vs...)
 	t.deferred.idxs = append(t.deferred.idxs, idxs...)
