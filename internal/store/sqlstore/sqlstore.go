@@ -195,9 +195,10 @@ type Config struct {
 	// transactions take the chain's write lock when they begin. nil: Write.
 	AuditWrite *sql.DB
 	// Stable, when set, is a read pool whose connections keep generic
-	// plans (PostgreSQL's plan_cache_mode), for the page statements whose
-	// plan does not depend on their values (plan.stable): planned once per
-	// connection rather than on every run. nil: Read.
+	// plans (PostgreSQL's plan_cache_mode), for the statements whose plan
+	// does not depend on their values: reads by key, and the page
+	// statements of stable plans (plan.stable). Planned once per connection
+	// rather than on every run. nil: Read.
 	Stable *sql.DB
 	// Logger hears of long work when the store opens (filling the audit
 	// records of an older database); nil: none.
@@ -324,10 +325,14 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	var err error
-	if db.readCurrent, err = db.read.PrepareContext(ctx, d.SQL.CurrentByKey); err != nil {
+	reads := db.read
+	if db.stable != nil {
+		reads = db.stable
+	}
+	if db.readCurrent, err = reads.PrepareContext(ctx, d.SQL.CurrentByKey); err != nil {
 		return nil, fmt.Errorf("prepare current read: %w", err)
 	}
-	if db.readHistory, err = db.read.PrepareContext(ctx, d.SQL.HistoryVersion); err != nil {
+	if db.readHistory, err = reads.PrepareContext(ctx, d.SQL.HistoryVersion); err != nil {
 		return nil, fmt.Errorf("prepare history read: %w", err)
 	}
 	if err := db.prepareAuth(ctx); err != nil {
