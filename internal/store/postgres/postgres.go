@@ -149,6 +149,7 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	// to a generic plan after five runs, which blinds it to those values:
 	// a chained search went from 2 ms to 60 ms. Custom plans cost a little
 	// planning time on every run, far less than a wrong plan.
+	//
 	// The statements whose best plan is the same whatever their values
 	// (reads by key, the walk of a token) run on a small pool of their own
 	// that keeps generic plans: planning the walk cost twice as long as

@@ -273,8 +273,8 @@ func (db *DB) PageSQL(ctx context.Context, q *store.Query) (string, []any, *sql.
 		return "", nil, nil, err
 	}
 	pool := db.read
-	if pl.stable && db.stable != nil {
-		pool = db.stable
+	if pl.stable {
+		pool = db.stablePool()
 	}
 	return text, pb.args, pool, nil
 }

@@ -231,8 +231,8 @@ type DB struct {
 	// dialect asks for one).
 	reads     dbQuerier
 	readStmts *stmtCache
-	// stable runs the page statements of stable plans (Config.Stable; nil:
-	// reads).
+	// stable runs reads by key and the page statements of stable plans
+	// (Config.Stable; nil: none, read serves them).
 	stable *sql.DB
 
 	insertCache sync.Map // multi-row INSERT texts by table and row count
@@ -325,10 +325,7 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	var err error
-	reads := db.read
-	if db.stable != nil {
-		reads = db.stable
-	}
+	reads := db.stablePool()
 	if db.readCurrent, err = reads.PrepareContext(ctx, d.SQL.CurrentByKey); err != nil {
 		return nil, fmt.Errorf("prepare current read: %w", err)
 	}
@@ -397,7 +394,17 @@ func (db *DB) WritePool() *sql.DB { return db.write }
 // ReadPool returns the read pool.
 func (db *DB) ReadPool() *sql.DB { return db.read }
 
-// stableQuerier is where stable page statements run.
+// stablePool is the pool of the statements whose plan does not depend on
+// their values (Config.Stable), the read pool where there is none.
+func (db *DB) stablePool() *sql.DB {
+	if db.stable != nil {
+		return db.stable
+	}
+	return db.read
+}
+
+// stableQuerier is where stable page statements run: the read pool's
+// prepared statements (reads) where there is no stable pool.
 func (db *DB) stableQuerier() dbQuerier {
 	if db.stable != nil {
 		return db.stable
