@@ -1,11 +1,16 @@
 // Package r4 holds the FHIR R4 (4.0.1) type system as data: every resource
 // and data type with its elements, cardinalities, element types, reference
-// targets, summary flags and the primitive types' regular expressions, plus
-// the core SearchParameter resources of the resource types vhdir serves.
+// targets, summary flags and the primitive types' regular expressions; what
+// validating against the base definitions needs beyond structure (each
+// definition's own invariants, the bindings, fixed and pattern values); the
+// R4 ValueSets and CodeSystems that the required and extensible bindings
+// need; and the core SearchParameter resources of the resource types vhdir
+// serves.
 //
 // The data is generated from HL7's official definition bundles by ./gen and
-// embedded; nothing here is written by hand. Validation (package fhir),
-// FHIRPath evaluation and search-value extraction walk resources with it.
+// embedded; nothing here is written by hand. Structural validation (package
+// fhir), profile validation (package profile), FHIRPath evaluation and
+// search-value extraction walk resources with it.
 package r4
 
 import (
@@ -24,6 +29,9 @@ var modelJSON []byte
 
 //go:embed searchparameters.json
 var searchParamsJSON []byte
+
+//go:embed terminology.json
+var terminologyJSON []byte
 
 // Version is the FHIR version of the embedded definitions.
 const Version = "4.0.1"
@@ -53,6 +61,10 @@ type Type struct {
 	// Elements in definition order, for writers that want FHIR's canonical
 	// member order.
 	Elements []*Element
+	// Constraints are the invariants on the type's root that this type's
+	// definition declares (org-1 on Organization, ele-1 on Element, dom-2…6
+	// on DomainResource). Those of its ancestors apply too: follow Base.
+	Constraints []Constraint
 }
 
 // Element is one element definition: Practitioner.qualification.issuer.
@@ -68,7 +80,37 @@ type Element struct {
 	// Fields are the members of an inline (backbone) element; nil when the
 	// element's members come from its type.
 	Fields map[string]*Field
-	order  int
+	// Binding is the element's terminology binding; nil when it has none.
+	Binding *Binding
+	// Constraints are the invariants this element's definition declares
+	// (org-2 on Organization.address, ctm-1 on CareTeam.participant), not
+	// those of its type (see Type.Constraints). An element defined by
+	// contentReference (Questionnaire.item.item) repeats the referenced
+	// element's definition, so it carries that element's invariants first.
+	Constraints []Constraint
+	// Fixed is the element's fixed[x] value as JSON and FixedType its type
+	// code ("code"); nil and "" when it has none. Pattern and PatternType
+	// are pattern[x], alike.
+	Fixed       json.RawMessage
+	FixedType   string
+	Pattern     json.RawMessage
+	PatternType string
+	order       int
+}
+
+// Binding ties a coded element to a value set.
+type Binding struct {
+	Strength string // required | extensible | preferred | example
+	ValueSet string // canonical URL without "|version"; "" when the binding names none
+}
+
+// Constraint is an invariant: a FHIRPath expression that must hold on each
+// value of the element or type that carries it.
+type Constraint struct {
+	Key        string // "org-1"
+	Severity   string // "error" | "warning"
+	Human      string
+	Expression string // FHIRPath
 }
 
 // TypeRef is one allowed type of an element.
@@ -137,6 +179,13 @@ func ResourceTypes() []string {
 	return resourceNames
 }
 
+// TypeNames returns the name of every type (primitives, data types, abstract
+// and concrete resources), sorted. The slice is shared: do not modify it.
+func TypeNames() []string {
+	load()
+	return typeNames
+}
+
 // FieldsOf returns the members allowed in a JSON object that is a value of
 // element e typed as code: inline members for backbone elements, else the
 // members of the type.
@@ -157,9 +206,31 @@ func CoreSearchParameters() []json.RawMessage {
 	return coreSearchParams
 }
 
+// Terminology returns the JSON of the R4 ValueSet and CodeSystem resources
+// that the required and extensible bindings name, the ValueSets those
+// include, and the CodeSystems any of them include that R4 defines (FHIR's,
+// v3's and v2's; not external ones such as LOINC, UCUM or BCP-47). They are
+// compacted to what deciding membership needs: a ValueSet keeps url,
+// version, name and compose (systems, listed codes, filters, included value
+// sets), a CodeSystem keeps url, version, name, content, caseSensitive and
+// its codes with their hierarchy. Nothing is expanded. The slice is shared:
+// do not modify it.
+func Terminology() []json.RawMessage {
+	return terminology()
+}
+
+var terminology = sync.OnceValue(func() []json.RawMessage {
+	var out []json.RawMessage
+	if err := json.Unmarshal(terminologyJSON, &out); err != nil {
+		panic(fmt.Sprintf("r4: embedded terminology is broken: %v", err))
+	}
+	return out
+})
+
 var (
 	loadOnce         sync.Once
 	types            map[string]*Type
+	typeNames        []string
 	resourceNames    []string
 	coreSearchParams []json.RawMessage
 )
@@ -167,21 +238,48 @@ var (
 type rawModel struct {
 	FHIRVersion string `json:"fhirVersion"`
 	Types       []struct {
-		Name     string `json:"name"`
-		Kind     string `json:"kind"`
-		Abstract bool   `json:"abstract"`
-		Base     string `json:"base"`
-		Regex    string `json:"regex"`
-		Elements []struct {
-			Path       string    `json:"path"`
-			Min        int       `json:"min"`
-			Max        string    `json:"max"`
-			Summary    bool      `json:"summary"`
-			Modifier   bool      `json:"modifier"`
-			ContentRef string    `json:"contentRef"`
-			Types      []TypeRef `json:"types"`
+		Name        string          `json:"name"`
+		Kind        string          `json:"kind"`
+		Abstract    bool            `json:"abstract"`
+		Base        string          `json:"base"`
+		Regex       string          `json:"regex"`
+		Constraints []rawConstraint `json:"constraints"`
+		Elements    []struct {
+			Path        string          `json:"path"`
+			Min         int             `json:"min"`
+			Max         string          `json:"max"`
+			Summary     bool            `json:"summary"`
+			Modifier    bool            `json:"modifier"`
+			ContentRef  string          `json:"contentRef"`
+			Types       []TypeRef       `json:"types"`
+			Binding     *rawBinding     `json:"binding"`
+			Constraints []rawConstraint `json:"constraints"`
+			FixedType   string          `json:"fixedType"`
+			Fixed       json.RawMessage `json:"fixed"`
+			PatternType string          `json:"patternType"`
+			Pattern     json.RawMessage `json:"pattern"`
 		} `json:"elements"`
 	} `json:"types"`
+}
+
+type rawBinding struct {
+	Strength string `json:"strength"`
+	ValueSet string `json:"valueSet"`
+}
+
+type rawConstraint struct {
+	Key        string `json:"key"`
+	Severity   string `json:"severity"`
+	Human      string `json:"human"`
+	Expression string `json:"expression"`
+}
+
+func constraints(raw []rawConstraint) []Constraint {
+	var out []Constraint
+	for _, c := range raw {
+		out = append(out, Constraint(c))
+	}
+	return out
 }
 
 func load() {
@@ -202,7 +300,7 @@ func build() error {
 	}
 	types = make(map[string]*Type, len(m.Types))
 	for _, rt := range m.Types {
-		t := &Type{Name: rt.Name, Abstract: rt.Abstract, Base: rt.Base}
+		t := &Type{Name: rt.Name, Abstract: rt.Abstract, Base: rt.Base, Constraints: constraints(rt.Constraints)}
 		switch rt.Kind {
 		case "primitive-type":
 			t.Kind = Primitive
@@ -223,7 +321,15 @@ func build() error {
 		byPath := map[string]*Element{}
 		contentRefs := map[*Element]string{}
 		for i, re := range rt.Elements {
-			e := &Element{Path: rt.Name + "." + re.Path, Min: re.Min, Summary: re.Summary, Modifier: re.Modifier, Types: re.Types, order: i}
+			e := &Element{
+				Path: rt.Name + "." + re.Path, Min: re.Min, Summary: re.Summary, Modifier: re.Modifier, Types: re.Types,
+				Constraints: constraints(re.Constraints),
+				Fixed:       re.Fixed, FixedType: re.FixedType, Pattern: re.Pattern, PatternType: re.PatternType,
+				order: i,
+			}
+			if re.Binding != nil {
+				e.Binding = &Binding{Strength: re.Binding.Strength, ValueSet: re.Binding.ValueSet}
+			}
 			name := re.Path[strings.LastIndex(re.Path, ".")+1:]
 			if strings.HasSuffix(name, "[x]") {
 				e.Choice = true
@@ -266,14 +372,17 @@ func build() error {
 			}
 			e.Fields = target.Fields
 			e.Types = target.Types
+			e.Constraints = slices.Concat(target.Constraints, e.Constraints)
 		}
 		types[t.Name] = t
 	}
 	for name, t := range types {
+		typeNames = append(typeNames, name)
 		if t.Kind == Resource && !t.Abstract {
 			resourceNames = append(resourceNames, name)
 		}
 	}
+	slices.Sort(typeNames)
 	slices.Sort(resourceNames)
 	if err := json.Unmarshal(searchParamsJSON, &coreSearchParams); err != nil {
 		return fmt.Errorf("searchparameters.json: %w", err)
