@@ -12,6 +12,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/auth"
 	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -58,7 +59,10 @@ func openRegistry(ctx context.Context, db string) (*auth.Registry, func(), error
 		return nil, nil, err
 	}
 	host, _ := os.Hostname()
-	srv, err := server.New(server.Config{BaseURL: cliBase, Store: st, Clock: clock.System{}, AuditSite: strings.TrimSpace("cli " + host)})
+	srv, err := server.New(server.Config{BaseURL: cliBase, Store: st, Clock: clock.System{}, AuditSite: strings.TrimSpace("cli " + host),
+		// Registrations write no directory resources; the default policy
+		// stands in for the required collaborator.
+		ProfileValidation: profile.Enforce})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/vhdir/vhdir/internal/profile"
 )
 
 // newFlags returns a flag set for a subcommand whose usage lists every flag
@@ -51,4 +53,20 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // envName is the environment twin of a flag: --max-body → VHDIR_MAX_BODY.
 func envName(flagName string) string {
 	return "VHDIR_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// profileMode is --profile-validation, checked as it is set.
+type profileMode profile.Mode
+
+const profileValidationUsage = "what a write does with errors against R4 and the VhDir profiles: enforce (422 with the issues, nothing stored), warn (stored, the issues returned with Prefer: return=OperationOutcome and in Bundle entry outcomes), off (R4 structure only)"
+
+func (m *profileMode) String() string { return profile.Mode(*m).String() }
+
+func (m *profileMode) Set(v string) error {
+	mode, err := profile.ParseMode(v)
+	if err != nil {
+		return err
+	}
+	*m = profileMode(mode)
+	return nil
 }

@@ -149,7 +149,7 @@ func TestServeLimits(t *testing.T) {
 
 		t.Run(proto.name+"/large body at full speed", func(t *testing.T) {
 			// 12 MB: a resource indented deep, as a pretty-printer might.
-			body := `{"resourceType":"Organization",` + strings.Repeat(" ", 12<<20) + `"name":"Large"}`
+			body := `{"resourceType":"Organization","active":true,"type":[{"text":"Clinic"}],` + strings.Repeat(" ", 12<<20) + `"name":"Large"}`
 			resp, b, _, err := send(t, post(strings.NewReader(body), true))
 			if err != nil {
 				t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/server"
 )
@@ -29,6 +30,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), on or off")
 	maxEntries := fs.Int("max-bundle-entries", rest.DefaultMaxBundleEntries, "most entries in one batch or transaction Bundle file; a larger one is refused whole, nothing of it loaded (a transaction holds the database's write lock, and its memory, until it commits)")
 	lenient := fs.Bool("lenient", false, "repair unambiguous primitive type mismatches (a number where a string belongs, \"1.50\" where a decimal belongs), each printed as a warning")
+	profiles := profileMode(profile.Enforce)
+	fs.Var(&profiles, "profile-validation", profileValidationUsage)
 	maxNodes := fs.Int("max-resource-nodes", rest.DefaultMaxResourceNodes, "most JSON values (objects, arrays, strings, numbers, true, false, null) in one resource, as vhdir serve allows")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -50,7 +53,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer st.Close()
 	srv, err := server.New(server.Config{BaseURL: *baseURL, Store: st, Clock: clock.System{}, MaxBodyBytes: 1 << 62, MaxResourceNodes: *maxNodes, MaxBundleEntries: *maxEntries,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		ProfileValidation: profile.Mode(profiles),
+		Logger:            slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err
 	}
@@ -111,6 +115,8 @@ func printSummary(w io.Writer, sum *load.Summary) {
 	for _, t := range types {
 		fmt.Fprintf(w, "  %-24s %d\n", t, sum.Written[t])
 	}
+	printRules(w, "refused by profile validation, per rule:", sum.Refused)
+	printRules(w, "stored with profile issues, per rule:", sum.Warned)
 	if len(sum.Warnings) > 0 {
 		fmt.Fprintf(w, "warnings:\n")
 		for _, x := range sum.Warnings {
@@ -122,5 +128,26 @@ func printSummary(w io.Writer, sum *load.Summary) {
 		for _, p := range sum.Problems {
 			fmt.Fprintf(w, "  %s\n", p)
 		}
+	}
+}
+
+// printRules lists resources per rule, most frequent first.
+func printRules(w io.Writer, title string, counts map[string]int) {
+	if len(counts) == 0 {
+		return
+	}
+	rules := make([]string, 0, len(counts))
+	for r := range counts {
+		rules = append(rules, r)
+	}
+	slices.SortFunc(rules, func(a, b string) int {
+		if d := counts[b] - counts[a]; d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	fmt.Fprintln(w, title)
+	for _, r := range rules {
+		fmt.Fprintf(w, "  %-48s %d\n", r, counts[r])
 	}
 }

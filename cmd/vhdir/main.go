@@ -24,6 +24,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the FHIR server", runServe},
 	{"load", "load resources from Bundle, NDJSON or resource files and folders", runLoad},
+	{"validate", "check resources against R4 and the VhDir profiles (files, folders, NDJSON, Bundles), offline", runValidate},
 	{"gen", "generate a realistic synthetic directory as NDJSON", runGen},
 	{"clients", "register and manage client systems (add, list, show, disable, enable)", runClients},
 	{"keygen", "make a key pair for a client system (its JWK Set to register, its private key)", runKeygen},

@@ -232,7 +232,7 @@ func TestServeSeedAndDrain(t *testing.T) {
 		resp.Body.Close()
 		result <- resp.StatusCode
 	}()
-	body := `{"resourceType":"Organization","active":true,"name":"In flight"}`
+	body := `{"resourceType":"Organization","active":true,"type":[{"text":"Clinic"}],"name":"In flight"}`
 	if _, err := pw.Write([]byte(body[:20])); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func waitReady(t *testing.T, client *http.Client, base string, done chan int, lo
 func TestLoadExitCode(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "in.ndjson")
-	if err := os.WriteFile(file, []byte(`{"resourceType":"Organization","id":"ok","active":true}`+"\n"+`{"resourceType":"Organization","id":"bad","active":1}`+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(`{"resourceType":"Organization","id":"ok","active":true,"type":[{"text":"Clinic"}],"name":"OK"}`+"\n"+`{"resourceType":"Organization","id":"bad","active":1}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	db := "sqlite:" + filepath.Join(dir, "db")
@@ -410,7 +410,7 @@ func TestLoadExitCode(t *testing.T) {
 	// A transaction Bundle runs through the FHIR pipeline as the operator:
 	// authorized, with a Provenance per entry, and the load audited once.
 	bundle := filepath.Join(dir, "tx.json")
-	if err := os.WriteFile(bundle, []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Organization","id":"tx1","active":true},"request":{"method":"PUT","url":"Organization/tx1"}}]}`), 0o644); err != nil {
+	if err := os.WriteFile(bundle, []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Organization","id":"tx1","active":true,"type":[{"text":"Clinic"}],"name":"Tx"},"request":{"method":"PUT","url":"Organization/tx1"}}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
@@ -441,7 +441,7 @@ func TestLoadBundleEntryLimit(t *testing.T) {
 	dir := t.TempDir()
 	var entries []string
 	for i := range 3 {
-		entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Organization","id":"o%d","active":true},"request":{"method":"PUT","url":"Organization/o%d"}}`, i, i))
+		entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Organization","id":"o%d","active":true,"type":[{"text":"Clinic"}],"name":"Org"},"request":{"method":"PUT","url":"Organization/o%d"}}`, i, i))
 	}
 	for _, typ := range []string{"transaction", "batch"} {
 		body := `{"resourceType":"Bundle","type":"` + typ + `","entry":[` + strings.Join(entries, ",") + `]}`

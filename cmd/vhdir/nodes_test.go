@@ -13,9 +13,9 @@ import (
 	"testing"
 )
 
-// aliases is an Organization of n one-letter aliases: n+3 JSON values.
+// aliases is a valid Organization of n one-letter aliases: n+8 JSON values.
 func aliases(n int) string {
-	return `{"resourceType":"Organization","alias":[` + strings.TrimSuffix(strings.Repeat(`"a",`, n), ",") + `]}`
+	return `{"resourceType":"Organization","active":true,"type":[{"text":"Clinic"}],"name":"Aliased","alias":[` + strings.TrimSuffix(strings.Repeat(`"a",`, n), ",") + `]}`
 }
 
 // TestServeMaxResourceNodes: --max-resource-nodes, or its env twin, sets
@@ -50,7 +50,7 @@ func TestServeMaxResourceNodes(t *testing.T) {
 			token := clientToken(t, dir, base, "system/Organization.c")
 			for _, c := range []struct {
 				aliases, status int
-			}{{47, http.StatusCreated}, {48, http.StatusRequestEntityTooLarge}} {
+			}{{42, http.StatusCreated}, {43, http.StatusRequestEntityTooLarge}} {
 				req, _ := http.NewRequest(http.MethodPost, base+"/fhir/Organization", strings.NewReader(aliases(c.aliases)))
 				req.Header.Set("Content-Type", "application/fhir+json")
 				req.Header.Set("Authorization", "Bearer "+token)
@@ -89,8 +89,8 @@ func TestLoadMaxResourceNodes(t *testing.T) {
 		args []string
 		env  string
 	}{
-		{"flag", []string{"--max-resource-nodes", "8"}, ""},
-		{"env twin", nil, "8"},
+		{"flag", []string{"--max-resource-nodes", "12"}, ""},
+		{"env twin", nil, "12"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.env != "" {
@@ -102,8 +102,8 @@ func TestLoadMaxResourceNodes(t *testing.T) {
 				t.Errorf("vhdir %v exit = %d; want 1", args, code)
 			}
 			for _, want := range []string{"2 resources written", "2 failed",
-				"in.ndjson:2: the resource holds more than 8 JSON values",
-				"collection.json entry 1: the resource holds more than 8 JSON values", "--max-resource-nodes"} {
+				"in.ndjson:2: the resource holds more than 12 JSON values",
+				"collection.json entry 1: the resource holds more than 12 JSON values", "--max-resource-nodes"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("vhdir %v printed\n%s\nwant it to contain %q", args, out.String(), want)
 				}

@@ -21,6 +21,7 @@ import (
 	"github.com/vhdir/vhdir/internal/audit"
 	"github.com/vhdir/vhdir/internal/bulk"
 	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/tlsconf"
@@ -46,6 +47,7 @@ type serveFlags struct {
 	exportFileSize                    int64
 	exportExpiry                      time.Duration
 	corsOrigins                       originList
+	profiles                          profileMode
 }
 
 // originList is --cors-origins, checked as it is set (from the command
@@ -96,6 +98,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&f.exportFileSize, "export-file-size", bulk.DefaultFileSize, "size in bytes at which an $export output file is split")
 	fs.DurationVar(&f.exportExpiry, "export-expiry", bulk.DefaultExpiry, "how long an $export job and its files are kept after kick-off")
 	fs.Var(&f.corsOrigins, "cors-origins", "origins browser clients may call the API from: a comma-separated list of scheme://host[:port], or * for any (default: none; metadata and discovery are readable from any origin)")
+	f.profiles = profileMode(profile.Enforce)
+	fs.Var(&f.profiles, "profile-validation", profileValidationUsage)
 	fs.StringVar(&f.metrics, "metrics", "loopback", "who may read /metrics: loopback (clients on 127.0.0.0/8 or ::1; behind a proxy on this host, every proxied client), public, or off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -177,7 +181,8 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		BaseURL: f.baseURL, Store: st, Clock: clk, Logger: log, MaxBodyBytes: f.maxBody, MaxResourceNodes: f.maxResourceNodes, BodyBudget: f.bodyBudget, HSTS: !f.plainHTTP, Version: buildVersion(),
 		MaxBundleEntries: f.maxBundleEntries, BodyTimeout: f.bodyTimeout, RequestTimeout: f.requestTimeout, ReadHeaderTimeout: f.readHeaderTimout,
 		AuditSite: f.auditSite, JWKSAllowPrivate: f.jwksAllowPrivate, Metrics: f.metrics, Monitor: monitor, AuditSyslog: syslog, CORSOrigins: f.corsOrigins,
-		Export: server.Export{Workers: f.exportWorkers, MaxJobsPerClient: f.exportMaxJobs, FileSize: f.exportFileSize, Expiry: f.exportExpiry},
+		ProfileValidation: profile.Mode(f.profiles),
+		Export:            server.Export{Workers: f.exportWorkers, MaxJobsPerClient: f.exportMaxJobs, FileSize: f.exportFileSize, Expiry: f.exportExpiry},
 	})
 	if err != nil {
 		return err

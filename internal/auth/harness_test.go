@@ -246,7 +246,7 @@ func (s *stack) seed(resources ...string) {
 	s.t.Helper()
 	reg, _ := search.NewRegistry()
 	eng := search.NewEngine(reg, s.base+"/fhir")
-	dir := &directory.Directory{Store: s.store, Clock: s.clock, Indexer: eng}
+	dir := &directory.Directory{Store: s.store, Clock: s.clock, Indexer: eng, Profiles: warnPolicy(s.t)}
 	_, err := dir.Write(context.Background(), func(w *directory.Writer) error {
 		for _, raw := range resources {
 			res, err := fhir.ParseResource([]byte(raw))

@@ -88,11 +88,18 @@ type Directory struct {
 	// IDs makes server-assigned ids; nil means time-ordered UUIDs
 	// (version 7), which keep index inserts local.
 	IDs func() string
-	// Validate, when set, checks every resource before it is written, on
-	// every path (REST, Bundles, loads), after the structural validation
-	// that parsing did: the place for profile validation against the VhDir
-	// StructureDefinitions. Its errors should be *fhir.Error with status 422.
-	Validate func(res *fhir.Resource) error
+	// Profiles checks every resource before it is written, on every path
+	// (REST, Bundles, loads), after the structural validation that parsing
+	// did: profile validation against R4 and the VhDir StructureDefinitions
+	// (profile.Policy). Required: Write refuses to run without it.
+	Profiles Checker
+}
+
+// Checker validates a resource about to be written. It returns the issues
+// to report with the stored resource, or an error (a *fhir.Error 422) that
+// refuses it.
+type Checker interface {
+	Check(res *fhir.Resource) ([]fhir.Issue, error)
 }
 
 // Action says what a write did.
@@ -134,6 +141,10 @@ type Change struct {
 	// Version is the version written (or found, for Matched and Unchanged);
 	// nil for Absent.
 	Version *store.Version
+	// Issues are what profile validation found in the resource written and
+	// did not refuse it for: warnings and information (errors too under
+	// --profile-validation warn).
+	Issues []fhir.Issue
 
 	before *store.Version // the version replaced, if any (see Replaced)
 }
@@ -164,6 +175,9 @@ type Writer struct {
 // lastUpdated, taken from the clock when the transaction starts (or the
 // time of the latest export snapshot, if later: see store.Tx.NotBefore).
 func (d *Directory) Write(ctx context.Context, fn func(*Writer) error) ([]*Change, error) {
+	if d.Profiles == nil {
+		return nil, errors.New("directory: no profile checker configured")
+	}
 	var changes []*Change
 	err := d.Store.Update(ctx, func(tx store.Tx) error {
 		w := &Writer{d: d, tx: tx, now: fhir.Truncate(d.Clock.Now())}
@@ -193,11 +207,10 @@ func (w *Writer) Now() time.Time { return w.now }
 // Changes lists the writes so far.
 func (w *Writer) Changes() []*Change { return w.changes }
 
-func (d *Directory) validate(res *fhir.Resource) error {
-	if d.Validate == nil {
-		return nil
-	}
-	return d.Validate(res)
+// Check runs profile validation on res as a write would, so that bulk
+// loads can do it on all cores beforehand (Item.Checked).
+func (d *Directory) Check(res *fhir.Resource) ([]fhir.Issue, error) {
+	return d.Profiles.Check(res)
 }
 
 // NewID returns a fresh server-assigned id.
@@ -265,6 +278,10 @@ func (w *Writer) CreateAll(ctx context.Context, res []*fhir.Resource) ([]*Change
 type Item struct {
 	Res   *fhir.Resource
 	Index *store.Index
+	// Checked says the caller ran Directory.Check on Res and it passed;
+	// Issues are what it returned.
+	Checked bool
+	Issues  []fhir.Issue
 }
 
 // PutAll is Put for many resources in input order, with a few queries for
@@ -306,8 +323,11 @@ func (w *Writer) PutAll(ctx context.Context, items []Item) ([]*Change, error) {
 				}
 			}
 		}
-		if err := w.d.validate(res); err != nil {
-			return nil, err
+		issues := it.Issues
+		if !it.Checked {
+			if issues, err = w.d.Check(res); err != nil {
+				return nil, err
+			}
 		}
 		if err := checkRestrictions(res, it.Index); err != nil {
 			return nil, err
@@ -325,7 +345,7 @@ func (w *Writer) PutAll(ctx context.Context, items []Item) ([]*Change, error) {
 		vs = append(vs, v)
 		idxs = append(idxs, it.Index)
 		resOf = append(resOf, res)
-		changes = append(changes, &Change{Action: action, Type: res.Type, ID: id, Version: v})
+		changes = append(changes, &Change{Action: action, Type: res.Type, ID: id, Version: v, Issues: issues})
 	}
 	// A VerificationResult follows its targets as the batch leaves them.
 	for _, i := range vrs {
@@ -517,7 +537,8 @@ func (w *Writer) put(ctx context.Context, res *fhir.Resource, id string, cur *st
 			}
 		}
 	}
-	if err := w.d.validate(res); err != nil {
+	issues, err := w.d.Check(res)
+	if err != nil {
 		return nil, err
 	}
 	fhir.SetMeta(res.Obj, id, version, w.now)
@@ -528,7 +549,7 @@ func (w *Writer) put(ctx context.Context, res *fhir.Resource, id string, cur *st
 			return nil, fmt.Errorf("index %s/%s: %w", res.Type, id, err)
 		}
 	}
-	idx, err := w.restriction(ctx, res, idx, nil)
+	idx, err = w.restriction(ctx, res, idx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -542,7 +563,7 @@ func (w *Writer) put(ctx context.Context, res *fhir.Resource, id string, cur *st
 			return nil, err
 		}
 	}
-	return w.record(&Change{Action: action, Type: res.Type, ID: id, Version: v, before: cur}), nil
+	return w.record(&Change{Action: action, Type: res.Type, ID: id, Version: v, Issues: issues, before: cur}), nil
 }
 
 // unchanged reports whether res, stamped like cur, is byte for byte cur's

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/sqlite"
@@ -27,7 +29,7 @@ func newDirectory(t *testing.T) *directory.Directory {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &directory.Directory{Store: st, Clock: clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)), Indexer: search.NewEngine(reg, "https://x/fhir")}
+	return &directory.Directory{Store: st, Clock: clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)), Indexer: search.NewEngine(reg, "https://x/fhir"), Profiles: policy(t, profile.Warn)}
 }
 
 func resource(t *testing.T, body string) *fhir.Resource {
@@ -70,31 +72,50 @@ func TestPutAllVersionsInOrder(t *testing.T) {
 	}
 }
 
-func TestValidateHook(t *testing.T) {
+// TestProfilesRefuse: a resource the profile checker refuses (enforce) is
+// not stored, on the single and the batch path, and nothing else of its
+// transaction is either; without a checker no write runs.
+func TestProfilesRefuse(t *testing.T) {
 	d := newDirectory(t)
+	d.Profiles = policy(t, profile.Enforce)
 	ctx := context.Background()
-	d.Validate = func(res *fhir.Resource) error {
-		if name, _ := res.Obj.String("name"); name == "Forbidden" {
-			return fhir.Errorf(http.StatusUnprocessableEntity, fhir.IssueInvariant, "profile says no").At("Organization.name")
-		}
-		return nil
-	}
+	// org-1: an Organization needs a name or an identifier.
+	const refused = `{"resourceType":"Organization","id":"f","active":true,"type":[{"text":"clinic"}]}`
 	for _, write := range []func(w *directory.Writer) error{
 		func(w *directory.Writer) error {
-			_, err := w.Create(ctx, resource(t, `{"resourceType":"Organization","name":"Forbidden"}`), "", nil)
+			_, err := w.Create(ctx, resource(t, refused), "", nil)
 			return err
 		},
 		func(w *directory.Writer) error {
-			_, err := w.PutAll(ctx, []directory.Item{{Res: resource(t, `{"resourceType":"Organization","id":"ok","name":"Fine"}`)}, {Res: resource(t, `{"resourceType":"Organization","id":"f","name":"Forbidden"}`)}})
+			_, err := w.PutAll(ctx, []directory.Item{{Res: resource(t, `{"resourceType":"Organization","id":"ok","active":true,"type":[{"text":"clinic"}],"name":"Fine"}`)}, {Res: resource(t, refused)}})
 			return err
 		},
 	} {
 		_, err := d.Write(ctx, write)
-		if fhir.StatusOf(err) != http.StatusUnprocessableEntity {
-			t.Errorf("write of a resource the hook refuses: %v; want 422", err)
+		if fhir.StatusOf(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), "org-1") {
+			t.Errorf("write of a resource the profiles refuse: %v; want 422 naming org-1", err)
 		}
 	}
 	if _, err := d.Store.Read(ctx, "Organization", "ok"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a batch with a refused resource stored the others: %v", err)
 	}
+	if _, err := d.Write(ctx, func(w *directory.Writer) error {
+		_, err := w.Create(ctx, resource(t, `{"resourceType":"Organization","id":"ok","active":true,"type":[{"text":"clinic"}],"name":"Fine"}`), "", nil)
+		return err
+	}); err != nil {
+		t.Errorf("a valid Organization alone: %v", err)
+	}
+	d.Profiles = nil
+	if _, err := d.Write(ctx, func(*directory.Writer) error { return nil }); err == nil {
+		t.Errorf("a directory without a profile checker wrote")
+	}
+}
+
+func policy(t testing.TB, m profile.Mode) *profile.Policy {
+	t.Helper()
+	p, err := profile.NewPolicy(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

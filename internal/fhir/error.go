@@ -53,6 +53,10 @@ type Issue struct {
 	// Expression is the FHIRPath of the element at fault, such as
 	// Practitioner.name[0].given[1].
 	Expression []string
+	// Rule names the rule broken, for counting issues by rule (vhdir load's
+	// summary): an invariant's key ("org-1"), or an element id and the kind
+	// of constraint ("Practitioner.active min"). It is not sent.
+	Rule string
 }
 
 // Error is an error that reaches the client as an OperationOutcome. Status is

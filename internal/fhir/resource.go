@@ -49,7 +49,10 @@ func ParseBundleWith(body []byte, lim jsontree.Limits) (*Resource, error) {
 	return parse(body, lim, ValidateShell)
 }
 
-func parse(body []byte, lim jsontree.Limits, validate func(*jsontree.Object) []Issue) (*Resource, error) {
+// ParseObject parses body as one JSON object within lim, without
+// validating it as a resource: malformed JSON is a 400 naming the line and
+// column, too many values a 413 wrapping the *jsontree.LimitError.
+func ParseObject(body []byte, lim jsontree.Limits) (*jsontree.Object, error) {
 	obj, err := lim.ParseObject(body)
 	if err != nil {
 		var se *jsontree.SyntaxError
@@ -61,6 +64,14 @@ func parse(body []byte, lim jsontree.Limits, validate func(*jsontree.Object) []I
 			return nil, Errorf(http.StatusRequestEntityTooLarge, IssueTooCostly, "the resource holds %s, the limit it is held to", le.Error()).Wrap(le)
 		}
 		return nil, Errorf(http.StatusBadRequest, IssueStructure, "invalid JSON").Wrap(err)
+	}
+	return obj, nil
+}
+
+func parse(body []byte, lim jsontree.Limits, validate func(*jsontree.Object) []Issue) (*Resource, error) {
+	obj, err := ParseObject(body, lim)
+	if err != nil {
+		return nil, err
 	}
 	if issues := validate(obj); issues != nil {
 		return nil, &Error{Status: http.StatusBadRequest, Issues: issues}

@@ -1,6 +1,7 @@
 package fhirpath
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/vhdir/vhdir/internal/jsontree"
@@ -66,6 +67,8 @@ func compile(x *ast, in *typeInfo) (evaluator, *typeInfo, error) {
 		return compileSpecial(x, in)
 	case aBinary:
 		return compileBinary(x, in)
+	case aUnary:
+		return compileUnary(x, in)
 	case aTypeOp:
 		return compileTypeOp(x, in)
 	}
@@ -154,7 +157,15 @@ var envStrings = map[string]string{
 func compileEnv(x *ast) (evaluator, *typeInfo, error) {
 	switch x.name {
 	case "resource", "context", "rootResource":
-		return resourceEval{}, nil, nil
+		return envEval{x.name}, nil, nil
+	}
+	// FHIR R4 fhirpath.html "Variables": %`vs-name` and %`ext-name` are the
+	// URLs of HL7's value sets and extensions.
+	if name, ok := strings.CutPrefix(x.name, "vs-"); ok && name != "" {
+		return &literalEval{Node{Value: "http://hl7.org/fhir/ValueSet/" + name, Type: "System.String"}}, nil, nil
+	}
+	if name, ok := strings.CutPrefix(x.name, "ext-"); ok && name != "" {
+		return &literalEval{Node{Value: "http://hl7.org/fhir/StructureDefinition/" + name, Type: "System.String"}}, nil, nil
 	}
 	if s, ok := envStrings[x.name]; ok {
 		return &literalEval{Node{Value: s, Type: "System.String"}}, nil, nil
@@ -173,11 +184,6 @@ func compileSpecial(x *ast, in *typeInfo) (evaluator, *typeInfo, error) {
 }
 
 func compileBinary(x *ast, in *typeInfo) (evaluator, *typeInfo, error) {
-	switch x.name {
-	case "|", "=", "!=", "and", "or", "xor", "implies", "in", "contains":
-	default:
-		return nil, nil, errorf(x.off, "operator %q is not supported", x.name)
-	}
 	l, ls, err := compile(x.args[0], in)
 	if err != nil {
 		return nil, nil, err
@@ -194,12 +200,30 @@ func compileBinary(x *ast, in *typeInfo) (evaluator, *typeInfo, error) {
 		return &unionEval{l: l, r: r}, ls, nil
 	case "=", "!=":
 		return &equalEval{l: l, r: r, neg: x.name == "!="}, nil, nil
+	case "~", "!~":
+		return &equivEval{l: l, r: r, neg: x.name == "!~"}, nil, nil
+	case "<", "<=", ">", ">=":
+		return &compareEval{op: x.name, l: l, r: r, off: x.off}, nil, nil
+	case "+", "-", "*", "/", "div", "mod":
+		return &arithEval{op: x.name, l: l, r: r, off: x.off}, nil, nil
+	case "&":
+		return &concatEval{l: l, r: r, off: x.off}, nil, nil
 	case "in":
 		return &memberOfEval{item: l, coll: r, off: x.off}, nil, nil
 	case "contains":
 		return &memberOfEval{item: r, coll: l, off: x.off}, nil, nil
+	case "and", "or", "xor", "implies":
+		return &logicEval{op: x.name, l: l, r: r, off: x.off}, nil, nil
 	}
-	return &logicEval{op: x.name, l: l, r: r, off: x.off}, nil, nil
+	return nil, nil, errorf(x.off, "operator %q is not supported", x.name)
+}
+
+func compileUnary(x *ast, in *typeInfo) (evaluator, *typeInfo, error) {
+	operand, _, err := compile(x.args[0], in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &unaryEval{neg: x.name == "-", operand: operand, off: x.off}, nil, nil
 }
 
 func compileTypeOp(x *ast, in *typeInfo) (evaluator, *typeInfo, error) {
@@ -266,24 +290,84 @@ func init() {
 	// Filled here rather than in the declaration because the builders refer
 	// back to compile, which refers to functions.
 	functions = map[string]function{
+		// Existence and filtering (N1 5.1, 5.2)
 		"where":      {1, 1, buildWhere},
 		"select":     {1, 1, buildSelect},
+		"repeat":     {1, 1, buildRepeat},
 		"exists":     {0, 1, buildExists},
+		"all":        {1, 1, buildAll},
 		"empty":      {0, 0, buildCollFunc},
-		"first":      {0, 0, buildCollFunc},
-		"last":       {0, 0, buildCollFunc},
-		"tail":       {0, 0, buildCollFunc},
+		"allTrue":    {0, 0, buildCollFunc},
+		"anyTrue":    {0, 0, buildCollFunc},
+		"allFalse":   {0, 0, buildCollFunc},
+		"anyFalse":   {0, 0, buildCollFunc},
 		"count":      {0, 0, buildCollFunc},
+		"distinct":   {0, 0, buildCollFunc},
+		"isDistinct": {0, 0, buildCollFunc},
+		"subsetOf":   {1, 1, buildSetFunc},
+		"supersetOf": {1, 1, buildSetFunc},
+		"ofType":     {1, 1, buildOfType},
+		// Subsetting (N1 5.3)
+		"single":    {0, 0, buildCollFunc},
+		"first":     {0, 0, buildCollFunc},
+		"last":      {0, 0, buildCollFunc},
+		"tail":      {0, 0, buildCollFunc},
+		"skip":      {1, 1, buildSkipTake},
+		"take":      {1, 1, buildSkipTake},
+		"intersect": {1, 1, buildSetFunc},
+		"exclude":   {1, 1, buildSetFunc},
+		// Combining (N1 5.4)
+		"union":   {1, 1, buildSetFunc},
+		"combine": {1, 1, buildSetFunc},
+		// Conversion (N1 5.5)
+		"iif":                {2, 3, buildIif},
+		"toBoolean":          {0, 0, buildConvert},
+		"convertsToBoolean":  {0, 0, buildConvert},
+		"toInteger":          {0, 0, buildConvert},
+		"convertsToInteger":  {0, 0, buildConvert},
+		"toDecimal":          {0, 0, buildConvert},
+		"convertsToDecimal":  {0, 0, buildConvert},
+		"toString":           {0, 0, buildConvert},
+		"convertsToString":   {0, 0, buildConvert},
+		"toDate":             {0, 0, buildConvert},
+		"convertsToDate":     {0, 0, buildConvert},
+		"toDateTime":         {0, 0, buildConvert},
+		"convertsToDateTime": {0, 0, buildConvert},
+		"toTime":             {0, 0, buildConvert},
+		"convertsToTime":     {0, 0, buildConvert},
+		// String manipulation (N1 5.6)
+		"indexOf":        {1, 1, buildStringFunc},
+		"substring":      {1, 2, buildStringFunc},
+		"startsWith":     {1, 1, buildStringFunc},
+		"endsWith":       {1, 1, buildStringFunc},
+		"contains":       {1, 1, buildStringFunc},
+		"upper":          {0, 0, buildStringFunc},
+		"lower":          {0, 0, buildStringFunc},
+		"replace":        {2, 2, buildStringFunc},
+		"matches":        {1, 2, buildRegexFunc},
+		"matchesFull":    {1, 2, buildRegexFunc},
+		"replaceMatches": {2, 2, buildRegexFunc},
+		"length":         {0, 0, buildStringFunc},
+		"toChars":        {0, 0, buildStringFunc},
+		// Tree navigation (N1 5.8)
+		"children":    {0, 0, buildCollFunc},
+		"descendants": {0, 0, buildCollFunc},
+		// Utility (N1 5.9)
+		"trace": {1, 2, buildTrace},
+		"now":   {0, 0, buildClock},
+		"today": {0, 0, buildClock},
+		// Types (N1 6.3)
+		"as": {1, 1, buildTypeFunc},
+		"is": {1, 1, buildTypeFunc},
+		// FHIR R4 fhirpath.html "Additional functions"
 		"not":        {0, 0, buildCollFunc},
 		"hasValue":   {0, 0, buildCollFunc},
-		"ofType":     {1, 1, buildOfType},
-		"as":         {1, 1, buildTypeFunc},
-		"is":         {1, 1, buildTypeFunc},
+		"getValue":   {0, 0, buildCollFunc},
 		"extension":  {1, 1, buildExtension},
 		"resolve":    {0, 0, buildResolve},
-		"startsWith": {1, 1, buildStringFunc},
-		"endsWith":   {1, 1, buildStringFunc},
-		"contains":   {1, 1, buildStringFunc},
+		"htmlChecks": {0, 0, buildHTMLChecks},
+		"memberOf":   {1, 1, buildUnsupported},
+		"conformsTo": {1, 1, buildUnsupported},
 	}
 }
 
@@ -303,10 +387,12 @@ func arity(f function) string {
 	switch {
 	case f.max == 0:
 		return "no arguments"
-	case f.min == f.max:
+	case f.min == f.max && f.min == 1:
 		return "1 argument"
+	case f.min == f.max:
+		return fmt.Sprintf("%d arguments", f.min)
 	}
-	return "0 or 1 argument"
+	return fmt.Sprintf("%d or %d arguments", f.min, f.max)
 }
 
 // buildWhere compiles the criteria against the focus's static type: $this
@@ -341,7 +427,7 @@ func buildExists(x *ast, in *typeInfo) (evaluator, *typeInfo, error) {
 func buildCollFunc(x *ast, in *typeInfo) (evaluator, *typeInfo, error) {
 	var st *typeInfo
 	switch x.name {
-	case "first", "last", "tail":
+	case "first", "last", "tail", "single", "distinct":
 		st = in
 	}
 	return &collFunc{name: x.name, off: x.off}, st, nil
@@ -360,7 +446,7 @@ func buildTypeFunc(x *ast, _ *typeInfo) (evaluator, *typeInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ev := &typeOpEval{spec: spec, as: x.name == "as", off: x.off}
+	ev := &typeOpEval{spec: spec, as: x.name == "as", filter: x.name == "as", off: x.off}
 	if ev.as {
 		return ev, specInfo(spec), nil
 	}
@@ -381,12 +467,4 @@ func buildExtension(x *ast, _ *typeInfo) (evaluator, *typeInfo, error) {
 
 func buildResolve(*ast, *typeInfo) (evaluator, *typeInfo, error) {
 	return resolveEval{}, nil, nil
-}
-
-func buildStringFunc(x *ast, _ *typeInfo) (evaluator, *typeInfo, error) {
-	arg, _, err := compile(x.args[0], nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &stringFunc{name: x.name, arg: arg, off: x.off}, nil, nil
 }

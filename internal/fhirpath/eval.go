@@ -26,12 +26,28 @@ type evaluator interface {
 // ctx is the state of one evaluation. It is pooled with its scratch buffers
 // so that steady-state evaluation allocates only the returned slice.
 type ctx struct {
-	resource *jsontree.Object
-	root     [1]Node // %resource, also the initial focus
-	this     Node    // $this: the item a where/select criteria looks at
-	index    int     // $index, -1 outside where/select
-	free     [][]Node
+	focus [1]Node // the initial focus and %context
+	// res is %resource and rootRes %rootResource, which "#" resolves to and
+	// whose contained resources "#id" finds. Under Evaluate both point at
+	// focus[0]; Check holds them in held. Pointers keep the per-evaluation
+	// set-up to one copy of a node, which search extraction pays per
+	// expression.
+	res, rootRes *Node
+	held         [2]Node
+	this         Node // $this: the item a where/select criteria looks at
+	index        int  // $index, -1 outside where/select
+	// byValue makes | remove duplicates by value, as the specification
+	// says (Check); Evaluate keeps equal values of different nodes, which
+	// search indexing wants.
+	byValue bool
+	work    int // nodes descendants() and repeat() produced, against maxWork
+	free    [][]Node
 }
+
+// maxWork bounds the nodes one evaluation may generate by tree walks: far
+// beyond what any invariant needs on a real resource (a resource of 10 MB
+// has about a million nodes), and small enough to stop hostile input fast.
+const maxWork = 1 << 24
 
 var ctxPool = sync.Pool{New: func() any { return new(ctx) }}
 
@@ -51,6 +67,17 @@ func (c *ctx) put(b []Node) {
 	c.free = append(c.free, b[:0])
 }
 
+// release clears what the context refers to and pools it.
+func (c *ctx) release() {
+	if c.res != &c.focus[0] || c.rootRes != &c.focus[0] {
+		c.held = [2]Node{}
+	}
+	c.focus[0], c.this = Node{}, Node{}
+	c.res, c.rootRes = nil, nil
+	c.byValue, c.work = false, 0
+	ctxPool.Put(c)
+}
+
 // Evaluate runs the expression with %resource and $this set to resource,
 // whose resourceType member names its type.
 func (e *Expr) Evaluate(resource *jsontree.Object) ([]Node, error) {
@@ -60,25 +87,34 @@ func (e *Expr) Evaluate(resource *jsontree.Object) ([]Node, error) {
 // EvaluateAppend is Evaluate appending the result to dst, so a caller
 // evaluating many expressions can reuse one slice.
 func (e *Expr) EvaluateAppend(dst []Node, resource *jsontree.Object) ([]Node, error) {
-	if resource == nil {
-		return dst, fmt.Errorf("fhirpath: no resource")
-	}
-	rt, ti, ok := resourceInfo(resource)
-	if !ok {
-		return dst, fmt.Errorf("fhirpath: resourceType %q is not an R4 resource type", rt)
+	n, err := resourceNode(resource)
+	if err != nil {
+		return dst, err
 	}
 	c := ctxPool.Get().(*ctx)
-	c.resource = resource
-	c.root[0] = Node{Value: resource, Type: rt, info: ti}
-	c.this, c.index = c.root[0], -1
-	buf, err := e.root.eval(c, c.root[:], c.get())
+	c.focus[0] = n
+	c.res, c.rootRes = &c.focus[0], &c.focus[0]
+	c.this, c.index = n, -1
+	buf, err := e.root.eval(c, c.focus[:], c.get())
 	if err == nil {
 		dst = append(dst, buf...)
 	}
 	c.put(buf)
-	c.resource, c.root[0], c.this = nil, Node{}, Node{}
-	ctxPool.Put(c)
+	c.release()
 	return dst, err
+}
+
+// resourceNode is the node of a resource: typed by its resourceType, which
+// must name a concrete R4 resource type.
+func resourceNode(o *jsontree.Object) (Node, error) {
+	if o == nil {
+		return Node{}, fmt.Errorf("fhirpath: no resource")
+	}
+	rt, ti, ok := resourceInfo(o)
+	if !ok {
+		return Node{}, fmt.Errorf("fhirpath: resourceType %q is not an R4 resource type", rt)
+	}
+	return Node{Value: o, Type: rt, info: ti}, nil
 }
 
 // evalOne evaluates an argument against $this and returns its single item,
@@ -190,9 +226,18 @@ func (indexVarEval) eval(c *ctx, _, out []Node) ([]Node, error) {
 	return append(out, intNode(c.index)), nil
 }
 
-type resourceEval struct{}
+// envEval is %resource, %rootResource or %context.
+type envEval struct{ name string }
 
-func (resourceEval) eval(c *ctx, _, out []Node) ([]Node, error) { return append(out, c.root[0]), nil }
+func (e envEval) eval(c *ctx, _, out []Node) ([]Node, error) {
+	switch e.name {
+	case "resource":
+		return append(out, *c.res), nil
+	case "rootResource":
+		return append(out, *c.rootRes), nil
+	}
+	return append(out, c.focus[0]), nil
+}
 
 // indexEval is coll[idx].
 type indexEval struct {

@@ -74,7 +74,7 @@ type collFunc struct {
 	off  int
 }
 
-func (e *collFunc) eval(_ *ctx, in, out []Node) ([]Node, error) {
+func (e *collFunc) eval(c *ctx, in, out []Node) ([]Node, error) {
 	switch e.name {
 	case "empty":
 		return append(out, boolNode(len(in) == 0)), nil
@@ -92,6 +92,11 @@ func (e *collFunc) eval(_ *ctx, in, out []Node) ([]Node, error) {
 		if len(in) > 1 {
 			out = append(out, in[1:]...)
 		}
+	case "single":
+		if len(in) > 1 {
+			return out, errorf(e.off, "single() of %d items", len(in))
+		}
+		out = append(out, in...)
 	case "not":
 		v, known, err := toBool(in, e.off)
 		if err != nil || !known {
@@ -99,9 +104,76 @@ func (e *collFunc) eval(_ *ctx, in, out []Node) ([]Node, error) {
 		}
 		out = append(out, boolNode(!v))
 	case "hasValue":
-		out = append(out, boolNode(len(in) == 1 && in[0].info != nil && in[0].info.kind == r4.Primitive && in[0].Value != nil))
+		out = append(out, boolNode(len(in) == 1 && hasValue(&in[0])))
+	case "getValue":
+		if len(in) == 1 && hasValue(&in[0]) {
+			out = append(out, systemValue(&in[0]))
+		}
+	case "distinct":
+		start := len(out)
+		out = distinctValues(append(out, in...), start)
+	case "isDistinct":
+		tmp := append(c.get(), in...)
+		n := len(distinctValues(tmp, 0))
+		c.put(tmp)
+		out = append(out, boolNode(n == len(in)))
+	case "allTrue", "anyTrue", "allFalse", "anyFalse":
+		return boolAggregate(e.name, in, out, e.off)
+	case "children":
+		for i := range in {
+			out = children(&in[i], out)
+		}
+	case "descendants":
+		return descendants(c, in, out, e.off)
 	}
 	return out, nil
+}
+
+// hasValue reports whether n is a FHIR primitive with a value (FHIR R4
+// fhirpath.html "hasValue").
+func hasValue(n *Node) bool {
+	return n.info != nil && n.info.kind == r4.Primitive && n.Value != nil
+}
+
+// systemValue is a primitive's value as the System type it converts to.
+func systemValue(n *Node) Node {
+	typ := "System.String"
+	switch kindOf(n) {
+	case kBool:
+		typ = "System.Boolean"
+	case kInteger:
+		typ = "System.Integer"
+	case kDecimal:
+		typ = "System.Decimal"
+	case kDate:
+		typ = "System.Date"
+	case kDateTime:
+		typ = "System.DateTime"
+	case kTime:
+		typ = "System.Time"
+	}
+	return Node{Value: n.Value, Type: typ}
+}
+
+// boolAggregate is allTrue(), anyTrue(), allFalse() and anyFalse() (N1
+// "Existence"): every item must be a boolean.
+func boolAggregate(name string, in, out []Node, off int) ([]Node, error) {
+	want := name == "allTrue" || name == "anyTrue"
+	all := name == "allTrue" || name == "allFalse"
+	v := all
+	for i := range in {
+		b, ok := in[i].Value.(bool)
+		if !ok {
+			return out, errorf(off, "%s() of %s, want booleans", name, in[i].Type)
+		}
+		if all && b != want {
+			v = false
+		}
+		if !all && b == want {
+			v = true
+		}
+	}
+	return append(out, boolNode(v)), nil
 }
 
 // ofTypeEval keeps the focus items of a type or its descendants (N1 "Filtering and projection").
@@ -185,7 +257,7 @@ func (resolveEval) eval(c *ctx, in, out []Node) ([]Node, error) {
 
 func (c *ctx) resolve(n *Node, ref string, out []Node) []Node {
 	if ref == "#" {
-		return append(out, c.root[0]) // "#" is the container itself
+		return append(out, *c.rootRes) // "#" is the container itself
 	}
 	if id, ok := strings.CutPrefix(ref, "#"); ok {
 		return c.contained(id, out)
@@ -205,11 +277,15 @@ func (c *ctx) resolve(n *Node, ref string, out []Node) []Node {
 // contained resource point at its siblings, which is why the search starts
 // from the top-level resource whatever the reference's depth.
 func (c *ctx) contained(id string, out []Node) []Node {
-	for p := range c.resource.Members {
-		if c.resource.Members[p].Key != "contained" {
+	root, _ := c.rootRes.Value.(*jsontree.Object)
+	if root == nil {
+		return out
+	}
+	for p := range root.Members {
+		if root.Members[p].Key != "contained" {
 			continue
 		}
-		items, _ := c.resource.Members[p].Value.([]any)
+		items, _ := root.Members[p].Value.([]any)
 		for i, item := range items {
 			o, ok := item.(*jsontree.Object)
 			if !ok {
@@ -219,7 +295,7 @@ func (c *ctx) contained(id string, out []Node) []Node {
 				continue
 			}
 			if rt, ti, ok := resourceInfo(o); ok {
-				return append(out, Node{Value: o, Type: rt, info: ti, at: c.resource, pos: int32(p), item: int32(i)})
+				return append(out, Node{Value: o, Type: rt, info: ti, at: root, pos: int32(p), item: int32(i)})
 			}
 		}
 	}
@@ -254,40 +330,4 @@ func isID(s string) bool {
 		}
 	}
 	return true
-}
-
-// stringFunc is startsWith, endsWith and contains on a single string
-// (N1 "String Manipulation").
-type stringFunc struct {
-	name string
-	arg  evaluator
-	off  int
-}
-
-func (e *stringFunc) eval(c *ctx, in, out []Node) ([]Node, error) {
-	if len(in) == 0 {
-		return out, nil
-	}
-	s, ok := in[0].Value.(string)
-	if len(in) > 1 || !ok {
-		return out, errorf(e.off, "%s() needs one string, got %d items", e.name, len(in))
-	}
-	n, ok, err := c.evalOne(e.arg, e.off)
-	if err != nil || !ok {
-		return out, err
-	}
-	sub, ok := n.Value.(string)
-	if !ok {
-		return out, errorf(e.off, "%s() argument is not a string", e.name)
-	}
-	var v bool
-	switch e.name {
-	case "startsWith":
-		v = strings.HasPrefix(s, sub)
-	case "endsWith":
-		v = strings.HasSuffix(s, sub)
-	default:
-		v = strings.Contains(s, sub)
-	}
-	return append(out, boolNode(v)), nil
 }

@@ -8,16 +8,27 @@ import (
 )
 
 // FuzzCompile checks that Compile never panics, that its errors are *Error
-// with an offset inside the source, and that whatever compiles evaluates on
-// a rich resource without panicking.
+// with an offset inside the source, and that whatever compiles evaluates
+// and checks on a rich resource without panicking.
 func FuzzCompile(f *testing.F) {
 	for _, ce := range corpus(f) {
 		f.Add(ce.src)
+	}
+	for _, inv := range r4Invariants {
+		f.Add(inv.src)
+	}
+	for _, src := range funcCorpus {
+		f.Add(src)
 	}
 	for _, s := range []string{
 		"", "(", ")", "'", "`", "@", "%", "$", "a.", "a..b", "1.", "1.a", "-1.count()", "- -1",
 		"name.where(", "name[", "{", "{}", "a | | b", "a is", "a as FHIR.", "'\\u12'", "'\\uZZZZ'",
 		"/* x", "// x", "@2024-01-01T", "@T", "%`x`", "%'y'", "$this.$this", "a.is(b.c.d)",
+		"descendants().descendants().count()", "descendants().where(descendants().exists()).count()",
+		"repeat($this)", "repeat(children())", "'aaaa'.matches('(a*)*b')", "'a'.matches('\\')", "'x'.replaceMatches('', '$')",
+		"'x'.replaceMatches('(x)', '$<')", "'x'.replaceMatches('(?<n>x)', '$<n>$1$01$&$$$')", "1e5", "1.0e", "@2020-02-30 < @2020",
+		"@2020-01-01T24:00:00 = @T25:00", "'9223372036854775808'.toInteger() * 9223372036854775808", "1 / 3 * 3 = 1",
+		"(1|2).iif($this, 1)", "iif(1, 2, 3, 4)", "%`vs-`", "-'a'", "- -(1)", "{}.single().single()",
 	} {
 		f.Add(s)
 	}
@@ -32,6 +43,7 @@ func FuzzCompile(f *testing.F) {
 			return
 		}
 		_, _ = e.Evaluate(res)
+		_, _ = e.Check(res, nil, Focus{Value: res, Type: "Practitioner"})
 	})
 }
 
@@ -43,6 +55,12 @@ func FuzzEvaluate(f *testing.F) {
 	var exprs []*Expr
 	for _, ce := range corpus(f) {
 		exprs = append(exprs, MustCompile(ce.src))
+	}
+	for _, inv := range r4Invariants {
+		exprs = append(exprs, MustCompile(inv.src))
+	}
+	for _, src := range funcCorpus {
+		exprs = append(exprs, MustCompile(src))
 	}
 	for _, fx := range fixtures(f) {
 		f.Add(jsontree.Marshal(fx.res))
@@ -69,12 +87,32 @@ func FuzzEvaluate(f *testing.F) {
 		if _, _, ok := resourceInfo(res); !ok {
 			res.Set("resourceType", types[len(data)%len(types)])
 		}
+		focus := Focus{Value: res, Type: resourceType(res)}
 		for _, e := range exprs {
+			_, _ = e.Check(res, nil, focus)
 			nodes, err := e.Evaluate(res)
 			if err != nil {
 				continue
 			}
 			checkNodes(t, e, nodes)
+		}
+	})
+}
+
+// FuzzRegex checks that any pattern, flags and replacement compile or fail
+// without panicking, and match in bounded time (RE2).
+func FuzzRegex(f *testing.F) {
+	for _, s := range []string{`[A-Z]([A-Za-z0-9_]){0,254}`, `^[a-zA-Z0-9\/\-_\[\]\@]+$`, `\u00e9\s\S[^]`, `(a*)*b`, `\`, `[`, `\u{1F600}`, `\0`} {
+		f.Add(s, "im", "$1$&$<x>$$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!")
+	}
+	f.Fuzz(func(t *testing.T, pattern, flags, repl, input string) {
+		for _, mode := range []regexMode{reMatches, reMatchesFull, reReplace} {
+			re, err := compileRegex(pattern, flags, mode)
+			if err != nil {
+				continue
+			}
+			_ = re.MatchString(input)
+			_ = re.ReplaceAllString(input, translateReplacement(repl, re))
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package fhirpath
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,13 +9,23 @@ import (
 )
 
 // Error is a compile or evaluation error with the byte offset in the
-// expression of the construct it concerns.
+// expression of the construct it concerns. Err, when set, is the kind of
+// error (ErrUnsupported), for errors.Is.
 type Error struct {
 	Offset int
 	Msg    string
+	Err    error
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("fhirpath: %s at offset %d", e.Msg, e.Offset) }
+
+// Unwrap returns the kind of error, or nil.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrUnsupported marks an evaluation that needs what this package does not
+// have: memberOf() (a terminology server) and conformsTo() (profiles). A validator reports
+// such an invariant as not checked rather than passed or failed.
+var ErrUnsupported = errors.New("not supported by this evaluator")
 
 func errorf(off int, format string, args ...any) *Error {
 	return &Error{Offset: off, Msg: fmt.Sprintf(format, args...)}
@@ -152,10 +163,14 @@ func digits(s string) int {
 }
 
 // dateTimeLen measures a date/time literal body; the shape is checked by
-// the parser.
+// the parser. A dot belongs to it only before a digit (fractional
+// seconds), so @2020-01-02.toString() is an invocation.
 func dateTimeLen(s string) int {
 	n := 0
 	for n < len(s) && strings.IndexByte("0123456789-:T.+Z", s[n]) >= 0 {
+		if s[n] == '.' && (n+1 >= len(s) || s[n+1] < '0' || s[n+1] > '9') {
+			break
+		}
 		n++
 	}
 	return n

@@ -156,3 +156,74 @@ func (a *alt) node(obj *jsontree.Object, pos, idx int, v, e any, out []Node) []N
 	}
 	return append(out, n)
 }
+
+// children appends n's child nodes (N1 "Tree navigation"): every member of
+// a complex value or resource in document order, and a primitive's id and
+// extensions. Members no R4 definition names are skipped.
+func children(n *Node, out []Node) []Node {
+	if n.info == nil || n.info.opaque {
+		return out
+	}
+	obj := n.members()
+	if obj == nil {
+		return out
+	}
+	for i := range obj.Members {
+		k := obj.Members[i].Key
+		name, v, e := k, i, -1
+		if len(k) > 1 && k[0] == '_' {
+			name, v, e = k[1:], -1, i
+			if memberIndex(obj, name, false) >= 0 {
+				continue // emitted with its value
+			}
+		}
+		m := n.info.member(name)
+		if m == nil || m.choice {
+			continue // a choice is present under its typed JSON names only
+		}
+		a := m.alts[0]
+		if v >= 0 && a.prim {
+			e = memberIndex(obj, name, true)
+		}
+		out = a.emit(obj, v, e, out)
+	}
+	return out
+}
+
+// memberIndex returns the index of member name, or of its _name companion
+// when ext, or -1, without building the companion's key.
+func memberIndex(obj *jsontree.Object, name string, ext bool) int {
+	for i := range obj.Members {
+		k := obj.Members[i].Key
+		if ext && len(k) == len(name)+1 && k[0] == '_' && k[1:] == name || !ext && k == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// descendants appends every node below the focus items, level by level as
+// FHIRPath.js orders them. JSON is a tree, so this ends, in time linear in
+// the size of the resource; the work budget stops an expression that asks
+// for it over and over (descendants() inside where() on a hostile resource).
+func descendants(c *ctx, in, out []Node, off int) ([]Node, error) {
+	cur := c.get()
+	for i := range in {
+		cur = children(&in[i], cur)
+	}
+	for len(cur) > 0 {
+		if c.work += len(cur); c.work > maxWork {
+			c.put(cur)
+			return out, errorf(off, "evaluation visits more than %d nodes", maxWork)
+		}
+		out = append(out, cur...)
+		next := c.get()
+		for i := range cur {
+			next = children(&cur[i], next)
+		}
+		c.put(cur)
+		cur = next
+	}
+	c.put(cur)
+	return out, nil
+}

@@ -7,8 +7,9 @@ import (
 )
 
 // unionEval is l | r: both on the same focus, duplicates removed, first
-// occurrence kept. Duplicates are the same JSON node (see same), not equal
-// values: search indexing wants every element that matched.
+// occurrence kept. Under Evaluate duplicates are the same JSON node (see
+// same), not equal values: search indexing wants every element that
+// matched. Under Check they are equal values, as N1 "Collections" says.
 type unionEval struct{ l, r evaluator }
 
 func (e *unionEval) eval(c *ctx, in, out []Node) ([]Node, error) {
@@ -16,6 +17,10 @@ func (e *unionEval) eval(c *ctx, in, out []Node) ([]Node, error) {
 	out, err := e.l.eval(c, in, out)
 	if err != nil {
 		return out, err
+	}
+	if c.byValue {
+		out, err = e.r.eval(c, in, out)
+		return distinctValues(out, start), err
 	}
 	more, err := e.r.eval(c, in, c.get())
 	if err == nil {
@@ -98,134 +103,6 @@ func appendDistinctMap(out []Node, start int, more []Node) []Node {
 		}
 	}
 	return out
-}
-
-// equalEval is l = r, or l != r when neg (FHIRPath N1 "Equality").
-type equalEval struct {
-	l, r evaluator
-	neg  bool
-}
-
-func (e *equalEval) eval(c *ctx, in, out []Node) ([]Node, error) {
-	l, err := e.l.eval(c, in, c.get())
-	defer c.put(l)
-	if err != nil {
-		return out, err
-	}
-	r, err := e.r.eval(c, in, c.get())
-	defer c.put(r)
-	if err != nil {
-		return out, err
-	}
-	eq, known := equalColl(l, r)
-	if !known {
-		return out, nil
-	}
-	return append(out, boolNode(eq != e.neg)), nil
-}
-
-// equalColl compares two collections item by item in order; either empty
-// makes the result unknown.
-func equalColl(l, r []Node) (eq, known bool) {
-	if len(l) == 0 || len(r) == 0 {
-		return false, false
-	}
-	if len(l) != len(r) {
-		return false, true
-	}
-	for i := range l {
-		if !equalItem(&l[i], &r[i]) {
-			return false, true
-		}
-	}
-	return true, true
-}
-
-// equalItem compares values regardless of FHIR type, as FHIRPath compares
-// a code with a string literal: strings by text, numbers by decimal value,
-// booleans, and complex values member by member.
-func equalItem(a, b *Node) bool {
-	switch av := a.Value.(type) {
-	case string:
-		bv, ok := b.Value.(string)
-		return ok && av == bv
-	case bool:
-		bv, ok := b.Value.(bool)
-		return ok && av == bv
-	case jsontree.Number:
-		bv, ok := b.Value.(jsontree.Number)
-		return ok && decimalEqual(av, bv)
-	case *jsontree.Object:
-		bv, ok := b.Value.(*jsontree.Object)
-		return ok && !a.isPlaceholder() && !b.isPlaceholder() && jsontree.Equal(av, bv)
-	}
-	return false
-}
-
-// decimalEqual compares numbers by value (1.0 = 1, 1e2 = 100), which
-// float64 cannot do exactly. It works on the digits rather than big.Rat so
-// that a hostile exponent (1e999999999) costs nothing.
-func decimalEqual(a, b jsontree.Number) bool {
-	if a == b {
-		return true
-	}
-	x, ok1 := normalize(string(a))
-	y, ok2 := normalize(string(b))
-	return ok1 && ok2 && x == y
-}
-
-// decimal is a number as sign, significant digits and the power of ten of
-// the last digit; zero is {digits: ""}.
-type decimal struct {
-	neg    bool
-	digits string
-	exp    int
-}
-
-func normalize(s string) (decimal, bool) {
-	var d decimal
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		d.neg = s[0] == '-'
-		s = s[1:]
-	}
-	mant, expPart, hasExp := cutAny(s, "eE")
-	if hasExp {
-		e, err := strconv.Atoi(expPart)
-		if err != nil || e > 1e9 || e < -1e9 {
-			return d, false
-		}
-		d.exp = e
-	}
-	intPart, frac, _ := cutAny(mant, ".")
-	if intPart == "" && frac == "" || digits(intPart) != len(intPart) || digits(frac) != len(frac) {
-		return d, false
-	}
-	d.exp -= len(frac)
-	all := intPart + frac
-	for len(all) > 0 && all[0] == '0' {
-		all = all[1:]
-	}
-	for len(all) > 0 && all[len(all)-1] == '0' {
-		all = all[:len(all)-1]
-		d.exp++
-	}
-	d.digits = all
-	if all == "" {
-		return decimal{}, true // +0 = -0 = 0.00
-	}
-	return d, true
-}
-
-// cutAny splits s at the first byte that is in set.
-func cutAny(s, set string) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		for j := 0; j < len(set); j++ {
-			if s[i] == set[j] {
-				return s[:i], s[i+1:], true
-			}
-		}
-	}
-	return s, "", false
 }
 
 // logicEval is and, or, xor and implies with FHIRPath's three-valued logic
@@ -312,21 +189,20 @@ func (e *memberOfEval) eval(c *ctx, in, out []Node) ([]Node, error) {
 	if err != nil {
 		return out, err
 	}
-	for i := range coll {
-		if equalItem(&item[0], &coll[i]) {
-			return append(out, boolNode(true)), nil
-		}
-	}
-	return append(out, boolNode(false)), nil
+	return append(out, boolNode(containsValue(coll, &item[0]))), nil
 }
 
 // typeOpEval is `x is T` / `x as T`, and the functions is(T) / as(T) when
 // operand is nil (then x is the focus). Both need at most one item, as
-// FHIRPath N1 "Types" and FHIRPath.js require.
+// FHIRPath N1 "Types" and FHIRPath.js require, except the function as(T),
+// which filters a collection like ofType(T): R4's own invariants apply it
+// to collections (dom-3: %resource.descendants().as(canonical)), as the
+// FHIRPath of R4's time did.
 type typeOpEval struct {
 	operand evaluator
 	spec    typeSpec
 	as      bool
+	filter  bool // as(T) on a collection keeps the items of type T
 	off     int
 }
 
@@ -343,6 +219,13 @@ func (e *typeOpEval) eval(c *ctx, in, out []Node) ([]Node, error) {
 	switch {
 	case len(coll) == 0:
 		return out, nil
+	case len(coll) > 1 && e.filter:
+		for i := range coll {
+			if e.spec.match(&coll[i]) {
+				out = append(out, coll[i])
+			}
+		}
+		return out, nil
 	case len(coll) > 1:
 		return out, errorf(e.off, "type test of %d items, want one", len(coll))
 	case e.as && e.spec.match(&coll[0]):
@@ -354,7 +237,26 @@ func (e *typeOpEval) eval(c *ctx, in, out []Node) ([]Node, error) {
 }
 
 func intNode(i int) Node {
-	return Node{Value: jsontree.Number(strconv.Itoa(i)), Type: "System.Integer"}
+	return Node{Value: intAny(int64(i)), Type: "System.Integer"}
+}
+
+// smallInts holds the integers counts and small sums produce, already
+// boxed: putting a computed string in an interface allocates, and a
+// passing invariant such as (identifier.count() + name.count()) > 0 should
+// not.
+var smallInts = func() (a [1280]any) {
+	for i := range a {
+		a[i] = jsontree.Number(strconv.Itoa(i - 256))
+	}
+	return a
+}()
+
+// intAny is i as a jsontree.Number in an interface.
+func intAny(i int64) any {
+	if i >= -256 && i < 1024 {
+		return smallInts[i+256]
+	}
+	return jsontree.Number(strconv.FormatInt(i, 10))
 }
 
 // intValue returns the single integer in coll.

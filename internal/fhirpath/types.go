@@ -17,6 +17,7 @@ type typeInfo struct {
 	name   string   // FHIR type code: "HumanName", "BackboneElement", "Practitioner"
 	bases  []string // name then its ancestors: Practitioner, DomainResource, Resource
 	kind   r4.Kind
+	vk     vkind                // what its values are to comparison and arithmetic
 	fields map[string]*r4.Field // where members come from; nil for placeholders
 	// concrete marks a resource type a resource can have (not Resource or
 	// DomainResource).
@@ -120,7 +121,7 @@ func newAlt(f *r4.Field) *alt {
 	a := &alt{key: f.JSONName, ext: "_" + f.JSONName, typ: f.Type, prim: r4.IsPrimitive(f.Type)}
 	switch {
 	case f.Element.Backbone():
-		a.info = newInfo(f.Type, r4.Complex, f.Element.Fields)
+		a.info = elementInfo(f.Element, f.Type)
 	case f.Type == "Resource" || f.Type == "DomainResource":
 		a.resource = true
 		a.info = lookupInfo(f.Type)
@@ -131,7 +132,32 @@ func newAlt(f *r4.Field) *alt {
 }
 
 func newInfo(name string, kind r4.Kind, fields map[string]*r4.Field) *typeInfo {
-	return &typeInfo{name: name, bases: baseChain(name), kind: kind, fields: fields}
+	t := &typeInfo{name: name, bases: baseChain(name), kind: kind, fields: fields, vk: kObject}
+	switch {
+	case kind == r4.Primitive:
+		t.vk = kString
+		if k, ok := primitiveKinds[name]; ok {
+			t.vk = k
+		}
+	case t.isA("Quantity"):
+		t.vk = kQuantity
+	}
+	return t
+}
+
+// elementInfos holds the info of each backbone element, so that navigation
+// and Check's focus share one per element.
+var elementInfos sync.Map // *r4.Element → *typeInfo
+
+// elementInfo returns the info of an inline (backbone) element, whose
+// members are its own Fields; name is its type code (BackboneElement,
+// Element).
+func elementInfo(e *r4.Element, name string) *typeInfo {
+	if t, ok := elementInfos.Load(e); ok {
+		return t.(*typeInfo)
+	}
+	t, _ := elementInfos.LoadOrStore(e, newInfo(name, r4.Complex, e.Fields))
+	return t.(*typeInfo)
 }
 
 // baseChain lists name and its ancestors; the R4 model guarantees the chain
@@ -202,7 +228,7 @@ func buildRegistry() {
 // newPlaceholder makes the info of a resolve() result: the resource type's
 // names for type tests, and no members, spent once so member() never builds.
 func newPlaceholder(t *typeInfo) *typeInfo {
-	p := &typeInfo{name: t.name, bases: t.bases, kind: t.kind, opaque: true}
+	p := &typeInfo{name: t.name, bases: t.bases, kind: t.kind, vk: kObject, opaque: true}
 	p.once.Do(func() { p.members = map[string]*member{} })
 	return p
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/profile"
 )
 
 // generated is a directory generated into memory: each type's NDJSON.
@@ -118,6 +119,26 @@ func TestValidFHIR(t *testing.T) {
 	}
 	if got, want := int64(len(res)), sample.d.sum.Total(); got != want {
 		t.Errorf("parsed %d resources; summary says %d", got, want)
+	}
+}
+
+// TestProfileValid checks every generated resource with the server's
+// profile validation (R4 invariants and bindings, the VhDir profiles): no
+// errors, since vhdir load enforces them by default.
+func TestProfileValid(t *testing.T) {
+	v, err := profile.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, r := range sampleResources(t) {
+		for _, is := range v.Validate(r.obj) {
+			if is.Severity == fhir.SeverityError && failed < 20 {
+				failed++
+				id, _ := r.obj.String("id")
+				t.Errorf("%s/%s: %s: %s", r.typ, id, is.Expression, is.Diagnostics)
+			}
+		}
 	}
 }
 

@@ -21,6 +21,9 @@ const (
 	Capabilities
 	Batch
 	Transaction
+	// Operation is a FHIR operation on a type or an instance ($validate);
+	// Request.Operation says which.
+	Operation
 )
 
 var kindCodes = map[Kind]string{
@@ -28,6 +31,7 @@ var kindCodes = map[Kind]string{
 	HistoryInstance: "history-instance", HistoryType: "history-type", HistorySystem: "history-system",
 	Create: "create", SearchType: "search-type", SearchSystem: "search-system",
 	Capabilities: "capabilities", Batch: "batch", Transaction: "transaction",
+	Operation: "operation",
 }
 
 // String returns the interaction's FHIR code.

@@ -44,6 +44,21 @@ type Request struct {
 	Entry           int         // Bundle entry index, -1 for a plain HTTP request
 	Method          string      // HTTP method (or Bundle entry request.method)
 	Header          http.Header // the HTTP request's headers (nil for entries)
+	// Operation is what an Operation request invokes, with its parameters.
+	Operation *Invocation
+}
+
+// Invocation is a FHIR operation invoked on a type or an instance.
+type Invocation struct {
+	Name string // "validate"
+	// Mode is $validate's mode: create, update or delete ("" for none).
+	Mode string
+	// Profile is $validate's profile parameter: a profile to check the
+	// resource against besides those that apply anyway.
+	Profile string
+	// Structure are the R4 structural issues of Resource found while it was
+	// parsed: $validate reports them rather than refusing the request.
+	Structure []fhir.Issue
 }
 
 // Conditional reports whether an update or delete is by condition.
@@ -52,7 +67,8 @@ func (r *Request) Conditional() bool { return r.ID == "" && r.Query != nil }
 // Needs is the SMART permission the interaction takes on its type: r for
 // read, vread and instance history; s for search and type history; c, u
 // and d for create, update and delete, with s as well when they are
-// conditional (they search). 0 for interactions checked otherwise:
+// conditional (they search); an operation what it says. 0 for
+// interactions checked otherwise:
 // capabilities, system-level search and history (narrowed to the types
 // the caller may search), and Bundles (checked entry by entry).
 func (r *Request) Needs() Perm {
@@ -76,8 +92,25 @@ func (r *Request) Needs() Perm {
 			return PermDelete | PermSearch
 		}
 		return PermDelete
+	case Operation:
+		return r.Operation.Needs(r.ID != "")
 	}
 	return 0
+}
+
+// Needs is the permission an operation takes: $validate takes the
+// permission of the write it checks (create at type level, update on an
+// instance, or delete).
+func (o *Invocation) Needs(instance bool) Perm {
+	switch {
+	case o == nil:
+		return PermAll
+	case o.Mode == "delete":
+		return PermDelete
+	case o.Mode == "update", o.Mode == "" && instance:
+		return PermUpdate
+	}
+	return PermCreate
 }
 
 // Prefer holds the parts of the Prefer header vhdir honours (RFC 7240,

@@ -3,6 +3,7 @@ package interaction
 import (
 	"net/http"
 
+	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -18,6 +19,10 @@ type Response struct {
 	Version *store.Version
 	// Restriction notes what usage restrictions removed from the body.
 	Restriction RestrictionNote
+	// Issues are what profile validation found in a resource written and
+	// did not refuse it for; a Bundle entry's response carries them as its
+	// outcome.
+	Issues []fhir.Issue
 }
 
 // RestrictionNote tells the audit trail what usage restrictions did to a

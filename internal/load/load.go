@@ -121,8 +121,12 @@ type Summary struct {
 	Unchanged int            // resources identical to what was stored
 	Problems  []Problem
 	Warnings  []Warning // about resources loaded
-	Files     int
-	Duration  time.Duration
+	// Refused counts, per rule (fhir.Issue.Rule), the resources profile
+	// validation refused for breaking it; Warned the resources stored with
+	// an error (--profile-validation warn) or a warning from it.
+	Refused, Warned map[string]int
+	Files           int
+	Duration        time.Duration
 }
 
 // Total returns the number of versions written.
@@ -146,6 +150,8 @@ type item struct {
 	err   error
 	// repairs made to obj (Config.Lenient), warned of once it is loaded
 	repairs []fhir.Repaired
+	// issues are what profile validation found and did not refuse it for
+	issues []fhir.Issue
 }
 
 func (it *item) problem(reason string) Problem {
@@ -233,7 +239,7 @@ func newLoader(cfg Config, files int, total int64) *loader {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	return &loader{cfg: cfg, sum: &Summary{Written: map[string]int{}, Files: files}, start: time.Now(), total: total}
+	return &loader{cfg: cfg, sum: &Summary{Written: map[string]int{}, Refused: map[string]int{}, Warned: map[string]int{}, Files: files}, start: time.Now(), total: total}
 }
 
 func (l *loader) finish() *Summary {
@@ -458,6 +464,11 @@ func (l *loader) prepareOne(it *item) {
 		it.err = fmt.Errorf("%s is not a resource type this directory stores", it.res.Type)
 		return
 	}
+	// Profile validation runs here, on every worker, rather than in the
+	// transaction that writes the batch.
+	if it.issues, it.err = l.cfg.Directory.Check(it.res); it.err != nil {
+		return
+	}
 	it.idx, it.err = l.cfg.Indexer.Index(it.res)
 }
 
@@ -499,6 +510,10 @@ func (l *loader) commit(ctx context.Context, chunk []*item) error {
 	for _, it := range chunk {
 		if it.err != nil {
 			l.problem(it.problem(reason(it.err)))
+			var fe *fhir.Error
+			if errors.As(it.err, &fe) && fe.Status == http.StatusUnprocessableEntity {
+				l.tally(l.sum.Refused, fe.Issues, fhir.SeverityError)
+			}
 			continue
 		}
 		good = append(good, it)
@@ -508,7 +523,7 @@ func (l *loader) commit(ctx context.Context, chunk []*item) error {
 	}
 	batch := make([]directory.Item, len(good))
 	for i, it := range good {
-		batch[i] = directory.Item{Res: it.res, Index: it.idx}
+		batch[i] = directory.Item{Res: it.res, Index: it.idx, Checked: true, Issues: it.issues}
 	}
 	var loaded []*directory.Change // the batch's own, not what recording it adds
 	_, err := l.cfg.Directory.Write(ctx, func(w *directory.Writer) error {
@@ -523,6 +538,7 @@ func (l *loader) commit(ctx context.Context, chunk []*item) error {
 		l.count(loaded)
 		for _, it := range good {
 			l.repaired(it.file, it.line, it.entry, target(it.res.Type, it.res.ID), it.repairs)
+			l.tally(l.sum.Warned, it.issues, fhir.SeverityError, fhir.SeverityWarning)
 		}
 		return nil
 	}
@@ -680,6 +696,19 @@ func issueText(is fhir.Issue) string {
 		return is.Expression[0] + ": " + is.Diagnostics
 	}
 	return is.Diagnostics
+}
+
+// tally counts a resource once for each rule its issues of these
+// severities name.
+func (l *loader) tally(into map[string]int, issues []fhir.Issue, severities ...string) {
+	var seen []string
+	for _, is := range issues {
+		if is.Rule == "" || !slices.Contains(severities, is.Severity) || slices.Contains(seen, is.Rule) {
+			continue
+		}
+		seen = append(seen, is.Rule)
+		into[is.Rule]++
+	}
 }
 
 func (l *loader) problem(p Problem) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
@@ -32,7 +33,7 @@ func openBackends(t *testing.T) map[string]store.Store {
 // builds it, in batches of 7.
 func config(t testing.TB, st store.Store) load.Config {
 	t.Helper()
-	srv, err := server.New(server.Config{BaseURL: "https://dir.example", Store: st, Clock: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
+	srv, err := server.New(server.Config{BaseURL: "https://dir.example", Store: st, Clock: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), ProfileValidation: profile.Warn})
 	if err != nil {
 		t.Fatal(err)
 	}

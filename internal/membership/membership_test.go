@@ -30,7 +30,7 @@ func TestResolver(t *testing.T) {
 			}
 			clk := clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 			eng := search.NewEngine(reg, "https://x/fhir")
-			dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng}
+			dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng, Profiles: warnPolicy(t)}
 			put := func(body string) {
 				t.Helper()
 				res, err := fhir.ParseResource([]byte(body))

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/fhir"
 )
 
 // Config is what New needs.
@@ -23,6 +24,7 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	profiles *prometheus.CounterVec
 }
 
 // New returns the server's metrics in a fresh registry.
@@ -39,11 +41,15 @@ func New(cfg Config) *Metrics {
 			Help:    "Time to answer an HTTP request, by method and status code.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"code", "method"}),
+		profiles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vhdir_profile_issues_total",
+			Help: "Issues profile validation found in resources written (refused or stored), by severity and issue type.",
+		}, []string{"severity", "code"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration,
+		m.requests, m.duration, m.profiles,
 	)
 	if cfg.Clock != nil {
 		reg.MustRegister(clockCollectors(cfg.Clock)...)
@@ -93,4 +99,12 @@ func (m *Metrics) Instrument(h http.Handler) http.Handler {
 // Handler serves the registry in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// ProfileIssues counts the issues profile validation found in one
+// resource.
+func (m *Metrics) ProfileIssues(issues []fhir.Issue) {
+	for _, is := range issues {
+		m.profiles.WithLabelValues(is.Severity, is.Code).Inc()
+	}
 }

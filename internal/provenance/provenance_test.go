@@ -262,7 +262,7 @@ func TestRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
-	dir := &directory.Directory{Store: st, Clock: clk, Indexer: search.NewEngine(reg, "https://x/fhir")}
+	dir := &directory.Directory{Store: st, Clock: clk, Indexer: search.NewEngine(reg, "https://x/fhir"), Profiles: warnPolicy(t)}
 	parse := func(s string) *fhir.Resource {
 		r, err := fhir.ParseResource([]byte(s))
 		if err != nil {

@@ -501,6 +501,9 @@ func responseEntry(resp *interaction.Response) *jsontree.Object {
 		}
 		e.Set("resource", resp.Body)
 	}
+	if len(resp.Issues) > 0 {
+		r.Set("outcome", fhir.OutcomeOf(resp.Issues...))
+	}
 	e.Set("response", r)
 	return e
 }

@@ -128,6 +128,7 @@ func (s *Server) resourceCapability(typ string, reg *search.Registry, prof igPro
 		searchParamEntry("_id", "http://hl7.org/fhir/SearchParameter/Resource-id", "token"),
 		searchParamEntry("_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date"))
 	r.Set("searchParam", params)
+	r.Set("operation", []any{obj("name", "validate", "definition", validateDefinition)})
 	return r
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/vhdir/vhdir/internal/gen"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/store"
@@ -114,7 +115,7 @@ func benchStore(b *testing.B, backend string, n int) store.Store {
 		files := benchData(b, n)
 		// Loaded as vhdir load loads: each batch with its Provenance and
 		// its audit record, by an operator.
-		srv, err := server.New(server.Config{Store: st, Clock: clock.System{}, Version: "bench", Identify: caller, BaseURL: "https://bench.example"})
+		srv, err := server.New(server.Config{Store: st, Clock: clock.System{}, Version: "bench", Identify: caller, BaseURL: "https://bench.example", ProfileValidation: profile.Warn})
 		if err != nil {
 			b.Fatal(err)
 		}

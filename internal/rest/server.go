@@ -14,6 +14,7 @@ import (
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/interaction"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
 )
@@ -28,6 +29,9 @@ type Config struct {
 	Store     store.Store
 	Directory *directory.Directory
 	Search    *search.Engine
+	// Validator answers $validate: R4 and the VhDir profiles, whatever
+	// --profile-validation does to writes.
+	Validator *profile.Validator
 	Clock     clock.Clock
 	Logger    *slog.Logger
 	// MaxBodyBytes limits request bodies (413 beyond).
@@ -123,8 +127,8 @@ type Server struct {
 // New checks cfg and returns a server.
 func New(cfg Config) (*Server, error) {
 	switch {
-	case cfg.Store == nil, cfg.Directory == nil, cfg.Search == nil, cfg.Clock == nil:
-		return nil, errors.New("rest: Store, Directory, Search and Clock are required")
+	case cfg.Store == nil, cfg.Directory == nil, cfg.Search == nil, cfg.Clock == nil, cfg.Validator == nil:
+		return nil, errors.New("rest: Store, Directory, Search, Clock and Validator are required")
 	case cfg.Authorizer == nil, cfg.Viewers == nil, cfg.Auditor == nil:
 		return nil, errors.New("rest: Authorizer, Viewers and Auditor are required")
 	case cfg.BaseURL == "":
@@ -180,6 +184,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	route("DELETE /fhir/{type}/{id}", interaction.Delete, s.parseDelete)
 	route("GET /fhir/{type}/{id}/_history", interaction.HistoryInstance, s.parseHistory)
 	route("GET /fhir/{type}/{id}/_history/{vid}", interaction.VRead, s.parseRead)
+	route("POST /fhir/{type}/$validate", interaction.Operation, s.parseValidate)
+	route("POST /fhir/{type}/{id}/$validate", interaction.Operation, s.parseValidate)
 	// Anything else under /fhir: a FHIR-shaped 404 or 405, not net/http's
 	// text (nor, for the base, its redirect to /fhir/).
 	route("/fhir", 0, s.parseUnrouted)
@@ -261,6 +267,8 @@ func (s *Server) run(ctx context.Context, req *interaction.Request, acc *interac
 			return nil, err
 		}
 		return s.transaction(ctx, req, acc)
+	case interaction.Operation:
+		return s.validate(ctx, req)
 	}
 	return nil, fmt.Errorf("rest: no handler for %v", req.Kind)
 }

@@ -151,11 +151,12 @@ func (s *Server) writeResponse(ctx context.Context, req *interaction.Request, c 
 	if c.Action == directory.Created || c.Action == directory.Updated || c.Action == directory.Unchanged {
 		resp.Header.Set("Location", s.fullURL(v.Type, v.ID)+"/_history/"+strconv.FormatInt(v.VersionID, 10))
 	}
+	resp.Issues = c.Issues
 	switch req.Prefer.Return {
 	case "minimal":
 	case "OperationOutcome":
-		resp.Body = fhir.OutcomeOf(fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.IssueInformational,
-			Diagnostics: fmt.Sprintf("%s/%s version %d %s", v.Type, v.ID, v.VersionID, describe(c.Action))})
+		resp.Body = fhir.OutcomeOf(append([]fhir.Issue{{Severity: fhir.SeverityInformation, Code: fhir.IssueInformational,
+			Diagnostics: fmt.Sprintf("%s/%s version %d %s", v.Type, v.ID, v.VersionID, describe(c.Action))}}, c.Issues...)...)
 	default:
 		// What the caller may see of it: a conditional create may have
 		// matched a resource with elements hidden from the caller.

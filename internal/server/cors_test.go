@@ -14,6 +14,7 @@ import (
 	"github.com/vhdir/vhdir/internal/auth"
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/interaction"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/server/servertest"
 	"github.com/vhdir/vhdir/internal/store/testdb"
@@ -355,7 +356,7 @@ func TestCORSOriginsChecked(t *testing.T) {
 		{[]string{"null"}, false},
 	}
 	for _, tt := range tests {
-		_, err := server.New(server.Config{BaseURL: "https://x", Store: st, Clock: clock.System{}, CORSOrigins: tt.origins})
+		_, err := server.New(server.Config{BaseURL: "https://x", Store: st, Clock: clock.System{}, CORSOrigins: tt.origins, ProfileValidation: profile.Warn})
 		if (err == nil) != tt.ok {
 			t.Errorf("New with CORSOrigins %q: %v; want ok %v", tt.origins, err, tt.ok)
 		}

@@ -34,6 +34,7 @@ import (
 	"github.com/vhdir/vhdir/internal/load"
 	"github.com/vhdir/vhdir/internal/membership"
 	"github.com/vhdir/vhdir/internal/metrics"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/provenance"
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
@@ -99,6 +100,10 @@ type Config struct {
 	// cross-origin calls but to the public endpoints (metadata, discovery).
 	CORSOrigins []string
 
+	// ProfileValidation is what writes do with profile issues (R4 and the
+	// VhDir profiles): enforce, warn or off. Required.
+	ProfileValidation profile.Mode
+
 	// Identify stands in for bearer-token authentication: tests that
 	// choose their caller per request. Nil means SMART Backend Services
 	// access tokens, as `vhdir serve` always runs.
@@ -146,6 +151,8 @@ type Server struct {
 	registry *auth.Registry
 	recorder *audit.Recorder
 	bulk     *bulk.Service
+	metrics  *metrics.Metrics
+	profiles *profile.Policy
 }
 
 // New checks cfg and builds the server.
@@ -164,7 +171,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	fhirBase := strings.TrimSuffix(cfg.BaseURL, "/") + "/fhir"
 	s.search = search.NewEngine(reg, fhirBase)
-	s.dir = &directory.Directory{Store: cfg.Store, Clock: cfg.Clock, Indexer: s.search}
+	s.metrics = metrics.New(metrics.Config{Clock: cfg.Monitor})
+	if s.profiles, err = profile.NewPolicy(cfg.ProfileValidation, s.metrics.ProfileIssues); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.dir = &directory.Directory{Store: cfg.Store, Clock: cfg.Clock, Indexer: s.search, Profiles: s.profiles}
 	if err := s.buildAudit(fhirBase); err != nil {
 		return nil, err
 	}
@@ -187,8 +198,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Unaudited {
 		auditor = unaudited{}
 	}
+	validator, err := profile.New()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s.rest, err = rest.New(rest.Config{
-		BaseURL: cfg.BaseURL, Store: cfg.Store, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger,
+		BaseURL: cfg.BaseURL, Store: cfg.Store, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger, Validator: validator,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxResourceNodes: cfg.MaxResourceNodes, BodyBudget: cfg.BodyBudget, MaxBundleEntries: cfg.MaxBundleEntries, HSTS: cfg.HSTS, Version: cfg.Version,
 		Authorizer: s.auth, Viewers: viewers, Auditor: auditor, CORS: s.cors,
 		Security:     &rest.Security{TokenURL: s.auth.TokenURL(), IntrospectURL: s.auth.IntrospectURL()},
@@ -226,6 +241,8 @@ func (cfg *Config) check() error {
 		return errors.New("server: MaxResourceNodes and BodyBudget must not be negative")
 	case cfg.MaxBundleEntries < 0:
 		return errors.New("server: MaxBundleEntries must not be negative")
+	case cfg.ProfileValidation == 0:
+		return errors.New("server: ProfileValidation is required (enforce, warn or off)")
 	}
 	cfg.BodyTimeout = cmp.Or(cfg.BodyTimeout, DefaultBodyTimeout)
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, DefaultRequestTimeout)
@@ -284,7 +301,7 @@ func (s *Server) routes() http.Handler {
 		checks = append(checks, rest.Check{Name: "clock", Run: cfg.Monitor.Check})
 	}
 	rest.HealthRoutes(mux, checks)
-	met := metrics.New(metrics.Config{Clock: cfg.Monitor})
+	met := s.metrics
 	switch cfg.Metrics {
 	case "loopback":
 		mux.Handle("GET /metrics", loopbackOnly(met.Handler()))

@@ -19,6 +19,7 @@ import (
 	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/load"
 	"github.com/vhdir/vhdir/internal/membership"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
@@ -61,8 +62,8 @@ func TestRequiredCollaborators(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := search.NewEngine(reg, "https://x/fhir")
-	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng}
-	full, err := New(Config{BaseURL: "https://x", Store: st, Clock: clk})
+	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng, Profiles: warnPolicy(t)}
+	full, err := New(Config{BaseURL: "https://x", Store: st, Clock: clk, ProfileValidation: profile.Warn})
 	if err != nil {
 		t.Fatalf("New with every collaborator: %v", err)
 	}
@@ -71,7 +72,7 @@ func TestRequiredCollaborators(t *testing.T) {
 		t.Fatal(err)
 	}
 	restCfg := rest.Config{BaseURL: "https://x", Store: st, Directory: dir, Search: eng, Clock: clk, MaxBodyBytes: 1, MaxResourceNodes: 1, BodyBudget: 1, MaxBundleEntries: 1,
-		Authorizer: full.auth, Viewers: viewers, Auditor: full.recorder}
+		Authorizer: full.auth, Viewers: viewers, Auditor: full.recorder, Validator: mustValidator(t)}
 	bulkCfg := bulk.Config{Store: st, Search: eng, Clock: clk, FHIRBase: "https://x/fhir", Authorizer: full.auth, Viewers: viewers, Auditor: full.recorder}
 	authCfg := auth.Config{BaseURL: "https://x", Store: st, Clock: clk, Filters: eng, Auditor: full.recorder}
 	tests := []struct {
@@ -80,6 +81,14 @@ func TestRequiredCollaborators(t *testing.T) {
 	}{
 		{"server without a store", func() error { _, err := New(Config{BaseURL: "https://x", Clock: clk}); return err }},
 		{"server without a clock", func() error { _, err := New(Config{BaseURL: "https://x", Store: st}); return err }},
+		{"server without a profile validation mode", func() error { _, err := New(Config{BaseURL: "https://x", Store: st, Clock: clk}); return err }},
+		{"rest without a validator", func() error { c := restCfg; c.Validator = nil; _, err := rest.New(c); return err }},
+		{"directory without a profile checker", func() error {
+			d := *dir
+			d.Profiles = nil
+			_, err := d.Write(context.Background(), func(*directory.Writer) error { return nil })
+			return err
+		}},
 		{"rest without an authorizer", func() error { c := restCfg; c.Authorizer = nil; _, err := rest.New(c); return err }},
 		{"rest without a viewer resolver", func() error { c := restCfg; c.Viewers = nil; _, err := rest.New(c); return err }},
 		{"rest without an auditor", func() error { c := restCfg; c.Auditor = nil; _, err := rest.New(c); return err }},
@@ -128,7 +137,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, srv *Server, st store.St
 				st.Close()
 				raw.Close()
 			})
-			srv, err := New(Config{BaseURL: "https://127.0.0.1:8443", Store: st, Clock: clock.System{}, MaxBodyBytes: 1 << 20})
+			srv, err := New(Config{BaseURL: "https://127.0.0.1:8443", Store: st, Clock: clock.System{}, MaxBodyBytes: 1 << 20, ProfileValidation: profile.Warn})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -311,7 +320,7 @@ func TestSeedExamples(t *testing.T) {
 func TestRunStops(t *testing.T) {
 	st := testdb.All[0].Fresh(t)
 	defer st.Close()
-	srv, err := New(Config{BaseURL: "https://x", Store: st, Clock: clock.System{}})
+	srv, err := New(Config{BaseURL: "https://x", Store: st, Clock: clock.System{}, ProfileValidation: profile.Warn})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/server"
 )
 
@@ -59,6 +60,12 @@ func Start(t testing.TB, cfg server.Config) *Server {
 func (s *Server) Rebuild(cfg server.Config) {
 	s.t.Helper()
 	cfg.BaseURL = s.URL
+	if cfg.ProfileValidation == 0 {
+		// Most tests write minimal resources to exercise other behaviour:
+		// every write is still validated against the profiles, and refused
+		// only where a test asks for enforce.
+		cfg.ProfileValidation = profile.Warn
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		s.t.Fatal(err)
