@@ -1,13 +1,18 @@
 package load_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/vhdir/vhdir/internal/gen"
 	"github.com/vhdir/vhdir/internal/load"
+	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
@@ -114,4 +119,56 @@ func benchLoad(b *testing.B, open func(*testing.B) store.Store, files []load.Fil
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n*b.N)/total, "resources/s")
+}
+
+// BenchmarkLoadValidation loads the generated directory of 20,000
+// practitioners (100,939 resources, `vhdir gen`'s) into a fresh SQLite
+// database under --profile-validation off and enforce, alternately, and
+// reports resources per second: what validating every resource costs a
+// load. Run with -benchtime 1x -count 3.
+func BenchmarkLoadValidation(b *testing.B) {
+	files := generatedDirectory(b, 20000)
+	for _, mode := range []profile.Mode{profile.Off, profile.Enforce} {
+		b.Run(mode.String(), func(b *testing.B) {
+			var total float64
+			n := 0
+			for b.Loop() {
+				b.StopTimer()
+				st := testdb.All[0].Fresh(b)
+				cfg := configWith(b, st, mode)
+				cfg.BatchSize = batchSize
+				b.StartTimer()
+				sum, err := load.RunFiles(operator, cfg, files)
+				if err != nil || len(sum.Problems) > 0 {
+					b.Fatalf("load: %v, problems %v", err, sum.Problems[:min(3, len(sum.Problems))])
+				}
+				total += sum.Duration.Seconds()
+				n += sum.Total()
+				b.StopTimer()
+				st.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n)/total, "resources/s")
+		})
+	}
+}
+
+// generatedDirectory is `vhdir gen --practitioners n` in memory, one file
+// per type in the order it loads.
+func generatedDirectory(b *testing.B, practitioners int) []load.File {
+	b.Helper()
+	bufs := map[string]*bytes.Buffer{}
+	if _, err := gen.Generate(context.Background(), gen.Config{Practitioners: practitioners, Seed: 1}, func(typ string) io.Writer {
+		bufs[typ] = &bytes.Buffer{}
+		return bufs[typ]
+	}); err != nil {
+		b.Fatal(err)
+	}
+	var files []load.File
+	for _, typ := range gen.Types() {
+		if buf := bufs[typ]; buf != nil {
+			files = append(files, load.File{Name: typ + ".ndjson", Data: buf.Bytes()})
+		}
+	}
+	return files
 }

@@ -30,10 +30,17 @@ func openBackends(t *testing.T) map[string]store.Store {
 }
 
 // config is what vhdir load runs with on st: the server built as serve
-// builds it, in batches of 7.
+// builds it, in batches of 7. Profile issues are warnings: the fixtures are
+// minimal resources that exercise loading.
 func config(t testing.TB, st store.Store) load.Config {
 	t.Helper()
-	srv, err := server.New(server.Config{BaseURL: "https://dir.example", Store: st, Clock: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), ProfileValidation: profile.Warn})
+	return configWith(t, st, profile.Warn)
+}
+
+// configWith is config under a --profile-validation mode.
+func configWith(t testing.TB, st store.Store, mode profile.Mode) load.Config {
+	t.Helper()
+	srv, err := server.New(server.Config{BaseURL: "https://dir.example", Store: st, Clock: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), ProfileValidation: mode})
 	if err != nil {
 		t.Fatal(err)
 	}

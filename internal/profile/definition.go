@@ -50,6 +50,18 @@ type rules struct {
 	Children map[string]*rules // by element name, choice elements without [x]
 	Slicing  *slicing
 	Slices   []*slice
+	// counted are the children whose count a profile bounds, themselves or
+	// by their slices, in definition order (worked out by Validator.resolve).
+	counted []counted
+	order   []string // Children's names in definition order
+}
+
+// counted is a child element whose items are counted: the element and its
+// slices, each with min or max.
+type counted struct {
+	name   string
+	rules  *rules // nil when only slices are bounded
+	slices []*slice
 }
 
 type binding struct {
@@ -187,6 +199,7 @@ func (d *definition) addElement(raw json.RawMessage, terms *terminology) error {
 				r.Children = map[string]*rules{}
 			}
 			r.Children[name] = child
+			r.order = append(r.order, name)
 		}
 		r = child
 		if sliceName != "" && !choice {

@@ -126,9 +126,31 @@ func (v *Validator) resolve() error {
 					err = e
 				}
 			}
+			r.counted = countedChildren(r)
 		})
 	}
 	return err
+}
+
+// countedChildren lists the children of r whose items must be counted.
+func countedChildren(r *rules) []counted {
+	var out []counted
+	for _, name := range r.order {
+		c := r.Children[name]
+		cc := counted{name: name}
+		if needsCount(c) {
+			cc.rules = c
+		}
+		for _, s := range c.Slices {
+			if needsCount(s.Rules) {
+				cc.slices = append(cc.slices, s)
+			}
+		}
+		if cc.rules != nil || cc.slices != nil {
+			out = append(out, cc)
+		}
+	}
+	return out
 }
 
 func walkRules(r *rules, f func(*rules)) {

@@ -183,3 +183,35 @@ func show(issues []fhir.Issue) string {
 	}
 	return b.String()
 }
+
+// TestStructuralInvariants: the R4 invariants this package leaves to
+// package fhir (structural) are refused by its structural validation, so
+// skipping them here loses nothing. Each sample breaks one.
+func TestStructuralInvariants(t *testing.T) {
+	samples := map[string]string{
+		"ele-1": `{"resourceType":"Practitioner","name":[{"id":"n1"}]}`,
+		"ext-1": `{"resourceType":"Practitioner","extension":[{"url":"http://example.org/x"}]}`,
+		"dom-2": `{"resourceType":"Practitioner","contained":[{"resourceType":"Organization","id":"o","contained":[{"resourceType":"Location","id":"l"}]}],"extension":[{"url":"http://example.org/x","valueReference":{"reference":"#o"}}]}`,
+		"dom-3": `{"resourceType":"Practitioner","contained":[{"resourceType":"Organization","id":"o","name":"x"}]}`,
+		"dom-4": `{"resourceType":"Practitioner","contained":[{"resourceType":"Organization","id":"o","meta":{"versionId":"1"},"name":"x"}],"extension":[{"url":"http://example.org/x","valueReference":{"reference":"#o"}}]}`,
+		"ref-1": `{"resourceType":"Practitioner","extension":[{"url":"http://example.org/x","valueReference":{"reference":"#missing"}}]}`,
+	}
+	if len(samples) != len(structural) {
+		t.Fatalf("%d samples for %d structural invariants", len(samples), len(structural))
+	}
+	for key := range structural {
+		t.Run(key, func(t *testing.T) {
+			o, err := jsontree.ParseObject([]byte(samples[key]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			issues := fhir.Validate(o)
+			for _, is := range issues {
+				if strings.HasPrefix(is.Diagnostics, key+":") {
+					return
+				}
+			}
+			t.Errorf("structural validation of a resource breaking %s: %v", key, issues)
+		})
+	}
+}

@@ -244,16 +244,13 @@ func (w *walker) containedType(id string) string {
 // slices.
 func (w *walker) cardinality(obj *jsontree.Object, fields map[string]*r4.Field, rs []*rules) {
 	for _, r := range rs {
-		for name, c := range r.Children {
-			if needsCount(c) {
-				w.count(c, countItems(obj, fields, name, nil))
+		for _, c := range r.counted {
+			parent := r.Children[c.name]
+			if c.rules != nil {
+				w.count(c.rules, countItems(obj, fields, c.name, nil, nil, nil))
 			}
-			for _, s := range c.Slices {
-				if needsCount(s.Rules) {
-					w.count(s.Rules, countItems(obj, fields, name, func(o *jsontree.Object, typ string) bool {
-						return w.matches(c, s, o, typ)
-					}))
-				}
+			for _, s := range c.slices {
+				w.count(s.Rules, countItems(obj, fields, c.name, w, parent, s))
 			}
 		}
 	}
@@ -270,9 +267,9 @@ func (w *walker) count(r *rules, n int) {
 	}
 }
 
-// countItems counts the values of element name in obj, only those for which
-// keep holds when keep is set.
-func countItems(obj *jsontree.Object, fields map[string]*r4.Field, name string, keep func(*jsontree.Object, string) bool) int {
+// countItems counts the values of element name in obj; with a slice s (of
+// parent), only the items that belong to it.
+func countItems(obj *jsontree.Object, fields map[string]*r4.Field, name string, w *walker, parent *rules, s *slice) int {
 	n := 0
 	for i := range obj.Members {
 		key := obj.Members[i].Key
@@ -282,19 +279,28 @@ func countItems(obj *jsontree.Object, fields map[string]*r4.Field, name string, 
 			}
 			key = key[1:]
 		}
+		if !strings.HasPrefix(key, name) {
+			continue // not this element, nor one of its choices (value, valueString)
+		}
 		f := fields[key]
 		if f == nil || f.Element.Name != name {
 			continue
 		}
 		val := obj.Members[i].Value
+		if s == nil {
+			if arr, isArr := val.([]any); isArr {
+				n += len(arr)
+			} else {
+				n++
+			}
+			continue
+		}
 		items, isArr := val.([]any)
 		if !isArr {
 			items = []any{val}
 		}
 		for _, it := range items {
-			if keep == nil {
-				n++
-			} else if o, ok := it.(*jsontree.Object); ok && keep(o, f.Type) {
+			if o, ok := it.(*jsontree.Object); ok && w.matches(parent, s, o, f.Type) {
 				n++
 			}
 		}
@@ -405,9 +411,9 @@ func (w *walker) conforms(o *jsontree.Object, typ string, profiles []string) boo
 			continue
 		}
 		sub := walkers.Get().(*walker)
-		sub.v, sub.root, sub.current = w.v, w.root, w.current
+		sub.v, sub.root, sub.current, sub.resType, sub.resStart = w.v, w.root, w.current, typ, 1
 		sub.push(typ, "", -1)
-		sub.object(o, typ, nil, typ, []*rules{d.Root})
+		sub.object(o, typ, nil, []*rules{d.Root})
 		ok := !HasErrors(sub.issues)
 		sub.release()
 		if ok {
@@ -421,7 +427,7 @@ func (w *walker) conforms(o *jsontree.Object, typ string, profiles []string) boo
 // extension its slice is typed with, else the known extension its url names.
 // It reports an extension used where its context does not allow it, and
 // an extension it does not know.
-func (w *walker) extensionRules(o *jsontree.Object, itemRules, sliceless []*rules, defPath, parentType string) []*rules {
+func (w *walker) extensionRules(o *jsontree.Object, itemRules, sliceless []*rules, parentType string) []*rules {
 	var defs []*definition
 	for _, r := range itemRules {
 		for _, p := range r.TypeProfiles {
@@ -449,7 +455,11 @@ func (w *walker) extensionRules(o *jsontree.Object, itemRules, sliceless []*rule
 	}
 	out := append(w.getScratch(), itemRules...)
 	for _, d := range defs {
-		if !sliced && !contextAllows(d, defPath, parentType) {
+		if sliced || contextAllows(d, nil, parentType) {
+			out = append(out, d.Root)
+			continue
+		}
+		if defPath := w.parentDefPath(); !contextAllows(d, &defPath, parentType) {
 			w.report(d.Name+" context", fhir.SeverityError, codeExt, "extension %s is not allowed on %s; its contexts are %s (%s)",
 				d.ExtensionURL, defPath, strings.Join(d.Contexts, ", "), d.Name)
 		}
@@ -473,14 +483,15 @@ func isAbsolute(u string) bool {
 	return strings.Contains(u, "://") || strings.HasPrefix(u, "urn:")
 }
 
-// contextAllows reports whether an extension may sit on an element at
-// defPath of type typ.
-func contextAllows(d *definition, defPath, typ string) bool {
+// contextAllows reports whether an extension may sit on an element of type
+// typ at definition path defPath; a nil defPath judges by type alone, so
+// the path is built only when the type does not decide.
+func contextAllows(d *definition, defPath *string, typ string) bool {
 	if len(d.Contexts) == 0 {
 		return true
 	}
 	for _, c := range d.Contexts {
-		if c == "Element" || c == defPath || isA(typ, c) {
+		if c == "Element" || isA(typ, c) || defPath != nil && c == *defPath {
 			return true
 		}
 	}

@@ -66,6 +66,12 @@ type walker struct {
 	dropped  bool
 	reported map[string]bool // invariants reported as not checked, once each
 	scratch  [][]*rules
+	// resType is the type of the resource being walked and resStart where
+	// its elements begin in path: the definition path of an element
+	// (Practitioner.communication) is built from them when an extension's
+	// context needs it.
+	resType  string
+	resStart int
 }
 
 type step struct {
@@ -77,7 +83,7 @@ type step struct {
 var walkers = sync.Pool{New: func() any { return new(walker) }}
 
 func (w *walker) release() {
-	w.v, w.root, w.current = nil, nil, nil
+	w.v, w.root, w.current, w.resType, w.resStart = nil, nil, nil, "", 0
 	w.path = w.path[:0]
 	clear(w.issues)
 	w.issues = w.issues[:0]
@@ -91,6 +97,18 @@ func (w *walker) push(name, choice string, index int) {
 }
 
 func (w *walker) pop() { w.path = w.path[:len(w.path)-1] }
+
+// parentDefPath is the definition path of the element holding the current
+// item: Practitioner.communication for an extension of a communication.
+func (w *walker) parentDefPath() string {
+	var b strings.Builder
+	b.WriteString(w.resType)
+	for _, s := range w.path[w.resStart : len(w.path)-1] {
+		b.WriteByte('.')
+		b.WriteString(s.name)
+	}
+	return b.String()
+}
 
 func (w *walker) pathString() string {
 	var b strings.Builder
@@ -140,20 +158,21 @@ func (w *walker) resource(res *jsontree.Object, extra []string) {
 	if r4.Lookup(typ) == nil {
 		return // package fhir reports it
 	}
-	outer := w.current
-	w.current = res
+	outer, outerType, outerStart := w.current, w.resType, w.resStart
+	w.current, w.resType = res, typ
 	// The root names its type; a resource inside another is where it sits
 	// (HealthcareService.contained[0]).
 	top := len(w.path) == 0
 	if top {
 		w.push(typ, "", -1)
 	}
+	w.resStart = len(w.path)
 	rs := w.profilesOf(res, typ, extra)
-	w.object(res, typ, nil, typ, rs)
+	w.object(res, typ, nil, rs)
 	if top {
 		w.pop()
 	}
-	w.current = outer
+	w.current, w.resType, w.resStart = outer, outerType, outerStart
 }
 
 // profilesOf picks the profiles res is held to and reports claimed
@@ -214,9 +233,9 @@ func claimedProfiles(res *jsontree.Object) []string {
 }
 
 // object validates a complex value or resource of type typ, the value of
-// element def (nil for a resource or a type's root) at definition path
-// defPath ("Practitioner.telecom"), under the profile rules rs.
-func (w *walker) object(obj *jsontree.Object, typ string, def *r4.Element, defPath string, rs []*rules) {
+// element def (nil for a resource or a type's root), under the profile
+// rules rs.
+func (w *walker) object(obj *jsontree.Object, typ string, def *r4.Element, rs []*rules) {
 	if w.dropped {
 		return
 	}
@@ -246,27 +265,26 @@ func (w *walker) object(obj *jsontree.Object, typ string, def *r4.Element, defPa
 		if f == nil {
 			continue // package fhir reports unknown members
 		}
-		w.member(obj, f, defPath, typ, rs)
+		w.member(obj, f, typ, rs)
 	}
 	w.cardinality(obj, fields, rs)
 }
 
 // member validates every item of one member of obj.
-func (w *walker) member(obj *jsontree.Object, f *r4.Field, defPath, parentType string, rs []*rules) {
+func (w *walker) member(obj *jsontree.Object, f *r4.Field, parentType string, rs []*rules) {
 	el := f.Element
 	val, hasVal := obj.Get(f.JSONName)
-	ext, _ := obj.Get("_" + f.JSONName)
+	ext := companion(obj, f.JSONName)
 	childRules := w.childRules(rs, el.Name)
 	defer w.putScratch(childRules)
 	choice := ""
 	if el.Choice {
 		choice = f.Type
 	}
-	elPath := defPath + "." + el.Name
 	w.checkTypes(childRules, f, choice)
 	if !el.IsArray() {
 		w.push(el.Name, choice, -1)
-		w.item(val, hasVal, asObject(ext), f, elPath, parentType, childRules)
+		w.item(val, hasVal, asObject(ext), f, childRules)
 		w.pop()
 		return
 	}
@@ -289,15 +307,26 @@ func (w *walker) member(obj *jsontree.Object, f *r4.Field, defPath, parentType s
 		}
 		if f.Type == "Extension" {
 			if o, ok := item.(*jsontree.Object); ok {
-				itemRules = w.extensionRules(o, itemRules, childRules, defPath, parentType)
+				itemRules = w.extensionRules(o, itemRules, childRules, parentType)
 			}
 		}
-		w.item(item, has, e, f, elPath, parentType, itemRules)
+		w.item(item, has, e, f, itemRules)
 		if len(itemRules) > 0 && &itemRules[0] != firstOf(childRules) {
 			w.putScratch(itemRules)
 		}
 		w.pop()
 	}
+}
+
+// companion returns member "_"+name of obj without building the key.
+func companion(obj *jsontree.Object, name string) any {
+	for i := range obj.Members {
+		k := obj.Members[i].Key
+		if len(k) == len(name)+1 && k[0] == '_' && k[1:] == name {
+			return obj.Members[i].Value
+		}
+	}
+	return nil
 }
 
 func firstOf(rs []*rules) **rules {
@@ -345,7 +374,7 @@ func (w *walker) putScratch(s []*rules) {
 
 // item validates one value of element f: its binding, fixed and pattern
 // values, reference targets and invariants, then its members.
-func (w *walker) item(val any, has bool, ext *jsontree.Object, f *r4.Field, elPath, parentType string, rs []*rules) {
+func (w *walker) item(val any, has bool, ext *jsontree.Object, f *r4.Field, rs []*rules) {
 	el := f.Element
 	be := w.v.elems[el]
 	if has {
@@ -361,20 +390,20 @@ func (w *walker) item(val any, has bool, ext *jsontree.Object, f *r4.Field, elPa
 		}
 	}
 	if ext != nil {
-		w.primitiveExtensions(ext, elPath, f.Type)
+		w.primitiveExtensions(ext, f.Type)
 	}
 	o, ok := val.(*jsontree.Object)
 	if !ok {
 		return
 	}
 	switch {
-	case f.Type == "Resource" || (r4.Lookup(f.Type) != nil && r4.Lookup(f.Type).Kind == r4.Resource):
+	case f.Type == "Resource": // contained, Bundle.entry.resource, Parameters.parameter.resource
 		rt, _ := o.String("resourceType")
 		w.containedResource(o, rt)
 	case el.Backbone():
-		w.object(o, f.Type, el, elPath, rs)
+		w.object(o, f.Type, el, rs)
 	default:
-		w.object(o, f.Type, nil, elPath, rs)
+		w.object(o, f.Type, nil, rs)
 	}
 }
 
@@ -393,7 +422,7 @@ func (w *walker) containedResource(o *jsontree.Object, rt string) {
 }
 
 // primitiveExtensions walks the extensions of a primitive's _name companion.
-func (w *walker) primitiveExtensions(ext *jsontree.Object, elPath, typ string) {
+func (w *walker) primitiveExtensions(ext *jsontree.Object, typ string) {
 	exts, _ := ext.Get("extension")
 	fields := r4.FieldsOf(nil, "Element")
 	f := fields["extension"]
@@ -407,8 +436,8 @@ func (w *walker) primitiveExtensions(ext *jsontree.Object, elPath, typ string) {
 			continue
 		}
 		w.push("extension", "", i)
-		rs := w.extensionRules(o, nil, nil, elPath, typ)
-		w.item(o, true, nil, f, elPath+".extension", typ, rs)
+		rs := w.extensionRules(o, nil, nil, typ)
+		w.item(o, true, nil, f, rs)
 		w.putScratch(rs)
 		w.pop()
 	}
