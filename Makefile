@@ -40,7 +40,8 @@ fuzz:
 ## bench: a short run of every benchmark on a 100k directory (a few minutes; figures and longer runs in BENCHMARKS.md)
 bench:
 	$(GO) test -run XXX -bench BenchmarkReadByID -benchtime 30000x ./internal/rest/
-	$(GO) test -run XXX -bench BenchmarkLoad -benchtime 1x -timeout 60m ./internal/load/
+	$(GO) test -run XXX -bench 'BenchmarkLoad$$' -benchtime 1x -timeout 60m ./internal/load/
+	$(GO) test -run XXX -bench BenchmarkValidate -benchmem ./internal/profile/
 	$(GO) test -run XXX -bench BenchmarkSearch -benchtime 200x -timeout 60m ./internal/rest/
 	$(GO) test -run XXX -bench 'BenchmarkToken|BenchmarkAuthenticate' -benchtime 1000x ./internal/auth/
 	$(GO) test -run XXX -bench 'BenchmarkAuditOverhead/.*/clients-8' -benchtime 2000x ./internal/audit/

@@ -24,7 +24,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/fhirpath"
 	"github.com/vhdir/vhdir/internal/ig"
 	"github.com/vhdir/vhdir/internal/jsontree"
@@ -265,7 +264,7 @@ func asArray(v any) []any {
 // compileBase gathers R4's invariants, bindings and fixed values per type
 // and element.
 func (v *Validator) compileBase() {
-	for _, name := range allTypes() {
+	for _, name := range r4.TypeNames() {
 		t := r4.Lookup(name)
 		var invs []*invariant
 		for at := t; at != nil; at = r4.Lookup(at.Base) {
@@ -309,9 +308,6 @@ func (v *Validator) compileElement(el *r4.Element) {
 	}
 }
 
-// allTypes lists every R4 type: data types and resources.
-func allTypes() []string { return r4.TypeNames() }
-
 // Known reports whether url names a profile or extension this validator has.
 func (v *Validator) Known(url string) bool { return v.defs[stripVersion(url)] != nil }
 
@@ -325,15 +321,6 @@ func (v *Validator) Profiles() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// Default returns the profile a resource of type typ is held to, if any.
-func (v *Validator) Default(typ string) (string, bool) {
-	d := v.defaults[typ]
-	if d == nil {
-		return "", false
-	}
-	return d.URL, true
 }
 
 // Unchecked lists the invariants that cannot be evaluated here, each with
@@ -359,7 +346,8 @@ func (v *Validator) Unchecked() map[string]string {
 	return out
 }
 
-// errUnsupported marks an evaluation the engine declines.
+// isUnsupported reports whether the engine declined an evaluation
+// (memberOf, conformsTo).
 func isUnsupported(err error) bool { return errors.Is(err, fhirpath.ErrUnsupported) }
 
 // Issue codes beyond package fhir's common ones.
@@ -367,5 +355,3 @@ const (
 	codeInvalid = "code-invalid"
 	codeExt     = "extension"
 )
-
-var _ = fhir.IssueInvariant

@@ -215,3 +215,12 @@ func TestStructuralInvariants(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryInvariantCompiles: every invariant of R4 (all resource and data
+// types) and of the IG compiles with package fhirpath, so none is skipped
+// as not checked for want of a function.
+func TestEveryInvariantCompiles(t *testing.T) {
+	for key, why := range validator(t).Unchecked() {
+		t.Errorf("%s cannot be evaluated: %s", key, why)
+	}
+}
