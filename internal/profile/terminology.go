@@ -12,6 +12,8 @@ type codeSystem struct {
 	URL      string
 	Complete bool // content "complete": every code is listed
 	Codes    map[string]struct{}
+	// children holds the hierarchy, for is-a filters.
+	children map[string][]string
 }
 
 // valueSet is a value set expanded as far as local content allows. Codes of a
@@ -88,8 +90,14 @@ type rawInclude struct {
 	Concept []struct {
 		Code string `json:"code"`
 	} `json:"concept"`
-	Filter   []json.RawMessage `json:"filter"`
-	ValueSet []string          `json:"valueSet"`
+	Filter   []rawFilter `json:"filter"`
+	ValueSet []string    `json:"valueSet"`
+}
+
+type rawFilter struct {
+	Property string `json:"property"`
+	Op       string `json:"op"`
+	Value    string `json:"value"`
 }
 
 func newTerminology() *terminology {
@@ -110,8 +118,8 @@ func (t *terminology) add(data []byte) error {
 	}
 	switch r.ResourceType {
 	case "CodeSystem":
-		cs := &codeSystem{URL: r.URL, Complete: r.Content == "complete", Codes: map[string]struct{}{}}
-		flatten(r.Concept, cs.Codes)
+		cs := &codeSystem{URL: r.URL, Complete: r.Content == "complete", Codes: map[string]struct{}{}, children: map[string][]string{}}
+		flatten(r.Concept, cs)
 		t.systems[r.URL] = cs
 	case "ValueSet":
 		t.sets[r.URL] = &r
@@ -119,10 +127,24 @@ func (t *terminology) add(data []byte) error {
 	return nil
 }
 
-func flatten(cs []rawConcept, into map[string]struct{}) {
-	for _, c := range cs {
-		into[c.Code] = struct{}{}
-		flatten(c.Concept, into)
+func flatten(concepts []rawConcept, cs *codeSystem) {
+	for _, c := range concepts {
+		cs.Codes[c.Code] = struct{}{}
+		for _, child := range c.Concept {
+			cs.children[c.Code] = append(cs.children[c.Code], child.Code)
+		}
+		flatten(c.Concept, cs)
+	}
+}
+
+// below returns code and every code under it in the hierarchy.
+func (cs *codeSystem) below(code string, into map[string]bool) {
+	if into[code] {
+		return
+	}
+	into[code] = true
+	for _, c := range cs.children[code] {
+		cs.below(c, into)
 	}
 }
 
@@ -175,21 +197,82 @@ func (t *terminology) include(vs *valueSet, inc rawInclude) {
 	}
 	switch {
 	case len(inc.Filter) > 0:
-		vs.markOpen(inc.System, fmt.Sprintf("it selects codes of %s by a filter", inc.System))
+		codes, ok := t.filtered(inc)
+		if !ok {
+			vs.markOpen(inc.System, fmt.Sprintf("it selects codes of %s by a filter", inc.System))
+			return
+		}
+		for c := range codes {
+			vs.add(inc.System, c)
+		}
 	case len(inc.Concept) > 0:
 		for _, c := range inc.Concept {
 			vs.add(inc.System, c.Code)
 		}
 	default:
 		cs := t.systems[inc.System]
-		if cs == nil || !cs.Complete {
+		if cs == nil {
 			vs.markOpen(inc.System, fmt.Sprintf("code system %s has no local content", inc.System))
 			return
 		}
+		// A fragment's codes are members; the codes it does not list may be.
 		for c := range cs.Codes {
 			vs.add(inc.System, c)
 		}
+		if !cs.Complete {
+			vs.markOpen(inc.System, fmt.Sprintf("code system %s is only partly known here", inc.System))
+		}
 	}
+}
+
+// filtered expands an include's hierarchy filters (concept is-a,
+// descendent-of, is-not-a, on a complete local CodeSystem; several filters
+// all apply); ok is false for any other filter.
+func (t *terminology) filtered(inc rawInclude) (map[string]bool, bool) {
+	cs := t.systems[inc.System]
+	if cs == nil || !cs.Complete {
+		return nil, false
+	}
+	var out map[string]bool
+	for _, f := range inc.Filter {
+		if f.Property != "concept" {
+			return nil, false
+		}
+		if _, known := cs.Codes[f.Value]; !known {
+			return nil, false
+		}
+		under := map[string]bool{}
+		cs.below(f.Value, under)
+		keep := map[string]bool{}
+		for c := range cs.Codes {
+			switch f.Op {
+			case "is-a":
+				if under[c] {
+					keep[c] = true
+				}
+			case "descendent-of":
+				if under[c] && c != f.Value {
+					keep[c] = true
+				}
+			case "is-not-a":
+				if !under[c] {
+					keep[c] = true
+				}
+			default:
+				return nil, false
+			}
+		}
+		if out == nil {
+			out = keep
+			continue
+		}
+		for c := range out {
+			if !keep[c] {
+				delete(out, c)
+			}
+		}
+	}
+	return out, true
 }
 
 // exclude removes codes listed explicitly; an exclusion by filter or value
