@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"internal/fhir":                  {"internal/jsontree", "internal/r4"},
 	"internal/fhirpath":              {"internal/jsontree", "internal/r4"},
 	"internal/profile":               {"internal/fhir", "internal/fhirpath", "internal/ig", "internal/jsontree", "internal/r4"},
+	"internal/profile/profiletest":   {"internal/profile"},
 	"internal/store":                 {},
 	"internal/store/sqlstore":        {"internal/store"},
 	"internal/store/sqlite":          {"internal/store", "internal/store/sqlstore"},

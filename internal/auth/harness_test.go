@@ -26,6 +26,7 @@ import (
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
+	"github.com/vhdir/vhdir/internal/profile/profiletest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/server/servertest"
@@ -246,7 +247,7 @@ func (s *stack) seed(resources ...string) {
 	s.t.Helper()
 	reg, _ := search.NewRegistry()
 	eng := search.NewEngine(reg, s.base+"/fhir")
-	dir := &directory.Directory{Store: s.store, Clock: s.clock, Indexer: eng, Profiles: warnPolicy(s.t)}
+	dir := &directory.Directory{Store: s.store, Clock: s.clock, Indexer: eng, Profiles: profiletest.Warn(s.t)}
 	_, err := dir.Write(context.Background(), func(w *directory.Writer) error {
 		for _, raw := range resources {
 			res, err := fhir.ParseResource([]byte(raw))

@@ -13,6 +13,7 @@ import (
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/profile"
+	"github.com/vhdir/vhdir/internal/profile/profiletest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/sqlite"
@@ -29,7 +30,7 @@ func newDirectory(t *testing.T) *directory.Directory {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &directory.Directory{Store: st, Clock: clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)), Indexer: search.NewEngine(reg, "https://x/fhir"), Profiles: policy(t, profile.Warn)}
+	return &directory.Directory{Store: st, Clock: clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)), Indexer: search.NewEngine(reg, "https://x/fhir"), Profiles: profiletest.Policy(t, profile.Warn)}
 }
 
 func resource(t *testing.T, body string) *fhir.Resource {
@@ -77,7 +78,7 @@ func TestPutAllVersionsInOrder(t *testing.T) {
 // transaction is either; without a checker no write runs.
 func TestProfilesRefuse(t *testing.T) {
 	d := newDirectory(t)
-	d.Profiles = policy(t, profile.Enforce)
+	d.Profiles = profiletest.Policy(t, profile.Enforce)
 	ctx := context.Background()
 	// org-1: an Organization needs a name or an identifier.
 	const refused = `{"resourceType":"Organization","id":"f","active":true,"type":[{"text":"clinic"}]}`
@@ -109,13 +110,4 @@ func TestProfilesRefuse(t *testing.T) {
 	if _, err := d.Write(ctx, func(*directory.Writer) error { return nil }); err == nil {
 		t.Errorf("a directory without a profile checker wrote")
 	}
-}
-
-func policy(t testing.TB, m profile.Mode) *profile.Policy {
-	t.Helper()
-	p, err := profile.NewPolicy(m, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/vhdir/vhdir/internal/clock"
 	"github.com/vhdir/vhdir/internal/directory"
 	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/profile"
+	"github.com/vhdir/vhdir/internal/profile/profiletest"
 	"github.com/vhdir/vhdir/internal/restrict"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
@@ -30,7 +30,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, d *directory.Directory)) {
 		t.Run(b.Name, func(t *testing.T) {
 			st := b.Fresh(t)
 			t.Cleanup(func() { st.Close() })
-			fn(t, &directory.Directory{Store: st, Clock: clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)), Indexer: search.NewEngine(reg, "https://x/fhir"), Profiles: policy(t, profile.Warn)})
+			fn(t, &directory.Directory{Store: st, Clock: clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)), Indexer: search.NewEngine(reg, "https://x/fhir"), Profiles: profiletest.Warn(t)})
 		})
 	}
 }

@@ -130,7 +130,7 @@ func RepairEntries(bundle *jsontree.Object) [][]Repaired {
 // repairer walks a resource the way the validator does, rewriting values
 // in place and keeping what it needs to undo them.
 type repairer struct {
-	path    []step
+	path    []PathStep
 	repairs []Repaired
 	undo    []undoStep
 }
@@ -164,7 +164,7 @@ func (r *repairer) revert() {
 }
 
 func (r *repairer) push(name, choice string, index int) {
-	r.path = append(r.path, step{name: name, choice: choice, index: index})
+	r.path = append(r.path, PathStep{Name: name, Choice: choice, Index: index})
 }
 
 func (r *repairer) pop() { r.path = r.path[:len(r.path)-1] }
@@ -233,7 +233,7 @@ func (r *repairer) value(m *member, under bool, v any, at slot) {
 		}
 	case m.prim != nil:
 		if nv, ok := repairPrimitive(m.prim, v); ok {
-			r.repairs = append(r.repairs, Repaired{Expression: pathOf(r.path), From: v, Type: m.prim.name})
+			r.repairs = append(r.repairs, Repaired{Expression: FormatPath(r.path), From: v, Type: m.prim.name})
 			r.undo = append(r.undo, undoStep{at: at, was: v})
 			at.set(nv)
 		}

@@ -88,7 +88,7 @@ func (v *validator) finish() []Issue {
 
 // validators recycles the walk's path and scope buffers, so that validating
 // a valid resource allocates nothing.
-var validators = sync.Pool{New: func() any { return &validator{path: make([]step, 0, 16)} }}
+var validators = sync.Pool{New: func() any { return &validator{path: make([]PathStep, 0, 16)} }}
 
 // release returns v to the pool without the issues it handed out or the
 // strings of the resource it walked.
@@ -110,7 +110,7 @@ const notContained = -1
 type validator struct {
 	issues  []Issue
 	dropped bool // an issue past maxIssues was found; the walk stops
-	path    []step
+	path    []PathStep
 	// scopes is a stack of resources being walked (a Bundle's entries nest);
 	// entries past depth are kept for reuse.
 	scopes []scope
@@ -123,11 +123,11 @@ type validator struct {
 	shell bool
 }
 
-// step is one segment of the FHIRPath of the current element.
-type step struct {
-	name   string
-	choice string // type of a choice element: value.ofType(date)
-	index  int    // -1 for a single element
+// PathStep is one segment of the FHIRPath of an element.
+type PathStep struct {
+	Name   string
+	Choice string // type of a choice element: value.ofType(date)
+	Index  int    // -1 for a single element
 }
 
 // scope gathers what the contained-resource invariants need about one
@@ -173,7 +173,7 @@ func (v *validator) reportAt(path, code, format string, args ...any) {
 }
 
 func (v *validator) push(name, choice string, index int) {
-	v.path = append(v.path, step{name: name, choice: choice, index: index})
+	v.path = append(v.path, PathStep{Name: name, Choice: choice, Index: index})
 }
 
 func (v *validator) pop() { v.path = v.path[:len(v.path)-1] }
@@ -181,25 +181,25 @@ func (v *validator) pop() { v.path = v.path[:len(v.path)-1] }
 // pathString renders the current path. It is built only for an issue, a
 // contained resource or a #id reference, which may need it once the whole
 // resource is seen; other valid elements never pay for it.
-func (v *validator) pathString() string { return pathOf(v.path) }
+func (v *validator) pathString() string { return FormatPath(v.path) }
 
-// pathOf renders a path as FHIRPath: Practitioner.name[0].given[1],
+// FormatPath renders a path as FHIRPath: Practitioner.name[0].given[1],
 // Observation.value.ofType(integer).
-func pathOf(path []step) string {
+func FormatPath(path []PathStep) string {
 	var b strings.Builder
 	for i, s := range path {
 		if i > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(s.name)
-		if s.choice != "" {
+		b.WriteString(s.Name)
+		if s.Choice != "" {
 			b.WriteString(".ofType(")
-			b.WriteString(s.choice)
+			b.WriteString(s.Choice)
 			b.WriteByte(')')
 		}
-		if s.index >= 0 {
+		if s.Index >= 0 {
 			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(s.index))
+			b.WriteString(strconv.Itoa(s.Index))
 			b.WriteByte(']')
 		}
 	}

@@ -21,12 +21,7 @@ func (e *allEval) eval(c *ctx, in, out []Node) ([]Node, error) {
 	tmp := c.get()
 	defer func() { c.put(tmp) }()
 	for i := range in {
-		c.this, c.index = in[i], i
-		var err error
-		if tmp, err = e.crit.eval(c, in[i:i+1], tmp[:0]); err != nil {
-			return out, err
-		}
-		ok, known, err := toBool(tmp, e.off)
+		ok, known, err := c.criterion(e.crit, in, i, e.off, &tmp)
 		if err != nil {
 			return out, err
 		}

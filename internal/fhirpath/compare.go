@@ -7,12 +7,8 @@ type equalEval struct {
 }
 
 func (e *equalEval) eval(c *ctx, in, out []Node) ([]Node, error) {
-	l, err := e.l.eval(c, in, c.get())
+	l, r, err := c.evalBoth(e.l, e.r, in)
 	defer c.put(l)
-	if err != nil {
-		return out, err
-	}
-	r, err := e.r.eval(c, in, c.get())
 	defer c.put(r)
 	if err != nil {
 		return out, err
@@ -31,12 +27,8 @@ type equivEval struct {
 }
 
 func (e *equivEval) eval(c *ctx, in, out []Node) ([]Node, error) {
-	l, err := e.l.eval(c, in, c.get())
+	l, r, err := c.evalBoth(e.l, e.r, in)
 	defer c.put(l)
-	if err != nil {
-		return out, err
-	}
-	r, err := e.r.eval(c, in, c.get())
 	defer c.put(r)
 	if err != nil {
 		return out, err
@@ -55,18 +47,11 @@ type compareEval struct {
 }
 
 func (e *compareEval) eval(c *ctx, in, out []Node) ([]Node, error) {
-	l, err := e.l.eval(c, in, c.get())
+	l, r, err := c.operands(e.l, e.r, in, e.op, e.off)
 	defer c.put(l)
-	if err != nil {
-		return out, err
-	}
-	r, err := e.r.eval(c, in, c.get())
 	defer c.put(r)
 	if err != nil {
 		return out, err
-	}
-	if len(l) > 1 || len(r) > 1 {
-		return out, errorf(e.off, "%s of %d and %d items, want one each", e.op, len(l), len(r))
 	}
 	if len(l) == 0 || len(r) == 0 {
 		return out, nil
@@ -87,4 +72,16 @@ func (e *compareEval) eval(c *ctx, in, out []Node) ([]Node, error) {
 		v = cmp >= 0
 	}
 	return append(out, boolNode(v)), nil
+}
+
+// evalBoth evaluates both sides of a binary operator on the focus, each into
+// a scratch buffer the caller hands back with c.put, even on an error.
+func (c *ctx) evalBoth(l, r evaluator, in []Node) (lv, rv []Node, err error) {
+	lv, err = l.eval(c, in, c.get())
+	rv = c.get()
+	if err != nil {
+		return lv, rv, err
+	}
+	rv, err = r.eval(c, in, rv)
+	return lv, rv, err
 }

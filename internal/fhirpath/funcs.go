@@ -20,12 +20,7 @@ func (e *whereEval) eval(c *ctx, in, out []Node) ([]Node, error) {
 	tmp := c.get()
 	defer func() { c.put(tmp) }()
 	for i := range in {
-		c.this, c.index = in[i], i
-		var err error
-		if tmp, err = e.crit.eval(c, in[i:i+1], tmp[:0]); err != nil {
-			return out, err
-		}
-		ok, known, err := toBool(tmp, e.off)
+		ok, known, err := c.criterion(e.crit, in, i, e.off, &tmp)
 		if err != nil {
 			return out, err
 		}
@@ -34,6 +29,17 @@ func (e *whereEval) eval(c *ctx, in, out []Node) ([]Node, error) {
 		}
 	}
 	return out, nil
+}
+
+// criterion evaluates crit on item i of in, which is $this (and i $index)
+// meanwhile, as a singleton boolean, in the scratch buffer *tmp. The caller
+// restores $this and $index when done with all items.
+func (c *ctx) criterion(crit evaluator, in []Node, i, off int, tmp *[]Node) (ok, known bool, err error) {
+	c.this, c.index = in[i], i
+	if *tmp, err = crit.eval(c, in[i:i+1], (*tmp)[:0]); err != nil {
+		return false, false, err
+	}
+	return toBool(*tmp, off)
 }
 
 // selectEval flattens proj over the focus items (N1 "Filtering and projection").

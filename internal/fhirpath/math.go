@@ -12,12 +12,7 @@ var errNumberRange = errors.New("number out of range")
 // operands evaluates both sides of a binary operator that takes one item
 // each (N1 "Math", "String concatenation"); the caller puts both buffers.
 func (c *ctx) operands(l, r evaluator, in []Node, op string, off int) (a, b []Node, err error) {
-	a, err = l.eval(c, in, c.get())
-	b = c.get()
-	if err != nil {
-		return a, b, err
-	}
-	if b, err = r.eval(c, in, b); err != nil {
+	if a, b, err = c.evalBoth(l, r, in); err != nil {
 		return a, b, err
 	}
 	if len(a) > 1 || len(b) > 1 {

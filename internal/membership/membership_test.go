@@ -11,6 +11,7 @@ import (
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/membership"
+	"github.com/vhdir/vhdir/internal/profile/profiletest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
@@ -30,7 +31,7 @@ func TestResolver(t *testing.T) {
 			}
 			clk := clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 			eng := search.NewEngine(reg, "https://x/fhir")
-			dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng, Profiles: warnPolicy(t)}
+			dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng, Profiles: profiletest.Warn(t)}
 			put := func(body string) {
 				t.Helper()
 				res, err := fhir.ParseResource([]byte(body))

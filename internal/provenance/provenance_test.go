@@ -16,6 +16,7 @@ import (
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/profile/profiletest"
 	"github.com/vhdir/vhdir/internal/provenance"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
@@ -262,7 +263,7 @@ func TestRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
-	dir := &directory.Directory{Store: st, Clock: clk, Indexer: search.NewEngine(reg, "https://x/fhir"), Profiles: warnPolicy(t)}
+	dir := &directory.Directory{Store: st, Clock: clk, Indexer: search.NewEngine(reg, "https://x/fhir"), Profiles: profiletest.Warn(t)}
 	parse := func(s string) *fhir.Resource {
 		r, err := fhir.ParseResource([]byte(s))
 		if err != nil {

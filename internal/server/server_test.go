@@ -20,6 +20,7 @@ import (
 	"github.com/vhdir/vhdir/internal/load"
 	"github.com/vhdir/vhdir/internal/membership"
 	"github.com/vhdir/vhdir/internal/profile"
+	"github.com/vhdir/vhdir/internal/profile/profiletest"
 	"github.com/vhdir/vhdir/internal/rest"
 	"github.com/vhdir/vhdir/internal/search"
 	"github.com/vhdir/vhdir/internal/store"
@@ -62,7 +63,7 @@ func TestRequiredCollaborators(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := search.NewEngine(reg, "https://x/fhir")
-	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng, Profiles: warnPolicy(t)}
+	dir := &directory.Directory{Store: st, Clock: clk, Indexer: eng, Profiles: profiletest.Warn(t)}
 	full, err := New(Config{BaseURL: "https://x", Store: st, Clock: clk, ProfileValidation: profile.Warn})
 	if err != nil {
 		t.Fatalf("New with every collaborator: %v", err)
