@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -19,9 +20,20 @@ type definition struct {
 	Root *rules
 	// ExtensionURL is an extension's own url (its Extension.url fixed value).
 	ExtensionURL string
-	// Contexts are where an extension may appear: a type name, an element
-	// path, or "Element" (anywhere).
-	Contexts []string
+	// core marks one of R4's core extensions (package r4), which is
+	// skipped rather than fatal when it does not compile.
+	core bool
+	// Contexts are where an extension may appear (see contextAllows).
+	Contexts []extContext
+}
+
+// extContext is one StructureDefinition.context of an extension.
+type extContext struct {
+	// Type is how Expression reads: "element" (a type name, an element
+	// path, or "Element": anywhere), "extension" (the url of an extension
+	// it may sit in) or "fhirpath" (an expression selecting where).
+	Type       string
+	Expression string
 }
 
 // rules is what one definition says about one element (or one slice of it):
@@ -160,7 +172,7 @@ func parseDefinition(data []byte, terms *terminology) (*definition, error) {
 	}
 	def := &definition{URL: sd.URL, Name: sd.ID, Type: sd.Type}
 	for _, c := range sd.Context {
-		def.Contexts = append(def.Contexts, c.Expression)
+		def.Contexts = append(def.Contexts, extContext{Type: c.Type, Expression: c.Expression})
 	}
 	def.Root = &rules{ID: sd.Type, Source: def}
 	for _, raw := range sd.Differential.Element {
@@ -264,6 +276,9 @@ func (r *rules) apply(el *rawElement, raw json.RawMessage, terms *terminology) e
 
 // applyFixed reads fixed[x] and pattern[x], whatever their type.
 func (r *rules) applyFixed(raw json.RawMessage) error {
+	if !bytes.Contains(raw, []byte(`"fixed`)) && !bytes.Contains(raw, []byte(`"pattern`)) {
+		return nil // most elements have neither: spare the parse
+	}
 	obj, err := jsontree.ParseObject(raw)
 	if err != nil {
 		return err

@@ -1,7 +1,9 @@
 // Package profile validates resources against StructureDefinitions: the R4
 // base definitions (package r4: invariants, bindings, fixed and pattern
-// values) and the VhDir implementation guide's profiles and extensions
-// (package ig, differential StructureDefinitions compiled here). It owns the
+// values), R4's core extensions (package r4: organization-period,
+// geolocation, …) and the VhDir implementation guide's profiles and
+// extensions (package ig), the last two differential StructureDefinitions
+// compiled here; the IG's win where a URL is defined by both. It owns the
 // rules beyond JSON structure; package fhir checks the structure first, and
 // a resource reaches this package only once that passed.
 //
@@ -17,6 +19,7 @@
 package profile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -40,6 +43,11 @@ type Validator struct {
 
 	typeInvariants map[string][]*invariant // R4: a type's own and its ancestors'
 	elems          map[*r4.Element]*baseElement
+
+	// skipped are the R4 core extensions left out because their
+	// definitions do not compile here, by URL, with the reason; such an
+	// extension is then unknown, as it would be without its definition.
+	skipped map[string]string
 }
 
 // baseElement is what R4 itself requires of an element beyond structure.
@@ -85,15 +93,23 @@ func compile() (*Validator, error) {
 			}
 		}
 	}
+	// R4's core extensions first: the IG's definitions, added after, win
+	// on a clash of URLs. One that does not compile is skipped, not fatal.
+	for _, raw := range r4.Extensions() {
+		def, err := parseDefinition(raw, v.terms)
+		if err != nil {
+			v.skip(canonicalURL(raw), err)
+			continue
+		}
+		def.core = true
+		v.add(def)
+	}
 	for _, f := range ig.Conformance("structuredefinition-") {
 		def, err := parseDefinition(f.Data, v.terms)
 		if err != nil {
 			return nil, fmt.Errorf("profile: %s: %w", f.Name, err)
 		}
-		v.defs[def.URL] = def
-		if def.ExtensionURL != "" {
-			v.extensions[def.ExtensionURL] = def
-		}
+		v.add(def)
 	}
 	if err := v.resolve(); err != nil {
 		return nil, err
@@ -105,29 +121,85 @@ func compile() (*Validator, error) {
 	return v, nil
 }
 
-// resolve turns target profiles into resource types and works out what each
-// slice's items look like, now that every definition is known.
-func (v *Validator) resolve() error {
-	var err error
-	for _, def := range v.defs {
-		walkRules(def.Root, func(r *rules) {
-			for _, tp := range r.TargetProfiles {
-				t, ok := v.typeOfProfile(tp)
-				if !ok && err == nil {
-					err = fmt.Errorf("profile: %s: target profile %s is unknown", r.ID, tp)
-				}
-				if !slices.Contains(r.Targets, t) {
-					r.Targets = append(r.Targets, t)
-				}
-			}
-			for _, s := range r.Slices {
-				if e := v.sliceWants(r, s); e != nil && err == nil {
-					err = e
-				}
-			}
-			r.counted = countedChildren(r)
-		})
+// add makes def known by its URL and, for an extension, by its url,
+// replacing any definition it clashes with.
+func (v *Validator) add(def *definition) {
+	if old := v.defs[def.URL]; old != nil && old.ExtensionURL != "" && v.extensions[old.ExtensionURL] == old {
+		delete(v.extensions, old.ExtensionURL)
 	}
+	v.defs[def.URL] = def
+	if def.ExtensionURL != "" {
+		v.extensions[def.ExtensionURL] = def
+	}
+}
+
+// skip records an R4 core extension left out, and forgets it if it was
+// added.
+func (v *Validator) skip(url string, why error) {
+	if v.skipped == nil {
+		v.skipped = map[string]string{}
+	}
+	v.skipped[url] = why.Error()
+	if d := v.defs[url]; d != nil && d.core {
+		delete(v.defs, url)
+		if v.extensions[d.ExtensionURL] == d {
+			delete(v.extensions, d.ExtensionURL)
+		}
+	}
+}
+
+// canonicalURL reads a StructureDefinition's url, for naming one that does
+// not compile.
+func canonicalURL(raw []byte) string {
+	var sd struct {
+		URL string `json:"url"`
+	}
+	_ = json.Unmarshal(raw, &sd)
+	return sd.URL
+}
+
+// resolve turns target profiles into resource types and works out what each
+// slice's items look like, now that every definition is known. An R4 core
+// extension it cannot resolve is skipped; an IG definition fails the whole.
+func (v *Validator) resolve() error {
+	urls := make([]string, 0, len(v.defs))
+	for u := range v.defs {
+		urls = append(urls, u)
+	}
+	sort.Strings(urls)
+	for _, u := range urls {
+		def := v.defs[u]
+		err := v.resolveDefinition(def)
+		switch {
+		case err == nil:
+		case def.core:
+			v.skip(u, err)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *Validator) resolveDefinition(def *definition) error {
+	var err error
+	walkRules(def.Root, func(r *rules) {
+		for _, tp := range r.TargetProfiles {
+			t, ok := v.typeOfProfile(tp)
+			if !ok && err == nil {
+				err = fmt.Errorf("profile: %s: target profile %s is unknown", r.ID, tp)
+			}
+			if !slices.Contains(r.Targets, t) {
+				r.Targets = append(r.Targets, t)
+			}
+		}
+		for _, s := range r.Slices {
+			if e := v.sliceWants(r, s); e != nil && err == nil {
+				err = e
+			}
+		}
+		r.counted = countedChildren(r)
+	})
 	return err
 }
 
@@ -163,7 +235,8 @@ func walkRules(r *rules, f func(*rules)) {
 }
 
 // typeOfProfile returns the resource type a profile URL constrains: an IG
-// profile's type, or the type of an R4 base definition.
+// profile's type, the type of an R4 base definition, or the type one of
+// R4's own profiles (vitalsigns, bodyheight, …) constrains.
 func (v *Validator) typeOfProfile(url string) (string, bool) {
 	url = stripVersion(url)
 	if d := v.defs[url]; d != nil {
@@ -173,7 +246,7 @@ func (v *Validator) typeOfProfile(url string) (string, bool) {
 	if t, ok := strings.CutPrefix(url, base); ok && (r4.IsResourceType(t) || t == "Resource") {
 		return t, true
 	}
-	return "", false
+	return r4.ProfileType(url)
 }
 
 // sliceWants fills s.want: for each value or pattern discriminator, the

@@ -217,10 +217,17 @@ func TestStructuralInvariants(t *testing.T) {
 }
 
 // TestEveryInvariantCompiles: every invariant of R4 (all resource and data
-// types) and of the IG compiles with package fhirpath, so none is skipped
-// as not checked for want of a function.
+// types, the core extensions) and of the IG compiles with package fhirpath,
+// so none is skipped as not checked for want of a function. The one
+// exception is an R4 erratum: allergyintolerance-substanceExposureRisk's
+// inv-1 names an element no Extension has, so it is reported as not
+// checked rather than failing every use.
 func TestEveryInvariantCompiles(t *testing.T) {
+	errata := map[string]string{"inv-1": `no R4 type has an element "substanceExposureRisk"`}
 	for key, why := range validator(t).Unchecked() {
+		if want, ok := errata[key]; ok && strings.Contains(why, want) {
+			continue
+		}
 		t.Errorf("%s cannot be evaluated: %s", key, why)
 	}
 }

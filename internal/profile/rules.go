@@ -461,7 +461,7 @@ func (w *walker) extensionRules(o *jsontree.Object, itemRules, sliceless []*rule
 		}
 		if defPath := w.parentDefPath(); !contextAllows(d, &defPath, parentType) {
 			w.report(d.Name+" context", fhir.SeverityError, codeExt, "extension %s is not allowed on %s; its contexts are %s (%s)",
-				d.ExtensionURL, defPath, strings.Join(d.Contexts, ", "), d.Name)
+				d.ExtensionURL, defPath, contextList(d.Contexts), d.Name)
 		}
 		out = append(out, d.Root)
 	}
@@ -472,7 +472,7 @@ func (w *walker) extensionRules(o *jsontree.Object, itemRules, sliceless []*rule
 // a complex extension's parts have relative urls its slices define.
 func (w *walker) inExtension() bool {
 	for i := 0; i < len(w.path)-1; i++ {
-		if w.path[i].name == "extension" || w.path[i].name == "modifierExtension" {
+		if w.path[i].Name == "extension" || w.path[i].Name == "modifierExtension" {
 			return true
 		}
 	}
@@ -486,16 +486,39 @@ func isAbsolute(u string) bool {
 // contextAllows reports whether an extension may sit on an element of type
 // typ at definition path defPath; a nil defPath judges by type alone, so
 // the path is built only when the type does not decide.
+//
+// An "element" context names a type or an element path ("Element" is
+// anywhere). An "extension" context (the extension may sit inside that
+// other extension) and a "fhirpath" one (an expression selecting the
+// elements) cannot be decided cheaply here, so either one allows the
+// extension anywhere: such an extension is checked against its definition
+// but never reported as out of context. R4's core extensions and the IG's
+// use only "element".
 func contextAllows(d *definition, defPath *string, typ string) bool {
 	if len(d.Contexts) == 0 {
 		return true
 	}
 	for _, c := range d.Contexts {
-		if c == "Element" || isA(typ, c) || defPath != nil && c == *defPath {
+		if c.Type != "" && c.Type != "element" {
+			return true
+		}
+		e := c.Expression
+		if e == "Element" || isA(typ, e) || defPath != nil && e == *defPath {
 			return true
 		}
 	}
 	return false
+}
+
+func contextList(cs []extContext) string {
+	var b strings.Builder
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.Expression)
+	}
+	return b.String()
 }
 
 // isA reports whether type typ is name or derives from it.

@@ -3,7 +3,6 @@ package profile
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -61,7 +60,7 @@ type walker struct {
 	v        *Validator
 	root     *jsontree.Object // %rootResource
 	current  *jsontree.Object // %resource: the resource holding the element
-	path     []step
+	path     []fhir.PathStep
 	issues   []fhir.Issue
 	dropped  bool
 	reported map[string]bool // invariants reported as not checked, once each
@@ -72,12 +71,6 @@ type walker struct {
 	// context needs it.
 	resType  string
 	resStart int
-}
-
-type step struct {
-	name   string
-	choice string
-	index  int
 }
 
 var walkers = sync.Pool{New: func() any { return new(walker) }}
@@ -93,7 +86,7 @@ func (w *walker) release() {
 }
 
 func (w *walker) push(name, choice string, index int) {
-	w.path = append(w.path, step{name, choice, index})
+	w.path = append(w.path, fhir.PathStep{Name: name, Choice: choice, Index: index})
 }
 
 func (w *walker) pop() { w.path = w.path[:len(w.path)-1] }
@@ -105,31 +98,12 @@ func (w *walker) parentDefPath() string {
 	b.WriteString(w.resType)
 	for _, s := range w.path[w.resStart : len(w.path)-1] {
 		b.WriteByte('.')
-		b.WriteString(s.name)
+		b.WriteString(s.Name)
 	}
 	return b.String()
 }
 
-func (w *walker) pathString() string {
-	var b strings.Builder
-	for i, s := range w.path {
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(s.name)
-		if s.choice != "" {
-			b.WriteString(".ofType(")
-			b.WriteString(s.choice)
-			b.WriteByte(')')
-		}
-		if s.index >= 0 {
-			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(s.index))
-			b.WriteByte(']')
-		}
-	}
-	return b.String()
-}
+func (w *walker) pathString() string { return fhir.FormatPath(w.path) }
 
 // report adds an issue at the current path. rule names the rule broken
 // (an invariant's key, an element id and the constraint kind) for counting.
@@ -414,7 +388,7 @@ func (w *walker) containedResource(o *jsontree.Object, rt string) {
 		return
 	}
 	outerRoot := w.root
-	if w.path[len(w.path)-1].name != "contained" {
+	if w.path[len(w.path)-1].Name != "contained" {
 		w.root = o // an entry's resource is a root of its own
 	}
 	w.resource(o, nil)

@@ -4,8 +4,10 @@
 // validating against the base definitions needs beyond structure (each
 // definition's own invariants, the bindings, fixed and pattern values); the
 // R4 ValueSets and CodeSystems that the required and extensible bindings
-// need; and the core SearchParameter resources of the resource types vhdir
-// serves.
+// need; R4's core extension StructureDefinitions (organization-period,
+// geolocation, …) and the resource type each of R4's own profiles
+// constrains; and the core SearchParameter resources of the resource types
+// vhdir serves.
 //
 // The data is generated from HL7's official definition bundles by ./gen and
 // embedded; nothing here is written by hand. Structural validation (package
@@ -32,6 +34,12 @@ var searchParamsJSON []byte
 
 //go:embed terminology.json
 var terminologyJSON []byte
+
+//go:embed extensions.json
+var extensionsJSON []byte
+
+//go:embed profiles.json
+var profilesJSON []byte
 
 // Version is the FHIR version of the embedded definitions.
 const Version = "4.0.1"
@@ -223,6 +231,44 @@ var terminology = sync.OnceValue(func() []json.RawMessage {
 	var out []json.RawMessage
 	if err := json.Unmarshal(terminologyJSON, &out); err != nil {
 		panic(fmt.Sprintf("r4: embedded terminology is broken: %v", err))
+	}
+	return out
+})
+
+// Extensions returns the JSON of R4's core extension StructureDefinitions
+// (url under http://hl7.org/fhir/StructureDefinition/, type Extension,
+// derivation constraint), sorted by url and compacted to what compiling a
+// differential needs: resourceType, id, url, name, type, kind, derivation,
+// baseDefinition, context, and per differential element its id, path,
+// sliceName, min, max, types (with profiles and target profiles), binding,
+// constraints, slicing, fixed[x] and pattern[x]. Where a differential slices
+// an element without declaring the slicing (Extension.extension, which the
+// base Extension slices by url), the snapshot's slicing is added to it. The
+// slice is shared: do not modify it.
+func Extensions() []json.RawMessage {
+	return extensions()
+}
+
+var extensions = sync.OnceValue(func() []json.RawMessage {
+	var out []json.RawMessage
+	if err := json.Unmarshal(extensionsJSON, &out); err != nil {
+		panic(fmt.Sprintf("r4: embedded extensions are broken: %v", err))
+	}
+	return out
+})
+
+// ProfileType returns the resource type that one of R4's own profiles
+// (vitalsigns, bodyheight, shareablevalueset, …; not the base definitions
+// of the types themselves) constrains, by canonical URL without version.
+func ProfileType(url string) (string, bool) {
+	t, ok := profiles()[url]
+	return t, ok
+}
+
+var profiles = sync.OnceValue(func() map[string]string {
+	var out map[string]string
+	if err := json.Unmarshal(profilesJSON, &out); err != nil {
+		panic(fmt.Sprintf("r4: embedded profiles are broken: %v", err))
 	}
 	return out
 })

@@ -355,3 +355,77 @@ func TestTerminology(t *testing.T) {
 		}
 	}
 }
+
+// TestExtensions: the core extensions are R4's own, sorted by url, each a
+// constraining Extension definition with a differential, compacted (no
+// narrative members), and the slicing R4 leaves to the base Extension is
+// written out where a differential slices.
+func TestExtensions(t *testing.T) {
+	exts := Extensions()
+	if len(exts) < 300 {
+		t.Fatalf("%d core extensions, want R4's ~390", len(exts))
+	}
+	byURL := map[string]json.RawMessage{}
+	prev := ""
+	for _, raw := range exts {
+		var sd struct {
+			ResourceType, URL, Type, Derivation string
+			Differential                        struct {
+				Element []map[string]json.RawMessage
+			}
+		}
+		if err := json.Unmarshal(raw, &sd); err != nil {
+			t.Fatal(err)
+		}
+		if sd.ResourceType != "StructureDefinition" || sd.Type != "Extension" || sd.Derivation != "constraint" ||
+			!strings.HasPrefix(sd.URL, "http://hl7.org/fhir/StructureDefinition/") {
+			t.Errorf("%s: %s of %s, %s", sd.URL, sd.ResourceType, sd.Type, sd.Derivation)
+		}
+		if sd.URL <= prev {
+			t.Errorf("%s after %s: not sorted by url", sd.URL, prev)
+		}
+		prev = sd.URL
+		if len(sd.Differential.Element) == 0 {
+			t.Errorf("%s: no differential", sd.URL)
+		}
+		for _, el := range sd.Differential.Element {
+			for _, k := range []string{"short", "definition", "comment", "mapping"} {
+				if _, ok := el[k]; ok {
+					t.Errorf("%s: element keeps %s", sd.URL, k)
+				}
+			}
+		}
+		byURL[sd.URL] = raw
+	}
+	geo := string(byURL["http://hl7.org/fhir/StructureDefinition/geolocation"])
+	for _, want := range []string{
+		`"context":[{"type":"element","expression":"Address"}]`,
+		`{"id":"Extension.extension","path":"Extension.extension","slicing":{"discriminator":[{"type":"value","path":"url"}],"rules":"open"}}`,
+		`"sliceName":"latitude","min":1,"max":"1"`,
+		`"fixedUri":"latitude"`,
+		`"type":[{"code":"decimal"}]`,
+	} {
+		if !strings.Contains(geo, want) {
+			t.Errorf("geolocation lacks %s:\n%s", want, geo)
+		}
+	}
+	if p := string(byURL["http://hl7.org/fhir/StructureDefinition/organization-period"]); !strings.Contains(p, `"type":[{"code":"Period"}]`) {
+		t.Errorf("organization-period: %s", p)
+	}
+}
+
+func TestProfileType(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"http://hl7.org/fhir/StructureDefinition/bodyheight", "Observation"},
+		{"http://hl7.org/fhir/StructureDefinition/shareablevalueset", "ValueSet"},
+		{"http://hl7.org/fhir/StructureDefinition/ehrsrle-provenance", "Provenance"},
+		{"http://hl7.org/fhir/StructureDefinition/Observation", ""},          // a base definition, not a profile
+		{"http://hl7.org/fhir/StructureDefinition/elementdefinition-de", ""}, // on a data type
+		{"http://hl7.org/fhir/StructureDefinition/geolocation", ""},
+	} {
+		got, ok := ProfileType(tc.url)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("ProfileType(%s) = %q, %v; want %q", tc.url, got, ok, tc.want)
+		}
+	}
+}

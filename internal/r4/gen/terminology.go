@@ -56,13 +56,14 @@ type concept struct {
 	Concept []concept `json:"concept,omitempty"`
 }
 
-// terminology returns, compacted, the ValueSets that required and extensible bindings of types name, the
-// ValueSets those include (transitively), and the CodeSystems any of them
-// include that the inputs hold: FHIR's own (valuesets.json), v3's and v2's.
+// terminology returns, compacted, the ValueSets that required and
+// extensible bindings of types and the extra bindings (the R4 core
+// extensions') name, the ValueSets those include (transitively), and the
+// CodeSystems any of them include that the inputs hold: FHIR's own (valuesets.json), v3's and v2's.
 // Preferred and example bindings are never checked against their value set,
 // so theirs are left out. Nothing is expanded. ValueSets come first, then
 // CodeSystems, each sorted by URL.
-func terminology(defs, fhirVersion string, types []outType) ([]json.RawMessage, error) {
+func terminology(defs, fhirVersion string, types []outType, extra []binding) ([]json.RawMessage, error) {
 	sets := map[string]valueSet{}
 	systems := map[string]codeSystem{}
 	for _, f := range []string{"valuesets.json", "v3-codesystems.json", "v2-tables.json"} {
@@ -104,15 +105,21 @@ func terminology(defs, fhirVersion string, types []outType) ([]json.RawMessage, 
 
 	required := map[string]int{} // value set → required bindings naming it
 	var todo []string
-	for _, t := range types {
-		for _, e := range t.Elements {
-			if b := e.Binding; b != nil && b.ValueSet != "" && (b.Strength == "required" || b.Strength == "extensible") {
-				todo = append(todo, b.ValueSet)
-				if b.Strength == "required" {
-					required[b.ValueSet]++
-				}
+	bound := func(b *binding) {
+		if b != nil && b.ValueSet != "" && (b.Strength == "required" || b.Strength == "extensible") {
+			todo = append(todo, b.ValueSet)
+			if b.Strength == "required" {
+				required[b.ValueSet]++
 			}
 		}
+	}
+	for _, t := range types {
+		for _, e := range t.Elements {
+			bound(e.Binding)
+		}
+	}
+	for i := range extra {
+		bound(&extra[i])
 	}
 	keptSets := map[string]bool{}
 	keptSystems := map[string]bool{}
