@@ -41,13 +41,20 @@ type Validator struct {
 	defaults   map[string]*definition // the profile a served type is held to
 	terms      *terminology
 
-	typeInvariants map[string][]*invariant // R4: a type's own and its ancestors'
-	elems          map[*r4.Element]*baseElement
+	types map[string]*typePlan // R4, by type name
+	elems map[*r4.Element]*baseElement
 
 	// skipped are the R4 core extensions left out because their
 	// definitions do not compile here, by URL, with the reason; such an
 	// extension is then unknown, as it would be without its definition.
 	skipped map[string]string
+}
+
+// typePlan is what the walk needs of an R4 type, found with one lookup:
+// its members and the invariants of the type and its ancestors.
+type typePlan struct {
+	fields     map[string]*r4.Field
+	invariants []*invariant
 }
 
 // baseElement is what R4 itself requires of an element beyond structure.
@@ -74,12 +81,12 @@ func New() (*Validator, error) { return shared() }
 
 func compile() (*Validator, error) {
 	v := &Validator{
-		defs:           map[string]*definition{},
-		extensions:     map[string]*definition{},
-		defaults:       map[string]*definition{},
-		terms:          newTerminology(),
-		typeInvariants: map[string][]*invariant{},
-		elems:          map[*r4.Element]*baseElement{},
+		defs:       map[string]*definition{},
+		extensions: map[string]*definition{},
+		defaults:   map[string]*definition{},
+		terms:      newTerminology(),
+		types:      map[string]*typePlan{},
+		elems:      map[*r4.Element]*baseElement{},
 	}
 	for _, raw := range r4.Terminology() {
 		if err := v.terms.add(raw); err != nil {
@@ -350,7 +357,7 @@ func (v *Validator) compileBase() {
 				break
 			}
 		}
-		v.typeInvariants[name] = invs
+		v.types[name] = &typePlan{invariants: invs, fields: t.Fields}
 		for _, el := range t.Elements {
 			v.compileElement(el)
 		}
@@ -407,8 +414,8 @@ func (v *Validator) Unchecked() map[string]string {
 			}
 		}
 	}
-	for _, invs := range v.typeInvariants {
-		add(invs)
+	for _, tp := range v.types {
+		add(tp.invariants)
 	}
 	for _, be := range v.elems {
 		add(be.invariants)

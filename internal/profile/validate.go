@@ -213,8 +213,12 @@ func (w *walker) object(obj *jsontree.Object, typ string, def *r4.Element, rs []
 	if w.dropped {
 		return
 	}
+	tp := w.v.types[typ]
+	if tp == nil {
+		return // package fhir reports unknown types
+	}
 	focus := fhirpath.Focus{Value: obj, Type: typ, Element: def}
-	for _, inv := range w.v.typeInvariants[typ] {
+	for _, inv := range tp.invariants {
 		w.check(inv, focus, "")
 	}
 	for _, r := range rs {
@@ -222,7 +226,10 @@ func (w *walker) object(obj *jsontree.Object, typ string, def *r4.Element, rs []
 			w.check(inv, focus, r.Source.Name)
 		}
 	}
-	fields := r4.FieldsOf(def, typ)
+	fields := tp.fields
+	if def != nil && def.Fields != nil {
+		fields = def.Fields // a backbone element's own members
+	}
 	for i := 0; i < len(obj.Members); i++ {
 		key := obj.Members[i].Key
 		name := key
