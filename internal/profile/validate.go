@@ -292,8 +292,8 @@ func (w *walker) member(obj *jsontree.Object, f *r4.Field, parentType string, rs
 			}
 		}
 		w.item(item, has, e, f, itemRules)
-		if len(itemRules) > 0 && &itemRules[0] != firstOf(childRules) {
-			w.putScratch(itemRules)
+		if !sameSlice(itemRules, childRules) {
+			w.putScratch(itemRules) // the item's own, built from childRules
 		}
 		w.pop()
 	}
@@ -310,11 +310,9 @@ func companion(obj *jsontree.Object, name string) any {
 	return nil
 }
 
-func firstOf(rs []*rules) **rules {
-	if len(rs) == 0 {
-		return nil
-	}
-	return &rs[0]
+// sameSlice reports whether a is b (or empty): no scratch of its own.
+func sameSlice(a, b []*rules) bool {
+	return len(a) == 0 || len(b) > 0 && &a[0] == &b[0]
 }
 
 func asObject(v any) *jsontree.Object {
