@@ -14,6 +14,7 @@ import (
 	"github.com/vhdir/vhdir/internal/fhir"
 	"github.com/vhdir/vhdir/internal/interaction"
 	"github.com/vhdir/vhdir/internal/jsontree"
+	"github.com/vhdir/vhdir/internal/r4"
 	"github.com/vhdir/vhdir/internal/store"
 )
 
@@ -80,7 +81,10 @@ func bundleEntries(b *fhir.Resource) []*jsontree.Object {
 	return out
 }
 
-// entryError names the entry an error belongs to.
+// entryError names the entry an error belongs to. An expression relative
+// to the entry's resource (Practitioner.gender, from its validation) is
+// rooted in the Bundle (Bundle.entry[1].resource.gender), as the
+// structural issues of entries are.
 func entryError(i int, err error) error {
 	var fe *fhir.Error
 	if !errors.As(err, &fe) {
@@ -91,10 +95,31 @@ func entryError(i int, err error) error {
 		is.Diagnostics = fmt.Sprintf("Bundle.entry[%d]: %s", i, is.Diagnostics)
 		if len(is.Expression) == 0 {
 			is.Expression = []string{fmt.Sprintf("Bundle.entry[%d]", i)}
+		} else {
+			exprs := make([]string, len(is.Expression))
+			for j, e := range is.Expression {
+				exprs[j] = entryPath(i, e)
+			}
+			is.Expression = exprs
 		}
 		out.Issues = append(out.Issues, is)
 	}
 	return out
+}
+
+// entryPath roots a FHIRPath that starts at entry i's resource type in the
+// Bundle; any other path (Bundle.entry[i].request.url) is kept. Bundles do
+// not nest, so an entry's resource is never a Bundle.
+func entryPath(i int, expr string) string {
+	typ, rest, _ := strings.Cut(expr, ".")
+	if typ == "Bundle" || !r4.IsResourceType(typ) {
+		return expr
+	}
+	root := fmt.Sprintf("Bundle.entry[%d].resource", i)
+	if rest == "" {
+		return root
+	}
+	return root + "." + rest
 }
 
 // parseEntry turns a batch or transaction entry into a Request, checked

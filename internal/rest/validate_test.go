@@ -157,8 +157,14 @@ func TestProfileValidationOnWrite(t *testing.T) {
 			if s := batch.str("entry", "1", "response", "status"); !strings.HasPrefix(s, "422") {
 				t.Errorf("batch entry 1: %s; want 422", s)
 			}
+			if out := (&response{obj: asObj(batch.get("entry", "1", "response", "outcome"))}); !hasIssue(out, "error", "Bundle.entry[1].resource.gender", "administrative-gender") {
+				t.Errorf("batch entry 1's outcome lacks the issue at its entry: %s", batch.body)
+			}
 			before := enforce.do(http.MethodGet, "/Practitioner", "").want(t, http.StatusOK).get("total")
-			enforce.do(http.MethodPost, "", `{"resourceType":"Bundle","type":"transaction","entry":`+entries+`}`).want(t, http.StatusUnprocessableEntity)
+			tx := enforce.do(http.MethodPost, "", `{"resourceType":"Bundle","type":"transaction","entry":`+entries+`}`).want(t, http.StatusUnprocessableEntity)
+			if !hasIssue(tx, "error", "Bundle.entry[1].resource.gender", "administrative-gender") {
+				t.Errorf("the refused transaction's issue is not rooted in its entry: %s", tx.body)
+			}
 			if after := enforce.do(http.MethodGet, "/Practitioner", "").want(t, http.StatusOK).get("total"); after != before {
 				t.Errorf("a refused transaction stored something: %v Practitioners, %v before", after, before)
 			}
