@@ -467,7 +467,7 @@ func (s *Server) parseUnrouted(r *http.Request) (*interaction.Request, error) {
 	if p := strings.Trim(strings.TrimPrefix(r.URL.Path, "/fhir"), "/"); p != "" {
 		parts = strings.Split(p, "/")
 	}
-	if i := slices.IndexFunc(parts, isOperation); i >= 0 {
+	if i := slices.IndexFunc(parts, isOperation); i >= 0 && !validatePath(parts) {
 		return nil, noOperation(parts[i])
 	}
 	if len(parts) > 0 && !systemPath(parts[0]) {
@@ -492,7 +492,7 @@ func (s *Server) parseUnrouted(r *http.Request) (*interaction.Request, error) {
 // routes took although its URL names no resource: a system path
 // (PUT /fhir/metadata) or a type-level one (DELETE /fhir/Practitioner/_history).
 func (s *Server) misrouted(r *http.Request, req *interaction.Request) error {
-	if systemPath(req.Type) || strings.HasPrefix(req.ID, "_") {
+	if systemPath(req.Type) || strings.HasPrefix(req.ID, "_") || isOperation(req.ID) {
 		_, err := s.parseUnrouted(r)
 		return err
 	}
@@ -526,12 +526,21 @@ func allowed(parts []string) string {
 		return "GET, POST"
 	case n == 2 && parts[1] == "_history":
 		return "GET"
+	case validatePath(parts):
+		return "POST"
 	case n == 2:
 		return "GET, PUT, DELETE"
 	case (n == 3 || n == 4) && parts[2] == "_history":
 		return "GET"
 	}
 	return ""
+}
+
+// validatePath reports whether a path is [type]/$validate or
+// [type]/[id]/$validate.
+func validatePath(parts []string) bool {
+	n := len(parts)
+	return n >= 2 && n <= 3 && parts[n-1] == "$validate" && !systemPath(parts[0])
 }
 
 // isOperation reports whether a path segment names an operation ($name).

@@ -114,6 +114,15 @@ func TestValidateOperation(t *testing.T) {
 			}
 		})
 	}
+	// Another method on its path is a 405 that names POST.
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		for _, path := range []string{"/Practitioner/$validate", "/Practitioner/p1/$validate"} {
+			r := srv.do(m, path, "").want(t, http.StatusMethodNotAllowed)
+			if r.header.Get("Allow") != "POST" {
+				t.Errorf("%s %s: Allow %q; want POST", m, path, r.header.Get("Allow"))
+			}
+		}
+	}
 	// $validate stores nothing, is audited, and the CapabilityStatement
 	// declares it on every served type.
 	srv.do(http.MethodGet, "/Practitioner/practitioner1", "").want(t, http.StatusNotFound)
