@@ -18,7 +18,6 @@ import (
 	"sync"
 
 	"github.com/vhdir/vhdir/internal/fhir"
-	"github.com/vhdir/vhdir/internal/ig"
 	"github.com/vhdir/vhdir/internal/jsontree"
 	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/rest"
@@ -104,17 +103,13 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	types, err := profileTypes()
-	if err != nil {
-		return err
-	}
 	c := &checker{v: v, extra: map[string][]string{}, limits: jsontree.Limits{MaxNodes: *maxNodes}}
 	for _, url := range profiles {
-		typ := types[strings.SplitN(url, "|", 2)[0]]
+		typ, ok := v.ProfileType(url)
 		switch {
 		case !v.Known(url):
 			return usageError("--profile %s is not a known profile; known: %s", url, strings.Join(v.Profiles(), ", "))
-		case typ == "":
+		case !ok:
 			return usageError("--profile %s is an extension, not a profile of a resource", url)
 		}
 		c.extra[typ] = append(c.extra[typ], url)
@@ -177,26 +172,6 @@ func (p *profileList) Set(v string) error {
 		}
 	}
 	return nil
-}
-
-// profileTypes maps the URL of each resource profile of the IG to the
-// resource type it constrains, so that --profile applies to resources of
-// that type only.
-func profileTypes() (map[string]string, error) {
-	out := map[string]string{}
-	for _, f := range ig.Conformance("structuredefinition-") {
-		sd, err := jsontree.ParseObject(f.Data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Name, err)
-		}
-		if kind, _ := sd.String("kind"); kind != "resource" {
-			continue
-		}
-		url, _ := sd.String("url")
-		typ, _ := sd.String("type")
-		out[url] = typ
-	}
-	return out, nil
 }
 
 // finding is what validate reports about one resource, or about an input
@@ -304,11 +279,11 @@ func (c *checker) resource(obj *jsontree.Object, batchEntry int) (issues []fhir.
 	return c.v.Validate(obj, c.extra[typ]...)
 }
 
-// bundleItself checks a Bundle's own elements: the issues of the Bundle
-// checked whole, less those inside the entries' resources in apart (each
-// checked and reported on its own). Its R4 rules beyond structure (bdl-1 to
-// bdl-12) are checked only when the Bundle and every entry's resource pass
-// the structure check.
+// bundleItself checks a Bundle's own elements: its structure issues, less
+// those inside the entries' resources in apart (each checked and reported
+// on its own), then, only when the Bundle and every entry's resource pass
+// the structure check, its R4 rules beyond structure (bdl-1 to bdl-12) and
+// profiles without its entries' resources (ValidateShell).
 func (c *checker) bundleItself(b *jsontree.Object, batch bool, apart map[int]bool) (issues []fhir.Issue) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -336,7 +311,7 @@ func (c *checker) bundleItself(b *jsontree.Object, batch bool, apart map[int]boo
 	if len(whole) > 0 || c.entryTooLarge(b, apart) {
 		return append(own, bundleNotChecked)
 	}
-	return outsideEntries(c.v.Validate(b, c.extra["Bundle"]...), apart)
+	return c.v.ValidateShell(b, c.extra["Bundle"]...)
 }
 
 // entryTooLarge reports whether the resource of an entry in apart holds

@@ -54,7 +54,7 @@ type Invocation struct {
 	// Mode is $validate's mode: create, update or delete ("" for none).
 	Mode string
 	// Profile is $validate's profile parameter: a profile to check the
-	// resource against besides those that apply anyway.
+	// resource against, as if it claimed it in meta.profile.
 	Profile string
 	// Structure are the R4 structural issues of Resource found while it was
 	// parsed: $validate reports them rather than refusing the request.

@@ -268,7 +268,14 @@ func (v *Validator) sliceWants(r *rules, s *slice) error {
 	for i, d := range r.Slicing.Discriminators {
 		switch d.Kind {
 		case "value", "pattern":
-		case "exists", "type", "profile":
+		case "exists":
+			continue
+		case "type", "profile":
+			// Judged on the item itself (its type, its conformance); a path
+			// below it would need a resolve() this compiler does not do.
+			if len(d.Path) > 0 {
+				return fmt.Errorf("profile: %s: %s discriminator on a path (%s) is not supported", r.ID, d.Kind, strings.Join(d.Path, "."))
+			}
 			continue
 		default:
 			return fmt.Errorf("profile: %s: discriminator type %q is not supported", r.ID, d.Kind)
@@ -344,15 +351,22 @@ func asArray(v any) []any {
 // compileBase gathers R4's invariants, bindings and fixed values per type
 // and element.
 func (v *Validator) compileBase() {
+	// Each type's own invariants are compiled once; a type's plan lists its
+	// own and its ancestors' (DomainResource's dom-6 in every resource's).
+	own := map[string][]*invariant{}
+	for _, name := range r4.TypeNames() {
+		t := r4.Lookup(name)
+		for _, c := range t.Constraints {
+			if !structural[c.Key] {
+				own[name] = append(own[name], newInvariant(c.Key, c.Severity, c.Human, c.Expression, name))
+			}
+		}
+	}
 	for _, name := range r4.TypeNames() {
 		t := r4.Lookup(name)
 		var invs []*invariant
 		for at := t; at != nil; at = r4.Lookup(at.Base) {
-			for _, c := range at.Constraints {
-				if !structural[c.Key] {
-					invs = append(invs, newInvariant(c.Key, c.Severity, c.Human, c.Expression, at.Name))
-				}
-			}
+			invs = append(invs, own[at.Name]...)
 			if at.Base == "" {
 				break
 			}
@@ -390,6 +404,16 @@ func (v *Validator) compileElement(el *r4.Element) {
 
 // Known reports whether url names a profile or extension this validator has.
 func (v *Validator) Known(url string) bool { return v.defs[stripVersion(url)] != nil }
+
+// ProfileType returns the resource type a known profile constrains; false
+// for an unknown URL or an extension.
+func (v *Validator) ProfileType(url string) (string, bool) {
+	d := v.defs[stripVersion(url)]
+	if d == nil || d.Type == "Extension" {
+		return "", false
+	}
+	return d.Type, true
+}
 
 // Profiles returns the URLs of the known profiles (not extensions), sorted.
 func (v *Validator) Profiles() []string {

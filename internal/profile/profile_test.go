@@ -231,3 +231,33 @@ func TestEveryInvariantCompiles(t *testing.T) {
 		t.Errorf("%s cannot be evaluated: %s", key, why)
 	}
 }
+
+// TestValidateShell: a Bundle checked as a shell keeps its own rules
+// (bdl-1: a total only in a searchset or history) and leaves its entries'
+// resources alone; checked whole, the entries' issues are reported too.
+func TestValidateShell(t *testing.T) {
+	v := validator(t)
+	b, err := jsontree.ParseObject([]byte(`{"resourceType":"Bundle","type":"collection","total":1,
+		"entry":[{"resource":{"resourceType":"Practitioner","active":true,"gender":"robot","name":[{"family":"A","given":["B"]}]}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(issues []fhir.Issue, expr, text string) bool {
+		for _, is := range issues {
+			if is.Expression[0] == expr && strings.Contains(is.Diagnostics, text) {
+				return true
+			}
+		}
+		return false
+	}
+	whole, shell := v.Validate(b), v.ValidateShell(b)
+	if !has(whole, "Bundle", "bdl-1") || !has(shell, "Bundle", "bdl-1") {
+		t.Errorf("bdl-1 missing: whole %s shell %s", show(whole), show(shell))
+	}
+	if !has(whole, "Bundle.entry[0].resource.gender", "administrative-gender") {
+		t.Errorf("Validate skipped the entry's resource:\n%s", show(whole))
+	}
+	if has(shell, "Bundle.entry[0].resource.gender", "") {
+		t.Errorf("ValidateShell checked the entry's resource:\n%s", show(shell))
+	}
+}

@@ -132,11 +132,10 @@ func (w *walker) binding(val any, typ string, b *binding, id, source string) {
 	if !ok {
 		return
 	}
-	what := id
 	if b.Set == nil {
 		if b.Strength == "required" {
-			w.report(what+" binding", fhir.SeverityInformation, fhir.IssueInformational,
-				"%s is bound to value set %s, which is not available locally; its codes were not checked (%s)", what, b.URL, source)
+			w.report(id+" binding", fhir.SeverityInformation, fhir.IssueInformational,
+				"%s is bound to value set %s, which is not available locally; its codes were not checked (%s)", id, b.URL, source)
 		}
 		return
 	}
@@ -146,9 +145,9 @@ func (w *walker) binding(val any, typ string, b *binding, id, source string) {
 		}
 		switch b.Strength {
 		case "required":
-			w.report(what+" binding", fhir.SeverityError, codeInvalid, "%s has no code; one from the required value set %s is needed (%s)", what, b.URL, source)
+			w.report(id+" binding", fhir.SeverityError, codeInvalid, "%s has no code; one from the required value set %s is needed (%s)", id, b.URL, source)
 		case "extensible":
-			w.report(what+" binding", fhir.SeverityWarning, codeInvalid, "%s has no code; one from the extensible value set %s should be given (%s)", what, b.URL, source)
+			w.report(id+" binding", fhir.SeverityWarning, codeInvalid, "%s has no code; one from the extensible value set %s should be given (%s)", id, b.URL, source)
 		}
 		return
 	}
@@ -164,15 +163,15 @@ func (w *walker) binding(val any, typ string, b *binding, id, source string) {
 	shown := shownCodes(cs)
 	switch {
 	case verdict == unknown && b.Strength == "required":
-		w.report(what+" binding", fhir.SeverityInformation, fhir.IssueInformational,
-			"%s: %s could not be checked against value set %s: %s (%s)", what, shown, b.URL, b.Set.whyOpen, source)
+		w.report(id+" binding", fhir.SeverityInformation, fhir.IssueInformational,
+			"%s: %s could not be checked against value set %s: %s (%s)", id, shown, b.URL, b.Set.whyOpen, source)
 	case verdict == unknown:
 	case b.Strength == "required":
-		w.report(what+" binding", fhir.SeverityError, codeInvalid, "%s: %s is not in the required value set %s (%s)", what, shown, b.URL, source)
+		w.report(id+" binding", fhir.SeverityError, codeInvalid, "%s: %s is not in the required value set %s (%s)", id, shown, b.URL, source)
 	case b.Strength == "extensible":
-		w.report(what+" binding", fhir.SeverityWarning, codeInvalid, "%s: %s is not in the extensible value set %s (%s)", what, shown, b.URL, source)
+		w.report(id+" binding", fhir.SeverityWarning, codeInvalid, "%s: %s is not in the extensible value set %s (%s)", id, shown, b.URL, source)
 	case b.Strength == "preferred":
-		w.report(what+" binding", fhir.SeverityInformation, codeInvalid, "%s: %s is not in the preferred value set %s (%s)", what, shown, b.URL, source)
+		w.report(id+" binding", fhir.SeverityInformation, codeInvalid, "%s: %s is not in the preferred value set %s (%s)", id, shown, b.URL, source)
 	}
 }
 
@@ -358,7 +357,7 @@ func (w *walker) matches(r *rules, s *slice, o *jsontree.Object, typ string) boo
 				return false
 			}
 		case "type":
-			if len(d.Path) == 0 && !slices.Contains(s.Rules.Types, typ) {
+			if !slices.Contains(s.Rules.Types, typ) {
 				return false
 			}
 		case "profile":

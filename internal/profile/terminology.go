@@ -149,7 +149,8 @@ func (cs *codeSystem) below(code string, into map[string]bool) {
 }
 
 // valueSet returns the expansion of url (a "|version" suffix is ignored),
-// or nil when no such value set is local.
+// or nil when no such value set is local. It fills the cache of expansions,
+// so it runs only while the validator is compiled, never concurrently.
 func (t *terminology) valueSet(url string) *valueSet {
 	url, _, _ = strings.Cut(url, "|")
 	if vs, ok := t.expanded[url]; ok {

@@ -18,14 +18,24 @@ const maxIssues = 100
 // Validate checks a structurally valid resource (fhir.Validate found no
 // issue) against R4's invariants and bindings and against its profiles: the
 // VhDir profile of its type, every known profile it claims in meta.profile,
-// and the profiles named in extra. A claimed profile this validator does not
+// and the profiles named in extra, as if claimed. A claimed profile this validator does not
 // know is a warning. It returns the issues found, errors first; nil when
 // there are none.
 func (v *Validator) Validate(res *jsontree.Object, extra ...string) []fhir.Issue {
+	return v.validate(res, false, extra)
+}
+
+// ValidateShell is Validate for a Bundle whose entries' resources are
+// validated on their own: it checks the Bundle's own elements and
+// invariants (bdl-*), and not the resources of its entries.
+func (v *Validator) ValidateShell(bundle *jsontree.Object, extra ...string) []fhir.Issue {
+	return v.validate(bundle, true, extra)
+}
+
+func (v *Validator) validate(res *jsontree.Object, shell bool, extra []string) []fhir.Issue {
 	w := walkers.Get().(*walker)
 	defer w.release()
-	w.v = v
-	w.root = res
+	w.v, w.root, w.shell = v, res, shell
 	w.resource(res, extra)
 	if len(w.issues) == 0 {
 		return nil
@@ -71,12 +81,13 @@ type walker struct {
 	// context needs it.
 	resType  string
 	resStart int
+	shell    bool // a Bundle without its entries' resources (ValidateShell)
 }
 
 var walkers = sync.Pool{New: func() any { return new(walker) }}
 
 func (w *walker) release() {
-	w.v, w.root, w.current, w.resType, w.resStart = nil, nil, nil, "", 0
+	w.v, w.root, w.current, w.resType, w.resStart, w.shell = nil, nil, nil, "", 0, false
 	w.path = w.path[:0]
 	clear(w.issues)
 	w.issues = w.issues[:0]
@@ -394,6 +405,9 @@ func (w *walker) containedResource(o *jsontree.Object, rt string) {
 	}
 	outerRoot := w.root
 	if w.path[len(w.path)-1].Name != "contained" {
+		if w.shell && len(w.path) == 3 { // Bundle.entry[i].resource
+			return
+		}
 		w.root = o // an entry's resource is a root of its own
 	}
 	w.resource(o, nil)

@@ -32,12 +32,9 @@ func (s *Server) parseValidate(r *http.Request) (*interaction.Request, error) {
 			return nil, err
 		}
 	}
-	data, err := s.readBody(r)
+	data, err := s.readBody(r) // an empty body is a 400 there
 	if err != nil {
 		return nil, err
-	}
-	if len(data) == 0 {
-		return nil, fhir.Errorf(http.StatusBadRequest, fhir.IssueRequired, "$validate needs a resource, or Parameters with one")
 	}
 	obj, err := fhir.ParseObject(data, s.limits.resource)
 	if err != nil {
