@@ -49,7 +49,8 @@ var allowed = map[string][]string{
 	"internal/audit":                 {"internal/auth", "internal/bulk", "internal/clock", "internal/directory", "internal/fhir", "internal/interaction", "internal/jsontree", "internal/store"},
 	"internal/metrics":               {"internal/clock", "internal/fhir"},
 	"internal/clock/ntptest":         {},
-	"internal/server":                {"internal/audit", "internal/auth", "internal/bulk", "internal/clock", "internal/directory", "internal/ig", "internal/interaction", "internal/load", "internal/membership", "internal/metrics", "internal/profile", "internal/provenance", "internal/rest", "internal/search", "internal/store"},
+	"internal/console":               {"internal/audit", "internal/auth", "internal/clock", "internal/fhir", "internal/interaction", "internal/jsontree", "internal/profile", "internal/restrict", "internal/search", "internal/store"},
+	"internal/server":                {"internal/audit", "internal/auth", "internal/bulk", "internal/clock", "internal/console", "internal/directory", "internal/ig", "internal/interaction", "internal/load", "internal/membership", "internal/metrics", "internal/profile", "internal/provenance", "internal/rest", "internal/search", "internal/store"},
 	"internal/server/servertest":     {"internal/profile", "internal/server"},
 	"cmd/vhdir":                      {"*"},
 }

@@ -28,6 +28,7 @@ var commands = []command{
 	{"gen", "generate a realistic synthetic directory as NDJSON", runGen},
 	{"clients", "register and manage client systems (add, list, show, disable, enable)", runClients},
 	{"keygen", "make a key pair for a client system (its JWK Set to register, its private key)", runKeygen},
+	{"console", "serve the operator console: clients, the audit trail, data and exports in a browser", runConsole},
 	{"audit", "check the audit trail's integrity (verify)", runAudit},
 	{"token", "get an access token as a registered client (SMART Backend Services), for scripts", runToken},
 	{"version", "print the version, Go version and FIPS 140 mode", runVersion},

@@ -153,6 +153,7 @@ type Server struct {
 	bulk     *bulk.Service
 	metrics  *metrics.Metrics
 	profiles *profile.Policy
+	checks   []rest.Check // readiness
 }
 
 // New checks cfg and builds the server.
@@ -296,11 +297,11 @@ func (s *Server) routes() http.Handler {
 		identify = s.auth.BearerCaller
 	}
 	s.auth.Mount(mux, s.bulk.Handler(fhirAPI), identify)
-	checks := []rest.Check{{Name: "database", Run: cfg.Store.Ping}, {Name: "audit", Run: s.recorder.Log().Check}}
+	s.checks = []rest.Check{{Name: "database", Run: cfg.Store.Ping}, {Name: "audit", Run: s.recorder.Log().Check}}
 	if cfg.Monitor != nil {
-		checks = append(checks, rest.Check{Name: "clock", Run: cfg.Monitor.Check})
+		s.checks = append(s.checks, rest.Check{Name: "clock", Run: cfg.Monitor.Check})
 	}
-	rest.HealthRoutes(mux, checks)
+	rest.HealthRoutes(mux, s.checks)
 	met := s.metrics
 	switch cfg.Metrics {
 	case "loopback":

@@ -254,6 +254,9 @@ type AuditStore interface {
 	// AuditChain returns up to limit links with Seq > after, in Seq order,
 	// with their bodies and stored fields.
 	AuditChain(ctx context.Context, after int64, limit int) ([]AuditLink, error)
+	// AuditHead returns the chain's last link (Seq and Hash only; Seq 0
+	// for an empty chain).
+	AuditHead(ctx context.Context) (AuditLink, error)
 	// AuditWritable checks that records can be appended now: an append
 	// as requests make it, rolled back (readiness).
 	AuditWritable(ctx context.Context) error

@@ -185,6 +185,15 @@ func scanHead(row *sql.Row) (seq int64, hash []byte, err error) {
 	return seq, hash, nil
 }
 
+// AuditHead returns the chain's last link (see store.AuditStore).
+func (db *DB) AuditHead(ctx context.Context) (store.AuditLink, error) {
+	seq, hash, err := scanHead(db.read.QueryRowContext(ctx, auditHeadSQL))
+	if err != nil {
+		return store.AuditLink{}, err
+	}
+	return store.AuditLink{Seq: seq, Hash: hash}, nil
+}
+
 // AuditChain returns links after a position with their bodies and stored
 // fields (nil for a link whose fields could not be read from its body).
 func (db *DB) AuditChain(ctx context.Context, after int64, limit int) ([]store.AuditLink, error) {

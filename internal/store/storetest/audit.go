@@ -100,6 +100,9 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	if links, err := h1.AuditChain(ctx, 0, 10); err != nil || len(links) != 0 {
 		t.Fatalf("empty chain = %v, %v", links, err)
 	}
+	if head, err := h1.AuditHead(ctx); err != nil || head.Seq != 0 || len(head.Hash) != 0 {
+		t.Fatalf("empty chain's head = %+v, %v; want none", head, err)
+	}
 	if err := appendAudit(ctx, h1, "a1", "a2"); err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +173,13 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 	}
 	if all[0].ID != "a1" || all[1].ID != "a2" {
 		t.Errorf("first links %s, %s; want a1, a2 in order", all[0].ID, all[1].ID)
+	}
+	// Either node reads the head the other appended.
+	last := all[len(all)-1]
+	for _, h := range []store.Store{h1, h2} {
+		if head, err := h.AuditHead(ctx); err != nil || head.Seq != last.Seq || !bytes.Equal(head.Hash, last.Hash) {
+			t.Fatalf("head = %d %x, %v; want %d %x", head.Seq, head.Hash, err, last.Seq, last.Hash)
+		}
 	}
 
 	// Each link keeps its fields, references and all, for searches and

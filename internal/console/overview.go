@@ -1,0 +1,123 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/store"
+)
+
+// overviewData is the overview page.
+type overviewData struct {
+	Database, Backend string
+	Checks            []checkResult
+	TimeSource        string
+	Now               time.Time
+	NTP               *clock.NTPStatus
+	Head              *store.AuditLink
+	Verification      *verifyState
+	Counts            []typeCount
+	Requests24h       int64
+	Failures24h       int64
+}
+
+type checkResult struct {
+	Name  string
+	Error string
+	Took  time.Duration
+}
+
+type typeCount struct {
+	Type  string
+	Count int64
+}
+
+// overview shows the database, readiness, the time source, the audit
+// chain's head and last verification, resource counts and the last day's
+// requests and failures.
+func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	d := overviewData{Database: c.cfg.Database, Backend: c.cfg.Store.Backend(), TimeSource: c.cfg.Clock.Source(), Now: c.cfg.Clock.Now()}
+	d.Checks = c.runChecks(ctx)
+	if c.cfg.Monitor != nil {
+		st := c.cfg.Monitor.Status()
+		d.NTP = &st
+	}
+	head, err := c.cfg.Store.AuditHead(ctx)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if head.Seq > 0 {
+		d.Head = &head
+	}
+	d.Verification = c.lastVerification()
+	if d.Counts, err = c.countTypes(ctx); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if d.Requests24h, d.Failures24h, err = c.lastDay(ctx, d.Now); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "overview.html", "Overview", d)
+}
+
+// runChecks runs the readiness checks, each bounded to 2 seconds.
+func (c *Console) runChecks(ctx context.Context) []checkResult {
+	out := make([]checkResult, len(c.cfg.Checks))
+	for i, ch := range c.cfg.Checks {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		began := time.Now()
+		err := ch.Run(cctx)
+		cancel()
+		out[i] = checkResult{Name: ch.Name, Took: time.Since(began)}
+		if err != nil {
+			out[i].Error = err.Error()
+		}
+	}
+	return out
+}
+
+// countTypes counts each served type's current resources (the store's
+// count of a whole type, as _summary=count answers it).
+func (c *Console) countTypes(ctx context.Context) ([]typeCount, error) {
+	out := make([]typeCount, 0, len(c.cfg.Types))
+	for _, t := range c.cfg.Types {
+		page, err := c.cfg.Store.Search(ctx, &store.Query{Types: []string{t}, Total: store.TotalAccurate, Viewer: store.SeeAll})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, typeCount{Type: t, Count: page.Total})
+	}
+	return out, nil
+}
+
+// lastDay counts the audit records of the last 24 hours and those whose
+// outcome is a failure.
+func (c *Console) lastDay(ctx context.Context, now time.Time) (all, failed int64, err error) {
+	since := "ge" + now.Add(-24*time.Hour).UTC().Format(time.RFC3339)
+	if all, err = c.count(ctx, store.AuditType, url.Values{"date": {since}}); err != nil {
+		return 0, 0, err
+	}
+	failed, err = c.count(ctx, store.AuditType, url.Values{"date": {since}, "outcome": {"4,8,12"}})
+	return all, failed, err
+}
+
+// count counts what FHIR search parameters q match on typ, seeing
+// everything: the console's own figures, not an operator's search.
+func (c *Console) count(ctx context.Context, typ string, q url.Values) (int64, error) {
+	query, err := c.cfg.Search.Conditional(typ, q)
+	if err != nil {
+		return 0, err
+	}
+	query.Total, query.Viewer = store.TotalAccurate, store.SeeAll
+	page, err := c.cfg.Store.Search(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	return page.Total, nil
+}
