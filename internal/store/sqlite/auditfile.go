@@ -72,7 +72,8 @@ func openAttached(path string, readOnly bool) *sql.DB {
 func OpenRaw(path string) *sql.DB { return openAttached(path, false) }
 
 // auditSchema creates the audit file's tables: those migrations 0003, 0006
-// and 0008 made in the database before the chain had a file of its own.
+// and 0008 made in the database before the chain had a file of its own,
+// with the indexes of migration 0010.
 var auditSchema = []string{
 	`CREATE TABLE IF NOT EXISTS audit.audit_chain (
     seq            INTEGER PRIMARY KEY,
@@ -98,9 +99,9 @@ var auditSchema = []string{
 )`,
 	`CREATE INDEX IF NOT EXISTS audit.audit_chain_res_id ON audit_chain (res_id)`,
 	`CREATE INDEX IF NOT EXISTS audit.audit_chain_recorded ON audit_chain (recorded, seq)`,
-	`CREATE INDEX IF NOT EXISTS audit.audit_chain_client ON audit_chain (client, seq)`,
-	`CREATE INDEX IF NOT EXISTS audit.audit_chain_agent ON audit_chain (agent, seq)`,
-	`CREATE INDEX IF NOT EXISTS audit.audit_chain_entity ON audit_chain (entity, seq)`,
+	`CREATE INDEX IF NOT EXISTS audit.audit_chain_client ON audit_chain (client, recorded, seq)`,
+	`CREATE INDEX IF NOT EXISTS audit.audit_chain_agent ON audit_chain (agent, recorded, seq)`,
+	`CREATE INDEX IF NOT EXISTS audit.audit_chain_entity ON audit_chain (entity, recorded, seq)`,
 	`CREATE TABLE IF NOT EXISTS audit.audit_ref (
     seq    BIGINT  NOT NULL,
     entity BOOLEAN NOT NULL,

@@ -124,6 +124,9 @@ func auditSearch(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) 
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	b := &builder{d: d, view: view}
+	if b.auditAlone, err = auditRefsAlone(ctx, d, q, sq.Where); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
 	where, err := b.auditWhere("a", sq.Where)
 	if err != nil {
 		return nil, err
@@ -164,12 +167,16 @@ func auditSearch(ctx context.Context, d *Dialect, q dbQuerier, sq *store.Query) 
 }
 
 // auditPageSQL writes the page query over the records: keyset paging on
-// the sort keys, then the chain position.
+// the sort keys, then the chain position (in the last key's direction).
 func (b *builder) auditPageSQL(sq *store.Query, where string) (string, error) {
 	var text strings.Builder
 	text.WriteString("SELECT q.* FROM (SELECT " + auditRowColumns)
+	b.notNullKeys = make([]bool, len(sq.Sort))
+	b.ridDesc = len(sq.Sort) > 0 && sq.Sort[len(sq.Sort)-1].Desc
 	for i, k := range sq.Sort {
-		fmt.Fprintf(&text, ", %s AS k%d", b.auditSortExpr("a", k), i)
+		expr := b.auditSortExpr("a", k)
+		b.notNullKeys[i] = auditNotNull[expr]
+		fmt.Fprintf(&text, ", %s AS k%d", expr, i)
 	}
 	text.WriteString(" FROM audit_chain a WHERE " + where + ") q")
 	if err := b.pageOrder(&text, sq); err != nil {
@@ -177,6 +184,9 @@ func (b *builder) auditPageSQL(sq *store.Query, where string) (string, error) {
 	}
 	return text.String(), nil
 }
+
+// auditNotNull are the sort expressions that are bare NOT NULL columns.
+var auditNotNull = map[string]bool{"a.recorded": true, "a.res_id": true}
 
 // auditInclude applies an include whose source is AuditEvent: forward,
 // the resources the page's records reference; reverse, the records that

@@ -1,6 +1,9 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -262,22 +265,82 @@ func (b *builder) auditRef(a string, c store.RefMatch) string {
 		return "1 = 0"
 	}
 	col := a + "." + column
+	// Arguments are bound only where used: PostgreSQL refuses one that no
+	// statement refers to.
 	var own string
-	var where []string
+	var where func() []string
 	switch {
 	case c.URL != "":
 		url := b.arg(c.URL)
-		own, where = col+" = "+url, []string{"url = " + url}
+		own, where = col+" = "+url, func() []string { return []string{"url = " + url} }
 	case c.Type != "":
 		own = col + " = " + b.arg(c.Type+"/"+c.ID)
-		where = []string{"id = " + b.arg(c.ID), "type = " + b.arg(c.Type)}
+		where = func() []string { return []string{"id = " + b.arg(c.ID), "type = " + b.arg(c.Type)} }
 	default:
 		// Any type: no index range on Type/id, but the others' rows have one.
 		own = col + " LIKE " + b.arg("%/"+escapeLike(c.ID)) + " ESCAPE '\\'"
-		where = []string{"id = " + b.arg(c.ID)}
+		where = func() []string { return []string{"id = " + b.arg(c.ID)} }
 	}
-	where = append(where, "entity = "+b.arg(entity))
-	return fmt.Sprintf("(%s OR %s.seq IN (SELECT seq FROM audit_ref WHERE %s))", own, a, strings.Join(where, " AND "))
+	if b.auditAlone[c] {
+		return own
+	}
+	others := append(where(), "entity = "+b.arg(entity))
+	return fmt.Sprintf("(%s OR %s.seq IN (SELECT seq FROM audit_ref WHERE %s))", own, a, strings.Join(others, " AND "))
+}
+
+// auditRefsAlone finds the reference matches of a search over the
+// records (agent, entity) that no record holds among its other
+// references (audit_ref): most are a record's first of their kind, in
+// its row. Such a match is its column's alone, one range of the column's
+// index in time order, where the alternative of the other references
+// would make the database merge two sets and sort them.
+//
+// A record appended between the probe and the page can only be one the
+// page might as well have missed by being read a moment earlier: records
+// are appended, never changed.
+func auditRefsAlone(ctx context.Context, d *Dialect, q dbQuerier, c store.Cond) (map[store.RefMatch]bool, error) {
+	p := d.Placeholder
+	var alone map[store.RefMatch]bool
+	var walk func(store.Cond) error
+	walk = func(c store.Cond) error {
+		switch c := c.(type) {
+		case store.And:
+			for _, x := range c {
+				if err := walk(x); err != nil {
+					return err
+				}
+			}
+		case store.Or:
+			for _, x := range c {
+				if err := walk(x); err != nil {
+					return err
+				}
+			}
+		case store.Not:
+			return walk(c.X)
+		case store.RefMatch:
+			entity, _, ok := auditRefKind(auditFields[c.Param])
+			if !ok || c.Type == "" && c.URL == "" {
+				return nil
+			}
+			text, args := fmt.Sprintf("SELECT 1 FROM audit_ref WHERE id = %s AND type = %s AND entity = %s LIMIT 1", p(1), p(2), p(3)), []any{c.ID, c.Type, entity}
+			if c.URL != "" {
+				text, args = fmt.Sprintf("SELECT 1 FROM audit_ref WHERE url = %s AND entity = %s LIMIT 1", p(1), p(2)), []any{c.URL, entity}
+			}
+			var one int
+			switch err := q.QueryRowContext(ctx, text, args...).Scan(&one); {
+			case errors.Is(err, sql.ErrNoRows):
+				if alone == nil {
+					alone = map[store.RefMatch]bool{}
+				}
+				alone[c] = true
+			case err != nil:
+				return fmt.Errorf("audit references: %w", err)
+			}
+		}
+		return nil
+	}
+	return alone, walk(c)
 }
 
 // auditMissing: whether a record has (or lacks) a value for the parameter.

@@ -248,11 +248,25 @@ func (b *builder) pageOrder(text *strings.Builder, sq *store.Query) error {
 		if k.Desc {
 			dir = "DESC"
 		}
-		fmt.Fprintf(text, "q.k%d %s NULLS LAST, ", i, dir)
+		nulls := " NULLS LAST"
+		if b.keyNotNull(i) {
+			// A column that holds no NULL: the order its index gives.
+			nulls = ""
+		}
+		fmt.Fprintf(text, "q.k%d %s%s, ", i, dir, nulls)
 	}
-	text.WriteString("q.rid LIMIT " + b.arg(sq.Count+1))
+	text.WriteString("q.rid")
+	if b.ridDesc {
+		text.WriteString(" DESC")
+	}
+	text.WriteString(" LIMIT " + b.arg(sq.Count+1))
 	return nil
 }
+
+// keyNotNull reports whether sort key i is a column that is never NULL
+// (notNullKeys): its page order and cursor need no NULL cases, and so
+// follow the column's index.
+func (b *builder) keyNotNull(i int) bool { return i < len(b.notNullKeys) && b.notNullKeys[i] }
 
 // PageSQL returns the statement that reads the first page of q, as the
 // planner would write it now, with its arguments and the pool a search
@@ -333,6 +347,9 @@ func normalizeKey(v any) any {
 // follows every row with one.
 func (b *builder) after(keys []store.SortKey, c *store.Cursor, i int) string {
 	if i == len(keys) {
+		if b.ridDesc {
+			return "q.rid < " + b.arg(c.RowID)
+		}
 		return "q.rid > " + b.arg(c.RowID)
 	}
 	col := fmt.Sprintf("q.k%d", i)
@@ -345,6 +362,9 @@ func (b *builder) after(keys []store.SortKey, c *store.Cursor, i int) string {
 		op = "<"
 	}
 	arg := b.arg(v)
+	if b.keyNotNull(i) {
+		return fmt.Sprintf("(%s %s %s OR (%s = %s AND %s))", col, op, arg, col, arg, b.after(keys, c, i+1))
+	}
 	return fmt.Sprintf("(%s IS NULL OR %s %s %s OR (%s = %s AND %s))", col, col, op, arg, col, arg, b.after(keys, c, i+1))
 }
 

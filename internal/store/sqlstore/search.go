@@ -25,6 +25,15 @@ type builder struct {
 	// placeholders of its keys once bound.
 	view  access
 	keyPH string
+	// auditAlone are the reference matches of a search over audit
+	// records that no record's other references hold (auditRefsAlone).
+	auditAlone map[store.RefMatch]bool
+	// notNullKeys marks the sort keys that are columns never NULL (audit
+	// records' recorded and id): keyNotNull.
+	notNullKeys []bool
+	// ridDesc breaks ties newest first (audit records sorted newest
+	// first: one backward range of an index ending in the time and seq).
+	ridDesc bool
 }
 
 func (b *builder) arg(v any) string {
