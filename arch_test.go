@@ -52,6 +52,7 @@ var allowed = map[string][]string{
 	"internal/console":               {"internal/audit", "internal/auth", "internal/clock", "internal/fhir", "internal/interaction", "internal/jsontree", "internal/profile", "internal/restrict", "internal/search", "internal/store"},
 	"internal/server":                {"internal/audit", "internal/auth", "internal/bulk", "internal/clock", "internal/console", "internal/directory", "internal/ig", "internal/interaction", "internal/load", "internal/membership", "internal/metrics", "internal/profile", "internal/provenance", "internal/rest", "internal/search", "internal/store"},
 	"internal/server/servertest":     {"internal/profile", "internal/server"},
+	"internal/server/benchdir":       {"internal/clock", "internal/gen", "internal/load", "internal/profile", "internal/server", "internal/store", "internal/store/postgres", "internal/store/postgres/pgtest", "internal/store/sqlite"},
 	"cmd/vhdir":                      {"*"},
 }
 
@@ -61,7 +62,7 @@ var allowed = map[string][]string{
 // together.
 var onlyFrom = map[string][]string{
 	"internal/rest":   {"internal/server", "cmd/vhdir"},
-	"internal/server": {"internal/server/servertest", "cmd/vhdir"},
+	"internal/server": {"internal/server/servertest", "internal/server/benchdir", "cmd/vhdir"},
 }
 
 func TestArchitecture(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"github.com/vhdir/vhdir/internal/server/benchdir"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -37,15 +38,15 @@ func BenchmarkExport(b *testing.B) {
 			var st store.Store
 			if backend == "postgres-files" {
 				// The same database, files in a folder (postgres.Options.ExportDir).
-				benchStore(b, "postgres", *benchPractitioners).Close()
-				url := benchPostgres(b, benchPostgresName(*benchPractitioners))
+				benchdir.Open(b, "postgres", *benchPractitioners).Close()
+				url := benchdir.PostgresURL(b, benchdir.PostgresName(*benchPractitioners))
 				pg, err := postgres.OpenWith(context.Background(), url, postgres.Options{ExportDir: b.TempDir()})
 				if err != nil {
 					b.Fatal(err)
 				}
 				st = pg
 			} else {
-				st = benchStore(b, backend, *benchPractitioners)
+				st = benchdir.Open(b, backend, *benchPractitioners)
 			}
 			defer st.Close()
 			// The job first: both then read a warm cache.

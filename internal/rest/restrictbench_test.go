@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"bufio"
+	"github.com/vhdir/vhdir/internal/server/benchdir"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,9 +25,9 @@ import (
 func BenchmarkRestrictedSearch(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
-			st := benchStore(b, backend, *benchPractitioners)
+			st := benchdir.Open(b, backend, *benchPractitioners)
 			srv := startBenchServer(b, func() store.Store { return st })
-			permitted := restrictedActor(b, benchData(b, *benchPractitioners))
+			permitted := restrictedActor(b, benchdir.Generated(b, *benchPractitioners))
 			callers := []struct {
 				name   string
 				header []string

@@ -19,151 +19,19 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/vhdir/vhdir/internal/clock"
-	"github.com/vhdir/vhdir/internal/gen"
 	"github.com/vhdir/vhdir/internal/jsontree"
-	"github.com/vhdir/vhdir/internal/load"
-	"github.com/vhdir/vhdir/internal/profile"
 	"github.com/vhdir/vhdir/internal/search"
-	"github.com/vhdir/vhdir/internal/server"
+	"github.com/vhdir/vhdir/internal/server/benchdir"
 	"github.com/vhdir/vhdir/internal/store"
-	"github.com/vhdir/vhdir/internal/store/postgres"
-	"github.com/vhdir/vhdir/internal/store/postgres/pgtest"
-	"github.com/vhdir/vhdir/internal/store/sqlite"
 )
 
-// The search benchmark's directory: `vhdir gen --practitioners N` (about
-// 5.2 resources per practitioner), loaded once per backend and kept in
-// VHDIR_BENCH_DIR (default $TMPDIR/vhdir-bench) and in the PostgreSQL
-// database vhdir_bench_v<version>_p<N> for later runs.
+// The search benchmark's directory is benchdir's: `vhdir gen
+// --practitioners N`, loaded once per backend and kept.
 var (
 	benchPractitioners = flag.Int("bench.practitioners", 20000, "practitioners in the search benchmark's generated directory (200000 ≈ 1M resources)")
 	benchClients       = flag.Int("bench.clients", 8, "concurrent clients in the search benchmark")
 	benchAudited       = flag.Bool("bench.audited", false, "serve the search benchmark with the audit trail on, as serve runs (each answer waits for its record's commit)")
 )
-
-func benchDir() string {
-	if d := os.Getenv("VHDIR_BENCH_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join(os.TempDir(), "vhdir-bench")
-}
-
-// benchData returns the generated files, generating them once.
-func benchData(b *testing.B, n int) string {
-	dir := filepath.Join(benchDir(), fmt.Sprintf("gen-p%d", n))
-	done := dir + ".done"
-	if _, err := os.Stat(done); err == nil {
-		return dir
-	}
-	sum, err := gen.Run(context.Background(), gen.Config{Practitioners: n, Seed: 1, Dir: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("generated %d resources in %s", sum.Total(), sum.Duration)
-	if err := os.WriteFile(done, nil, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return dir
-}
-
-// benchDataVersion names the loaded benchmark databases: a change to what
-// writes store (index rows, restriction rows) bumps it, so that no run
-// measures a database loaded by older code.
-const benchDataVersion = 3
-
-// benchStore opens the loaded directory on a backend, loading it first
-// when the cache lacks it.
-func benchStore(b *testing.B, backend string, n int) store.Store {
-	ctx := context.Background()
-	var st store.Store
-	var marker func() bool
-	var mark func()
-	switch backend {
-	case "sqlite":
-		path := filepath.Join(benchDir(), fmt.Sprintf("sqlite-v%d-p%d.db", benchDataVersion, n))
-		if _, err := os.Stat(path + ".done"); err != nil {
-			os.Remove(path)
-			os.Remove(path + "-wal")
-			os.Remove(path + "-shm")
-		}
-		s, err := sqlite.Open(ctx, path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		st = s
-		marker = func() bool { _, err := os.Stat(path + ".done"); return err == nil }
-		mark = func() { os.WriteFile(path+".done", nil, 0o644) }
-	case "postgres":
-		url := benchPostgres(b, benchPostgresName(n))
-		s, err := postgres.Open(ctx, url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		st = s
-		pool := s.WritePool()
-		marker = func() bool {
-			var ok bool
-			return pool.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'bench_loaded')").Scan(&ok) == nil && ok
-		}
-		mark = func() {
-			pool.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS bench_loaded (at TIMESTAMPTZ)")
-			pool.ExecContext(ctx, "VACUUM ANALYZE")
-		}
-	}
-	if !marker() {
-		files := benchData(b, n)
-		// Loaded as vhdir load loads: each batch with its Provenance and
-		// its audit record, by an operator.
-		srv, err := server.New(server.Config{Store: st, Clock: clock.System{}, Version: "bench", Identify: caller, BaseURL: "https://bench.example", ProfileValidation: profile.Warn})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var paths []string
-		for _, t := range gen.Types() {
-			paths = append(paths, filepath.Join(files, t+".ndjson"))
-		}
-		sum, err := load.Run(server.AsOperator(ctx, "bench", "load"), srv.LoadConfig(), paths)
-		if err != nil {
-			b.Fatalf("load: %v", err)
-		}
-		if len(sum.Problems) > 0 {
-			b.Fatalf("load: %v", sum.Problems[:min(3, len(sum.Problems))])
-		}
-		b.Logf("%s: loaded %d resources in %s (%.0f/s)", backend, sum.Total(), sum.Duration.Round(time.Second), float64(sum.Total())/sum.Duration.Seconds())
-		mark()
-	}
-	return st
-}
-
-// benchPostgresName is the kept PostgreSQL database of n practitioners.
-func benchPostgresName(n int) string { return fmt.Sprintf("vhdir_bench_v%d_p%d", benchDataVersion, n) }
-
-// benchPostgres returns the URL of a kept benchmark database, creating it.
-func benchPostgres(b *testing.B, name string) string {
-	admin := os.Getenv("VHDIR_TEST_POSTGRES")
-	if admin == "" {
-		admin = pgtest.DefaultURL
-	}
-	db, err := sql.Open("pgx", admin)
-	if err == nil {
-		err = db.Ping()
-	}
-	if err != nil {
-		b.Skipf("no PostgreSQL: %v", err)
-	}
-	defer db.Close()
-	var exists bool
-	db.QueryRow("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists)
-	if !exists {
-		if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
-			b.Fatal(err)
-		}
-	}
-	u, _ := url.Parse(admin)
-	u.Path = "/" + name
-	return u.String()
-}
 
 // searchShape is one query the benchmark times.
 type searchShape struct {
@@ -261,7 +129,7 @@ func benchShapes(b *testing.B, st store.Store) []searchShape {
 func BenchmarkSearch(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
-			st := benchStore(b, backend, *benchPractitioners)
+			st := benchdir.Open(b, backend, *benchPractitioners)
 			srv := start(b, func() store.Store { return st }, !*benchAudited)
 			shapes := benchShapes(b, st)
 			for _, sh := range shapes {
@@ -299,7 +167,7 @@ func logExplain(b *testing.B, st store.Store, query string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	name := filepath.Join(benchDir(), fmt.Sprintf("plans-%s-p%d.txt", st.Backend(), *benchPractitioners))
+	name := filepath.Join(benchdir.Dir(), fmt.Sprintf("plans-%s-p%d.txt", st.Backend(), *benchPractitioners))
 	f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		b.Fatal(err)
