@@ -111,6 +111,7 @@ func serveConsole(ctx context.Context, f consoleFlags, stdout io.Writer, log *sl
 	if err != nil {
 		return err
 	}
+	go con.Run(ctx)
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ func ForLoad(by *interaction.Caller, source string, written map[string]int, fail
 	if failed > 0 {
 		outcome = MinorFailure
 	}
-	e := &Event{Type: Coding{sysDCM, "110107", "Import"}, Subtype: Coding{sysVhdirEvent, "load", "vhdir load"}, Action: "C",
+	e := &Event{Type: typeImport, Subtype: Coding{sysVhdirEvent, "load", "vhdir load"}, Action: "C",
 		Outcome: outcome, Address: by.Address, clientRole: roleApp, serverRole: roleDest, Client: by}
 	if failed > 0 {
 		e.OutcomeDesc = fmt.Sprintf("%d resources could not be loaded", failed)
@@ -116,7 +116,7 @@ func fallback(t *Trail, r *http.Request, status int) *Event {
 	case strings.HasPrefix(r.URL.Path, "/fhir"):
 		e.Subtype = Coding{sysVhdirEvent, "http", "HTTP request"}
 	default:
-		e.Type, e.Subtype = Coding{sysDCM, "110100", "Application Activity"}, Coding{sysVhdirEvent, "http", "HTTP request"}
+		e.Type, e.Subtype = typeActivity, Coding{sysVhdirEvent, "http", "HTTP request"}
 	}
 	if e.Outcome != Success {
 		e.OutcomeDesc = http.StatusText(status)

@@ -37,16 +37,26 @@ type Coding struct {
 	System, Code, Display string
 }
 
+// EventTypes are the codes of AuditEvent.type that records carry; every
+// other code a record carries is a subtype's.
+func EventTypes() []string {
+	return []string{typeRest.Code, typeActivity.Code, typeExport.Code, typeImport.Code, typeLogin.Code, typeAdmin.Code}
+}
+
 // Kinds of event, with their BALP type, subtype and action.
 var (
 	typeRest  = Coding{sysEventType, "rest", "RESTful Operation"}
 	typeLogin = Coding{sysDCM, "110114", "User Authentication"}
 	typeAdmin = Coding{sysDCM, "110137", "User Security Attributes Changed"}
-	roleDest  = Coding{sysDCM, "110152", "Destination Role ID"}
-	roleSrc   = Coding{sysDCM, "110153", "Source Role ID"}
-	roleApp   = Coding{sysDCM, "110150", "Application"}
-	roleAuthz = Coding{sysBALPAgent, "AuthzOauthService", "OAuth Authorization Server"}
-	roleOrg   = Coding{sysRoleClass, "PROV", "healthcare provider"}
+	// typeImport is a bulk load's, typeActivity a request no handler
+	// described (fallback).
+	typeImport   = Coding{sysDCM, "110107", "Import"}
+	typeActivity = Coding{sysDCM, "110100", "Application Activity"}
+	roleDest     = Coding{sysDCM, "110152", "Destination Role ID"}
+	roleSrc      = Coding{sysDCM, "110153", "Source Role ID"}
+	roleApp      = Coding{sysDCM, "110150", "Application"}
+	roleAuthz    = Coding{sysBALPAgent, "AuthzOauthService", "OAuth Authorization Server"}
+	roleOrg      = Coding{sysRoleClass, "PROV", "healthcare provider"}
 )
 
 // Event is one audited happening, before it becomes an AuditEvent.

@@ -182,7 +182,7 @@ func newClientID() string {
 func (r *Registry) Get(ctx context.Context, id string) (*Registration, *store.ClientRecord, error) {
 	rec, err := r.store.Client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, fmt.Errorf("no client %q is registered", id)
+		return nil, nil, unknownClient(id)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -190,6 +190,13 @@ func (r *Registry) Get(ctx context.Context, id string) (*Registration, *store.Cl
 	reg, err := decodeRegistration(rec)
 	return reg, rec, err
 }
+
+// unknownClient is the error of an id no client is registered under: it
+// names the id and is a store.ErrNotFound.
+type unknownClient string
+
+func (id unknownClient) Error() string { return fmt.Sprintf("no client %q is registered", string(id)) }
+func (unknownClient) Unwrap() error    { return store.ErrNotFound }
 
 // List returns every registration with its record, ordered by client_id.
 func (r *Registry) List(ctx context.Context) ([]*Registration, []*store.ClientRecord, error) {

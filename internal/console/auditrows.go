@@ -23,7 +23,7 @@ type auditRow struct {
 	Entities     []string
 	Address      string
 	RequestID    string
-	// Text is the record's outcomeDesc or, without one, its entity's query.
+	// Text is the record's outcomeDesc.
 	Text string
 }
 

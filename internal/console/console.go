@@ -81,6 +81,10 @@ type Console struct {
 
 	verifyMu sync.Mutex
 	verify   *verification // the running or last verification of the chain
+
+	figMu    sync.Mutex
+	figures  *figures // the overview's latest counts (Run)
+	counting bool     // a count is under way
 }
 
 //go:embed templates static

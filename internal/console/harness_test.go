@@ -86,10 +86,10 @@ func start(t testing.TB, b testdb.Backend, opts startOptions) *harness {
 // followed (tests look at them).
 func (h *harness) client() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	c := h.TS.Client()
+	c := *h.TS.Client() // a browser of its own: the listener's client is shared
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c
+	return &c
 }
 
 // login opens the console's one session with its login URL and returns

@@ -19,10 +19,22 @@ type overviewData struct {
 	NTP               *clock.NTPStatus
 	Head              *store.AuditLink
 	Verification      *verifyState
-	Counts            []typeCount
-	Requests24h       int64
-	Failures24h       int64
+	Figures           *figures
 }
+
+// figures are the overview's counts: whole types and a day of records,
+// which take longer than a page may on a large directory, so they are
+// counted in the background (Run) and shown with their time.
+type figures struct {
+	Counts      []typeCount
+	Requests24h int64
+	Failures24h int64
+	At          time.Time
+	Took        time.Duration
+}
+
+// figuresEvery is how often the figures are counted again.
+const figuresEvery = time.Minute
 
 type checkResult struct {
 	Name  string
@@ -55,15 +67,75 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		d.Head = &head
 	}
 	d.Verification = c.lastVerification()
-	if d.Counts, err = c.countTypes(ctx); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if d.Requests24h, d.Failures24h, err = c.lastDay(ctx, d.Now); err != nil {
+	if d.Figures, err = c.currentFigures(ctx); err != nil {
 		c.fail(w, r, err)
 		return
 	}
 	c.render(w, r, http.StatusOK, "overview.html", "Overview", d)
+}
+
+// Run counts the overview's figures now and every minute until ctx ends.
+func (c *Console) Run(ctx context.Context) {
+	tick := time.NewTicker(figuresEvery)
+	defer tick.Stop()
+	for {
+		if _, err := c.countFigures(ctx); err != nil && ctx.Err() == nil {
+			c.log.WarnContext(ctx, "console: the overview's figures could not be counted", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// currentFigures are the latest figures: counted now if there are none
+// yet, and counted again in the background when older than figuresEvery.
+func (c *Console) currentFigures(ctx context.Context) (*figures, error) {
+	c.figMu.Lock()
+	f, stale := c.figures, c.figures == nil || c.cfg.Clock.Now().Sub(c.figures.At) > figuresEvery
+	refresh := f != nil && stale && !c.counting
+	if refresh {
+		c.counting = true
+	}
+	c.figMu.Unlock()
+	if f == nil {
+		return c.countFigures(ctx)
+	}
+	if refresh {
+		go func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), figuresEvery)
+			defer cancel()
+			if _, err := c.countFigures(cctx); err != nil {
+				c.log.WarnContext(cctx, "console: the overview's figures could not be counted", "err", err)
+			}
+		}()
+	}
+	return f, nil
+}
+
+// countFigures counts the figures and keeps them.
+func (c *Console) countFigures(ctx context.Context) (*figures, error) {
+	defer func() {
+		c.figMu.Lock()
+		c.counting = false
+		c.figMu.Unlock()
+	}()
+	began := time.Now()
+	f := &figures{At: c.cfg.Clock.Now()}
+	var err error
+	if f.Counts, err = c.countTypes(ctx); err != nil {
+		return nil, err
+	}
+	if f.Requests24h, f.Failures24h, err = c.lastDay(ctx, f.At); err != nil {
+		return nil, err
+	}
+	f.Took = time.Since(began)
+	c.figMu.Lock()
+	c.figures = f
+	c.figMu.Unlock()
+	return f, nil
 }
 
 // runChecks runs the readiness checks, each bounded to 2 seconds.
