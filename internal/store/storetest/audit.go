@@ -182,6 +182,24 @@ func testAuditChain(t *testing.T, newDB NewDB) {
 		}
 	}
 
+	// Records of one instant, newest first in pages of 4: ties go newest
+	// first too, and paging through them reaches each once.
+	var newest []string
+	q := &store.Query{Types: []string{store.AuditType}, Count: 4, Sort: []store.SortKey{{Param: aDate, Kind: store.SortDate, Desc: true}}}
+	for range len(all) {
+		page := mustSearch(t, h1, q)
+		newest = append(newest, ids(page)...)
+		if page.Next == nil {
+			break
+		}
+		q.After = page.Next
+	}
+	for i, l := range all {
+		if j := len(all) - 1 - i; j >= len(newest) || newest[j] != l.ID {
+			t.Fatalf("_sort=-date over records of one instant = %v; want the chain's order reversed", newest)
+		}
+	}
+
 	// Each link keeps its fields, references and all, for searches and
 	// for verify to check against the body.
 	for _, l := range all {
