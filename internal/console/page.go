@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vhdir/vhdir/internal/fhir"
@@ -131,11 +132,27 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
 	case errors.As(err, &fe) && fhir.StatusOf(err) < 500:
-		status, msg = fhir.StatusOf(err), fe.Error()
+		status, msg = fhir.StatusOf(err), issuesText(fe)
 	default:
 		c.log.ErrorContext(r.Context(), "console request failed", "path", r.URL.Path, "err", err, "request_id", interaction.RequestID(r.Context()))
 	}
 	c.render(w, r, status, "error.html", http.StatusText(status), msg)
+}
+
+// issuesText is what a FHIR error says to its client: its issues, never
+// its cause (which is for the log).
+func issuesText(fe *fhir.Error) string {
+	if len(fe.Issues) == 0 {
+		return http.StatusText(fe.Status)
+	}
+	texts := make([]string, len(fe.Issues))
+	for i, is := range fe.Issues {
+		texts[i] = is.Diagnostics
+		if len(is.Expression) > 0 {
+			texts[i] = is.Expression[0] + ": " + texts[i]
+		}
+	}
+	return strings.Join(texts, "; ")
 }
 
 // prettyJSON indents JSON for display (as it is when it cannot be read).

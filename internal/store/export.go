@@ -38,6 +38,10 @@ type ExportStore interface {
 	CreateExportJob(ctx context.Context, j *ExportJob) error
 	// ExportJob returns a job, or ErrNotFound.
 	ExportJob(ctx context.Context, id string) (*ExportJob, error)
+	// ExportJobs lists every job, newest first (by Created, then by ID
+	// descending), for an operator's overview. Result is left nil: the
+	// manifest or OperationOutcome can be large, and ExportJob reads it.
+	ExportJobs(ctx context.Context) ([]*ExportJob, error)
 	// ActiveExportJobs counts a client's jobs that are queued or running.
 	ActiveExportJobs(ctx context.Context, clientID string) (int, error)
 	// ClaimExportJob hands the oldest claimable job to owner until

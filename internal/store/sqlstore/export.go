@@ -274,9 +274,9 @@ func scanSQL(d *Dialect, view access, q store.ExportScan) (string, []any, error)
 
 // exportStatements are the job and file statements of one dialect.
 type exportStatements struct {
-	createJob, job, active, claimPick, claim, renew, finish, deleteJob, purgeJobs string
-	addChunk, chunkFile, finishFile, files, file, readChunk                       string
-	deleteChunks, deleteFiles                                                     string
+	createJob, job, jobs, active, claimPick, claim, renew, finish, deleteJob, purgeJobs string
+	addChunk, chunkFile, finishFile, files, file, readChunk                             string
+	deleteChunks, deleteFiles                                                           string
 }
 
 var exportCache sync.Map // *Dialect → *exportStatements
@@ -291,7 +291,9 @@ func (db *DB) exportSQL() *exportStatements {
 	s := &exportStatements{
 		createJob: fmt.Sprintf(`INSERT INTO export_jobs (id, client_id, request, state, created, expires) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING`,
 			p(1), p(2), p(3), p(4), p(5), p(6)),
-		job:    fmt.Sprintf(`SELECT %s FROM export_jobs WHERE id = %s`, jobColumns, p(1)),
+		job: fmt.Sprintf(`SELECT %s FROM export_jobs WHERE id = %s`, jobColumns, p(1)),
+		// Result is left out of the list (store.ExportStore.ExportJobs).
+		jobs:   `SELECT id, client_id, request, state, created, expires, owner, lease_until, attempts, progress FROM export_jobs ORDER BY created DESC, id DESC`,
 		active: fmt.Sprintf(`SELECT COUNT(*) FROM export_jobs WHERE client_id = %s AND state IN ('queued', 'running')`, p(1)),
 		// The oldest queued job, or running one whose node stopped renewing
 		// its lease. Nodes claiming at once skip each other's pick.
@@ -373,6 +375,31 @@ func (db *DB) ExportJob(ctx context.Context, id string) (*store.ExportJob, error
 		return nil, fmt.Errorf("export job %s: %w", id, err)
 	}
 	return j, nil
+}
+
+// ExportJobs lists every job, newest first, without its Result.
+func (db *DB) ExportJobs(ctx context.Context) ([]*store.ExportJob, error) {
+	rows, err := db.read.QueryContext(ctx, db.exportSQL().jobs)
+	if err != nil {
+		return nil, fmt.Errorf("list export jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.ExportJob
+	for rows.Next() {
+		j := &store.ExportJob{}
+		var state string
+		var created, expires, lease int64
+		if err := rows.Scan(&j.ID, &j.ClientID, &j.Request, &state, &created, &expires, &j.Owner, &lease, &j.Attempts, &j.Progress); err != nil {
+			return nil, fmt.Errorf("list export jobs: %w", err)
+		}
+		j.State = store.ExportState(state)
+		j.Created, j.Expires, j.LeaseUntil = fromMicro(created), fromMicro(expires), fromMicro(lease)
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list export jobs: %w", err)
+	}
+	return out, nil
 }
 
 // ActiveExportJobs counts a client's queued and running jobs.

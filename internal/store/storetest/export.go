@@ -723,6 +723,68 @@ func testExportJobs(t *testing.T, newDB NewDB) {
 	}
 }
 
+// testExportJobList: ExportJobs lists every job, whatever its state or
+// client, newest first (ties by id, descending), without its Result; a
+// deleted job is gone from the list.
+func testExportJobList(t *testing.T, newDB NewDB) {
+	s := openOne(t, newDB)
+	es := s
+	ctx := exportCtx(t)
+	if jobs, err := es.ExportJobs(ctx); err != nil || len(jobs) != 0 {
+		t.Fatalf("ExportJobs on an empty store = %+v, %v; want none", jobs, err)
+	}
+	for _, j := range []*store.ExportJob{
+		exportJob("a-old", t0),
+		exportJob("b-mid", t0.Add(time.Minute)),
+		exportJob("a-mid", t0.Add(time.Minute)),
+		exportJob("c-new", t0.Add(time.Hour)),
+	} {
+		if j.ID == "c-new" {
+			j.ClientID = "client-2"
+		}
+		if err := es.CreateExportJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a-old, the oldest, is claimed and finished: its state and attempts
+	// show, its manifest does not.
+	if c, err := es.ClaimExportJob(ctx, "node-a", t0, t0.Add(time.Minute)); err != nil || c == nil || c.ID != "a-old" {
+		t.Fatalf("ClaimExportJob = %+v, %v; want a-old", c, err)
+	}
+	if err := es.RenewExportJob(ctx, "a-old", "node-a", t0.Add(2*time.Minute), "Organization: 50%"); err != nil {
+		t.Fatal(err)
+	}
+	if err := es.FinishExportJob(ctx, "a-old", "node-a", store.ExportDone, []byte(`{"output":[]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := es.ExportJobs(ctx)
+	if err != nil {
+		t.Fatalf("ExportJobs: %v", err)
+	}
+	var ids []string
+	for _, j := range jobs {
+		ids = append(ids, j.ID)
+	}
+	if want := []string{"c-new", "b-mid", "a-mid", "a-old"}; !slices.Equal(ids, want) {
+		t.Fatalf("ExportJobs = %v; want %v (newest first, ties by id descending)", ids, want)
+	}
+	newest, oldest := jobs[0], jobs[3]
+	if newest.ClientID != "client-2" || newest.State != store.ExportQueued || !newest.Created.Equal(t0.Add(time.Hour)) ||
+		!newest.Expires.Equal(t0.Add(25*time.Hour)) || string(newest.Request) != `{"types":["Organization"]}` || newest.Attempts != 0 {
+		t.Errorf("listed c-new = %+v; want the queued job of client-2 as created", newest)
+	}
+	if oldest.State != store.ExportDone || oldest.Attempts != 1 || oldest.Progress != "Organization: 50%" || oldest.Owner != "" || oldest.Result != nil {
+		t.Errorf("listed a-old = %+v; want done after 1 attempt with its progress, and no Result", oldest)
+	}
+	if err := es.DeleteExportJob(ctx, "b-mid"); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err = es.ExportJobs(ctx)
+	if err != nil || len(jobs) != 3 || jobs[1].ID != "a-mid" {
+		t.Errorf("ExportJobs after deleting b-mid = %d jobs, %v; want c-new, a-mid, a-old", len(jobs), err)
+	}
+}
+
 // testExportJobReclaim: a job whose node stopped renewing is claimed again
 // by another; what the first attempt wrote is discarded and the first
 // node can no longer touch the job.

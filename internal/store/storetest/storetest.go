@@ -95,6 +95,7 @@ func RunExport(t *testing.T, newDB NewDB) {
 		{"ExportSnapshotUnderLoad", testExportSnapshotUnderLoad},
 		{"ExportSnapshotLongWriter", testExportSnapshotLongWriter},
 		{"ExportJobs", testExportJobs},
+		{"ExportJobList", testExportJobList},
 		{"ExportJobReclaim", testExportJobReclaim},
 		{"ExportClaimRace", testExportClaimRace},
 		{"ExportPurge", testExportPurge},
