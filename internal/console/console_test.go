@@ -145,16 +145,7 @@ func TestSecurityHeaders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var body strings.Builder
-		buf := make([]byte, 4096)
-		for {
-			n, err := resp.Body.Read(buf)
-			body.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		resp.Body.Close()
+		page := h.read(resp)
 		hd := resp.Header
 		csp := hd.Get("Content-Security-Policy")
 		for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "form-action 'self'"} {
@@ -168,15 +159,15 @@ func TestSecurityHeaders(t *testing.T) {
 		if hd.Get("Cache-Control") != "no-store" || hd.Get("X-Content-Type-Options") != "nosniff" || hd.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("%s: headers %v", path, hd)
 		}
-		if m := inline.FindString(body.String()); m != "" {
+		if m := inline.FindString(page); m != "" {
 			t.Errorf("%s: inline script or style %q", path, m)
 		}
-		for _, m := range scripts.FindAllStringSubmatch(body.String(), -1) {
+		for _, m := range scripts.FindAllStringSubmatch(page, -1) {
 			if !strings.Contains(m[1], `src="/static/`) || strings.TrimSpace(m[2]) != "" {
 				t.Errorf("%s: script %q is not the console's own file", path, m[0])
 			}
 		}
-		if strings.Count(body.String(), "<script") != len(scripts.FindAllString(body.String(), -1)) {
+		if strings.Count(page, "<script") != len(scripts.FindAllString(page, -1)) {
 			t.Errorf("%s: a script tag is not closed", path)
 		}
 	}

@@ -115,12 +115,18 @@ func (h *harness) get(c *http.Client, path string) (int, string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	return resp.StatusCode, h.read(resp)
+}
+
+// read reads and closes a response's body.
+func (h *harness) read(resp *http.Response) string {
+	h.t.Helper()
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return resp.StatusCode, string(body)
+	return string(body)
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -147,10 +153,5 @@ func (h *harness) post(c *http.Client, path string, form url.Values) (*http.Resp
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return resp, string(body)
+	return resp, h.read(resp)
 }
