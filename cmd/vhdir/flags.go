@@ -22,7 +22,7 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 			if f.DefValue != "" && f.DefValue != "false" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(stderr, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
+			fmt.Fprintf(stderr, "  --%s  [%s]\n      %s%s\n", f.Name, envName(name, f.Name), f.Usage, def)
 		})
 	}
 	return fs
@@ -41,18 +41,31 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if set[f.Name] || err != nil {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+		env := envName(strings.TrimPrefix(fs.Name(), "vhdir "), f.Name)
+		if v, ok := os.LookupEnv(env); ok {
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
 			}
 		}
 	})
 	return err
 }
 
-// envName is the environment twin of a flag: --max-body → VHDIR_MAX_BODY.
-func envName(flagName string) string {
-	return "VHDIR_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+// envName is the environment twin of a command's flag: --max-body →
+// VHDIR_MAX_BODY. A flag whose value must differ between commands that
+// share an environment has its command in its twin's name (ownEnv).
+func envName(command, flagName string) string {
+	name := strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+	if ownEnv[command][flagName] {
+		name = strings.ToUpper(command) + "_" + name
+	}
+	return "VHDIR_" + name
+}
+
+// ownEnv are the flags of a command whose twins name the command: the
+// console listens apart from the server (--addr: VHDIR_CONSOLE_ADDR).
+var ownEnv = map[string]map[string]bool{
+	"console": {"addr": true, "allow-remote": true, "plain-http": true},
 }
 
 // profileMode is --profile-validation, checked as it is set.
