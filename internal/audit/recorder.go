@@ -126,6 +126,23 @@ func (rc *Recorder) Registered(ctx context.Context, tx store.Tx, now time.Time, 
 	return err
 }
 
+// ExportCancelled is the console's: an operator's cancel of an $export job
+// is recorded in the transaction that deletes the job, as a client's
+// cancel is recorded, naming the operator (the caller of ctx).
+func (rc *Recorder) ExportCancelled(ctx context.Context, tx store.Tx, now time.Time, job string) error {
+	by := interaction.CallerFrom(ctx)
+	if by == nil {
+		return fmt.Errorf("%w: a cancel names no one who made it", ErrUnavailable)
+	}
+	e := ForExport(bulk.Record{Kind: bulk.Cancel, Job: job, Status: http.StatusAccepted}, by)
+	e.Address = by.Address
+	if t := TrailFrom(ctx); t != nil {
+		e.RequestID = t.RequestID
+	}
+	_, err := rc.log.ChainTx(ctx, tx, now, e)
+	return err
+}
+
 // Loaded is vhdir load's: a batch it wrote is recorded in the batch's
 // transaction, naming the operator (the caller of ctx).
 func (rc *Recorder) Loaded(ctx context.Context, w *directory.Writer, source string, changes []*directory.Change) error {

@@ -60,13 +60,20 @@ func kickoffOf(raw []byte) (request string, types []string) {
 
 // exportCancel cancels a job as the FHIR API's DELETE on its status URL
 // does: the job and its files are deleted, and a worker running it stops
-// at its next lease renewal or chunk.
+// at its next lease renewal or chunk. The deletion and its audit record
+// commit together.
 func (c *Console) exportCancel(w http.ResponseWriter, r *http.Request) {
 	if !c.checkForm(w, r) {
 		return
 	}
+	ctx := r.Context()
 	id := r.PathValue("id")
-	err := c.cfg.Store.DeleteExportJob(r.Context(), id)
+	err := c.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.DeleteExportJob(ctx, id); err != nil {
+			return err
+		}
+		return c.cfg.Recorder.ExportCancelled(ctx, tx, c.cfg.Clock.Now(), id)
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		c.fail(w, r, notFound("no export job %q (it may have expired or been cancelled)", id))
 		return
@@ -75,5 +82,6 @@ func (c *Console) exportCancel(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	recordedInItsTransaction(r)
 	http.Redirect(w, r, "/exports", http.StatusSeeOther)
 }

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -141,6 +142,28 @@ func TestExportCancel(t *testing.T) {
 		// The other job is untouched.
 		if _, err := h.Store.ExportJob(ctx, "job-2"); err != nil {
 			t.Errorf("job-2 after job-1 was cancelled: %v", err)
+		}
+		// The cancel is recorded once, as a cancel of the job, by the
+		// operator in the session.
+		links, err := h.Store.AuditChain(ctx, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cancels []string
+		for _, l := range links {
+			f, err := store.AuditFieldsOf(l.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Subtype.Code == "export-cancel" || f.Outcome == "0" && strings.Contains(string(l.Body), `"query":"`+base64.StdEncoding.EncodeToString([]byte("POST /export"))) {
+				cancels = append(cancels, f.Subtype.Code+" "+f.Client+" "+f.Outcome)
+				if !strings.Contains(string(l.Body), "export job job-1") || !strings.Contains(string(l.Body), "vhdir console, session") {
+					t.Errorf("the cancel's record does not name the job and the session:\n%s", l.Body)
+				}
+			}
+		}
+		if want := "export-cancel operator:tester 0"; len(cancels) != 1 || cancels[0] != want {
+			t.Errorf("records of the cancel = %q; want one %q", cancels, want)
 		}
 	})
 }

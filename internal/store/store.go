@@ -123,6 +123,11 @@ type Tx interface {
 	// appends are serialized across nodes until the transaction ends, so
 	// call it last.
 	ChainAudit(ctx context.Context, items []AuditItem) ([]AuditLink, error)
+	// DeleteExportJob removes an $export job and its files in the
+	// transaction (ErrNotFound if none), so that a record of the deletion
+	// can commit with it; files kept in a folder are removed once it has
+	// committed.
+	DeleteExportJob(ctx context.Context, id string) error
 	// NotBefore is the earliest LastUpdated this transaction may stamp on
 	// versions: the time of the latest export snapshot (see ExportStore).
 	// Writers stamp max(clock, NotBefore).

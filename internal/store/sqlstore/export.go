@@ -545,23 +545,7 @@ func deleteJobFiles(ctx context.Context, tx *sql.Tx, q *exportStatements, id str
 
 // DeleteExportJob removes a job and its files (ErrNotFound if none).
 func (db *DB) DeleteExportJob(ctx context.Context, id string) error {
-	q := db.exportSQL()
-	var found bool
-	err := db.exportTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q.deleteJob, id)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		found = n > 0
-		return deleteJobFiles(ctx, tx, q, id)
-	})
-	if err == nil && !found {
-		err = store.ErrNotFound
-	}
+	err := db.exportTx(ctx, func(tx *sql.Tx) error { return deleteJob(ctx, tx, db.exportSQL(), id) })
 	if err == nil {
 		err = db.removeExportFiles(id)
 	}
@@ -569,6 +553,37 @@ func (db *DB) DeleteExportJob(ctx context.Context, id string) error {
 		return fmt.Errorf("delete export job %s: %w", id, err)
 	}
 	return nil
+}
+
+// DeleteExportJob removes a job and its rows in the transaction; its files
+// in the export folder go once the transaction commits (see
+// store.Tx.DeleteExportJob).
+func (t *tx) DeleteExportJob(ctx context.Context, id string) error {
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	if err := deleteJob(ctx, t.tx, t.db.exportSQL(), id); err != nil {
+		return fmt.Errorf("delete export job %s: %w", id, err)
+	}
+	t.exportsDeleted = append(t.exportsDeleted, id)
+	return nil
+}
+
+// deleteJob deletes a job's row and its files' rows (ErrNotFound when
+// there is no such job).
+func deleteJob(ctx context.Context, tx *sql.Tx, q *exportStatements, id string) error {
+	res, err := tx.ExecContext(ctx, q.deleteJob, id)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return deleteJobFiles(ctx, tx, q, id)
 }
 
 // ExportFiles lists a job's files in order of N.

@@ -208,6 +208,7 @@ type Config struct {
 // DB is a store.Store over database/sql.
 type DB struct {
 	d     *Dialect
+	log   *slog.Logger
 	write *sql.DB
 	read  *sql.DB
 	// auditWrite appends records in a transaction of their own when the
@@ -318,6 +319,7 @@ func Open(ctx context.Context, d *Dialect, cfg Config) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	db.log = logger
 	if err := db.recoverPending(ctx, logger); err != nil {
 		return nil, err
 	}
@@ -553,6 +555,12 @@ func (db *DB) updateOnce(ctx context.Context, withMark bool, fn func(store.Tx) e
 		db.head = tx.head
 	}
 	tx.committed()
+	for _, id := range tx.exportsDeleted {
+		if err := db.removeExportFiles(id); err != nil {
+			// Committed: the job is gone; its folder is only space.
+			db.log.WarnContext(ctx, "the files of a deleted export job could not be removed", "job", id, "err", err)
+		}
+	}
 	return nil
 }
 
@@ -634,6 +642,9 @@ type tx struct {
 	chainHeld bool
 	head      chainHead
 	appended  bool
+	// exportsDeleted are the export jobs the transaction deleted, whose
+	// files in the export folder go once it commits.
+	exportsDeleted []string
 }
 
 var _ store.Tx = (*tx)(nil)

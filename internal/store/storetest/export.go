@@ -695,9 +695,28 @@ func testExportJobs(t *testing.T, newDB NewDB) {
 		t.Errorf("claim after job2's lease ended = %+v, %v; want job2 (a finished job is never claimed)", c, err)
 	}
 
-	// Deleting (a client's cancel).
-	if err := es.DeleteExportJob(ctx, "job1"); err != nil {
-		t.Fatalf("DeleteExportJob: %v", err)
+	// Deleting in a write transaction (the operator's cancel, recorded with
+	// it): nothing is deleted when the transaction rolls back.
+	errRollBack := errors.New("roll back")
+	if err := es.Update(ctx, func(tx store.Tx) error {
+		if err := tx.DeleteExportJob(ctx, "job1"); err != nil {
+			return err
+		}
+		return errRollBack
+	}); !errors.Is(err, errRollBack) {
+		t.Fatalf("a rolled-back delete = %v", err)
+	}
+	if files, err := es.ExportFiles(ctx, "job1"); err != nil || len(files) != 4 {
+		t.Fatalf("a rolled-back delete left %d files, %v; want 4", len(files), err)
+	}
+	if data, _, err := readFile(ctx, es, "job1", 0); err != nil || !bytes.Equal(data, want[0]) {
+		t.Fatalf("a rolled-back delete left file 0 as %q, %v", data, err)
+	}
+	if err := es.Update(ctx, func(tx store.Tx) error { return tx.DeleteExportJob(ctx, "nope") }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Tx.DeleteExportJob(unknown) = %v; want ErrNotFound", err)
+	}
+	if err := es.Update(ctx, func(tx store.Tx) error { return tx.DeleteExportJob(ctx, "job1") }); err != nil {
+		t.Fatalf("Tx.DeleteExportJob: %v", err)
 	}
 	if _, err := es.ExportJob(ctx, "job1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ExportJob after delete = %v; want ErrNotFound", err)
