@@ -38,8 +38,8 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("login set %d cookies", len(cookies))
 	}
 	ck := cookies[0]
-	if !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || len(ck.Value) < 40 {
-		t.Errorf("session cookie %+v: want HttpOnly, Secure, SameSite=Strict, Path=/, a long random value", ck)
+	if !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Domain != "" || !strings.HasPrefix(ck.Name, "__Host-") || len(ck.Value) < 40 {
+		t.Errorf("session cookie %+v: want __Host-, HttpOnly, Secure, SameSite=Strict, Path=/, no Domain, a long random value", ck)
 	}
 
 	forged := h.client()
@@ -120,6 +120,27 @@ func TestCSRF(t *testing.T) {
 			}
 		})
 	}
+	// With its token but from another site's page.
+	for _, hd := range [][2]string{{"Origin", "https://evil.example"}, {"Origin", "null"}, {"Sec-Fetch-Site", "cross-site"}} {
+		form := url.Values{}
+		for k, v := range reg {
+			form[k] = v
+		}
+		form.Set("csrf", h.csrf(browser))
+		req, err := http.NewRequest("POST", h.TS.URL+"/clients", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(hd[0], hd[1])
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := h.read(resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "another site") {
+			t.Errorf("a form with %s: %s: %s; want 403\n%s", hd[0], hd[1], resp.Status, body)
+		}
+	}
 	if _, _, err := h.Server.Registry().Get(t.Context(), "csrf-test"); err == nil {
 		t.Error("a form without its CSRF token registered a client")
 	}
@@ -156,7 +177,7 @@ func TestSecurityHeaders(t *testing.T) {
 		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
 			t.Errorf("%s: CSP %q allows inline or eval'd script", path, csp)
 		}
-		if hd.Get("Cache-Control") != "no-store" || hd.Get("X-Content-Type-Options") != "nosniff" || hd.Get("X-Frame-Options") != "DENY" {
+		if hd.Get("Cache-Control") != "no-store" || hd.Get("X-Content-Type-Options") != "nosniff" || hd.Get("X-Frame-Options") != "DENY" || hd.Get("Referrer-Policy") != "same-origin" {
 			t.Errorf("%s: headers %v", path, hd)
 		}
 		if m := inline.FindString(page); m != "" {

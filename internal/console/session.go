@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -17,8 +18,21 @@ import (
 	"github.com/vhdir/vhdir/internal/interaction"
 )
 
-// cookieName is the session cookie.
-const cookieName = "vhdir_console"
+// The session cookie's name: over TLS with the __Host- prefix, which
+// browsers accept only from a secure origin, for the whole host and no
+// domain, so that no other site or path can set or shadow it.
+const (
+	cookieName       = "vhdir_console"
+	secureCookieName = "__Host-" + cookieName
+)
+
+// cookie is the session cookie's name as this console serves it.
+func (c *Console) cookie() string {
+	if c.cfg.Secure {
+		return secureCookieName
+	}
+	return cookieName
+}
 
 // operatorScope is what the console may do through the FHIR pipeline:
 // read and search every type, the audit trail included (its own scope).
@@ -128,7 +142,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, &pageError{status: http.StatusUnauthorized, msg: "this login link is not valid or was used already: run vhdir console again for a new one"})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: ses.id, Path: "/", HttpOnly: true, Secure: c.cfg.Secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: c.cookie(), Value: ses.id, Path: "/", HttpOnly: true, Secure: c.cfg.Secure, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -138,7 +152,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.sessions.end(sessionFrom(r.Context()).id)
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: c.cfg.Secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: c.cookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: c.cfg.Secure, SameSite: http.SameSiteStrictMode})
 	c.render(w, r, http.StatusOK, "loggedout.html", "Logged out", nil)
 }
 
@@ -148,7 +162,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 func (c *Console) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var ses *session
-		if ck, err := r.Cookie(cookieName); err == nil {
+		if ck, err := r.Cookie(c.cookie()); err == nil {
 			ses = c.sessions.get(ck.Value)
 		}
 		if ses == nil {
@@ -178,9 +192,31 @@ func (c *Console) caller(ses *session, r *http.Request) *interaction.Caller {
 // errCSRF refuses a form without its session's token.
 var errCSRF = &pageError{status: http.StatusForbidden, msg: "this form is not from this console session (missing or wrong CSRF token): reload the page and try again"}
 
+// errCrossSite refuses a form another site's page sent.
+var errCrossSite = &pageError{status: http.StatusForbidden, msg: "this form was sent from another site's page"}
+
+// crossSite reports whether the browser says the request comes from
+// another site's page (Sec-Fetch-Site, or an Origin that is not this
+// host): refused before the CSRF token is even looked at.
+func crossSite(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host != r.Host
+}
+
 // checkForm parses a POSTed form (at most 1 MiB) and checks its CSRF
 // token; on failure it answers and returns false.
 func (c *Console) checkForm(w http.ResponseWriter, r *http.Request) bool {
+	if crossSite(r) {
+		c.fail(w, r, errCrossSite)
+		return false
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
