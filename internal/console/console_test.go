@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vhdir/vhdir/internal/clock"
+	"github.com/vhdir/vhdir/internal/server"
 	"github.com/vhdir/vhdir/internal/store"
 	"github.com/vhdir/vhdir/internal/store/testdb"
 )
@@ -412,4 +413,39 @@ func (h *harness) verify(browser *http.Client) (int, string) {
 	}
 	h.t.Fatal("the verification did not end")
 	return 0, ""
+}
+
+// TestOverviewRecounts: the overview shows figures counted at most a
+// minute before without waiting for them, and counts them again in the
+// background once they are older.
+func TestOverviewRecounts(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
+	h := start(t, testdb.All[0], startOptions{Clock: clk})
+	browser := h.login()
+	orgs := func() string {
+		_, page := h.get(browser, "/")
+		m := regexp.MustCompile(`Organization</a></td><td class="num">(\d+)<`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no Organization count on the overview:\n%s", page)
+		}
+		return m[1]
+	}
+	if n := orgs(); n != "0" {
+		t.Fatalf("an empty directory counts %s Organizations", n)
+	}
+	if _, _, err := h.Server.SeedExamples(server.AsOperator(t.Context(), "tester", "test")); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(30 * time.Second)
+	if n := orgs(); n != "0" {
+		t.Errorf("figures half a minute old were counted again on the page: %s", n)
+	}
+	clk.Advance(time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	for n := orgs(); n == "0"; n = orgs() {
+		if time.Now().After(deadline) {
+			t.Fatal("figures older than a minute were not counted again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -24,7 +24,7 @@ type overviewData struct {
 
 // figures are the overview's counts: whole types and a day of records,
 // which take longer than a page may on a large directory, so they are
-// counted in the background (Run) and shown with their time.
+// counted in the background and shown with their time.
 type figures struct {
 	Counts      []typeCount
 	Requests24h int64
@@ -33,7 +33,8 @@ type figures struct {
 	Took        time.Duration
 }
 
-// figuresEvery is how often the figures are counted again.
+// figuresEvery is how old figures may be before an overview counts them
+// again.
 const figuresEvery = time.Minute
 
 type checkResult struct {
@@ -74,19 +75,16 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "overview.html", "Overview", d)
 }
 
-// Run counts the overview's figures now and every minute until ctx ends.
+// Run counts the overview's figures once, so that the first overview
+// need not wait for them. Later overviews count them again, in the
+// background, when they are older than figuresEvery: an idle console
+// never loads the database.
 func (c *Console) Run(ctx context.Context) {
-	tick := time.NewTicker(figuresEvery)
-	defer tick.Stop()
-	for {
-		if _, err := c.countFigures(ctx); err != nil && ctx.Err() == nil {
-			c.log.WarnContext(ctx, "console: the overview's figures could not be counted", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	c.figMu.Lock()
+	c.counting = true
+	c.figMu.Unlock()
+	if _, err := c.countFigures(ctx); err != nil && ctx.Err() == nil {
+		c.log.WarnContext(ctx, "console: the overview's figures could not be counted", "err", err)
 	}
 }
 
