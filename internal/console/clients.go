@@ -77,11 +77,7 @@ func (c *Console) lastActivity(ctx context.Context, clientID string) (time.Time,
 	if err != nil || len(page.Versions) == 0 {
 		return time.Time{}, err
 	}
-	f, err := store.AuditFieldsOf(page.Versions[0].Body)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return f.Recorded, nil
+	return page.Versions[0].LastUpdated, nil // a record's version is last updated when recorded
 }
 
 // clientRegister registers a client from the form, with the CLI's

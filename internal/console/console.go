@@ -80,7 +80,7 @@ type Console struct {
 	handler  http.Handler
 
 	verifyMu sync.Mutex
-	verify   *verification // the running or last verification of the chain
+	verify   *verifyState // the running or last verification of the chain
 
 	figMu    sync.Mutex
 	figures  *figures // the overview's latest counts (Run)

@@ -10,12 +10,8 @@ import (
 	"github.com/vhdir/vhdir/internal/audit"
 )
 
-// verification is one run of the chain's verification (audit verify).
-type verification struct {
-	state verifyState
-}
-
-// verifyState is what the pages show of a verification.
+// verifyState is one run of the chain's verification (audit verify), as
+// the pages show it.
 type verifyState struct {
 	Running bool      `json:"running"`
 	Checked int64     `json:"checked"`
@@ -36,7 +32,7 @@ func (c *Console) lastVerification() *verifyState {
 	if c.verify == nil {
 		return nil
 	}
-	st := c.verify.state
+	st := *c.verify
 	return &st
 }
 
@@ -65,8 +61,8 @@ func (c *Console) verifyStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.verifyMu.Lock()
-	if c.verify == nil || !c.verify.state.Running {
-		v := &verification{state: verifyState{Running: true, Total: head.Seq, Began: c.cfg.Clock.Now()}}
+	if c.verify == nil || !c.verify.Running {
+		v := &verifyState{Running: true, Total: head.Seq, Began: c.cfg.Clock.Now()}
 		c.verify = v
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), verifyLimit)
 		go func() {
@@ -78,16 +74,15 @@ func (c *Console) verifyStart(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/audit/verify", http.StatusSeeOther)
 }
 
-// runVerification walks the chain, noting its progress in v.
-func (c *Console) runVerification(ctx context.Context, v *verification, expect *audit.Checkpoint) {
+// runVerification walks the chain, noting its progress in st.
+func (c *Console) runVerification(ctx context.Context, st *verifyState, expect *audit.Checkpoint) {
 	rep, err := audit.VerifyAgainst(ctx, c.cfg.Store, expect, func(checked int64) {
 		c.verifyMu.Lock()
-		v.state.Checked = checked
+		st.Checked = checked
 		c.verifyMu.Unlock()
 	})
 	c.verifyMu.Lock()
 	defer c.verifyMu.Unlock()
-	st := &v.state
 	st.Running, st.Ended = false, c.cfg.Clock.Now()
 	switch {
 	case err != nil:

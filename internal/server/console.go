@@ -1,9 +1,9 @@
 package server
 
 import (
-	"github.com/vhdir/vhdir/internal/console"
-	"github.com/vhdir/vhdir/internal/profile"
 	"time"
+
+	"github.com/vhdir/vhdir/internal/console"
 )
 
 // ConsoleOptions are what `vhdir console` chooses for its console.
@@ -21,17 +21,13 @@ type ConsoleOptions struct {
 // pipeline it reads through, the client registry, the audit trail that
 // records each of its requests, and the readiness checks /readyz runs.
 func (s *Server) Console(opts ConsoleOptions) (*console.Console, error) {
-	validator, err := profile.New()
-	if err != nil {
-		return nil, err
-	}
 	checks := make([]console.Check, len(s.checks))
 	for i, c := range s.checks {
 		checks[i] = console.Check{Name: c.Name, Run: c.Run}
 	}
 	return console.New(console.Config{
 		FHIR: s.rest, Registry: s.registry, Recorder: s.recorder, Store: s.cfg.Store, Clock: s.cfg.Clock,
-		Validator: validator, Search: s.search, Types: s.search.Registry().Types(), Checks: checks,
+		Validator: s.validator, Search: s.search, Types: s.search.Registry().Types(), Checks: checks,
 		Monitor: s.cfg.Monitor, Operator: opts.Operator, Database: opts.Database, Secure: opts.Secure,
 		SessionIdle: opts.SessionIdle, Logger: s.log,
 	})

@@ -140,20 +140,21 @@ type Export struct {
 
 // Server is a wired vhdir.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	handler  http.Handler
-	cors     *rest.CORS
-	search   *search.Engine
-	dir      *directory.Directory
-	rest     *rest.Server
-	auth     *auth.Server
-	registry *auth.Registry
-	recorder *audit.Recorder
-	bulk     *bulk.Service
-	metrics  *metrics.Metrics
-	profiles *profile.Policy
-	checks   []rest.Check // readiness
+	cfg       Config
+	log       *slog.Logger
+	handler   http.Handler
+	cors      *rest.CORS
+	search    *search.Engine
+	dir       *directory.Directory
+	rest      *rest.Server
+	auth      *auth.Server
+	registry  *auth.Registry
+	recorder  *audit.Recorder
+	bulk      *bulk.Service
+	metrics   *metrics.Metrics
+	profiles  *profile.Policy
+	validator *profile.Validator
+	checks    []rest.Check // readiness
 }
 
 // New checks cfg and builds the server.
@@ -199,12 +200,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Unaudited {
 		auditor = unaudited{}
 	}
-	validator, err := profile.New()
-	if err != nil {
+	if s.validator, err = profile.New(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.rest, err = rest.New(rest.Config{
-		BaseURL: cfg.BaseURL, Store: cfg.Store, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger, Validator: validator,
+		BaseURL: cfg.BaseURL, Store: cfg.Store, Directory: s.dir, Search: s.search, Clock: cfg.Clock, Logger: cfg.Logger, Validator: s.validator,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxResourceNodes: cfg.MaxResourceNodes, BodyBudget: cfg.BodyBudget, MaxBundleEntries: cfg.MaxBundleEntries, HSTS: cfg.HSTS, Version: cfg.Version,
 		Authorizer: s.auth, Viewers: viewers, Auditor: auditor, CORS: s.cors,
 		Security:     &rest.Security{TokenURL: s.auth.TokenURL(), IntrospectURL: s.auth.IntrospectURL()},
