@@ -92,7 +92,7 @@ var dialect = &sqlstore.Dialect{
 	Lateral:         true,
 	// IS TRUE keeps the IN a hashed filter: as a semi-join, PostgreSQL
 	// drives from the set and probes the token per member.
-	Membership:  "(%s IN (SELECT rid FROM %s)) IS TRUE",
+	Membership:  "(%s IN (%s)) IS TRUE",
 	TypeSeqScan: "%[1]s >= %[2]s AND %[1]s <= %[2]s",
 	BitOr:       "BIT_OR(%s)",
 }

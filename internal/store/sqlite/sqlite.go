@@ -77,7 +77,7 @@ var dialect = &sqlstore.Dialect{
 	MaxParams: 32766,
 	NoIndex:   "+%s",
 	// Unary + keeps SQLite from driving the walk from the set.
-	Membership: "+%s IN (SELECT rid FROM %s)",
+	Membership: "+%s IN (%s)",
 	Explain:    "EXPLAIN QUERY PLAN ",
 	// No bitwise aggregate: the bits summed are distinct powers of two.
 	BitOr: "SUM(DISTINCT %s)",

@@ -82,8 +82,8 @@ type Dialect struct {
 	// Lateral: the database joins LATERAL subqueries, so a walk (walk.go)
 	// lists its ranges in the page statement rather than in one before it.
 	Lateral bool
-	// Membership is a format (column, name of a materialized set of rids)
-	// for the condition that a walked row is in the set, written so that
+	// Membership is a format (column, a query of a set of rids) for the
+	// condition that a walked row is in the set, written so that
 	// the database checks it row by row in the walk's order rather than
 	// drive the query from the set.
 	Membership string

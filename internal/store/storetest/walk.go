@@ -93,6 +93,8 @@ func testSearchWalk(t *testing.T, newDB NewDB) {
 		{"a probe beside", store.And{code, even}, func(i int, a bool) bool { return has(i, "", a) && i%2 == 0 }},
 		{"a set beside", store.And{store.TokenMatch{Param: pCode, Code: ptr("c")}, code},
 			func(i int, a bool) bool { return has(i, "", a) && i%5 == 0 }},
+		{"a set beside one range", store.And{store.TokenMatch{Param: pCode, Code: ptr("c")}, inS2},
+			func(i int, a bool) bool { return has(i, "s2", a) && i%5 == 0 }},
 		{"a negation beside", store.And{store.Not{X: store.TokenMatch{Param: pFill, System: ptr("s2")}}, code},
 			func(i int, a bool) bool { return has(i, "", a) && !has(i, "s2", a) }},
 	}
