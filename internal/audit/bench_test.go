@@ -71,17 +71,21 @@ func BenchmarkAuditOverhead(b *testing.B) {
 			}
 		})
 		for _, clients := range []int{8, 64} {
-			for _, mode := range []string{"off", "on", "floor"} {
+			for _, mode := range []string{"off", "on", "floor", "floor2"} {
 				name := fmt.Sprintf("%s/clients-%d/audit-%s", be.Name, clients, mode)
 				for _, sh := range shapes {
 					b.Run(name+"/"+sh.name, func(b *testing.B) {
+						lanes := map[string]int{"floor": 1, "floor2": 2}[mode]
+						if lanes > 1 && be.Name == "sqlite" {
+							b.Skip("SQLite has one writer: a second group commit waits for the first")
+						}
 						st, raw := open(b, be)
 						s := newStack(b, st, raw, mode == "on")
 						if sh.seed {
 							seed(b, s)
 						}
-						if mode == "floor" {
-							floor := newFloorLog(b, be.Name, raw)
+						if lanes > 0 {
+							floor := newFloorLog(b, be.Name, raw, lanes)
 							next := s.ts.Config.Handler
 							s.ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 								if err := floor.commit(r.Context()); err != nil {
@@ -205,20 +209,23 @@ func BenchmarkAuditAppend(b *testing.B) {
 // floorLog commits one bare row of a record's size per request, grouped
 // across concurrent callers as audit.Log groups records (a caller finding
 // no commit running leads the next one with everything queued): the
-// least a durable audit record costs, for BenchmarkAuditOverhead.
+// least a durable audit record costs, for BenchmarkAuditOverhead. With
+// lanes > 1, up to that many groups commit at once, each on its own
+// connection (what separate chains, one per lane, would allow).
 type floorLog struct {
 	db       *sql.DB
 	body     []byte
 	postgres bool
+	lanes    int
 	mu       sync.Mutex
 	queue    []*floorOp
-	running  bool
+	running  int // groups committing
 }
 
 // newFloorLog opens the floor's table: on SQLite in a file of its own,
 // as the audit file is; on PostgreSQL in the benchmark's database.
-func newFloorLog(b *testing.B, backend string, raw *sql.DB) *floorLog {
-	f := &floorLog{db: raw, body: bytes.Repeat([]byte("x"), 1536), postgres: backend == "postgres"}
+func newFloorLog(b *testing.B, backend string, raw *sql.DB, lanes int) *floorLog {
+	f := &floorLog{db: raw, body: bytes.Repeat([]byte("x"), 1536), postgres: backend == "postgres", lanes: lanes}
 	if !f.postgres {
 		db, err := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "floor.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 		if err != nil {
@@ -244,20 +251,21 @@ type floorOp struct {
 func (f *floorLog) commit(ctx context.Context) error {
 	op := &floorOp{done: make(chan error, 1), lead: make(chan struct{})}
 	f.mu.Lock()
-	f.queue = append(f.queue, op)
-	if f.running {
+	if f.running < f.lanes {
+		f.running++
+		f.mu.Unlock()
+	} else {
+		f.queue = append(f.queue, op)
 		f.mu.Unlock()
 		select {
 		case err := <-op.done:
 			return err
 		case <-op.lead:
 		}
-	} else {
-		f.running = true
-		f.mu.Unlock()
 	}
+	// Leading: this caller's row and everything queued by now.
 	f.mu.Lock()
-	group := f.queue
+	group := append(f.queue, op)
 	f.queue = nil
 	f.mu.Unlock()
 	err := f.insert(ctx, len(group))
@@ -266,9 +274,11 @@ func (f *floorLog) commit(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	if len(f.queue) > 0 {
-		close(f.queue[0].lead)
+		next := f.queue[0]
+		f.queue = f.queue[1:]
+		close(next.lead)
 	} else {
-		f.running = false
+		f.running--
 	}
 	f.mu.Unlock()
 	return <-op.done
