@@ -93,6 +93,7 @@ var dialect = &sqlstore.Dialect{
 	// IS TRUE keeps the IN a hashed filter: as a semi-join, PostgreSQL
 	// drives from the set and probes the token per member.
 	Membership:  "(%s IN (%s)) IS TRUE",
+	GroupArray:  "= ANY(ARRAY(%s))",
 	TypeSeqScan: "%[1]s >= %[2]s AND %[1]s <= %[2]s",
 	BitOr:       "BIT_OR(%s)",
 }

@@ -228,6 +228,18 @@ func (b *builder) groups(param int64) string {
 	return "grp IN (SELECT grp FROM param_groups WHERE param = " + b.arg(param) + ")"
 }
 
+// groupList is groups written, where the dialect has one, as a list the
+// database reads once (Dialect.GroupArray): a chain's set probes the
+// references to each of its targets (565 organizations of one city), and
+// PostgreSQL otherwise reads and sorts the groups again for each target
+// (chained + include 12 – 15 % faster at 1M).
+func (b *builder) groupList(param int64) string {
+	if b.d.GroupArray == "" {
+		return b.groups(param)
+	}
+	return "grp " + fmt.Sprintf(b.d.GroupArray, "SELECT grp FROM param_groups WHERE param = "+b.arg(param))
+}
+
 func (b *builder) tokenCond(c store.TokenMatch) leafCond {
 	var parts []string
 	if c.Code != nil {
@@ -397,7 +409,7 @@ func (b *builder) chainCond(a string, c store.Chain) (string, error) {
 		return fmt.Sprintf("SELECT %s.rid FROM idx_ref %s WHERE %s AND (%s.id, %s.type) IN (SELECT %s.id, %s.type FROM resources %s WHERE %s)",
 			s, s, groups, s, s, t, t, t, where)
 	}
-	return fmt.Sprintf("%s.rid IN (%s)", a, b.unionGuarded(s, c.Param, s+"."+b.groups(c.Param), set)), nil
+	return fmt.Sprintf("%s.rid IN (%s)", a, b.unionGuarded(s, c.Param, s+"."+b.groupList(c.Param), set)), nil
 }
 
 func (b *builder) hasCond(a string, c store.Has) (string, error) {
@@ -425,7 +437,7 @@ func (b *builder) hasCond(a string, c store.Has) (string, error) {
 		return fmt.Sprintf("SELECT %s.id, %s.type FROM idx_ref %s WHERE %s AND %s.rid IN (SELECT %s.rid FROM resources %s WHERE %s)",
 			s, s, s, groups, s, src, src, where)
 	}
-	return fmt.Sprintf("(%s.id, %s.type) IN (%s)", a, a, b.unionGuarded(s, c.Param, s+"."+b.groups(c.Param), set)), nil
+	return fmt.Sprintf("(%s.id, %s.type) IN (%s)", a, a, b.unionGuarded(s, c.Param, s+"."+b.groupList(c.Param), set)), nil
 }
 
 // nearCond prefilters with a bounding box (index range on lat) and then

@@ -87,6 +87,10 @@ type Dialect struct {
 	// the database checks it row by row in the walk's order rather than
 	// drive the query from the set.
 	Membership string
+	// GroupArray, when set, is a format (a query of groups) for a row's
+	// group matched against groups the database reads once into a list
+	// (builder.groupList); otherwise groups are matched with IN.
+	GroupArray string
 	// Explain prefixes a query to get its plan.
 	Explain string
 	// NoIndex, when set, is a format that keeps the planner from using an

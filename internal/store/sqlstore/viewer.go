@@ -177,11 +177,15 @@ func (b *builder) anyOf(x string, param int64, groups string, fenced bool) strin
 // statement.
 func widen(groups string) string {
 	i := strings.LastIndex(groups, "param = ")
-	if i < 0 || !strings.HasSuffix(groups, ")") {
+	if i < 0 {
 		panic("sqlstore: widen: not a group condition: " + groups)
 	}
-	ph := strings.TrimSuffix(groups[i+len("param = "):], ")")
-	return strings.TrimSuffix(groups, ")") + " UNION ALL SELECT grp FROM guarded_groups WHERE param = " + ph + ")"
+	i += len("param = ")
+	ph, closing, ok := strings.Cut(groups[i:], ")")
+	if !ok || strings.Trim(closing, ")") != "" {
+		panic("sqlstore: widen: not a group condition: " + groups)
+	}
+	return groups[:i] + ph + " UNION ALL SELECT grp FROM guarded_groups WHERE param = " + ph + ")" + closing
 }
 
 // anyGroups is the condition that index row x belongs to param among the
