@@ -117,9 +117,9 @@ func clientsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	reg.Contacts = splitList(*contacts)
-	reg.JKU = splitList(*jku)
-	reg.Roles = splitList(*roles)
+	reg.Contacts = auth.SplitList(*contacts)
+	reg.JKU = auth.SplitList(*jku)
+	reg.Roles = auth.SplitList(*roles)
 	if *jwksFile != "" {
 		data, err := os.ReadFile(*jwksFile)
 		if err != nil {
@@ -141,16 +141,6 @@ func clientsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	return printJSON(stdout, view(added, rec))
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func clientsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

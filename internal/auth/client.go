@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/json"
+	"strings"
 )
 
 // Registration is a registered client system: what it is called, which
@@ -35,4 +36,17 @@ type Registration struct {
 	SeesRestricted bool `json:"sees_restricted,omitempty"`
 	// Disabled mirrors store.ClientRecord.Disabled (not part of Data).
 	Disabled bool `json:"-"`
+}
+
+// SplitList reads one of a registration's lists (contacts, JKU, roles) as
+// operators write it, comma-separated: each entry trimmed, empty ones
+// dropped.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -95,7 +95,7 @@ func (c *Console) clientRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	reg := auth.Registration{
 		ClientID: f.ClientID, Name: f.Name, Organization: f.Organization, OrganizationName: f.OrganizationName,
-		JWKSURI: f.JWKSURI, Scope: strings.Join(strings.Fields(f.Scope), " "), Roles: splitList(f.Roles), Contacts: splitList(f.Contacts),
+		JWKSURI: f.JWKSURI, Scope: strings.Join(strings.Fields(f.Scope), " "), Roles: auth.SplitList(f.Roles), Contacts: auth.SplitList(f.Contacts),
 		SeesRestricted: f.SeesRestricted,
 	}
 	if f.JWKS != "" {
@@ -121,17 +121,6 @@ func recordedInItsTransaction(r *http.Request) {
 	if t := audit.TrailFrom(r.Context()); t != nil {
 		t.Recorded(1)
 	}
-}
-
-// splitList splits a comma-separated form field.
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // clientDetailData is one client's page.

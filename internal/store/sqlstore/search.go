@@ -437,7 +437,7 @@ func (b *builder) hasCond(a string, c store.Has) (string, error) {
 		return fmt.Sprintf("SELECT %s.id, %s.type FROM idx_ref %s WHERE %s AND %s.rid IN (SELECT %s.rid FROM resources %s WHERE %s)",
 			s, s, s, groups, s, src, src, where)
 	}
-	return fmt.Sprintf("(%s.id, %s.type) IN (%s)", a, a, b.unionGuarded(s, c.Param, s+"."+b.groupList(c.Param), set)), nil
+	return fmt.Sprintf("(%s.id, %s.type) IN (%s)", a, a, b.unionGuarded(s, c.Param, s+"."+b.groups(c.Param), set)), nil
 }
 
 // nearCond prefilters with a bounding box (index range on lat) and then

@@ -126,10 +126,10 @@ func walkWhere(view access, d *Dialect, sq *store.Query, terms []store.Cond, set
 	}
 	guarded := b.guardedGroups(derivedRows, t.Param, false)
 	main, probed := value, value
-	// Main ranges each a branch of their own share each set, materialized
-	// once; so do PostgreSQL's, read by one LATERAL branch that runs again
-	// for each range (inside it, an IN's lookup table is built for each),
-	// and whose guarded rows are probed slower than the set is checked.
+	// Several main branches (SQLite's ranges) share each set, materialized
+	// once. So does PostgreSQL's one LATERAL branch: it runs again for each
+	// range, and an IN inside it would build its lookup table each time;
+	// its guarded rows, probed per row, were slower than the set's check.
 	shared := d.Lateral || len(ranges) > 1
 	var ctes []string
 	for i, c := range terms {
@@ -160,16 +160,17 @@ func walkWhere(view access, d *Dialect, sq *store.Query, terms []store.Cond, set
 		}
 		member := " AND " + fmt.Sprintf(d.Membership, derivedRows+".rid", set)
 		main += member
-		switch {
-		case guarded == "":
-		case shared:
-			probed += member
-		default:
-			if p, err = b.rowCond(c, true); err != nil {
-				return nil, "", err
-			}
-			probed += " AND " + p
+		if guarded == "" {
+			continue
 		}
+		if shared {
+			probed += member
+			continue
+		}
+		if p, err = b.rowCond(c, true); err != nil {
+			return nil, "", err
+		}
+		probed += " AND " + p
 	}
 	limit := b.arg(sq.Count + 1)
 	branch := func(cond, value string) string {
